@@ -1,0 +1,59 @@
+package aggregate
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+)
+
+// DecodeStrict decodes one JSON value from data into v and refuses unknown
+// fields, wrong types and trailing data. Empty data decodes as {} so that
+// commands without fields need no body. Every error is a [*Rejection] with
+// code malformed, unknown_field or invalid_field.
+//
+// encoding/json matches field names case-insensitively; clients should not
+// rely on that.
+func DecodeStrict(data []byte, v any) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonRejection(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Reject(CodeMalformed, "trailing data after the JSON value")
+	}
+	return nil
+}
+
+// DecodeLenient decodes JSON like [DecodeStrict] but ignores unknown
+// fields: for events, which older code must be able to read.
+func DecodeLenient(data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return jsonRejection(err)
+	}
+	return nil
+}
+
+func jsonRejection(err error) error {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		field := te.Field
+		if field == "" {
+			field = "(root)"
+		}
+		return Reject(CodeInvalidField, "field %s: expected %s, got JSON %s", field, te.Type, te.Value)
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return Reject(CodeUnknownField, "unknown field %s", truncate(name))
+	}
+	if _, ok := errors.AsType[*json.SyntaxError](err); ok || errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+		return Reject(CodeMalformed, "invalid JSON: %s", strings.TrimPrefix(msg, "json: "))
+	}
+	// time.Time and other Unmarshalers report their own parse errors.
+	return Reject(CodeInvalidField, "%s", strings.TrimPrefix(msg, "json: "))
+}

@@ -1,0 +1,89 @@
+package schedule
+
+import "github.com/rewind/rewind/aggregate"
+
+// The check-in channels.
+const (
+	ChannelKiosk = "kiosk"
+	ChannelDesk  = "desk"
+	ChannelApp   = "app"
+)
+
+// CheckIn records the visitor's arrival. A walk-in (no reservation) must
+// name the visitor.
+type CheckIn struct {
+	Channel   string `json:"channel"`
+	VisitorID string `json:"visitorId,omitempty"`
+}
+
+// Validate checks the command's own fields.
+func (c CheckIn) Validate() error {
+	switch c.Channel {
+	case ChannelKiosk, ChannelDesk, ChannelApp:
+	case "":
+		return aggregate.Reject(aggregate.CodeMissingField, "channel is required")
+	default:
+		return aggregate.Reject(aggregate.CodeInvalidField, "channel must be kiosk, desk or app")
+	}
+	if c.VisitorID != "" {
+		return aggregate.CheckID("visitorId", c.VisitorID)
+	}
+	return nil
+}
+
+// CheckedIn records an arrival.
+type CheckedIn struct {
+	Channel   string `json:"channel"`
+	VisitorID string `json:"visitorId,omitempty"`
+	WalkIn    bool   `json:"walkIn,omitempty"`
+}
+
+func checkIn(s State, c CheckIn, _ aggregate.Meta) ([]aggregate.Event, error) {
+	if err := open(s); err != nil {
+		return nil, err
+	}
+	switch s.Status {
+	case StatusCheckedIn:
+		return nil, aggregate.Reject(CodeAlreadyCheckedIn, "the visitor has already checked in")
+	case StatusReserved:
+		if c.VisitorID != "" && c.VisitorID != s.VisitorID {
+			return nil, aggregate.Reject(CodeVisitorMismatch, "visitorId differs from the reservation's")
+		}
+		return []aggregate.Event{CheckedIn{Channel: c.Channel}}, nil
+	}
+	if c.VisitorID == "" {
+		return nil, aggregate.Reject(aggregate.CodeMissingField, "visitorId is required for a walk-in")
+	}
+	return []aggregate.Event{CheckedIn{Channel: c.Channel, VisitorID: c.VisitorID, WalkIn: true}}, nil
+}
+
+func onCheckedIn(s State, e CheckedIn, env *aggregate.Envelope) State {
+	s.Status = StatusCheckedIn
+	if e.VisitorID != "" {
+		s.VisitorID = e.VisitorID
+	}
+	s.CheckIn = CheckInInfo{At: env.Time, Channel: e.Channel, WalkIn: e.WalkIn}
+	return s
+}
+
+// CheckOut ends the visit.
+type CheckOut struct{}
+
+// CheckedOut records the end of the visit.
+type CheckedOut struct{}
+
+func checkOut(s State, _ CheckOut, _ aggregate.Meta) ([]aggregate.Event, error) {
+	if err := checkedIn(s); err != nil {
+		return nil, err
+	}
+	if err := noProcedureRunning(s); err != nil {
+		return nil, err
+	}
+	return []aggregate.Event{CheckedOut{}}, nil
+}
+
+func onCheckedOut(s State, _ CheckedOut, env *aggregate.Envelope) State {
+	s.Status = StatusCheckedOut
+	s.CheckedOutAt = env.Time
+	return s
+}

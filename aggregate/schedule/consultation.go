@@ -1,0 +1,71 @@
+package schedule
+
+import (
+	"slices"
+
+	"github.com/rewind/rewind/aggregate"
+)
+
+// StartConsultation starts a consultation with a counselor.
+type StartConsultation struct {
+	CounselorID string `json:"counselorId"`
+}
+
+// Validate checks the command's own fields.
+func (c StartConsultation) Validate() error { return aggregate.CheckID("counselorId", c.CounselorID) }
+
+// ConsultationStarted records the start of a consultation.
+type ConsultationStarted struct {
+	CounselorID string `json:"counselorId"`
+}
+
+func startConsultation(s State, c StartConsultation, _ aggregate.Meta) ([]aggregate.Event, error) {
+	if err := checkedIn(s); err != nil {
+		return nil, err
+	}
+	if s.Busy() {
+		return nil, aggregate.Reject(CodeBusy, "a %s is in progress", s.Activity)
+	}
+	return []aggregate.Event{ConsultationStarted(c)}, nil
+}
+
+func onConsultationStarted(s State, e ConsultationStarted, env *aggregate.Envelope) State {
+	s.Activity = ActivityConsultation
+	s.Consultations = append(slices.Clip(s.Consultations), Consultation{CounselorID: e.CounselorID, StartedAt: env.Time})
+	return s
+}
+
+// CompleteConsultation ends the consultation, planning procedures.
+type CompleteConsultation struct {
+	Procedures []string `json:"procedures,omitempty"`
+}
+
+// Validate checks the command's own fields.
+func (c CompleteConsultation) Validate() error { return checkProcedures(c.Procedures) }
+
+// ConsultationCompleted records the end of a consultation and the
+// procedures it planned.
+type ConsultationCompleted struct {
+	Procedures []string `json:"procedures,omitempty"`
+}
+
+func completeConsultation(s State, c CompleteConsultation, _ aggregate.Meta) ([]aggregate.Event, error) {
+	if err := open(s); err != nil {
+		return nil, err
+	}
+	if s.Activity != ActivityConsultation {
+		return nil, aggregate.Reject(CodeNotInConsultation, "no consultation is in progress")
+	}
+	return []aggregate.Event{ConsultationCompleted(c)}, nil
+}
+
+func onConsultationCompleted(s State, e ConsultationCompleted, env *aggregate.Envelope) State {
+	s.Activity = ActivityNone
+	if n := len(s.Consultations); n > 0 {
+		s.Consultations = slices.Clone(s.Consultations)
+		s.Consultations[n-1].CompletedAt = env.Time
+		s.Consultations[n-1].Procedures = e.Procedures
+	}
+	s.Planned = withPlanned(s.Planned, e.Procedures)
+	return s
+}

@@ -1,0 +1,148 @@
+package schedule
+
+import (
+	"time"
+
+	"github.com/rewind/rewind/aggregate"
+)
+
+// Reserve books a slot for a visitor.
+type Reserve struct {
+	VisitorID  string    `json:"visitorId"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Procedures []string  `json:"procedures,omitempty"`
+	Channel    string    `json:"channel,omitempty"`
+}
+
+// Validate checks the command's own fields.
+func (c Reserve) Validate() error {
+	if err := aggregate.CheckID("visitorId", c.VisitorID); err != nil {
+		return err
+	}
+	if c.Channel != "" {
+		if err := aggregate.CheckID("channel", c.Channel); err != nil {
+			return err
+		}
+	}
+	if err := checkProcedures(c.Procedures); err != nil {
+		return err
+	}
+	return checkTimeRange(c.Start, c.End)
+}
+
+// Reserved records a booking.
+type Reserved struct {
+	VisitorID  string    `json:"visitorId"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Procedures []string  `json:"procedures,omitempty"`
+	Channel    string    `json:"channel,omitempty"`
+}
+
+func reserve(s State, c Reserve, _ aggregate.Meta) ([]aggregate.Event, error) {
+	if err := open(s); err != nil {
+		return nil, err
+	}
+	switch s.Status {
+	case StatusCheckedIn:
+		return nil, aggregate.Reject(CodeAlreadyCheckedIn, "the visitor has already checked in")
+	case StatusReserved:
+		return nil, aggregate.Reject(CodeAlreadyReserved, "a reservation is already active")
+	}
+	return []aggregate.Event{Reserved(c)}, nil
+}
+
+func onReserved(s State, e Reserved, env *aggregate.Envelope) State {
+	s.Status = StatusReserved
+	s.VisitorID = e.VisitorID
+	s.Reservation = Reservation{Start: e.Start, End: e.End, Channel: e.Channel, ReservedAt: env.Time}
+	s.Planned = withPlanned(s.Planned, e.Procedures)
+	return s
+}
+
+// Reschedule moves the reserved slot.
+type Reschedule struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Validate checks the command's own fields.
+func (c Reschedule) Validate() error { return checkTimeRange(c.Start, c.End) }
+
+// Rescheduled records a moved slot.
+type Rescheduled struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+func reschedule(s State, c Reschedule, _ aggregate.Meta) ([]aggregate.Event, error) {
+	if err := beforeCheckIn(s); err != nil {
+		return nil, err
+	}
+	return []aggregate.Event{Rescheduled(c)}, nil
+}
+
+func onRescheduled(s State, e Rescheduled, env *aggregate.Envelope) State {
+	s.Reservation.Start, s.Reservation.End = e.Start, e.End
+	s.Reservation.RescheduledAt = env.Time
+	s.Reservation.Reschedules++
+	return s
+}
+
+// CancelReservation cancels the reservation; the visit ends.
+type CancelReservation struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// maxReason bounds the free-text reason.
+const maxReason = 500
+
+// Validate checks the command's own fields.
+func (c CancelReservation) Validate() error {
+	if len(c.Reason) > maxReason {
+		return aggregate.Reject(aggregate.CodeInvalidField, "reason is longer than %d bytes", maxReason)
+	}
+	return nil
+}
+
+// ReservationCanceled records a cancellation.
+type ReservationCanceled struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+func cancelReservation(s State, c CancelReservation, _ aggregate.Meta) ([]aggregate.Event, error) {
+	if err := beforeCheckIn(s); err != nil {
+		return nil, err
+	}
+	return []aggregate.Event{ReservationCanceled(c)}, nil
+}
+
+func onReservationCanceled(s State, e ReservationCanceled, env *aggregate.Envelope) State {
+	s.Status = StatusCanceled
+	s.Reservation.CanceledAt = env.Time
+	s.Reservation.CancelReason = e.Reason
+	return s
+}
+
+// MarkNoShow records that the visitor did not come.
+type MarkNoShow struct{}
+
+// NoShowMarked records a no-show.
+type NoShowMarked struct{}
+
+func markNoShow(s State, _ MarkNoShow, m aggregate.Meta) ([]aggregate.Event, error) {
+	if err := beforeCheckIn(s); err != nil {
+		return nil, err
+	}
+	if m.Time.Before(s.Reservation.Start) {
+		return nil, aggregate.Reject(CodeTooEarly, "the reservation has not started yet")
+	}
+	return []aggregate.Event{NoShowMarked{}}, nil
+}
+
+func onNoShowMarked(s State, _ NoShowMarked, env *aggregate.Envelope) State {
+	s.Status = StatusNoShow
+	s.Reservation.NoShowAt = env.Time
+	return s
+}
