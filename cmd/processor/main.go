@@ -1,0 +1,73 @@
+// Command processor runs one instance of Rewind's exactly-once command
+// processor. Flags may also be set as REWIND_* environment variables
+// (-instance-id → REWIND_INSTANCE_ID).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/cli"
+	"github.com/rewind/rewind/processor"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "processor:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("processor", flag.ContinueOnError)
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka seed brokers, comma separated")
+	group := fs.String("group", "rewind-processor", "consumer group")
+	instance := fs.String("instance-id", hostname(), "stable instance id: static member id and transactional id suffix")
+	dataDir := fs.String("data-dir", "data/processor", "Pebble state directory")
+	httpAddr := fs.String("http", "127.0.0.1:8081", "address of /metrics, /healthz and /readyz")
+	partitions := fs.Int("partitions", 12, "partition count of topics this instance creates")
+	maxBatch := fs.Int("max-batch", 2000, "most commands in one transaction")
+	dedup := fs.Duration("dedup-window", 0, "how long command ids are remembered (default 168h)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	log := cli.Logger(*logLevel)
+	reg := cli.Registry()
+	p, err := processor.New(processor.Config{
+		Brokers: strings.Split(*brokers, ","), Group: *group, InstanceID: *instance, DataDir: *dataDir,
+		Partitions: int32(*partitions), MaxBatch: *maxBatch, DedupWindow: *dedup,
+		Kind: schedule.Kind, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return cli.Serve(ctx, *httpAddr, reg, p.Ready, nil) })
+	g.Go(func() error {
+		err := p.Run(ctx)
+		stop() // stop serving once the processor is gone
+		return err
+	})
+	return g.Wait()
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "processor-1"
+	}
+	return h
+}

@@ -1,0 +1,278 @@
+package testkit
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/topics"
+)
+
+// Log is what the topics hold, read committed, from start to end.
+type Log struct {
+	Commands []*kgo.Record
+	Events   []*kgo.Record
+	Results  []*kgo.Record
+}
+
+// ReadAll reads the three topics to their current ends.
+func ReadAll(t testing.TB, brokers string) *Log {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	adm, err := kadm.NewOptClient(kgo.SeedBrokers(brokers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	ends, err := adm.ListCommittedOffsets(ctx, topics.All()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topics.All()...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	remaining := map[string]map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			if remaining[o.Topic] == nil {
+				remaining[o.Topic] = map[int32]int64{}
+			}
+			remaining[o.Topic][o.Partition] = o.Offset
+		}
+	})
+	count := func() (n int) {
+		for _, m := range remaining {
+			n += len(m)
+		}
+		return n
+	}
+	log := &Log{}
+	for count() > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading topics: %v (left %v)", ctx.Err(), remaining)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			end, ok := remaining[r.Topic][r.Partition]
+			if !ok || r.Offset >= end {
+				return
+			}
+			if r.Offset+1 >= end {
+				delete(remaining[r.Topic], r.Partition)
+			}
+			if r.Attrs.IsControl() {
+				return
+			}
+			switch r.Topic {
+			case topics.Commands:
+				log.Commands = append(log.Commands, r)
+			case topics.Events:
+				log.Events = append(log.Events, r)
+			case topics.Results:
+				log.Results = append(log.Results, r)
+			}
+		})
+	}
+	return log
+}
+
+// Invariants checks I1, I2 and I3 on the log and returns the results by
+// command record ("topic/partition/offset" of the command, via commandId
+// when the command had one) for further checks.
+func Invariants(t testing.TB, log *Log) map[string][]topics.Result {
+	t.Helper()
+	// I1: versions 1..n per stream, contiguous, no duplicate.
+	versions := map[string][]uint64{}
+	byPredecessor := map[string]map[string]bool{}
+	for _, r := range log.Events {
+		e, err := topics.DecodeEvent(r)
+		if err != nil {
+			t.Fatalf("undecodable event at %d/%d: %v", r.Partition, r.Offset, err)
+		}
+		key := topics.StreamKey(e.Tenant, e.Stream)
+		versions[key] = append(versions[key], e.Version)
+		if topics.PartitionFor(key, int32(partitionsOf(log))) != r.Partition {
+			t.Errorf("I1: event of %s on partition %d", key, r.Partition)
+		}
+		if byPredecessor[e.PredecessorID] == nil {
+			byPredecessor[e.PredecessorID] = map[string]bool{}
+		}
+		byPredecessor[e.PredecessorID][fmt.Sprint(e.Version)] = true
+	}
+	for key, vs := range versions {
+		for i, v := range vs {
+			if v != uint64(i+1) {
+				t.Fatalf("I1: stream %s has versions %v", key, head(vs))
+			}
+		}
+	}
+	// I2: every command record gets exactly one result. Results are
+	// matched to records by command id; ids repeat only for deliberate
+	// duplicates, so count records and results per id.
+	records := map[string]int{}
+	for _, r := range log.Commands {
+		records[commandID(r)]++
+	}
+	results := map[string][]topics.Result{}
+	for _, r := range log.Results {
+		res, err := topics.DecodeResult(r)
+		if err != nil {
+			t.Fatalf("undecodable result: %v", err)
+		}
+		results[res.CommandID] = append(results[res.CommandID], res)
+	}
+	for id, n := range records {
+		if got := len(results[id]); got != n {
+			t.Fatalf("I2: command %q: %d records, %d results", id, n, got)
+		}
+	}
+	for id := range results {
+		if records[id] == 0 {
+			t.Fatalf("I2: result for command %q that was never sent", id)
+		}
+	}
+	// I3: a command id produces events at most once.
+	for id, rs := range results {
+		accepted := 0
+		for _, r := range rs {
+			if r.Status == topics.StatusAccepted {
+				accepted++
+			}
+		}
+		if accepted > 1 {
+			t.Fatalf("I3: command %q accepted %d times", id, accepted)
+		}
+		if accepted == 0 && len(byPredecessor[id]) > 0 {
+			t.Fatalf("I3: command %q has events but no accepted result", id)
+		}
+	}
+	return results
+}
+
+func head(vs []uint64) []uint64 {
+	if len(vs) > 20 {
+		return vs[:20]
+	}
+	return vs
+}
+
+func partitionsOf(log *Log) int {
+	n := 0
+	for _, rs := range [][]*kgo.Record{log.Commands, log.Events, log.Results} {
+		for _, r := range rs {
+			n = max(n, int(r.Partition)+1)
+		}
+	}
+	return max(n, partitionsHint)
+}
+
+// partitionsHint is the partition count tests create topics with.
+var partitionsHint = 0
+
+// SetPartitions tells Invariants how many partitions the topics have.
+func SetPartitions(n int) { partitionsHint = n }
+
+func commandID(r *kgo.Record) string {
+	for _, h := range r.Headers {
+		if h.Key == topics.HeaderID && len(h.Value) > 0 {
+			return string(h.Value)
+		}
+	}
+	return fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset)
+}
+
+// Fold rebuilds every stream's state from the events in the log.
+func Fold(t testing.TB, kind aggregate.Kind, log *Log) map[string]struct {
+	Version uint64
+	State   any
+} {
+	t.Helper()
+	out := map[string]struct {
+		Version uint64
+		State   any
+	}{}
+	for _, r := range log.Events {
+		e, err := topics.DecodeEvent(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := topics.StreamKey(e.Tenant, e.Stream)
+		s, ok := out[key]
+		if !ok {
+			s.State = kind.Seed()
+		}
+		data, err := kind.DecodeEvent(e.Type, e.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Data = data
+		s.State = kind.Apply(s.State, &e.Envelope)
+		s.Version = e.Version
+		out[key] = s
+	}
+	return out
+}
+
+// StoreMatches checks I4: the Pebble store in dir holds, for every stream
+// in the log, the fold of its committed events. The store must be closed
+// by its processor first.
+func StoreMatches(t testing.TB, kind aggregate.Kind, log *Log, dir string) {
+	t.Helper()
+	st, err := state.Open(dir, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	want := Fold(t, kind, log)
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	n := int32(partitionsOf(log))
+	for _, key := range keys {
+		w := want[key]
+		version, data, found, err := st.Stream(topics.PartitionFor(key, n), key)
+		if err != nil || !found {
+			t.Fatalf("I4: stream %s missing from the store (found %v, err %v)", key, found, err)
+		}
+		got, err := kind.DecodeState(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantData, _ := kind.EncodeState(w.State)
+		gotData, _ := kind.EncodeState(got)
+		if version != w.Version || !reflect.DeepEqual(wantData, gotData) {
+			t.Fatalf("I4: stream %s: store v%d %s\nfold v%d %s", key, version, gotData, w.Version, wantData)
+		}
+	}
+}
+
+// Codes counts the rejection codes in results.
+func Codes(results map[string][]topics.Result) map[string]int {
+	out := map[string]int{}
+	for _, rs := range results {
+		for _, r := range rs {
+			if r.Status == topics.StatusRejected {
+				out[r.Code]++
+			}
+		}
+	}
+	return out
+}
+
+var _ = strings.Cut

@@ -1,0 +1,113 @@
+package processor
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/topics"
+)
+
+// Config configures a Processor.
+type Config struct {
+	// Brokers are the Kafka seed brokers. Required.
+	Brokers []string
+	// Group is the consumer group. The default value is "rewind-processor".
+	Group string
+	// InstanceID names this instance. It must be stable across restarts:
+	// it is the static group member id and the suffix of the transactional
+	// id, so a restarted instance fences its own dead transaction at once
+	// and gets its partitions back without a rebalance. Required.
+	InstanceID string
+	// DataDir holds the Pebble store. Required.
+	DataDir string
+	// Partitions is the partition count used when creating the topics. The
+	// default value is 12. Existing topics keep their count.
+	Partitions int32
+	// ReplicationFactor for created topics; -1 is the broker's default.
+	// The default value is -1.
+	ReplicationFactor int16
+	// MaxBatch caps the commands of one transaction. The default value is
+	// 2000.
+	MaxBatch int
+	// DedupWindow is how long a command id is remembered per stream. The
+	// default value is 7 days (the retention of schedule-results).
+	DedupWindow time.Duration
+	// SessionTimeout of the group member. The default value is 10s.
+	SessionTimeout time.Duration
+	// TransactionTimeout, after which the broker aborts a transaction of a
+	// dead instance. The default value is 30s.
+	TransactionTimeout time.Duration
+	// Kind is the aggregate type whose commands this processor handles.
+	Kind aggregate.Kind
+	// Logger; the default discards.
+	Logger *slog.Logger
+	// Registerer receives the metrics; nil means none are registered.
+	Registerer prometheus.Registerer
+	// Hooks inject crashes in tests. Leave zero in production.
+	Hooks Hooks
+}
+
+// Hooks are called at the two points where a crash is most dangerous. A
+// hook that returns an error makes Run return it at once, leaving the
+// transaction open and Pebble unwritten, exactly as a crash would.
+type Hooks struct {
+	// BeforeCommit runs after a batch's records are produced, before End.
+	BeforeCommit func() error
+	// AfterCommit runs after the Kafka commit, before the Pebble write.
+	AfterCommit func() error
+}
+
+func (c *Config) setDefaults() {
+	if c.Group == "" {
+		c.Group = "rewind-processor"
+	}
+	if c.Partitions == 0 {
+		c.Partitions = topics.DefaultPartitions
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = -1
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 2000
+	}
+	if c.DedupWindow == 0 {
+		c.DedupWindow = 7 * 24 * time.Hour
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 10 * time.Second
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports every problem with the config.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("processor: brokers are required"))
+	}
+	if !aggregate.ValidID(c.InstanceID) {
+		errs = append(errs, errors.New("processor: instance id is required and must match "+aggregate.IDPattern))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("processor: data dir is required"))
+	}
+	if c.Partitions < 1 {
+		errs = append(errs, errors.New("processor: partitions must be at least 1"))
+	}
+	if c.MaxBatch < 1 {
+		errs = append(errs, errors.New("processor: max batch must be at least 1"))
+	}
+	if c.Kind == nil {
+		errs = append(errs, errors.New("processor: an aggregate kind is required"))
+	}
+	return errors.Join(errs...)
+}

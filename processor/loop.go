@@ -1,0 +1,106 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// crashError wraps the error of a crash hook: Run then stops as a killed
+// process would, without ending the transaction.
+type crashError struct{ err error }
+
+func (c *crashError) Error() string { return "processor: crash: " + c.err.Error() }
+
+// loop is DESIGN.md §2: per polled batch, Begin; handle each command;
+// End(TryCommit); after a commit, write the overlay to Pebble.
+func (p *Processor) loop(ctx context.Context, sess *kgo.GroupTransactSession) error {
+	for {
+		select {
+		case err := <-p.fatal:
+			return err
+		default:
+		}
+		fetches := sess.PollRecords(ctx, p.cfg.MaxBatch)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fetches.EachError(func(t string, part int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				p.log.Warn("fetch", "topic", t, "partition", part, "err", err)
+			}
+		})
+		if fetches.NumRecords() == 0 {
+			continue
+		}
+		if err := p.handleBatch(ctx, sess, fetches); err != nil {
+			return err
+		}
+	}
+}
+
+// handleBatch runs one transaction over the polled records.
+func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches) error {
+	start := time.Now()
+	// 1. Begin.
+	if err := sess.Begin(); err != nil {
+		return fmt.Errorf("processor: begin: %w", err)
+	}
+	b := p.newBatch(ctx, sess)
+	// 2. Handle each command in partition order. A record of a partition
+	// that is not restored (assigned after this poll began) aborts the
+	// batch: its fetch is paused, and End rewinds the others.
+	for _, rec := range fetches.Records() {
+		if _, ok := b.parts[rec.Partition]; !ok {
+			b.err = errNotReady
+			break
+		}
+		if err := b.handle(rec); err != nil {
+			b.err = err
+			break
+		}
+	}
+	b.wait()
+	if b.err == nil && p.cfg.Hooks.BeforeCommit != nil {
+		if err := p.cfg.Hooks.BeforeCommit(); err != nil {
+			return &crashError{err}
+		}
+	}
+	// 3. End: events, results and offsets commit together, or none do.
+	how := kgo.TryCommit
+	if b.err != nil {
+		how = kgo.TryAbort
+	}
+	committed, err := sess.End(ctx, how)
+	if err != nil {
+		p.metrics.transactions.WithLabelValues("failed").Inc()
+		return fmt.Errorf("processor: end transaction: %w", err)
+	}
+	if !committed {
+		// 4b. After an abort the overlay is dropped; the session has
+		// rewound to the committed offsets, so the records come again.
+		p.metrics.transactions.WithLabelValues("aborted").Inc()
+		if b.err != nil && !errors.Is(b.err, errNotReady) {
+			return b.err
+		}
+		return nil
+	}
+	p.metrics.transactions.WithLabelValues("committed").Inc()
+	if p.cfg.Hooks.AfterCommit != nil {
+		if err := p.cfg.Hooks.AfterCommit(); err != nil {
+			return &crashError{err}
+		}
+	}
+	// 4. Only after the commit: states, dedup and checkpoints in one batch.
+	if err := b.persist(); err != nil {
+		return err
+	}
+	b.count()
+	p.metrics.batch.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+var errNotReady = errors.New("processor: record of a partition still restoring")

@@ -1,0 +1,350 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+	"github.com/twmb/franz-go/plugin/kslog"
+
+	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/topics"
+)
+
+// Processor is one instance of the exactly-once command processor.
+type Processor struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *state.Store
+	metrics *metrics
+	kprom   *kprom.Metrics
+	parts   *ownership
+	nparts  int32
+	fatal   chan error
+	ready   chan struct{} // closed once the session runs
+}
+
+// New opens the store and checks the config. It does not touch Kafka
+// until Run. The caller MUST call Close after Run returns.
+func New(cfg Config) (*Processor, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	store, err := state.Open(cfg.DataDir, state.Options{})
+	if err != nil {
+		return nil, err
+	}
+	p := &Processor{
+		cfg:     cfg,
+		log:     cfg.Logger.With("instance", cfg.InstanceID),
+		store:   store,
+		metrics: newMetrics(cfg.Registerer),
+		parts:   newOwnership(),
+		fatal:   make(chan error, 1),
+		ready:   make(chan struct{}),
+	}
+	if cfg.Registerer != nil {
+		p.kprom = kprom.NewMetrics("rewind_processor_kafka", kprom.Registerer(cfg.Registerer))
+	}
+	return p, nil
+}
+
+// Close closes the store.
+func (p *Processor) Close() error { return p.store.Close() }
+
+// Ready reports whether the processor has joined the group and every
+// partition it owns is restored.
+func (p *Processor) Ready() bool {
+	select {
+	case <-p.ready:
+		return p.parts.restoringCount() == 0
+	default:
+		return false
+	}
+}
+
+// TransactionalID is the transactional id of an instance.
+func TransactionalID(group, instance string) string { return group + "-" + instance }
+
+// Run processes commands until ctx is canceled or a fatal error occurs.
+// On cancellation it finishes the batch in flight (commit or abort) and
+// leaves the group.
+func (p *Processor) Run(ctx context.Context) error {
+	admCl, err := kgo.NewClient(p.clientOpts()...)
+	if err != nil {
+		return fmt.Errorf("processor: admin client: %w", err)
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	n, err := topics.Ensure(ctx, admCl, p.cfg.Partitions, p.cfg.ReplicationFactor)
+	if err != nil {
+		return err
+	}
+	p.nparts = n
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sess, err := kgo.NewGroupTransactSession(p.sessionOpts(runCtx, adm)...)
+	if err != nil {
+		return fmt.Errorf("processor: session: %w", err)
+	}
+	// Loading the producer id fences this instance's previous incarnation
+	// and aborts its open transaction now, rather than at its timeout:
+	// restores wait for exactly that.
+	if _, _, err := sess.Client().ProducerID(runCtx); err != nil {
+		sess.Close()
+		return fmt.Errorf("processor: init producer id: %w", err)
+	}
+	go p.pollLag(runCtx, adm)
+	go p.expireDedup(runCtx)
+	close(p.ready)
+	p.log.Info("processor running", "partitions", n, "group", p.cfg.Group)
+
+	err = p.loop(runCtx, sess)
+	var crash *crashError
+	if errors.As(err, &crash) {
+		// A simulated crash: no End, no leave; the client just goes away.
+		cancel()
+		sess.Client().Close()
+		return crash.err
+	}
+	cancel()
+	p.parts.cancelAll()
+	if err != nil {
+		// The session may hold an open transaction: abort it, so the next
+		// owner of these partitions need not wait for the timeout.
+		abortCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = sess.End(abortCtx, kgo.TryAbort)
+		done()
+	}
+	p.leave(adm)
+	sess.Close()
+	return err
+}
+
+// leave removes this static member from the group, so its partitions move
+// to the others at once instead of after the session timeout.
+func (p *Processor) leave(adm *kadm.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req := kadm.LeaveGroup(p.cfg.Group).InstanceIDs(p.cfg.InstanceID).Reason("shutdown")
+	if _, err := adm.LeaveGroup(ctx, req); err != nil {
+		p.log.Warn("leave group", "err", err)
+	}
+}
+
+func (p *Processor) clientOpts() []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(p.cfg.Brokers...),
+		kgo.WithLogger(kslog.New(p.log)),
+	}
+	return opts
+}
+
+func (p *Processor) sessionOpts(ctx context.Context, adm *kadm.Client) []kgo.Opt {
+	opts := append(p.clientOpts(),
+		kgo.ConsumerGroup(p.cfg.Group),
+		kgo.ConsumeTopics(topics.Commands),
+		kgo.InstanceID(p.cfg.InstanceID),
+		kgo.TransactionalID(TransactionalID(p.cfg.Group, p.cfg.InstanceID)),
+		kgo.TransactionTimeout(p.cfg.TransactionTimeout),
+		kgo.SessionTimeout(p.cfg.SessionTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(0),
+		kgo.ProducerBatchMaxBytes(4<<20),
+		kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.OnPartitionsAssigned(func(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+			p.assigned(ctx, cl, assigned[topics.Commands])
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+			p.revoked(revoked[topics.Commands])
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+			p.revoked(lost[topics.Commands])
+		}),
+	)
+	if p.kprom != nil {
+		opts = append(opts, kgo.WithHooks(p.kprom))
+	}
+	return opts
+}
+
+// assigned pauses the new partitions and restores them in the background;
+// each is resumed once it has caught up. Heartbeats go on meanwhile.
+func (p *Processor) assigned(ctx context.Context, cl *kgo.Client, parts []int32) {
+	if len(parts) == 0 {
+		return
+	}
+	cl.PauseFetchPartitions(map[string][]int32{topics.Commands: parts})
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	previous := p.parts.startRestore(parts, cancel, done)
+	p.metrics.owned.Set(float64(p.parts.ownedCount()))
+	p.metrics.restoring.Set(float64(p.parts.restoringCount()))
+	p.log.Info("partitions assigned", "partitions", parts)
+	go func() {
+		defer close(done)
+		// A canceled restore of the same partitions may still be writing:
+		// reading its half-written state would fold events twice.
+		for _, prev := range previous {
+			<-prev
+		}
+		start := time.Now()
+		cps, err := p.restore(rctx, parts)
+		if err != nil {
+			if rctx.Err() != nil {
+				return // revoked or shutting down
+			}
+			select {
+			case p.fatal <- fmt.Errorf("processor: restore %v: %w", parts, err):
+			default:
+			}
+			return
+		}
+		done := p.parts.finishRestore(cps)
+		p.metrics.restoring.Set(float64(p.parts.restoringCount()))
+		cl.ResumeFetchPartitions(map[string][]int32{topics.Commands: done})
+		p.log.Info("partitions restored", "partitions", done, "took", time.Since(start).Round(time.Millisecond))
+	}()
+}
+
+// revoked forgets partitions. It runs under the session's lock: it must
+// not call End.
+func (p *Processor) revoked(parts []int32) {
+	if len(parts) == 0 {
+		return
+	}
+	p.parts.drop(parts)
+	p.metrics.owned.Set(float64(p.parts.ownedCount()))
+	p.metrics.restoring.Set(float64(p.parts.restoringCount()))
+	p.log.Info("partitions revoked", "partitions", parts)
+}
+
+// ownership tracks which partitions are restoring or ready, and the
+// checkpoint of each ready one. A generation number per ready partition
+// lets the loop tell whether a partition it handled was revoked (and maybe
+// reassigned and restored) while its batch was in flight.
+type ownership struct {
+	mu        sync.Mutex
+	gen       uint64
+	restoring map[int32]context.CancelFunc
+	ready     map[int32]owned
+	runs      map[int32]chan struct{} // closed when the last restore of a partition has returned
+}
+
+type owned struct {
+	cp  state.Checkpoint
+	gen uint64
+}
+
+func newOwnership() *ownership {
+	return &ownership{restoring: map[int32]context.CancelFunc{}, ready: map[int32]owned{}, runs: map[int32]chan struct{}{}}
+}
+
+// startRestore marks parts as restoring by the run that closes done, and
+// returns the done channels of earlier runs over any of them.
+func (o *ownership) startRestore(parts []int32, cancel context.CancelFunc, done chan struct{}) []chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var previous []chan struct{}
+	for _, part := range parts {
+		delete(o.ready, part)
+		o.restoring[part] = cancel
+		if prev, ok := o.runs[part]; ok {
+			previous = append(previous, prev)
+		}
+		o.runs[part] = done
+	}
+	return previous
+}
+
+// finishRestore marks restored partitions ready, unless they were revoked
+// meanwhile, and returns the ones it marked.
+func (o *ownership) finishRestore(cps map[int32]state.Checkpoint) []int32 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var done []int32
+	for part, cp := range cps {
+		if _, ok := o.restoring[part]; ok {
+			delete(o.restoring, part)
+			o.gen++
+			o.ready[part] = owned{cp: cp, gen: o.gen}
+			done = append(done, part)
+		}
+	}
+	return done
+}
+
+func (o *ownership) drop(parts []int32) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, part := range parts {
+		if cancel, ok := o.restoring[part]; ok {
+			cancel()
+			delete(o.restoring, part)
+		}
+		delete(o.ready, part)
+	}
+}
+
+func (o *ownership) cancelAll() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, cancel := range o.restoring {
+		cancel()
+	}
+}
+
+// snapshot returns the ready partitions, with checkpoints and generations.
+func (o *ownership) snapshot() map[int32]owned {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[int32]owned, len(o.ready))
+	for k, v := range o.ready {
+		out[k] = v
+	}
+	return out
+}
+
+// commit calls write with the partitions of seen that are still ready in
+// the same generation, and records their new checkpoints. It holds the
+// lock throughout, so a restore cannot read a checkpoint while a batch's
+// states are half written.
+func (o *ownership) commit(seen map[int32]owned, cps map[int32]state.Checkpoint, write func(keep func(int32) bool) error) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	keep := func(part int32) bool {
+		now, ok := o.ready[part]
+		return ok && now.gen == seen[part].gen
+	}
+	if err := write(keep); err != nil {
+		return err
+	}
+	for part, cp := range cps {
+		if keep(part) {
+			o.ready[part] = owned{cp: cp, gen: o.ready[part].gen}
+		}
+	}
+	return nil
+}
+
+func (o *ownership) ownedCount() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.ready) + len(o.restoring)
+}
+
+func (o *ownership) restoringCount() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.restoring)
+}

@@ -1,0 +1,325 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/topics"
+)
+
+// restoreFlushEvery bounds the records folded between two Pebble writes.
+const restoreFlushEvery = 20000
+
+// restore brings the Pebble state of parts up to the log: it folds
+// schedule-events into the stream states and schedule-results into the
+// dedup index, each from its checkpoint to a point with no open
+// transaction. A checkpoint below the log start, or built by another logic
+// version, wipes the partition and rebuilds it from the log start.
+func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]state.Checkpoint, error) {
+	adm, err := kadm.NewOptClient(p.clientOpts()...)
+	if err != nil {
+		return nil, err
+	}
+	defer adm.Close()
+	cps, err := p.startingPoints(ctx, adm, parts)
+	if err != nil {
+		return nil, err
+	}
+	ends, err := stableEnds(ctx, adm, parts)
+	if err != nil {
+		return nil, err
+	}
+	r := &restorer{p: p, cps: cps, ends: ends, streams: map[streamRef]*stream{}, dedup: map[dedupRef]dedupEntry{}}
+	if err := r.run(ctx); err != nil {
+		return nil, err
+	}
+	return r.cps, nil
+}
+
+// startingPoints reads each partition's checkpoint and wipes those that
+// cannot be continued.
+func (p *Processor) startingPoints(ctx context.Context, adm *kadm.Client, parts []int32) (map[int32]state.Checkpoint, error) {
+	starts, err := adm.ListStartOffsets(ctx, topics.Events)
+	if err != nil {
+		return nil, fmt.Errorf("list start offsets: %w", err)
+	}
+	logic := int64(p.cfg.Kind.LogicVersion())
+	cps := map[int32]state.Checkpoint{}
+	for _, part := range parts {
+		start, ok := starts.Lookup(topics.Events, part)
+		if !ok || start.Err != nil {
+			return nil, fmt.Errorf("log start of %s/%d unknown: %v", topics.Events, part, start.Err)
+		}
+		cp, found, err := p.store.Checkpoint(part)
+		if err != nil && !errors.Is(err, state.ErrCorrupt) {
+			return nil, err
+		}
+		switch {
+		case found && cp.Logic == logic && cp.Events >= start.Offset:
+			cps[part] = cp
+			continue
+		case found && cp.Logic != logic:
+			p.log.Info("logic version changed: rebuilding partition", "partition", part, "stored", cp.Logic, "code", logic)
+		case found:
+			p.log.Warn("checkpoint below the log start: rebuilding partition", "partition", part, "checkpoint", cp.Events, "log_start", start.Offset)
+		}
+		if err := p.store.WipePartition(part); err != nil {
+			return nil, err
+		}
+		cps[part] = state.Checkpoint{Events: start.Offset, Logic: logic}
+	}
+	return cps, nil
+}
+
+// stableEnds waits until no transaction is open on the events and results
+// partitions (last stable offset = high watermark) and returns those ends.
+// An open transaction belongs to a previous owner that is being fenced or
+// timed out; its outcome must be known before folding.
+func stableEnds(ctx context.Context, adm *kadm.Client, parts []int32) (map[topicPartition]int64, error) {
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		hwm, err := adm.ListEndOffsets(ctx, topics.Events, topics.Results)
+		if err != nil {
+			return nil, fmt.Errorf("list end offsets: %w", err)
+		}
+		lso, err := adm.ListCommittedOffsets(ctx, topics.Events, topics.Results)
+		if err != nil {
+			return nil, fmt.Errorf("list stable offsets: %w", err)
+		}
+		ends, stable := map[topicPartition]int64{}, true
+		for _, t := range []string{topics.Events, topics.Results} {
+			for _, part := range parts {
+				h, ok1 := hwm.Lookup(t, part)
+				l, ok2 := lso.Lookup(t, part)
+				if !ok1 || !ok2 || h.Err != nil || l.Err != nil {
+					return nil, fmt.Errorf("offsets of %s/%d unknown", t, part)
+				}
+				if l.Offset != h.Offset {
+					stable = false
+				}
+				ends[topicPartition{t, part}] = h.Offset
+			}
+		}
+		if stable {
+			return ends, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// restorer folds records into an overlay and flushes it with checkpoints.
+type restorer struct {
+	p       *Processor
+	cps     map[int32]state.Checkpoint
+	ends    map[topicPartition]int64
+	streams map[streamRef]*stream
+	dedup   map[dedupRef]dedupEntry
+	pending int
+}
+
+func (r *restorer) run(ctx context.Context) error {
+	offsets := map[string]map[int32]kgo.Offset{}
+	remaining := 0
+	for tp, end := range r.ends {
+		from := r.from(tp)
+		if from >= end {
+			continue
+		}
+		if offsets[tp.topic] == nil {
+			offsets[tp.topic] = map[int32]kgo.Offset{}
+		}
+		offsets[tp.topic][tp.part] = kgo.NewOffset().At(from)
+		remaining++
+	}
+	if remaining == 0 {
+		return r.flush()
+	}
+	cl, err := kgo.NewClient(append(r.p.clientOpts(),
+		kgo.ConsumePartitions(offsets),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records mark transaction ends; keeping them lets us see
+		// that we reached an end offset even when its last record is one.
+		kgo.KeepControlRecords(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(32<<20),
+		kgo.FetchMaxPartitionBytes(8<<20),
+	)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	done := map[topicPartition]bool{}
+	for remaining > 0 {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := fetchError(fetches); err != nil {
+			return err
+		}
+		var ferr error
+		fetches.EachRecord(func(rec *kgo.Record) {
+			tp := topicPartition{rec.Topic, rec.Partition}
+			if ferr != nil || done[tp] || rec.Offset >= r.ends[tp] {
+				return
+			}
+			ferr = r.fold(rec)
+			if rec.Offset+1 >= r.ends[tp] {
+				done[tp] = true
+				remaining--
+			}
+		})
+		if ferr != nil {
+			return ferr
+		}
+		if r.pending >= restoreFlushEvery {
+			if err := r.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return r.flush()
+}
+
+func fetchError(fetches kgo.Fetches) error {
+	var err error
+	fetches.EachError(func(t string, p int32, e error) {
+		if err == nil && !errors.Is(e, context.Canceled) {
+			err = fmt.Errorf("fetch %s/%d: %w", t, p, e)
+		}
+	})
+	return err
+}
+
+func (r *restorer) from(tp topicPartition) int64 {
+	if tp.topic == topics.Events {
+		return r.cps[tp.part].Events
+	}
+	return r.cps[tp.part].Results
+}
+
+// fold applies one record and advances its checkpoint.
+func (r *restorer) fold(rec *kgo.Record) error {
+	cp := r.cps[rec.Partition]
+	if rec.Topic == topics.Events {
+		cp.Events = rec.Offset + 1
+	} else {
+		cp.Results = rec.Offset + 1
+	}
+	r.cps[rec.Partition] = cp
+	r.pending++
+	if rec.Attrs.IsControl() {
+		return nil
+	}
+	if rec.Topic == topics.Events {
+		return r.foldEvent(rec)
+	}
+	r.foldResult(rec)
+	return nil
+}
+
+func (r *restorer) foldEvent(rec *kgo.Record) error {
+	e, err := topics.DecodeEvent(rec)
+	if err != nil || e.Tombstone {
+		return nil // not ours, or erased on purpose: nothing to fold
+	}
+	ref := streamRef{rec.Partition, topics.StreamKey(e.Tenant, e.Stream)}
+	st, err := r.stream(ref)
+	if err != nil {
+		return err
+	}
+	if e.Version != st.version+1 {
+		r.p.log.Warn("event version gap", "partition", rec.Partition, "offset", rec.Offset, "want", st.version+1, "got", e.Version)
+	}
+	data, err := r.p.cfg.Kind.DecodeEvent(e.Type, e.Raw)
+	if err != nil {
+		r.p.log.Warn("undecodable event skipped", "partition", rec.Partition, "offset", rec.Offset, "code", aggregate.CodeOf(err))
+	} else {
+		e.Data = data
+		st.state = r.p.cfg.Kind.Apply(st.state, &e.Envelope)
+	}
+	st.version, st.dirty = e.Version, true
+	r.p.metrics.restored.Inc()
+	return nil
+}
+
+func (r *restorer) foldResult(rec *kgo.Record) {
+	res, err := topics.DecodeResult(rec)
+	if err != nil || res.Status == topics.StatusDuplicate || res.TenantID == "" || res.ScheduleID == "" {
+		return
+	}
+	ref := dedupRef{rec.Partition, topics.StreamKey(res.TenantID, res.ScheduleID), res.CommandID}
+	if _, seen := r.dedup[ref]; seen {
+		return // the first outcome wins
+	}
+	r.dedup[ref] = dedupEntry{at: rec.Timestamp, outcome: encodeOutcome(&res)}
+}
+
+func (r *restorer) stream(ref streamRef) (*stream, error) {
+	if st, ok := r.streams[ref]; ok {
+		return st, nil
+	}
+	st := &stream{state: r.p.cfg.Kind.Seed()}
+	version, data, found, err := r.p.store.Stream(ref.part, ref.key)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		s, err := r.p.cfg.Kind.DecodeState(data)
+		if err != nil {
+			return nil, err
+		}
+		st.state, st.version = s, version
+	}
+	r.streams[ref] = st
+	return st, nil
+}
+
+// flush writes the overlay and the checkpoints reached, then starts a new
+// overlay. Dedup entries already stored are kept: the first outcome wins.
+func (r *restorer) flush() error {
+	wb := r.p.store.NewBatch()
+	defer wb.Close()
+	for ref, st := range r.streams {
+		if !st.dirty {
+			continue
+		}
+		data, err := r.p.cfg.Kind.EncodeState(st.state)
+		if err != nil {
+			return err
+		}
+		if err := wb.SetStream(ref.part, ref.key, st.version, data); err != nil {
+			return err
+		}
+	}
+	for ref, e := range r.dedup {
+		if _, _, found, err := r.p.store.Dedup(ref.part, ref.key, ref.commandID); err != nil || found {
+			continue
+		}
+		if err := wb.SetDedup(ref.part, ref.key, ref.commandID, e.at, e.outcome); err != nil {
+			return err
+		}
+	}
+	for part, cp := range r.cps {
+		if err := wb.SetCheckpoint(part, cp); err != nil {
+			return err
+		}
+	}
+	if err := wb.Commit(); err != nil {
+		return err
+	}
+	clear(r.streams)
+	clear(r.dedup)
+	r.pending = 0
+	return nil
+}

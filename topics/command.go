@@ -1,0 +1,185 @@
+package topics
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+)
+
+// MaxCommandBytes is the largest command value accepted (64 KiB).
+const MaxCommandBytes = 64 << 10
+
+// maxCommandIDBytes bounds a command id, which is stored in the dedup index.
+const maxCommandIDBytes = 256
+
+// Codes of rejections raised while reading a command record, before any
+// aggregate sees it.
+const (
+	CodeMisrouted       = "misrouted"        // on another partition than its key hashes to
+	CodeInvalidKey      = "invalid_key"      // key is not <tenant>/<scheduleId> with valid ids
+	CodeTooLarge        = "too_large"        // value over MaxCommandBytes
+	CodeTenantMismatch  = "tenant_mismatch"  // ce_tenantid differs from the key's tenant
+	CodeSubjectMismatch = "subject_mismatch" // ce_subject differs from the key's schedule id
+	CodeInvalidHeader   = "invalid_header"   // a header with a bad value
+)
+
+// Command is a command record, decoded and checked against the key.
+type Command struct {
+	Meta aggregate.Meta
+	// Type is the command's type name (ce_type).
+	Type string
+	// Data is the command's JSON data.
+	Data []byte
+}
+
+// CommandRecord builds the record for a command, with binary-mode
+// CloudEvents headers. The partition is left to the producer's
+// partitioner (murmur2 of the key).
+func CommandRecord(typ string, m aggregate.Meta, data []byte) *kgo.Record {
+	h := []kgo.RecordHeader{
+		{Key: HeaderSpecVersion, Value: []byte(SpecVersion)},
+		{Key: HeaderID, Value: []byte(m.ID)},
+		{Key: HeaderType, Value: []byte(typ)},
+		{Key: HeaderSource, Value: []byte("rewind/ingest")},
+		{Key: HeaderSubject, Value: []byte(m.Stream)},
+		{Key: HeaderTime, Value: []byte(m.Time.UTC().Format(time.RFC3339Nano))},
+		{Key: HeaderContentType, Value: []byte(ContentTypeJSON)},
+		{Key: HeaderTenant, Value: []byte(m.Tenant)},
+		{Key: HeaderInitiator, Value: []byte(m.Initiator)},
+	}
+	if m.ProcessID != "" {
+		h = append(h, kgo.RecordHeader{Key: HeaderProcessID, Value: []byte(m.ProcessID)})
+	}
+	if m.HasExpectedVersion {
+		h = append(h, kgo.RecordHeader{Key: HeaderExpectedVersion, Value: []byte(strconv.FormatUint(m.ExpectedVersion, 10))})
+	}
+	return &kgo.Record{Topic: Commands, Key: []byte(StreamKey(m.Tenant, m.Stream)), Value: data, Headers: h}
+}
+
+// DecodeCommand reads a command record: the key, the CloudEvents headers
+// (binary mode) or envelope (structured mode), and checks that the record
+// is on the partition its key hashes to among partitions. A record without
+// ce_id gets the id <topic>/<partition>/<offset>. Every error is an
+// *aggregate.Rejection; tenant and stream are filled in whenever the key
+// was valid, so the caller can still address a result.
+func DecodeCommand(r *kgo.Record, partitions int32) (Command, error) {
+	var c Command
+	tenant, stream, ok := ParseStreamKey(r.Key)
+	if !ok {
+		return c, aggregate.Reject(CodeInvalidKey, "key must be <tenant>/<scheduleId>, each matching %s", aggregate.IDPattern)
+	}
+	c.Meta.Tenant, c.Meta.Stream = tenant, stream
+	c.Meta.ID = r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)
+	c.Meta.Time = r.Timestamp.UTC()
+	if want := PartitionFor(string(r.Key), partitions); want != r.Partition {
+		return c, aggregate.Reject(CodeMisrouted, "key hashes to partition %d (murmur2), record is on %d", want, r.Partition)
+	}
+	if len(r.Value) > MaxCommandBytes {
+		return c, aggregate.Reject(CodeTooLarge, "command is %d bytes, at most %d", len(r.Value), MaxCommandBytes)
+	}
+	h := headerMap(r.Headers)
+	c.Data = r.Value
+	if strings.HasPrefix(h[HeaderContentType], ContentTypeCloudEvent) {
+		if err := fromStructured(r.Value, h, &c); err != nil {
+			return c, err
+		}
+	}
+	if err := c.applyHeaders(h); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func headerMap(hs []kgo.RecordHeader) map[string]string {
+	m := make(map[string]string, len(hs))
+	for _, h := range hs {
+		if _, dup := m[h.Key]; !dup { // the first wins; a later copy cannot override
+			m[h.Key] = string(h.Value)
+		}
+	}
+	return m
+}
+
+func (c *Command) applyHeaders(h map[string]string) error {
+	if id := h[HeaderID]; id != "" {
+		if len(id) > maxCommandIDBytes || strings.ContainsRune(id, 0) {
+			return aggregate.Reject(aggregate.CodeInvalidID, "ce_id is longer than %d bytes or contains NUL", maxCommandIDBytes)
+		}
+		c.Meta.ID = id
+	}
+	c.Type = h[HeaderType]
+	if c.Type == "" {
+		return aggregate.Reject(aggregate.CodeMissingField, "ce_type is required")
+	}
+	if t := h[HeaderTenant]; t != "" && t != c.Meta.Tenant {
+		return aggregate.Reject(CodeTenantMismatch, "ce_tenantid differs from the key's tenant")
+	}
+	if s := h[HeaderSubject]; s != "" && s != c.Meta.Stream {
+		return aggregate.Reject(CodeSubjectMismatch, "ce_subject differs from the key's schedule id")
+	}
+	if t := h[HeaderTime]; t != "" {
+		at, err := time.Parse(time.RFC3339Nano, t)
+		if err != nil {
+			return aggregate.Reject(CodeInvalidHeader, "ce_time is not RFC 3339")
+		}
+		c.Meta.Time = at.UTC()
+	}
+	c.Meta.Initiator = h[HeaderInitiator]
+	c.Meta.ProcessID = h[HeaderProcessID]
+	if v := h[HeaderExpectedVersion]; v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return aggregate.Reject(CodeInvalidHeader, "ce_expectedversion is not a version number")
+		}
+		c.Meta.ExpectedVersion, c.Meta.HasExpectedVersion = n, true
+	}
+	return nil
+}
+
+// structured is a CloudEvent in structured mode.
+type structured struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Type            string          `json:"type"`
+	Source          string          `json:"source"`
+	Subject         string          `json:"subject"`
+	Time            string          `json:"time"`
+	DataContentType string          `json:"datacontenttype"`
+	TenantID        string          `json:"tenantid"`
+	Initiator       string          `json:"initiator"`
+	ProcessID       string          `json:"processid"`
+	ExpectedVersion json.RawMessage `json:"expectedversion"`
+	Data            json.RawMessage `json:"data"`
+}
+
+// fromStructured moves a structured-mode envelope's attributes into h
+// (binary-mode headers win when both are present) and its data into c.
+func fromStructured(value []byte, h map[string]string, c *Command) error {
+	var s structured
+	if err := aggregate.DecodeLenient(value, &s); err != nil {
+		return err
+	}
+	set := func(k, v string) {
+		if v != "" && h[k] == "" {
+			h[k] = v
+		}
+	}
+	set(HeaderID, s.ID)
+	set(HeaderType, s.Type)
+	set(HeaderSubject, s.Subject)
+	set(HeaderTime, s.Time)
+	set(HeaderTenant, s.TenantID)
+	set(HeaderInitiator, s.Initiator)
+	set(HeaderProcessID, s.ProcessID)
+	if ev := bytes.Trim(s.ExpectedVersion, `"`); len(ev) > 0 && string(ev) != "null" {
+		set(HeaderExpectedVersion, string(ev))
+	}
+	c.Data = s.Data
+	return nil
+}

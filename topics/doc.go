@@ -1,0 +1,9 @@
+// Package topics is Rewind's topic contract in one place: the names,
+// configs and partition count of schedule-commands, schedule-events and
+// schedule-results; their keys; the CloudEvents headers of their records;
+// and [Ensure], which creates missing topics and verifies existing ones.
+//
+// Everything that reads or writes a Rewind record goes through this
+// package, so the contract of DESIGN.md §1 is encoded once. It imports
+// Kafka client packages and the aggregate kernel, never Pebble.
+package topics

@@ -1,0 +1,67 @@
+package topics
+
+import (
+	"encoding/json"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The statuses of a result.
+const (
+	StatusAccepted  = "accepted"
+	StatusRejected  = "rejected"
+	StatusDuplicate = "duplicate"
+)
+
+// Result is the outcome of one command record, the value of a
+// schedule-results record.
+type Result struct {
+	CommandID  string `json:"commandId"`
+	TenantID   string `json:"tenantId,omitempty"`
+	ScheduleID string `json:"scheduleId,omitempty"`
+	// Status is accepted, rejected or duplicate.
+	Status string `json:"status"`
+	// FirstStatus, on a duplicate, is the first outcome's status.
+	FirstStatus string `json:"firstStatus,omitempty"`
+	// Code is the rejection code of a rejection (or of the first outcome
+	// of a duplicate).
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Version is the stream's version after the command (accepted) or
+	// when it was rejected.
+	Version uint64        `json:"version"`
+	Events  []ResultEvent `json:"events,omitempty"`
+}
+
+// ResultEvent names one event a command produced.
+type ResultEvent struct {
+	Type    string `json:"type"`
+	Version uint64 `json:"version"`
+}
+
+// ResultRecord builds the record of a result on partition p. key is the
+// command's key (as received, truncated when hostile).
+func ResultRecord(res *Result, key []byte, p int32) (*kgo.Record, error) {
+	data, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) > 200 {
+		key = key[:200]
+	}
+	return &kgo.Record{
+		Topic: Results, Partition: p, Key: key, Value: data,
+		Headers: []kgo.RecordHeader{
+			{Key: HeaderID, Value: []byte(res.CommandID)},
+			{Key: HeaderTenant, Value: []byte(res.TenantID)},
+			{Key: HeaderContentType, Value: []byte(ContentTypeJSON)},
+		},
+	}, nil
+}
+
+// DecodeResult reads a result record.
+func DecodeResult(r *kgo.Record) (Result, error) {
+	var res Result
+	err := json.Unmarshal(r.Value, &res)
+	return res, err
+}

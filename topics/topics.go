@@ -1,0 +1,146 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The topic names.
+const (
+	Commands = "schedule-commands"
+	Events   = "schedule-events"
+	Results  = "schedule-results"
+)
+
+// DefaultPartitions is the partition count of newly created topics.
+const DefaultPartitions = 12
+
+// weekMS is seven days in milliseconds: the retention of commands and
+// results, and so the longest dedup window that survives a cold restore.
+const weekMS = "604800000"
+
+// Configs returns the topic configs Rewind creates each topic with.
+func Configs() map[string]map[string]*string {
+	s := kadm.StringPtr
+	return map[string]map[string]*string{
+		Commands: {"cleanup.policy": s("delete"), "retention.ms": s(weekMS)},
+		// Events are the truth: kept forever, compacted only to honour a
+		// tombstone (event keys are unique, so nothing else is removed).
+		Events:  {"cleanup.policy": s("compact"), "retention.ms": s("-1"), "retention.bytes": s("-1")},
+		Results: {"cleanup.policy": s("delete"), "retention.ms": s(weekMS)},
+	}
+}
+
+// All lists the three topics.
+func All() []string { return []string{Commands, Events, Results} }
+
+// Ensure creates the topics that are missing, with partitions partitions
+// and replication factor rf (-1: the broker's default), and verifies all
+// three by reading their metadata and configs back: equal partition counts,
+// and schedule-events compacted with no time or size retention. It returns
+// the partition count in use, which is the existing count when the topics
+// already existed.
+func Ensure(ctx context.Context, cl *kgo.Client, partitions int32, rf int16) (int32, error) {
+	adm := kadm.NewClient(cl)
+	details, err := adm.ListTopics(ctx, All()...)
+	if err != nil {
+		return 0, fmt.Errorf("topics: list: %w", err)
+	}
+	configs := Configs()
+	created := false
+	for _, name := range All() {
+		if d, ok := details[name]; ok && d.Err == nil {
+			continue
+		}
+		_, err := adm.CreateTopic(ctx, partitions, rf, configs[name], name)
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return 0, fmt.Errorf("topics: create %s: %w", name, err)
+		}
+		created = true
+	}
+	if !created {
+		return Verify(ctx, cl)
+	}
+	// kadm answers from metadata cached for up to 5s: forget the topics'
+	// "missing" entries, then give brokers a moment to learn of them.
+	for delay := 20 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		cl.PurgeTopicsFromClient(All()...)
+		n, err := Verify(ctx, cl)
+		if err == nil || delay == time.Second {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// Verify checks the three topics without changing anything and returns
+// their common partition count.
+func Verify(ctx context.Context, cl *kgo.Client) (int32, error) {
+	adm := kadm.NewClient(cl)
+	details, err := adm.ListTopics(ctx, All()...)
+	if err != nil {
+		return 0, fmt.Errorf("topics: list: %w", err)
+	}
+	var errs []error
+	counts := map[string]int{}
+	for _, name := range All() {
+		d, ok := details[name]
+		if !ok || d.Err != nil {
+			errs = append(errs, fmt.Errorf("topic %s is missing", name))
+			continue
+		}
+		counts[name] = len(d.Partitions)
+	}
+	if len(errs) == 0 && (counts[Commands] != counts[Events] || counts[Commands] != counts[Results]) {
+		errs = append(errs, fmt.Errorf("partition counts differ (%s %d, %s %d, %s %d): a stream's commands, events and results must share a partition number",
+			Commands, counts[Commands], Events, counts[Events], Results, counts[Results]))
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, Events)
+	if err != nil {
+		return 0, fmt.Errorf("topics: describe configs: %w", err)
+	}
+	if rc, err := rcs.On(Events, nil); err == nil && rc.Err == nil {
+		errs = append(errs, checkEventsConfig(rc.Configs)...)
+	} else if len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("configs of %s unreadable: %v", Events, errors.Join(err, rc.Err)))
+	}
+	if len(errs) > 0 {
+		return 0, fmt.Errorf("topics: %w", errors.Join(errs...))
+	}
+	return int32(counts[Commands]), nil
+}
+
+func checkEventsConfig(configs []kadm.Config) []error {
+	get := func(key string) (string, bool) {
+		for _, c := range configs {
+			if c.Key == key && c.Value != nil {
+				return *c.Value, true
+			}
+		}
+		return "", false
+	}
+	var errs []error
+	if v, _ := get("cleanup.policy"); strings.TrimSpace(v) != "compact" {
+		errs = append(errs, fmt.Errorf("%s has cleanup.policy=%q, want compact (events are kept forever)", Events, v))
+	}
+	for _, key := range []string{"retention.ms", "retention.bytes"} {
+		if v, ok := get(key); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err != nil || n >= 0 {
+				errs = append(errs, fmt.Errorf("%s has %s=%s, want -1 (no time or size retention)", Events, key, v))
+			}
+		}
+	}
+	return errs
+}
