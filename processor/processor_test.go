@@ -2,8 +2,8 @@ package processor_test
 
 import (
 	"context"
-	"log/slog"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -33,7 +33,7 @@ func start(t *testing.T, brokers, instance, dir string, hooks processor.Hooks) *
 	p, err := processor.New(processor.Config{
 		Brokers: []string{brokers}, InstanceID: instance, DataDir: dir, Partitions: testPartitions,
 		Kind: schedule.Kind, Hooks: hooks, Registerer: prometheus.NewRegistry(),
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:         slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		SessionTimeout: 3 * time.Second, TransactionTimeout: 10 * time.Second, MaxBatch: 200,
 	})
 	if err != nil {
@@ -152,4 +152,8 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+func contextWithCancel() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
 }

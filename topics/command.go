@@ -70,20 +70,25 @@ func CommandRecord(typ string, m aggregate.Meta, data []byte) *kgo.Record {
 // was valid, so the caller can still address a result.
 func DecodeCommand(r *kgo.Record, partitions int32) (Command, error) {
 	var c Command
+	// The id comes first, so that even a record with a bad key gets a
+	// result its sender can find.
+	c.Meta.ID = r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)
+	c.Meta.Time = r.Timestamp.UTC()
+	h := headerMap(r.Headers)
+	if id := h[HeaderID]; id != "" && len(id) <= maxCommandIDBytes && !strings.ContainsRune(id, 0) {
+		c.Meta.ID = id
+	}
 	tenant, stream, ok := ParseStreamKey(r.Key)
 	if !ok {
 		return c, aggregate.Reject(CodeInvalidKey, "key must be <tenant>/<scheduleId>, each matching %s", aggregate.IDPattern)
 	}
 	c.Meta.Tenant, c.Meta.Stream = tenant, stream
-	c.Meta.ID = r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)
-	c.Meta.Time = r.Timestamp.UTC()
 	if want := PartitionFor(string(r.Key), partitions); want != r.Partition {
 		return c, aggregate.Reject(CodeMisrouted, "key hashes to partition %d (murmur2), record is on %d", want, r.Partition)
 	}
 	if len(r.Value) > MaxCommandBytes {
 		return c, aggregate.Reject(CodeTooLarge, "command is %d bytes, at most %d", len(r.Value), MaxCommandBytes)
 	}
-	h := headerMap(r.Headers)
 	c.Data = r.Value
 	if strings.HasPrefix(h[HeaderContentType], ContentTypeCloudEvent) {
 		if err := fromStructured(r.Value, h, &c); err != nil {
