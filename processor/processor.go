@@ -124,8 +124,16 @@ func (p *Processor) Run(ctx context.Context) error {
 		_, _ = sess.End(abortCtx, kgo.TryAbort)
 		done()
 	}
+	// Close first: removing the static member while its client still runs
+	// makes the client rejoin, and Close then waits on that forever.
+	closed := make(chan struct{})
+	go func() { sess.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		p.log.Warn("kafka client did not close within 10s")
+	}
 	p.leave(adm)
-	sess.Close()
 	return err
 }
 

@@ -1,0 +1,111 @@
+package processor_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/processor"
+)
+
+// TestMembersJoinAndLeave runs up to three processors in one group while
+// members join and leave under load.
+func TestMembersJoinAndLeave(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, testPartitions)
+	base := t.TempDir()
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	prod := testkit.Producer(t, brokers)
+	recs := testkit.Interleave("clinic-1", 3000, at)
+	chunk := len(recs) / 6
+	dirs := map[string]string{}
+	procs := map[string]*running{}
+	launch := func(name string) {
+		dirs[name] = filepath.Join(base, name)
+		procs[name] = start(t, brokers, name, dirs[name], processor.Hooks{})
+	}
+	launch("p1")
+	steps := []func(){
+		func() { launch("p2") },
+		func() { launch("p3") },
+		func() { procs["p1"].stop(t); delete(procs, "p1") },
+		func() { launch("p1") },
+		func() { procs["p2"].stop(t); delete(procs, "p2") },
+		func() {},
+	}
+	for i, step := range steps {
+		testkit.Send(t, prod, recs[i*chunk:(i+1)*chunk])
+		step()
+		time.Sleep(300 * time.Millisecond)
+	}
+	testkit.Send(t, prod, recs[len(steps)*chunk:])
+	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, nil)
+	for name, p := range procs {
+		if err := p.stop(t); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	log := testkit.ReadAll(t, brokers)
+	testkit.Invariants(t, log)
+	if len(log.Events) != 3000*7 {
+		t.Fatalf("want %d events, got %d", 3000*7, len(log.Events))
+	}
+}
+
+// bumped is the Schedule kind under a new logic version.
+type bumped struct{ aggregate.Kind }
+
+func (bumped) LogicVersion() int { return schedule.LogicVersion + 1 }
+
+// TestLogicVersionBump rebuilds the store when the logic version changes:
+// the state after the rebuild equals the state before, and equals the fold.
+func TestLogicVersionBump(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, testPartitions)
+	dir := filepath.Join(t.TempDir(), "p1")
+	recs := testkit.Interleave("clinic-1", 500, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	testkit.Send(t, testkit.Producer(t, brokers), recs)
+	p := start(t, brokers, "p1", dir, processor.Hooks{})
+	testkit.WaitResults(t, brokers, len(recs), time.Minute, p.alive(t))
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	log := testkit.ReadAll(t, brokers)
+	testkit.StoreMatches(t, schedule.Kind, log, dir)
+
+	pb, err := processor.New(processor.Config{Brokers: []string{brokers}, InstanceID: "p1", DataDir: dir,
+		Partitions: testPartitions, Kind: bumped{schedule.Kind}, SessionTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := contextWithCancel()
+	r := &running{p: pb, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- pb.Run(ctx) }()
+	deadline := time.Now().Add(time.Minute)
+	for !pb.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("rebuild did not finish")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// One more command after the rebuild proves the rebuilt state is used.
+	testkit.Send(t, testkit.Producer(t, brokers), []*kgo.Record{testkit.Cmd{Tenant: "clinic-1", Stream: "s000001",
+		Type: "CheckIn", Data: `{"channel":"desk"}`, ID: "after-bump"}.Record()})
+	testkit.WaitResults(t, brokers, len(recs)+1, time.Minute, r.alive(t))
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	log = testkit.ReadAll(t, brokers)
+	results := testkit.Invariants(t, log)
+	if rs := results["after-bump"]; len(rs) != 1 || rs[0].Code != schedule.CodeClosed {
+		t.Fatalf("after the rebuild a checked-out visit must reject with closed, got %+v", rs)
+	}
+	testkit.StoreMatches(t, schedule.Kind, log, dir)
+	_ = fmt.Sprint
+}
