@@ -18,7 +18,19 @@ build: ## build every binary into ./bin
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 .PHONY: run
-run: ## run the domain demo (the services come with the processor issue)
+run: build ## run devkafka and the processor on ./data (Ctrl-C stops both)
+	@mkdir -p data
+	@trap 'kill 0' INT TERM EXIT; \
+	if [ -z "$$REWIND_BROKERS" ]; then \
+		$(BIN)/devkafka -addr 127.0.0.1:9092 -data-dir data/kafka & \
+		export REWIND_BROKERS=127.0.0.1:9092; sleep 1; \
+	fi; \
+	$(BIN)/processor -instance-id local-1 -data-dir data/processor -http 127.0.0.1:8081 & \
+	echo "processor metrics: http://127.0.0.1:8081/metrics  (ingest and query come with their issues)"; \
+	wait
+
+.PHONY: demo
+demo: ## walk one visit through the pure domain, with time travel
 	$(GO) run ./cmd/demo
 
 .PHONY: test
@@ -32,8 +44,8 @@ fuzz: ## fuzz the command decoder and random command sequences for a while
 	$(GO) test -run '^$$' -fuzz FuzzSequence -fuzztime 60s ./aggregate/schedule
 
 .PHONY: bench
-bench: ## print the performance numbers
-	$(GO) test -run '^$$' -bench . -benchmem ./aggregate/...
+bench: build ## print the performance numbers (devkafka as a separate process)
+	$(BIN)/bench -bin $(BIN)
 
 .PHONY: lint
 lint: ## gofmt and go vet

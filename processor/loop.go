@@ -49,7 +49,11 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("processor: begin: %w", err)
 	}
-	b := p.newBatch(ctx, sess)
+	// A batch in flight is finished even when ctx is canceled (SIGTERM):
+	// its records are produced and End commits or aborts, within a bound.
+	finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.TransactionTimeout)
+	defer cancel()
+	b := p.newBatch(finish, sess)
 	// 2. Handle each command in partition order. A record of a partition
 	// that is not restored (assigned after this poll began) aborts the
 	// batch: its fetch is paused, and End rewinds the others.
@@ -74,7 +78,7 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 	if b.err != nil {
 		how = kgo.TryAbort
 	}
-	committed, err := sess.End(ctx, how)
+	committed, err := sess.End(finish, how)
 	if err != nil {
 		p.metrics.transactions.WithLabelValues("failed").Inc()
 		return fmt.Errorf("processor: end transaction: %w", err)

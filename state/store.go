@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // Options tune the store.
@@ -37,11 +38,17 @@ func Open(dir string, o Options) (*Store, error) {
 	o.setDefaults()
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
-	db, err := pebble.Open(dir, &pebble.Options{
+	opts := &pebble.Options{
 		Cache:        cache,
 		MemTableSize: o.MemTableBytes,
 		Logger:       quietLogger{},
-	})
+	}
+	// Most lookups of a new stream or command id miss: bloom filters let
+	// a miss skip the tables instead of reading their index blocks.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", dir, err)
 	}

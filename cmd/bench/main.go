@@ -1,0 +1,351 @@
+// Command bench measures Rewind on this machine with devkafka as a
+// separate process, and prints the numbers of `make bench`: raw produce
+// rate, exactly-once throughput and its ratio, latency at 30% load,
+// restore rate, throughput with 1k and 1M streams, RSS and failover.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/topics"
+)
+
+var (
+	binDir   = flag.String("bin", "bin", "directory with devkafka and processor")
+	backlog  = flag.Int("backlog", 500000, "commands in the 1k-stream backlog")
+	many     = flag.Int("streams", 1000000, "streams in the many-stream backlog (one command each)")
+	rawCount = flag.Int("raw", 500000, "records for the raw produce rate")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type env struct {
+	dir, kafka string
+	adm        *kadm.Client
+	cl         *kgo.Client
+	proc       *exec.Cmd
+	procHTTP   string
+}
+
+func run() error {
+	dir, err := os.MkdirTemp("", "rewind-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	e := &env{dir: dir, kafka: freeAddr()}
+	kafka := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", e.kafka, "-data-dir", filepath.Join(dir, "kafka"))
+	kafka.Stderr = os.Stderr
+	if err := kafka.Start(); err != nil {
+		return err
+	}
+	defer kafka.Process.Kill()
+	waitListening(e.kafka)
+	e.cl, err = kgo.NewClient(kgo.SeedBrokers(e.kafka), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))
+	if err != nil {
+		return err
+	}
+	defer e.cl.Close()
+	e.adm = kadm.NewClient(e.cl)
+	ctx := context.Background()
+	if _, err := topics.Ensure(ctx, e.cl, 12, -1); err != nil {
+		return err
+	}
+
+	fmt.Println("Rewind benchmark (devkafka as a separate process, 12 partitions)")
+	raw, err := e.rawRate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("raw produce rate (200 B values)         %9.0f records/s\n", raw)
+
+	// 1k streams: a walk-in, then photo sessions; every command is accepted.
+	if err := e.produceCommands(ctx, *backlog, 1000); err != nil {
+		return err
+	}
+	e.startProcessor()
+	tp1k, err := e.drain(ctx, *backlog)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("exactly-once throughput, 1k streams     %9.0f commands/s (%d commands; ratio to raw %.3f)\n", tp1k, *backlog, tp1k/raw)
+
+	p50, p99, err := e.latency(ctx, tp1k*0.3)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("command→event latency at %.0f/s (30%%)   p50 %.1f ms, p99 %.1f ms\n", tp1k*0.3, p50, p99)
+
+	if err := e.produceCommands(ctx, *many, *many); err != nil {
+		return err
+	}
+	tpMany, err := e.drain(ctx, *many)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("exactly-once throughput, %dk streams  %9.0f commands/s (%.2f× the 1k-stream rate)\n", *many/1000, tpMany, tpMany/tp1k)
+	fmt.Printf("processor RSS after %dk streams        %9.0f MiB (peak %.0f MiB)\n", *many/1000, rss(e.proc.Process.Pid, "VmRSS"), rss(e.proc.Process.Pid, "VmHWM"))
+
+	events, rate, err := e.restore()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("restore rate (cold, %d events)      %9.0f events/s\n", events, rate)
+
+	fail, err := e.failover(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("failover, SIGKILL → first commit        %9.0f ms\n", float64(fail.Microseconds())/1000)
+	e.proc.Process.Signal(syscall.SIGTERM)
+	e.proc.Wait()
+	return nil
+}
+
+func (e *env) rawRate(ctx context.Context) (float64, error) {
+	if _, err := e.adm.CreateTopic(ctx, 12, -1, nil, "bench-raw"); err != nil {
+		return 0, err
+	}
+	value := []byte(strings.Repeat("x", 200))
+	start := time.Now()
+	for i := range *rawCount {
+		e.cl.Produce(ctx, &kgo.Record{Topic: "bench-raw", Key: []byte(strconv.Itoa(i)), Value: value}, nil)
+	}
+	if err := e.cl.Flush(ctx); err != nil {
+		return 0, err
+	}
+	return float64(*rawCount) / time.Since(start).Seconds(), nil
+}
+
+// produceCommands writes n commands over the given number of streams:
+// each stream's first command is a walk-in check-in, the rest are photo
+// sessions. Every one is accepted with exactly one event.
+func (e *env) produceCommands(ctx context.Context, n, streams int) error {
+	at := time.Now()
+	prefix := strconv.FormatInt(at.UnixNano(), 36)
+	for i := range n {
+		s := i % streams
+		typ, data := "TakePhotos", `{"kind":"before","count":2}`
+		if i < streams {
+			typ, data = "CheckIn", `{"channel":"desk","visitorId":"v`+strconv.Itoa(s)+`"}`
+		}
+		m := aggregate.Meta{ID: prefix + "-" + strconv.Itoa(i), Tenant: "bench", Stream: prefix + "-" + strconv.Itoa(s), Initiator: "bench", Time: at}
+		e.cl.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
+	}
+	return e.cl.Flush(ctx)
+}
+
+func (e *env) startProcessor() {
+	e.procHTTP = freeAddr()
+	e.proc = exec.Command(filepath.Join(*binDir, "processor"), "-brokers", e.kafka, "-instance-id", "bench-1",
+		"-data-dir", filepath.Join(e.dir, "processor"), "-http", e.procHTTP, "-log-level", "warn")
+	e.proc.Stderr = os.Stderr
+	if err := e.proc.Start(); err != nil {
+		panic(err)
+	}
+}
+
+// committed sums the group's committed offsets and the commands' ends.
+func (e *env) committed(ctx context.Context) (done, end int64) {
+	offs, err := e.adm.FetchOffsets(ctx, "rewind-processor")
+	if err == nil {
+		offs.Each(func(o kadm.OffsetResponse) { done += o.At })
+	}
+	ends, err := e.adm.ListEndOffsets(ctx, topics.Commands)
+	if err == nil {
+		ends.Each(func(o kadm.ListedOffset) { end += o.Offset })
+	}
+	return done, end
+}
+
+// drain waits until the group has committed every command and returns
+// the rate from the first commit of this backlog to the last.
+func (e *env) drain(ctx context.Context, n int) (float64, error) {
+	before, end := e.committed(ctx)
+	var first time.Time
+	deadline := time.Now().Add(20 * time.Minute)
+	for time.Now().Before(deadline) {
+		done, _ := e.committed(ctx)
+		if first.IsZero() && done > before {
+			first = time.Now()
+			before = done
+		}
+		if done >= end {
+			return float64(end-before) / time.Since(first).Seconds(), nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("backlog of %d not drained", n)
+}
+
+// latency produces at rate for 10 s and measures produce → event visible
+// (read committed) from the events' ce_time, which is the produce time.
+func (e *env) latency(ctx context.Context, rate float64) (p50, p99 float64, err error) {
+	cons, err := kgo.NewClient(kgo.SeedBrokers(e.kafka), kgo.ConsumeTopics(topics.Events),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.FetchMaxWait(50*time.Millisecond))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cons.Close()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(e.kafka), kgo.ProducerLinger(0))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer prod.Close()
+	// Resolve the end offsets before producing, so nothing is missed.
+	warm, cancel := context.WithTimeout(ctx, time.Second)
+	cons.PollRecords(warm, 1)
+	cancel()
+	const seconds = 10
+	n := int(rate * seconds)
+	go func() {
+		interval := time.Second / time.Duration(rate)
+		next := time.Now()
+		for i := range n {
+			m := aggregate.Meta{ID: fmt.Sprint("lat-", i), Tenant: "bench", Stream: fmt.Sprint("lat-", i%500), Initiator: "bench", Time: time.Now()}
+			typ, data := "TakePhotos", `{"kind":"after","count":1}`
+			if i < 500 {
+				typ, data = "CheckIn", `{"channel":"desk","visitorId":"v"}`
+			}
+			prod.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
+			next = next.Add(interval)
+			time.Sleep(time.Until(next))
+		}
+	}()
+	var lat []float64
+	deadline := time.Now().Add(seconds*time.Second + 30*time.Second)
+	for len(lat) < n && time.Now().Before(deadline) {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		fs := cons.PollFetches(pctx)
+		pcancel()
+		now := time.Now()
+		fs.EachRecord(func(r *kgo.Record) {
+			ev, err := topics.DecodeEvent(r)
+			if err == nil && strings.HasPrefix(ev.Stream, "lat-") {
+				lat = append(lat, float64(now.Sub(ev.Time).Microseconds())/1000)
+			}
+		})
+	}
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		return 0, 0, fmt.Errorf("no events seen")
+	}
+	return lat[len(lat)/2], lat[len(lat)*99/100], nil
+}
+
+// restore stops the processor, deletes its state and times the cold
+// restore until /readyz.
+func (e *env) restore() (int64, float64, error) {
+	e.proc.Process.Signal(syscall.SIGTERM)
+	e.proc.Wait()
+	os.RemoveAll(filepath.Join(e.dir, "processor"))
+	ends, err := e.adm.ListEndOffsets(context.Background(), topics.Events)
+	if err != nil {
+		return 0, 0, err
+	}
+	var events int64
+	ends.Each(func(o kadm.ListedOffset) { events += o.Offset })
+	start := time.Now()
+	e.startProcessor()
+	for {
+		resp, err := http.Get("http://" + e.procHTTP + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Since(start) > 10*time.Minute {
+			return 0, 0, fmt.Errorf("restore did not finish")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return events, float64(events) / time.Since(start).Seconds(), nil
+}
+
+// failover keeps a trickle of commands flowing, SIGKILLs the processor,
+// restarts it at once and times until the group commits again.
+func (e *env) failover(ctx context.Context) (time.Duration, error) {
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			m := aggregate.Meta{ID: fmt.Sprint("fo-", i), Tenant: "bench", Stream: fmt.Sprint("fo-", i), Initiator: "bench", Time: time.Now()}
+			e.cl.Produce(ctx, topics.CommandRecord("CheckIn", m, []byte(`{"channel":"desk","visitorId":"v"}`)), nil)
+		}
+	}()
+	time.Sleep(time.Second)
+	e.proc.Process.Kill()
+	e.proc.Wait()
+	killed := time.Now()
+	before, _ := e.committed(ctx)
+	e.startProcessor()
+	for time.Since(killed) < time.Minute {
+		if done, _ := e.committed(ctx); done > before {
+			return time.Since(killed), nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("no commit within a minute of the restart")
+}
+
+func rss(pid int, field string) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitListening(addr string) {
+	for range 500 {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
