@@ -8,6 +8,8 @@ import "encoding/json"
 type Kind interface {
 	Name() string
 	LogicVersion() int
+	// CommandTypes lists the command type names, in no particular order.
+	CommandTypes() []string
 	// Seed returns the state of a stream with no events.
 	Seed() any
 	// DecodeCommand decodes a command strictly; errors are *Rejection.
@@ -33,6 +35,8 @@ type kind[S any] struct{ d *Definition[S] }
 func (k kind[S]) Name() string      { return k.d.Name() }
 func (k kind[S]) LogicVersion() int { return k.d.LogicVersion() }
 func (k kind[S]) Seed() any         { return k.d.Seed() }
+
+func (k kind[S]) CommandTypes() []string { return k.d.CommandTypes() }
 
 func (k kind[S]) DecodeCommand(name string, data []byte) (Command, error) {
 	return k.d.DecodeCommand(name, data)

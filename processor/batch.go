@@ -31,7 +31,7 @@ type batch struct {
 
 	streams map[streamRef]*stream
 	dedup   map[dedupRef]dedupEntry
-	outcome map[string]int // outcome counts by "type\x00outcome"
+	outcome map[outcomeKey]int
 	events  map[string]int
 
 	mu       sync.Mutex
@@ -46,6 +46,7 @@ type streamRef struct {
 }
 
 type stream struct {
+	part    int32
 	version uint64
 	state   any
 	dirty   bool
@@ -57,10 +58,14 @@ type dedupRef struct {
 	commandID string
 }
 
+// dedupEntry is a command id's first outcome: the value of its result
+// record, and the command's time.
 type dedupEntry struct {
-	at      time.Time
-	outcome []byte
+	at     time.Time
+	result []byte
 }
+
+type outcomeKey struct{ typ, status string }
 
 type topicPartition struct {
 	topic string
@@ -71,30 +76,31 @@ func (p *Processor) newBatch(ctx context.Context, sess *kgo.GroupTransactSession
 	return &batch{
 		p: p, ctx: ctx, sess: sess, parts: p.parts.snapshot(),
 		streams: map[streamRef]*stream{}, dedup: map[dedupRef]dedupEntry{},
-		outcome: map[string]int{}, events: map[string]int{},
+		outcome: map[outcomeKey]int{}, events: map[string]int{},
 		next: map[topicPartition]int64{},
 	}
 }
 
 // handle turns one command record into events and exactly one result. It
-// returns an error only for infrastructure failures (Pebble, producing),
-// which abort the batch; every problem with the record itself becomes a
-// rejected result.
+// returns an error only for infrastructure failures (Pebble, encoding a
+// result), which abort the batch; every problem with the record itself
+// becomes a rejected result. Nothing is produced before the outcome is
+// known, so a panic anywhere leaves a rejection without events.
 func (b *batch) handle(rec *kgo.Record) (err error) {
 	res := &topics.Result{}
 	cmd, rejection := topics.DecodeCommand(rec, b.p.nparts)
 	res.CommandID, res.TenantID, res.ScheduleID = cmd.Meta.ID, cmd.Meta.Tenant, cmd.Meta.Stream
-	typ := cmd.Type
 	defer func() {
 		// I5: nothing about one record may stop the partition.
 		if r := recover(); r != nil {
 			b.p.log.Error("panic handling command", "partition", rec.Partition, "offset", rec.Offset, "panic", fmt.Sprint(r))
-			res.Status, res.Code, res.Message, res.Events = topics.StatusRejected, CodeInternal, "internal error", nil
-			err = b.produceResult(res, rec, cmd.Meta.Time, typ)
+			setRejection(res, aggregate.Reject(CodeInternal, "internal error"))
+			err = b.finish(rec, cmd, res, nil, nil)
 		}
 	}()
-	if rejection != nil {
-		return b.reject(res, rejection, rec, cmd.Meta.Time, typ)
+	if !cmd.Routed {
+		setRejection(res, rejection)
+		return b.finish(rec, cmd, res, nil, nil)
 	}
 	ref := streamRef{rec.Partition, topics.StreamKey(cmd.Meta.Tenant, cmd.Meta.Stream)}
 	st, err := b.stream(ref)
@@ -102,38 +108,77 @@ func (b *batch) handle(rec *kgo.Record) (err error) {
 		return err
 	}
 	res.Version = st.version
-	dup, err := b.firstOutcome(ref, cmd.Meta)
+	dref := dedupRef{ref.part, ref.key, cmd.Meta.ID}
+	first, err := b.firstOutcome(dref, cmd.Meta.Time)
 	if err != nil {
 		return err
 	}
-	if dup != nil {
-		return b.duplicate(res, dup, rec, cmd.Meta.Time, typ)
+	if first != nil {
+		res.Status, res.FirstStatus = topics.StatusDuplicate, first.Status
+		res.Code, res.Message, res.Version, res.Events = first.Code, first.Message, first.Version, first.Events
+		return b.finish(rec, cmd, res, nil, nil)
 	}
-	c, err := b.p.cfg.Kind.DecodeCommand(cmd.Type, cmd.Data)
-	if err != nil {
-		return b.rememberAndReject(ref, res, err, rec, cmd.Meta, typ)
+	if rejection != nil {
+		setRejection(res, rejection)
+		return b.finish(rec, cmd, res, nil, &dref)
 	}
-	next, events, err := b.p.cfg.Kind.Execute(st.state, st.version, cmd.Type, c, cmd.Meta)
+	events, err := b.execute(st, cmd, res)
 	if err != nil {
-		return b.rememberAndReject(ref, res, err, rec, cmd.Meta, typ)
+		setRejection(res, err)
+	}
+	return b.finish(rec, cmd, res, events, &dref)
+}
+
+// execute runs the command on the stream. On success it advances the
+// stream, fills res and returns the event records to produce.
+func (b *batch) execute(st *stream, cmd topics.Command, res *topics.Result) ([]*kgo.Record, error) {
+	kind := b.p.cfg.Kind
+	c, err := kind.DecodeCommand(cmd.Type, cmd.Data)
+	if err != nil {
+		return nil, err
+	}
+	next, events, err := kind.Execute(st.state, st.version, cmd.Type, c, cmd.Meta)
+	if err != nil {
+		return nil, err
 	}
 	recs := make([]*kgo.Record, len(events))
 	for i := range events {
-		data, err := b.p.cfg.Kind.EncodeEvent(events[i].Data)
+		data, err := kind.EncodeEvent(events[i].Data)
 		if err != nil {
-			return b.rememberAndReject(ref, res, aggregate.Reject(CodeEncodeFailed, "event %s: %v", events[i].Type, err), rec, cmd.Meta, typ)
+			return nil, aggregate.Reject(CodeEncodeFailed, "event %s: %v", events[i].Type, err)
 		}
-		recs[i] = topics.EventRecord(&events[i], data, rec.Partition)
+		recs[i] = topics.EventRecord(&events[i], data, st.part)
 	}
-	for i, r := range recs {
-		b.produce(r)
-		b.events[events[i].Type]++
-		res.Events = append(res.Events, topics.ResultEvent{Type: events[i].Type, Version: events[i].Version})
+	for _, e := range events {
+		b.events[e.Type]++
+		res.Events = append(res.Events, topics.ResultEvent{Type: e.Type, Version: e.Version})
 	}
 	st.state, st.version, st.dirty = next, st.version+uint64(len(events)), true
 	res.Status, res.Version = topics.StatusAccepted, st.version
-	b.remember(ref, cmd.Meta, res)
-	return b.produceResult(res, rec, cmd.Meta.Time, typ)
+	return recs, nil
+}
+
+// finish produces the command's events and its one result, and records
+// the result as the command id's first outcome when dref is set.
+func (b *batch) finish(rec *kgo.Record, cmd topics.Command, res *topics.Result, events []*kgo.Record, dref *dedupRef) error {
+	r, err := topics.ResultRecord(res, rec.Key, rec.Partition)
+	if err != nil {
+		return fmt.Errorf("processor: encode result: %w", err)
+	}
+	r.Timestamp = cmd.Meta.Time // restore dates dedup entries by it
+	for _, e := range events {
+		b.produce(e)
+	}
+	b.produce(r)
+	if dref != nil {
+		b.dedup[*dref] = dedupEntry{at: cmd.Meta.Time, result: r.Value}
+	}
+	typ := cmd.Type
+	if !b.p.known[typ] {
+		typ = "unknown" // keeps label cardinality bounded
+	}
+	b.outcome[outcomeKey{typ, res.Status}]++
+	return nil
 }
 
 // stream returns the stream from the overlay, then Pebble, then the seed.
@@ -141,57 +186,48 @@ func (b *batch) stream(ref streamRef) (*stream, error) {
 	if st, ok := b.streams[ref]; ok {
 		return st, nil
 	}
-	st := &stream{state: b.p.cfg.Kind.Seed()}
-	version, data, found, err := b.p.store.Stream(ref.part, ref.key)
+	st, err := b.p.loadStream(ref)
 	if err != nil {
 		return nil, err
-	}
-	if found {
-		s, err := b.p.cfg.Kind.DecodeState(data)
-		if err != nil {
-			return nil, fmt.Errorf("processor: stored state of partition %d undecodable: %w", ref.part, err)
-		}
-		st.state, st.version = s, version
 	}
 	b.streams[ref] = st
 	return st, nil
 }
 
-// firstOutcome returns the first outcome of the command id on this stream
-// within the dedup window, or nil.
-func (b *batch) firstOutcome(ref streamRef, m aggregate.Meta) (*topics.Result, error) {
-	dref := dedupRef{ref.part, ref.key, m.ID}
-	e, ok := b.dedup[dref]
+// loadStream reads a stream from Pebble, or returns the seed.
+func (p *Processor) loadStream(ref streamRef) (*stream, error) {
+	st := &stream{part: ref.part, state: p.cfg.Kind.Seed()}
+	version, data, found, err := p.store.Stream(ref.part, ref.key)
+	if err != nil || !found {
+		return st, err
+	}
+	s, err := p.cfg.Kind.DecodeState(data)
+	if err != nil {
+		return nil, fmt.Errorf("processor: stored state of %s on partition %d undecodable: %w", ref.key, ref.part, err)
+	}
+	st.state, st.version = s, version
+	return st, nil
+}
+
+// firstOutcome returns the first outcome of the command id on its stream
+// within the dedup window before at, or nil.
+func (b *batch) firstOutcome(ref dedupRef, at time.Time) (*topics.Result, error) {
+	e, ok := b.dedup[ref]
 	if !ok {
-		outcome, at, found, err := b.p.store.Dedup(ref.part, ref.key, m.ID)
+		result, stored, found, err := b.p.store.Dedup(ref.part, ref.key, ref.commandID)
 		if err != nil || !found {
 			return nil, err
 		}
-		e = dedupEntry{at: at, outcome: outcome}
+		e = dedupEntry{at: stored, result: result}
 	}
-	if e.at.Before(m.Time.Add(-b.p.cfg.DedupWindow)) {
+	if e.at.Before(at.Add(-b.p.cfg.DedupWindow)) {
 		return nil, nil
 	}
-	first, err := decodeOutcome(e.outcome)
+	first, err := topics.DecodeResult(e.result)
 	if err != nil {
-		return nil, nil // an unreadable entry is no proof of a duplicate
+		return nil, nil // an undecodable entry is no proof of a duplicate
 	}
-	return first, nil
-}
-
-func (b *batch) remember(ref streamRef, m aggregate.Meta, res *topics.Result) {
-	b.dedup[dedupRef{ref.part, ref.key, m.ID}] = dedupEntry{at: m.Time, outcome: encodeOutcome(res)}
-}
-
-func (b *batch) rememberAndReject(ref streamRef, res *topics.Result, err error, rec *kgo.Record, m aggregate.Meta, typ string) error {
-	setRejection(res, err)
-	b.remember(ref, m, res)
-	return b.produceResult(res, rec, m.Time, typ)
-}
-
-func (b *batch) reject(res *topics.Result, err error, rec *kgo.Record, at time.Time, typ string) error {
-	setRejection(res, err)
-	return b.produceResult(res, rec, at, typ)
+	return &first, nil
 }
 
 func setRejection(res *topics.Result, err error) {
@@ -203,26 +239,6 @@ func setRejection(res *topics.Result, err error) {
 	if res.Code == "" {
 		res.Code = CodeInternal
 	}
-}
-
-func (b *batch) duplicate(res *topics.Result, first *topics.Result, rec *kgo.Record, at time.Time, typ string) error {
-	res.Status, res.FirstStatus = topics.StatusDuplicate, first.Status
-	res.Code, res.Message, res.Version, res.Events = first.Code, first.Message, first.Version, first.Events
-	return b.produceResult(res, rec, at, typ)
-}
-
-func (b *batch) produceResult(res *topics.Result, rec *kgo.Record, at time.Time, typ string) error {
-	r, err := topics.ResultRecord(res, rec.Key, rec.Partition)
-	if err != nil {
-		return fmt.Errorf("processor: encode result: %w", err)
-	}
-	r.Timestamp = at // the command's time: restore dates dedup entries by it
-	b.produce(r)
-	if len(typ) > 64 || typ == "" {
-		typ = "invalid"
-	}
-	b.outcome[typ+"\x00"+res.Status]++
-	return nil
 }
 
 // produce sends a record in the open transaction and tracks its offset.
@@ -291,7 +307,7 @@ func (b *batch) persist() error {
 		}
 		for ref, e := range b.dedup {
 			if keep(ref.part) {
-				if err := wb.SetDedup(ref.part, ref.key, ref.commandID, e.at, e.outcome); err != nil {
+				if err := wb.SetDedup(ref.part, ref.key, ref.commandID, e.at, e.result); err != nil {
 					return err
 				}
 			}
@@ -311,12 +327,7 @@ func (b *batch) persist() error {
 func (b *batch) count() {
 	m := b.p.metrics
 	for k, n := range b.outcome {
-		for i := 0; i < len(k); i++ {
-			if k[i] == 0 {
-				m.commands.WithLabelValues(k[:i], k[i+1:]).Add(float64(n))
-				break
-			}
-		}
+		m.commands.WithLabelValues(k.typ, k.status).Add(float64(n))
 	}
 	for typ, n := range b.events {
 		m.events.WithLabelValues(typ).Add(float64(n))

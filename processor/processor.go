@@ -26,6 +26,7 @@ type Processor struct {
 	kprom   *kprom.Metrics
 	parts   *ownership
 	nparts  int32
+	known   map[string]bool // command types, for metric labels
 	fatal   chan error
 	ready   chan struct{} // closed once the session runs
 }
@@ -41,8 +42,13 @@ func New(cfg Config) (*Processor, error) {
 	if err != nil {
 		return nil, err
 	}
+	known := map[string]bool{}
+	for _, t := range cfg.Kind.CommandTypes() {
+		known[t] = true
+	}
 	p := &Processor{
 		cfg:     cfg,
+		known:   known,
 		log:     cfg.Logger.With("instance", cfg.InstanceID),
 		store:   store,
 		metrics: newMetrics(cfg.Registerer),

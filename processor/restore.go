@@ -254,39 +254,36 @@ func (r *restorer) foldEvent(rec *kgo.Record) error {
 }
 
 func (r *restorer) foldResult(rec *kgo.Record) {
-	res, err := topics.DecodeResult(rec)
+	res, err := topics.DecodeResult(rec.Value)
 	if err != nil || res.Status == topics.StatusDuplicate || res.TenantID == "" || res.ScheduleID == "" {
 		return
 	}
-	ref := dedupRef{rec.Partition, topics.StreamKey(res.TenantID, res.ScheduleID), res.CommandID}
-	if _, seen := r.dedup[ref]; seen {
-		return // the first outcome wins
+	// A later non-duplicate outcome of the same id can only follow the
+	// end of the dedup window, so the latest is the one in force.
+	// Only outcomes of records on their stream's partition are in the
+	// index (topics.Command.Routed), as when the processor handled them.
+	key := topics.StreamKey(res.TenantID, res.ScheduleID)
+	if topics.PartitionFor(key, r.p.nparts) != rec.Partition {
+		return
 	}
-	r.dedup[ref] = dedupEntry{at: rec.Timestamp, outcome: encodeOutcome(&res)}
+	ref := dedupRef{rec.Partition, key, res.CommandID}
+	r.dedup[ref] = dedupEntry{at: rec.Timestamp, result: rec.Value}
 }
 
 func (r *restorer) stream(ref streamRef) (*stream, error) {
 	if st, ok := r.streams[ref]; ok {
 		return st, nil
 	}
-	st := &stream{state: r.p.cfg.Kind.Seed()}
-	version, data, found, err := r.p.store.Stream(ref.part, ref.key)
+	st, err := r.p.loadStream(ref)
 	if err != nil {
 		return nil, err
-	}
-	if found {
-		s, err := r.p.cfg.Kind.DecodeState(data)
-		if err != nil {
-			return nil, err
-		}
-		st.state, st.version = s, version
 	}
 	r.streams[ref] = st
 	return st, nil
 }
 
 // flush writes the overlay and the checkpoints reached, then starts a new
-// overlay. Dedup entries already stored are kept: the first outcome wins.
+// overlay.
 func (r *restorer) flush() error {
 	wb := r.p.store.NewBatch()
 	defer wb.Close()
@@ -303,10 +300,7 @@ func (r *restorer) flush() error {
 		}
 	}
 	for ref, e := range r.dedup {
-		if _, _, found, err := r.p.store.Dedup(ref.part, ref.key, ref.commandID); err != nil || found {
-			continue
-		}
-		if err := wb.SetDedup(ref.part, ref.key, ref.commandID, e.at, e.outcome); err != nil {
+		if err := wb.SetDedup(ref.part, ref.key, ref.commandID, e.at, e.result); err != nil {
 			return err
 		}
 	}

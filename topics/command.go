@@ -36,6 +36,10 @@ type Command struct {
 	Type string
 	// Data is the command's JSON data.
 	Data []byte
+	// Routed is set when the key is valid and the record is on the
+	// partition the key hashes to: the command belongs to a stream this
+	// partition owns, even if it is rejected for another reason.
+	Routed bool
 }
 
 // CommandRecord builds the record for a command, with binary-mode
@@ -70,12 +74,20 @@ func CommandRecord(typ string, m aggregate.Meta, data []byte) *kgo.Record {
 // was valid, so the caller can still address a result.
 func DecodeCommand(r *kgo.Record, partitions int32) (Command, error) {
 	var c Command
+	c.Meta.Time = r.Timestamp.UTC()
+	c.Data = r.Value
+	h := headerMap(r.Headers)
+	var structErr error
+	if strings.HasPrefix(h[HeaderContentType], ContentTypeCloudEvent) && len(r.Value) <= MaxCommandBytes {
+		structErr = fromStructured(r.Value, h, &c)
+	}
 	// The id comes first, so that even a record with a bad key gets a
 	// result its sender can find.
 	c.Meta.ID = r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)
-	c.Meta.Time = r.Timestamp.UTC()
-	h := headerMap(r.Headers)
-	if id := h[HeaderID]; id != "" && len(id) <= maxCommandIDBytes && !strings.ContainsRune(id, 0) {
+	if id := h[HeaderID]; id != "" {
+		if len(id) > maxCommandIDBytes || strings.ContainsRune(id, 0) {
+			return c, aggregate.Reject(aggregate.CodeInvalidID, "ce_id is longer than %d bytes or contains NUL", maxCommandIDBytes)
+		}
 		c.Meta.ID = id
 	}
 	tenant, stream, ok := ParseStreamKey(r.Key)
@@ -86,19 +98,14 @@ func DecodeCommand(r *kgo.Record, partitions int32) (Command, error) {
 	if want := PartitionFor(string(r.Key), partitions); want != r.Partition {
 		return c, aggregate.Reject(CodeMisrouted, "key hashes to partition %d (murmur2), record is on %d", want, r.Partition)
 	}
+	c.Routed = true
 	if len(r.Value) > MaxCommandBytes {
 		return c, aggregate.Reject(CodeTooLarge, "command is %d bytes, at most %d", len(r.Value), MaxCommandBytes)
 	}
-	c.Data = r.Value
-	if strings.HasPrefix(h[HeaderContentType], ContentTypeCloudEvent) {
-		if err := fromStructured(r.Value, h, &c); err != nil {
-			return c, err
-		}
+	if structErr != nil {
+		return c, structErr
 	}
-	if err := c.applyHeaders(h); err != nil {
-		return c, err
-	}
-	return c, nil
+	return c, c.applyHeaders(h)
 }
 
 func headerMap(hs []kgo.RecordHeader) map[string]string {
@@ -112,12 +119,6 @@ func headerMap(hs []kgo.RecordHeader) map[string]string {
 }
 
 func (c *Command) applyHeaders(h map[string]string) error {
-	if id := h[HeaderID]; id != "" {
-		if len(id) > maxCommandIDBytes || strings.ContainsRune(id, 0) {
-			return aggregate.Reject(aggregate.CodeInvalidID, "ce_id is longer than %d bytes or contains NUL", maxCommandIDBytes)
-		}
-		c.Meta.ID = id
-	}
 	c.Type = h[HeaderType]
 	if c.Type == "" {
 		return aggregate.Reject(aggregate.CodeMissingField, "ce_type is required")

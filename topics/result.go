@@ -59,9 +59,9 @@ func ResultRecord(res *Result, key []byte, p int32) (*kgo.Record, error) {
 	}, nil
 }
 
-// DecodeResult reads a result record.
-func DecodeResult(r *kgo.Record) (Result, error) {
+// DecodeResult reads the value of a result record.
+func DecodeResult(value []byte) (Result, error) {
 	var res Result
-	err := json.Unmarshal(r.Value, &res)
+	err := json.Unmarshal(value, &res)
 	return res, err
 }
