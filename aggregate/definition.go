@@ -113,11 +113,10 @@ func OnEvent[S, E any](d *Definition[S], name string, h Handler[S, E]) {
 	}
 }
 
+// validate runs Validate when the command has one. c is a pointer, whose
+// method set includes the value's methods.
 func validate(c any) error {
 	if v, ok := c.(interface{ Validate() error }); ok {
-		return v.Validate()
-	}
-	if v, ok := reflect.ValueOf(c).Elem().Interface().(interface{ Validate() error }); ok {
 		return v.Validate()
 	}
 	return nil

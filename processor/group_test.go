@@ -1,7 +1,6 @@
 package processor_test
 
 import (
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/testkit"
-	"github.com/rewind/rewind/processor"
 )
 
 // TestMembersJoinAndLeave runs up to three processors in one group while
@@ -28,7 +26,7 @@ func TestMembersJoinAndLeave(t *testing.T) {
 	procs := map[string]*running{}
 	launch := func(name string) {
 		dirs[name] = filepath.Join(base, name)
-		procs[name] = start(t, brokers, name, dirs[name], processor.Hooks{})
+		procs[name] = start(t, brokers, name, dirs[name])
 	}
 	launch("p1")
 	steps := []func(){
@@ -71,7 +69,7 @@ func TestLogicVersionBump(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "p1")
 	recs := testkit.Interleave("clinic-1", 500, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
-	p := start(t, brokers, "p1", dir, processor.Hooks{})
+	p := start(t, brokers, "p1", dir)
 	testkit.WaitResults(t, brokers, len(recs), time.Minute, p.alive(t))
 	if err := p.stop(t); err != nil {
 		t.Fatal(err)
@@ -79,16 +77,9 @@ func TestLogicVersionBump(t *testing.T) {
 	log := testkit.ReadAll(t, brokers)
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
 
-	pb, err := processor.New(processor.Config{Brokers: []string{brokers}, InstanceID: "p1", DataDir: dir,
-		Partitions: testPartitions, Kind: bumped{schedule.Kind}, SessionTimeout: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := contextWithCancel()
-	r := &running{p: pb, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- pb.Run(ctx) }()
+	r := start(t, brokers, "p1", dir, withKind(bumped{schedule.Kind}))
 	deadline := time.Now().Add(time.Minute)
-	for !pb.Ready() {
+	for !r.p.Ready() {
 		if time.Now().After(deadline) {
 			t.Fatal("rebuild did not finish")
 		}
@@ -107,5 +98,4 @@ func TestLogicVersionBump(t *testing.T) {
 		t.Fatalf("after the rebuild a checked-out visit must reject with closed, got %+v", rs)
 	}
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
-	_ = fmt.Sprint
 }

@@ -101,16 +101,7 @@ func TestHostileRecords(t *testing.T) {
 	recs = append(recs, noID, good)
 	testkit.Send(t, cl, recs)
 
-	dir := filepath.Join(t.TempDir(), "p1")
-	p, err := processor.New(processor.Config{Brokers: []string{brokers}, InstanceID: "p1", DataDir: dir,
-		Partitions: testPartitions, Kind: explosive{schedule.Kind}, SessionTimeout: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &running{p: p, done: make(chan error, 1)}
-	ctx, cancel := contextWithCancel()
-	r.cancel = cancel
-	go func() { r.done <- p.Run(ctx) }()
+	r := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"), withKind(explosive{schedule.Kind}))
 	testkit.WaitResults(t, brokers, len(recs), time.Minute, r.alive(t))
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
@@ -118,7 +109,7 @@ func TestHostileRecords(t *testing.T) {
 	log := testkit.ReadAll(t, brokers)
 	results := testkit.Invariants(t, log)
 	for _, h := range hostile {
-		id := commandIDOf(h.rec)
+		id := testkit.CommandID(h.rec)
 		rs := results[id]
 		if len(rs) != 1 || rs[0].Status != topics.StatusRejected || rs[0].Code != h.code {
 			t.Errorf("%s: want one rejection %q, got %+v", id, h.code, rs)
@@ -136,13 +127,4 @@ func TestHostileRecords(t *testing.T) {
 	if rs := results["good"]; len(rs) != 1 || rs[0].Status != topics.StatusAccepted || rs[0].Version != 1 {
 		t.Errorf("the partition did not move on: good command got %+v", rs)
 	}
-}
-
-func commandIDOf(r *kgo.Record) string {
-	for _, h := range r.Headers {
-		if h.Key == topics.HeaderID {
-			return string(h.Value)
-		}
-	}
-	return ""
 }

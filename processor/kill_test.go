@@ -20,7 +20,7 @@ import (
 // Pebble state must equal the fold of the events.
 func TestKillProcesses(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts processes")
+		t.Skip("skipped in -short mode: builds the binaries and starts devkafka and processor processes")
 	}
 	base := t.TempDir()
 	kafkaAddr := testkit.FreeAddr(t)
@@ -78,7 +78,6 @@ func TestKillProcesses(t *testing.T) {
 		t.Fatalf("want %d events, got %d", 1500*7, len(log.Events))
 	}
 	testkit.StoreMatches(t, schedule.Kind, log, procDir)
-	_ = kafka
 }
 
 func tail(b []byte, n int) []byte {

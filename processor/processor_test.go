@@ -12,14 +12,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/processor"
 )
 
 const testPartitions = 4
-
-func init() { testkit.SetPartitions(testPartitions) }
 
 // running is a processor started in-process.
 type running struct {
@@ -28,14 +27,20 @@ type running struct {
 	done   chan error
 }
 
-func start(t *testing.T, brokers, instance, dir string, hooks processor.Hooks) *running {
+// start runs a processor in-process with test settings; options adjust
+// the config before it is used.
+func start(t *testing.T, brokers, instance, dir string, options ...func(*processor.Config)) *running {
 	t.Helper()
-	p, err := processor.New(processor.Config{
+	cfg := processor.Config{
 		Brokers: []string{brokers}, InstanceID: instance, DataDir: dir, Partitions: testPartitions,
-		Kind: schedule.Kind, Hooks: hooks, Registerer: prometheus.NewRegistry(),
+		Kind: schedule.Kind, Registerer: prometheus.NewRegistry(),
 		Logger:         slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		SessionTimeout: 3 * time.Second, TransactionTimeout: 10 * time.Second, MaxBatch: 200,
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	p, err := processor.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +82,7 @@ func (r *running) alive(t *testing.T) func() {
 func TestSteadyLoad(t *testing.T) {
 	_, brokers := testkit.Cluster(t)
 	dir := filepath.Join(t.TempDir(), "p1")
-	p := start(t, brokers, "p1", dir, processor.Hooks{})
+	p := start(t, brokers, "p1", dir)
 	recs := testkit.Interleave("clinic-1", 2000, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
 	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.alive(t))
@@ -120,7 +125,7 @@ func TestCrashPoints(t *testing.T) {
 				if point == "after-commit" {
 					hooks = processor.Hooks{AfterCommit: hook}
 				}
-				p := start(t, brokers, "p1", dir, hooks)
+				p := start(t, brokers, "p1", dir, withHooks(hooks))
 				select {
 				case err := <-p.done:
 					if !errors.Is(err, errCrash) {
@@ -131,7 +136,7 @@ func TestCrashPoints(t *testing.T) {
 					t.Fatalf("crash %d did not happen", crash)
 				}
 			}
-			p := start(t, brokers, "p1", dir, processor.Hooks{})
+			p := start(t, brokers, "p1", dir)
 			testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.alive(t))
 			if err := p.stop(t); err != nil {
 				t.Fatal(err)
@@ -154,6 +159,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func contextWithCancel() (context.Context, context.CancelFunc) {
-	return context.WithCancel(context.Background())
+// withHooks sets crash hooks.
+func withHooks(h processor.Hooks) func(*processor.Config) {
+	return func(c *processor.Config) { c.Hooks = h }
+}
+
+// withKind sets the aggregate kind.
+func withKind(k aggregate.Kind) func(*processor.Config) {
+	return func(c *processor.Config) { c.Kind = k }
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,9 +18,11 @@ import (
 
 // Log is what the topics hold, read committed, from start to end.
 type Log struct {
-	Commands []*kgo.Record
-	Events   []*kgo.Record
-	Results  []*kgo.Record
+	// Partitions is the partition count of the topics.
+	Partitions int32
+	Commands   []*kgo.Record
+	Events     []*kgo.Record
+	Results    []*kgo.Record
 }
 
 // ReadAll reads the three topics to their current ends.
@@ -60,7 +61,11 @@ func ReadAll(t testing.TB, brokers string) *Log {
 		}
 		return n
 	}
-	log := &Log{}
+	details, err := adm.ListTopics(ctx, topics.Commands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &Log{Partitions: int32(len(details[topics.Commands].Partitions))}
 	for count() > 0 {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -105,7 +110,7 @@ func Invariants(t testing.TB, log *Log) map[string][]topics.Result {
 		}
 		key := topics.StreamKey(e.Tenant, e.Stream)
 		versions[key] = append(versions[key], e.Version)
-		if topics.PartitionFor(key, int32(partitionsOf(log))) != r.Partition {
+		if topics.PartitionFor(key, log.Partitions) != r.Partition {
 			t.Errorf("I1: event of %s on partition %d", key, r.Partition)
 		}
 		if byPredecessor[e.PredecessorID] == nil {
@@ -125,11 +130,11 @@ func Invariants(t testing.TB, log *Log) map[string][]topics.Result {
 	// duplicates, so count records and results per id.
 	records := map[string]int{}
 	for _, r := range log.Commands {
-		records[commandID(r)]++
+		records[CommandID(r)]++
 	}
 	results := map[string][]topics.Result{}
 	for _, r := range log.Results {
-		res, err := topics.DecodeResult(r)
+		res, err := topics.DecodeResult(r.Value)
 		if err != nil {
 			t.Fatalf("undecodable result: %v", err)
 		}
@@ -170,23 +175,9 @@ func head(vs []uint64) []uint64 {
 	return vs
 }
 
-func partitionsOf(log *Log) int {
-	n := 0
-	for _, rs := range [][]*kgo.Record{log.Commands, log.Events, log.Results} {
-		for _, r := range rs {
-			n = max(n, int(r.Partition)+1)
-		}
-	}
-	return max(n, partitionsHint)
-}
-
-// partitionsHint is the partition count tests create topics with.
-var partitionsHint = 0
-
-// SetPartitions tells Invariants how many partitions the topics have.
-func SetPartitions(n int) { partitionsHint = n }
-
-func commandID(r *kgo.Record) string {
+// CommandID is a command record's id: its ce_id, or where it has none,
+// <topic>/<partition>/<offset> as the processor names it.
+func CommandID(r *kgo.Record) string {
 	for _, h := range r.Headers {
 		if h.Key == topics.HeaderID && len(h.Value) > 0 {
 			return string(h.Value)
@@ -243,7 +234,7 @@ func StoreMatches(t testing.TB, kind aggregate.Kind, log *Log, dir string) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	n := int32(partitionsOf(log))
+	n := log.Partitions
 	for _, key := range keys {
 		w := want[key]
 		version, data, found, err := st.Stream(topics.PartitionFor(key, n), key)
@@ -274,5 +265,3 @@ func Codes(results map[string][]topics.Result) map[string]int {
 	}
 	return out
 }
-
-var _ = strings.Cut
