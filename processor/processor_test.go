@@ -4,18 +4,23 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/processor"
+	"github.com/rewind/rewind/topics"
 )
 
 const testPartitions = 4
@@ -167,4 +172,69 @@ func withHooks(h processor.Hooks) func(*processor.Config) {
 // withKind sets the aggregate kind.
 func withKind(k aggregate.Kind) func(*processor.Config) {
 	return func(c *processor.Config) { c.Kind = k }
+}
+
+// TestDuplicatesAndExpectedVersion sends command ids twice — within one
+// batch, across batches, and across a cold restore (the index rebuilt
+// from schedule-results) — and commands with a stale expected version.
+func TestDuplicatesAndExpectedVersion(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, testPartitions)
+	dir := filepath.Join(t.TempDir(), "p1")
+	prod := testkit.Producer(t, brokers)
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	cmd := func(id, typ, data string) testkit.Cmd {
+		return testkit.Cmd{Tenant: "t1", Stream: "s1", Type: typ, Data: data, ID: id, Time: at}
+	}
+	reserve := cmd("r1", "Reserve", `{"visitorId":"v1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`)
+	badCheckIn := cmd("c1", "CheckIn", `{"channel":"fax"}`)
+	stale := cmd("c2", "CheckIn", `{"channel":"desk"}`)
+	first := []*kgo.Record{reserve.Record(), reserve.Record(), badCheckIn.Record(), badCheckIn.Record(),
+		withExpected(stale.Record(), 0)}
+	testkit.Send(t, prod, first)
+	p := start(t, brokers, "p1", dir)
+	testkit.WaitResults(t, brokers, len(first), time.Minute, p.alive(t))
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	// A cold restart: the dedup index must come back from the results.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	second := []*kgo.Record{reserve.Record(), badCheckIn.Record(), withExpected(cmd("c3", "CheckIn", `{"channel":"desk"}`).Record(), 1)}
+	testkit.Send(t, prod, second)
+	p = start(t, brokers, "p1", dir)
+	testkit.WaitResults(t, brokers, len(first)+len(second), time.Minute, p.alive(t))
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	log := testkit.ReadAll(t, brokers)
+	results := testkit.Invariants(t, log)
+	statuses := func(id string) (out []string) {
+		for _, r := range results[id] {
+			out = append(out, r.Status+"/"+r.FirstStatus+"/"+r.Code)
+		}
+		return out
+	}
+	for id, want := range map[string][]string{
+		"r1": {"accepted//", "duplicate/accepted/", "duplicate/accepted/"},
+		"c1": {"rejected//invalid_field", "duplicate/rejected/invalid_field", "duplicate/rejected/invalid_field"},
+		"c2": {"rejected//version_conflict"},
+		"c3": {"accepted//"},
+	} {
+		if got := statuses(id); !slices.Equal(got, want) {
+			t.Errorf("%s: got %v, want %v", id, got, want)
+		}
+	}
+	if rs := results["c2"]; len(rs) == 1 && rs[0].Version != 1 {
+		t.Errorf("a version conflict must report the stream's version 1, got %d", rs[0].Version)
+	}
+	if len(log.Events) != 2 {
+		t.Fatalf("want 2 events (Reserved, CheckedIn), got %d", len(log.Events))
+	}
+}
+
+func withExpected(r *kgo.Record, v uint64) *kgo.Record {
+	r.Headers = append(r.Headers, kgo.RecordHeader{Key: topics.HeaderExpectedVersion, Value: []byte(strconv.FormatUint(v, 10))})
+	return r
 }
