@@ -1,0 +1,155 @@
+package topics_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/topics"
+)
+
+// Vectors computed with franz-go's default partitioner, which matches
+// the Java client's murmur2.
+func TestPartitionFor(t *testing.T) {
+	for key, want := range map[string]int32{"a": 1, "b": 2, "key-1": 0, "hello": 0} {
+		if got := topics.PartitionFor(key, 3); got != want {
+			t.Errorf("PartitionFor(%q, 3) = %d, want %d", key, got, want)
+		}
+	}
+}
+
+func TestKeys(t *testing.T) {
+	tenant, stream, version, ok := topics.ParseEventKey([]byte(topics.EventKey("t1", "s-1", 42)))
+	if !ok || tenant != "t1" || stream != "s-1" || version != 42 {
+		t.Fatalf("event key round trip: %q %q %d %v", tenant, stream, version, ok)
+	}
+	for _, bad := range []string{"t1", "t1/", "/s", "t1/../x", "t1/a/b", "t1/s\x00"} {
+		if _, _, ok := topics.ParseStreamKey([]byte(bad)); ok {
+			t.Errorf("ParseStreamKey(%q) accepted", bad)
+		}
+	}
+	for _, bad := range []string{"t1/s", "t1/s/0", "t1/s/x", "t1/s/-1"} {
+		if _, _, _, ok := topics.ParseEventKey([]byte(bad)); ok {
+			t.Errorf("ParseEventKey(%q) accepted", bad)
+		}
+	}
+}
+
+func TestCommandRoundTrip(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 123, time.UTC)
+	m := aggregate.Meta{ID: "c1", Tenant: "t1", Stream: "s1", Initiator: "desk", ProcessID: "p9", Time: at,
+		ExpectedVersion: 3, HasExpectedVersion: true}
+	r := topics.CommandRecord("CheckIn", m, []byte(`{"channel":"desk"}`))
+	r.Partition = topics.PartitionFor(string(r.Key), 12)
+	c, err := topics.DecodeCommand(r, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Meta != m || c.Type != "CheckIn" || !c.Routed || string(c.Data) != `{"channel":"desk"}` {
+		t.Fatalf("round trip: %+v", c)
+	}
+}
+
+func TestStructuredMode(t *testing.T) {
+	value := `{"specversion":"1.0","id":"c7","type":"Reserve","source":"x","subject":"s1","time":"2026-03-02T09:00:00Z",
+		"tenantid":"t1","initiator":"web","expectedversion":"0","data":{"visitorId":"v1"}}`
+	r := &kgo.Record{Topic: topics.Commands, Key: []byte("t1/s1"), Value: []byte(value),
+		Headers: []kgo.RecordHeader{{Key: topics.HeaderContentType, Value: []byte(topics.ContentTypeCloudEvent)}}}
+	r.Partition = topics.PartitionFor("t1/s1", 12)
+	c, err := topics.DecodeCommand(r, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Meta.ID != "c7" || c.Type != "Reserve" || c.Meta.Initiator != "web" || !c.Meta.HasExpectedVersion ||
+		string(c.Data) != `{"visitorId":"v1"}` {
+		t.Fatalf("structured: %+v", c)
+	}
+}
+
+func TestDecodeCommandRejections(t *testing.T) {
+	good := func() *kgo.Record {
+		r := topics.CommandRecord("CheckIn", aggregate.Meta{ID: "c1", Tenant: "t1", Stream: "s1", Time: time.Now()}, []byte(`{}`))
+		r.Partition = topics.PartitionFor(string(r.Key), 12)
+		return r
+	}
+	set := func(r *kgo.Record, k, v string) *kgo.Record {
+		for i := range r.Headers {
+			if r.Headers[i].Key == k {
+				r.Headers[i].Value = []byte(v)
+			}
+		}
+		return r
+	}
+	add := func(r *kgo.Record, k, v string) *kgo.Record {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+		return r
+	}
+	misrouted := good()
+	misrouted.Partition = (misrouted.Partition + 1) % 12
+	big := good()
+	big.Value = []byte(strings.Repeat(" ", topics.MaxCommandBytes+1))
+	for name, tt := range map[string]struct {
+		r      *kgo.Record
+		code   string
+		routed bool
+	}{
+		"misrouted":       {misrouted, topics.CodeMisrouted, false},
+		"too large":       {big, topics.CodeTooLarge, true},
+		"tenant mismatch": {set(good(), topics.HeaderTenant, "t2"), topics.CodeTenantMismatch, true},
+		"subject":         {set(good(), topics.HeaderSubject, "s2"), topics.CodeSubjectMismatch, true},
+		"bad time":        {set(good(), topics.HeaderTime, "yesterday"), topics.CodeInvalidHeader, true},
+		"bad version":     {add(good(), topics.HeaderExpectedVersion, "-1"), topics.CodeInvalidHeader, true},
+		"no type":         {set(good(), topics.HeaderType, ""), aggregate.CodeMissingField, true},
+		"long id":         {set(good(), topics.HeaderID, strings.Repeat("x", 300)), aggregate.CodeInvalidID, false},
+	} {
+		c, err := topics.DecodeCommand(tt.r, 12)
+		if aggregate.CodeOf(err) != tt.code || c.Routed != tt.routed {
+			t.Errorf("%s: got %v (routed %v), want %s (routed %v)", name, err, c.Routed, tt.code, tt.routed)
+		}
+	}
+}
+
+// TestEnsure creates the topics, verifies them, and refuses topics whose
+// partition counts differ or whose events topic has time retention.
+func TestEnsure(t *testing.T) {
+	ctx := context.Background()
+	_, brokers := testkit.Cluster(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	n, err := topics.Ensure(ctx, cl, 6, -1)
+	if err != nil || n != 6 {
+		t.Fatalf("ensure: %d %v", n, err)
+	}
+	if n, err := topics.Ensure(ctx, cl, 12, -1); err != nil || n != 6 {
+		t.Fatalf("second ensure must keep the existing count: %d %v", n, err)
+	}
+	adm := kadm.NewClient(cl)
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: kadm.StringPtr("604800000")}}, topics.Events); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := topics.Verify(ctx, cl); err == nil || !strings.Contains(err.Error(), "retention.ms") {
+		t.Fatalf("want a retention error, got %v", err)
+	}
+
+	_, brokers2 := testkit.Cluster(t)
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(brokers2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	if _, err := kadm.NewClient(cl2).CreateTopic(ctx, 3, -1, nil, topics.Results); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := topics.Ensure(ctx, cl2, 6, -1); err == nil || !strings.Contains(err.Error(), "partition counts differ") {
+		t.Fatalf("want a partition count error, got %v", err)
+	}
+}
