@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +32,7 @@ var (
 	backlog  = flag.Int("backlog", 500000, "commands in the 1k-stream backlog")
 	many     = flag.Int("streams", 1000000, "streams in the many-stream backlog (one command each)")
 	rawCount = flag.Int("raw", 500000, "records for the raw produce rate")
+	profile  = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor during the 1k-stream drain here")
 )
 
 func main() {
@@ -86,6 +88,9 @@ func run() error {
 		return err
 	}
 	e.startProcessor()
+	if *profile != "" {
+		go e.cpuProfile(*profile)
+	}
 	tp1k, err := e.drain(ctx, *backlog)
 	if err != nil {
 		return err
@@ -140,16 +145,17 @@ func (e *env) rawRate(ctx context.Context) (float64, error) {
 }
 
 // produceCommands writes n commands over the given number of streams:
-// each stream's first command is a walk-in check-in, the rest are photo
-// sessions. Every one is accepted with exactly one event.
+// each stream's first command is a reservation, the rest move it. Every
+// one is accepted with exactly one event, and a state keeps its size, so
+// the figure measures the processor, not a state that grows per command.
 func (e *env) produceCommands(ctx context.Context, n, streams int) error {
 	at := time.Now()
 	prefix := strconv.FormatInt(at.UnixNano(), 36)
 	for i := range n {
 		s := i % streams
-		typ, data := "TakePhotos", `{"kind":"before","count":2}`
+		typ, data := "Reschedule", slot(i)
 		if i < streams {
-			typ, data = "CheckIn", `{"channel":"desk","visitorId":"v`+strconv.Itoa(s)+`"}`
+			typ, data = "Reserve", `{"visitorId":"v`+strconv.Itoa(s)+`","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z","procedures":["botox"]}`
 		}
 		m := aggregate.Meta{ID: prefix + "-" + strconv.Itoa(i), Tenant: "bench", Stream: prefix + "-" + strconv.Itoa(s), Initiator: "bench", Time: at}
 		e.cl.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
@@ -225,9 +231,9 @@ func (e *env) latency(ctx context.Context, rate float64) (p50, p99 float64, err 
 		next := time.Now()
 		for i := range n {
 			m := aggregate.Meta{ID: fmt.Sprint("lat-", i), Tenant: "bench", Stream: fmt.Sprint("lat-", i%500), Initiator: "bench", Time: time.Now()}
-			typ, data := "TakePhotos", `{"kind":"after","count":1}`
+			typ, data := "Reschedule", slot(i)
 			if i < 500 {
-				typ, data = "CheckIn", `{"channel":"desk","visitorId":"v"}`
+				typ, data = "Reserve", `{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
 			}
 			prod.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
 			next = next.Add(interval)
@@ -348,4 +354,27 @@ func waitListening(addr string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// cpuProfile saves a CPU profile of the processor, taken once it runs.
+func (e *env) cpuProfile(path string) {
+	time.Sleep(2 * time.Second)
+	resp, err := http.Get("http://" + e.procHTTP + "/debug/pprof/profile?seconds=5")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
+}
+
+// slot is the body of a Reschedule to one of 48 half-hour slots.
+func slot(i int) string {
+	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).Add(time.Duration(i%48) * 30 * time.Minute)
+	return `{"start":"` + start.Format(time.RFC3339) + `","end":"` + start.Add(30*time.Minute).Format(time.RFC3339) + `"}`
 }
