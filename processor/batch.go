@@ -186,10 +186,17 @@ func (b *batch) stream(ref streamRef) (*stream, error) {
 	if st, ok := b.streams[ref]; ok {
 		return st, nil
 	}
+	gen := b.parts[ref.part].gen
+	if c, ok := b.p.cache.get(ref, gen); ok {
+		st := &stream{part: ref.part, version: c.version, state: c.state}
+		b.streams[ref] = st
+		return st, nil
+	}
 	st, err := b.p.loadStream(ref)
 	if err != nil {
 		return nil, err
 	}
+	b.p.cache.put(ref, cached{gen: gen, version: st.version, state: st.state})
 	b.streams[ref] = st
 	return st, nil
 }
@@ -319,7 +326,15 @@ func (b *batch) persist() error {
 				}
 			}
 		}
-		return wb.Commit()
+		if err := wb.Commit(); err != nil {
+			return err
+		}
+		for ref, st := range b.streams {
+			if st.dirty && keep(ref.part) {
+				b.p.cache.put(ref, cached{gen: b.parts[ref.part].gen, version: st.version, state: st.state})
+			}
+		}
+		return nil
 	})
 }
 

@@ -33,6 +33,10 @@ type Config struct {
 	// MaxBatch caps the commands of one transaction. The default value is
 	// 2000.
 	MaxBatch int
+	// StateCache is how many streams are kept decoded in memory between
+	// batches; 0 takes the default, a negative value disables the cache.
+	// The default value is 50000.
+	StateCache int
 	// DedupWindow is how long a command id is remembered per stream. The
 	// default value is 7 days (the retention of schedule-results).
 	DedupWindow time.Duration
@@ -73,6 +77,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 2000
+	}
+	if c.StateCache == 0 {
+		c.StateCache = 50000
 	}
 	if c.DedupWindow == 0 {
 		c.DedupWindow = 7 * 24 * time.Hour

@@ -27,6 +27,7 @@ type Processor struct {
 	parts   *ownership
 	nparts  int32
 	known   map[string]bool // command types, for metric labels
+	cache   *streamCache
 	fatal   chan error
 	ready   chan struct{} // closed once the session runs
 }
@@ -49,6 +50,7 @@ func New(cfg Config) (*Processor, error) {
 	p := &Processor{
 		cfg:     cfg,
 		known:   known,
+		cache:   newStreamCache(cfg.StateCache),
 		log:     cfg.Logger.With("instance", cfg.InstanceID),
 		store:   store,
 		metrics: newMetrics(cfg.Registerer),

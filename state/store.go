@@ -13,7 +13,7 @@ import (
 
 // Options tune the store.
 type Options struct {
-	// CacheBytes is Pebble's block cache size. The default value is 64 MiB.
+	// CacheBytes is Pebble's block cache size. The default value is 256 MiB.
 	CacheBytes int64
 	// MemTableBytes is the size of one memtable. The default value is 32 MiB.
 	MemTableBytes uint64
@@ -21,7 +21,7 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.CacheBytes == 0 {
-		o.CacheBytes = 64 << 20
+		o.CacheBytes = 256 << 20
 	}
 	if o.MemTableBytes == 0 {
 		o.MemTableBytes = 32 << 20

@@ -32,7 +32,8 @@ var (
 	backlog  = flag.Int("backlog", 500000, "commands in the 1k-stream backlog")
 	many     = flag.Int("streams", 1000000, "streams in the many-stream backlog (one command each)")
 	rawCount = flag.Int("raw", 500000, "records for the raw produce rate")
-	profile  = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor during the 1k-stream drain here")
+	profile  = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor here")
+	phase    = flag.String("cpuprofile-phase", "drain", "when to profile: drain (1k streams) or latency")
 )
 
 func main() {
@@ -88,7 +89,7 @@ func run() error {
 		return err
 	}
 	e.startProcessor()
-	if *profile != "" {
+	if *profile != "" && *phase == "drain" {
 		go e.cpuProfile(*profile)
 	}
 	tp1k, err := e.drain(ctx, *backlog)
@@ -97,11 +98,26 @@ func run() error {
 	}
 	fmt.Printf("exactly-once throughput, 1k streams     %9.0f commands/s (%d commands; ratio to raw %.3f)\n", tp1k, *backlog, tp1k/raw)
 
+	if *profile != "" && *phase == "latency" {
+		go e.cpuProfile(*profile)
+	}
 	p50, p99, err := e.latency(ctx, tp1k*0.3)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("command→event latency at %.0f/s (30%%)   p50 %.1f ms, p99 %.1f ms\n", tp1k*0.3, p50, p99)
+	if os.Getenv("BENCH_DEBUG") != "" {
+		resp, err := http.Get("http://" + e.procHTTP + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(l, "rewind_processor_batch_seconds_sum") || strings.HasPrefix(l, "rewind_processor_batch_seconds_count") || strings.HasPrefix(l, "rewind_processor_transactions_total") {
+					fmt.Println("   ", l)
+				}
+			}
+		}
+	}
 
 	if err := e.produceCommands(ctx, *many, *many); err != nil {
 		return err
