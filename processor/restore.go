@@ -36,7 +36,8 @@ func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]state
 	if err != nil {
 		return nil, err
 	}
-	r := &restorer{p: p, cps: cps, ends: ends, streams: map[streamRef]*stream{}, dedup: map[dedupRef]dedupEntry{}}
+	r := &restorer{p: p, cps: cps, ends: ends,
+		streams: make(map[streamRef]*stream, restoreFlushEvery), dedup: make(map[dedupRef]dedupEntry, restoreFlushEvery)}
 	if err := r.run(ctx); err != nil {
 		return nil, err
 	}
@@ -254,20 +255,27 @@ func (r *restorer) foldEvent(rec *kgo.Record) error {
 }
 
 func (r *restorer) foldResult(rec *kgo.Record) {
-	res, err := topics.DecodeResult(rec.Value)
-	if err != nil || res.Status == topics.StatusDuplicate || res.TenantID == "" || res.ScheduleID == "" {
+	id, status, ok := topics.ResultHead(rec)
+	if !ok {
+		res, err := topics.DecodeResult(rec.Value)
+		if err != nil {
+			return
+		}
+		id, status = res.CommandID, res.Status
+	}
+	tenant, stream, valid := topics.ParseStreamKey(rec.Key)
+	if !valid || status == topics.StatusDuplicate {
+		return
+	}
+	// Only outcomes of records on their stream's partition are in the
+	// index (topics.Command.Routed), as when the processor handled them.
+	key := topics.StreamKey(tenant, stream)
+	if topics.PartitionFor(key, r.p.nparts) != rec.Partition {
 		return
 	}
 	// A later non-duplicate outcome of the same id can only follow the
 	// end of the dedup window, so the latest is the one in force.
-	// Only outcomes of records on their stream's partition are in the
-	// index (topics.Command.Routed), as when the processor handled them.
-	key := topics.StreamKey(res.TenantID, res.ScheduleID)
-	if topics.PartitionFor(key, r.p.nparts) != rec.Partition {
-		return
-	}
-	ref := dedupRef{rec.Partition, key, res.CommandID}
-	r.dedup[ref] = dedupEntry{at: rec.Timestamp, result: rec.Value}
+	r.dedup[dedupRef{rec.Partition, key, id}] = dedupEntry{at: rec.Timestamp, result: rec.Value}
 }
 
 func (r *restorer) stream(ref streamRef) (*stream, error) {
@@ -285,7 +293,8 @@ func (r *restorer) stream(ref streamRef) (*stream, error) {
 // flush writes the overlay and the checkpoints reached, then starts a new
 // overlay.
 func (r *restorer) flush() error {
-	wb := r.p.store.NewBatch()
+	// About 300 bytes per dedup entry or state.
+	wb := r.p.store.NewBatch(300 * (len(r.streams) + len(r.dedup)))
 	defer wb.Close()
 	for ref, st := range r.streams {
 		if !st.dirty {

@@ -186,8 +186,14 @@ func (s *Store) ExpireDedup(p int32, cutoff time.Time) (int, error) {
 }
 
 // NewBatch starts a write batch. Nothing is visible until Commit; the
-// caller MUST call Close.
-func (s *Store) NewBatch() *Batch { return &Batch{b: s.db.NewBatch()} }
+// caller MUST call Close. sizeHint, when known, is the bytes it will hold:
+// growing a large batch by doubling copies it again and again.
+func (s *Store) NewBatch(sizeHint ...int) *Batch {
+	if len(sizeHint) > 0 && sizeHint[0] > 0 {
+		return &Batch{b: s.db.NewBatchWithSize(sizeHint[0])}
+	}
+	return &Batch{b: s.db.NewBatch()}
+}
 
 // Batch collects states, dedup entries and checkpoints that must land
 // together.

@@ -53,10 +53,37 @@ func ResultRecord(res *Result, key []byte, p int32) (*kgo.Record, error) {
 		Topic: Results, Partition: p, Key: key, Value: data,
 		Headers: []kgo.RecordHeader{
 			{Key: HeaderID, Value: []byte(res.CommandID)},
+			{Key: HeaderType, Value: []byte(resultTypes[res.Status])},
 			{Key: HeaderTenant, Value: []byte(res.TenantID)},
 			{Key: HeaderContentType, Value: []byte(ContentTypeJSON)},
 		},
 	}, nil
+}
+
+// The ce_type of a result record names its status, so readers that need
+// only the status and the command id (restore, waiters) skip the JSON.
+var resultTypes = map[string]string{
+	StatusAccepted:  "CommandAccepted",
+	StatusRejected:  "CommandRejected",
+	StatusDuplicate: "CommandDuplicate",
+}
+
+// ResultHead reads a result record's command id and status from its
+// headers. ok is false for a record without them; decode its value then.
+func ResultHead(r *kgo.Record) (commandID, status string, ok bool) {
+	for _, h := range r.Headers {
+		switch h.Key {
+		case HeaderID:
+			commandID = string(h.Value)
+		case HeaderType:
+			for st, typ := range resultTypes {
+				if string(h.Value) == typ {
+					status = st
+				}
+			}
+		}
+	}
+	return commandID, status, commandID != "" && status != ""
 }
 
 // DecodeResult reads the value of a result record.

@@ -33,7 +33,7 @@ var (
 	many     = flag.Int("streams", 1000000, "streams in the many-stream backlog (one command each)")
 	rawCount = flag.Int("raw", 500000, "records for the raw produce rate")
 	profile  = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor here")
-	phase    = flag.String("cpuprofile-phase", "drain", "when to profile: drain (1k streams) or latency")
+	phase    = flag.String("cpuprofile-phase", "drain", "when to profile: drain (1k streams), latency or restore")
 )
 
 func main() {
@@ -291,6 +291,9 @@ func (e *env) restore() (int64, float64, error) {
 	ends.Each(func(o kadm.ListedOffset) { events += o.Offset })
 	start := time.Now()
 	e.startProcessor()
+	if *profile != "" && *phase == "restore" {
+		go e.cpuProfile(*profile)
+	}
 	for {
 		resp, err := http.Get("http://" + e.procHTTP + "/readyz")
 		if err == nil {
@@ -374,7 +377,7 @@ func waitListening(addr string) {
 
 // cpuProfile saves a CPU profile of the processor, taken once it runs.
 func (e *env) cpuProfile(path string) {
-	time.Sleep(2 * time.Second)
+	time.Sleep(time.Second)
 	resp, err := http.Get("http://" + e.procHTTP + "/debug/pprof/profile?seconds=5")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench: profile:", err)
