@@ -50,6 +50,10 @@ type stream struct {
 	version uint64
 	state   any
 	dirty   bool
+	// stored is set when Pebble holds a record of the stream (or will,
+	// after this batch). A stream has dedup entries only if it is stored,
+	// so for a new stream the dedup lookup, a sure miss, is skipped.
+	stored bool
 }
 
 type dedupRef struct {
@@ -109,7 +113,7 @@ func (b *batch) handle(rec *kgo.Record) (err error) {
 	}
 	res.Version = st.version
 	dref := dedupRef{ref.part, ref.key, cmd.Meta.ID}
-	first, err := b.firstOutcome(dref, cmd.Meta.Time)
+	first, err := b.firstOutcome(dref, st.stored, cmd.Meta.Time)
 	if err != nil {
 		return err
 	}
@@ -117,6 +121,10 @@ func (b *batch) handle(rec *kgo.Record) (err error) {
 		res.Status, res.FirstStatus = topics.StatusDuplicate, first.Status
 		res.Code, res.Message, res.Version, res.Events = first.Code, first.Message, first.Version, first.Events
 		return b.finish(rec, cmd, res, nil, nil)
+	}
+	// The outcome enters the dedup index, so the stream must be stored.
+	if !st.stored {
+		st.dirty, st.stored = true, true
 	}
 	if rejection != nil {
 		setRejection(res, rejection)
@@ -188,7 +196,7 @@ func (b *batch) stream(ref streamRef) (*stream, error) {
 	}
 	gen := b.parts[ref.part].gen
 	if c, ok := b.p.cache.get(ref, gen); ok {
-		st := &stream{part: ref.part, version: c.version, state: c.state}
+		st := &stream{part: ref.part, version: c.version, state: c.state, stored: c.stored}
 		b.streams[ref] = st
 		return st, nil
 	}
@@ -196,7 +204,7 @@ func (b *batch) stream(ref streamRef) (*stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.p.cache.put(ref, cached{gen: gen, version: st.version, state: st.state})
+	b.p.cache.put(ref, cached{gen: gen, version: st.version, state: st.state, stored: st.stored})
 	b.streams[ref] = st
 	return st, nil
 }
@@ -208,6 +216,7 @@ func (p *Processor) loadStream(ref streamRef) (*stream, error) {
 	if err != nil || !found {
 		return st, err
 	}
+	st.stored = true
 	s, err := p.cfg.Kind.DecodeState(data)
 	if err != nil {
 		return nil, fmt.Errorf("processor: stored state of %s on partition %d undecodable: %w", ref.key, ref.part, err)
@@ -218,9 +227,12 @@ func (p *Processor) loadStream(ref streamRef) (*stream, error) {
 
 // firstOutcome returns the first outcome of the command id on its stream
 // within the dedup window before at, or nil.
-func (b *batch) firstOutcome(ref dedupRef, at time.Time) (*topics.Result, error) {
+func (b *batch) firstOutcome(ref dedupRef, stored bool, at time.Time) (*topics.Result, error) {
 	e, ok := b.dedup[ref]
 	if !ok {
+		if !stored {
+			return nil, nil
+		}
 		result, stored, found, err := b.p.store.Dedup(ref.part, ref.key, ref.commandID)
 		if err != nil || !found {
 			return nil, err
@@ -331,7 +343,7 @@ func (b *batch) persist() error {
 		}
 		for ref, st := range b.streams {
 			if st.dirty && keep(ref.part) {
-				b.p.cache.put(ref, cached{gen: b.parts[ref.part].gen, version: st.version, state: st.state})
+				b.p.cache.put(ref, cached{gen: b.parts[ref.part].gen, version: st.version, state: st.state, stored: true})
 			}
 		}
 		return nil

@@ -17,6 +17,7 @@ type cached struct {
 	gen     uint64
 	version uint64
 	state   any // immutable: handlers copy what they change
+	stored  bool
 }
 
 func newStreamCache(max int) *streamCache {

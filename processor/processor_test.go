@@ -189,11 +189,18 @@ func TestDuplicatesAndExpectedVersion(t *testing.T) {
 	reserve := cmd("r1", "Reserve", `{"visitorId":"v1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`)
 	badCheckIn := cmd("c1", "CheckIn", `{"channel":"fax"}`)
 	stale := cmd("c2", "CheckIn", `{"channel":"desk"}`)
+	// s2 has no events at all: its only command is rejected, so its dedup
+	// entry is all the store knows of it.
+	lonely := testkit.Cmd{Tenant: "t1", Stream: "s2", Type: "Reschedule", ID: "x1", Time: at,
+		Data: `{"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`}
 	first := []*kgo.Record{reserve.Record(), reserve.Record(), badCheckIn.Record(), badCheckIn.Record(),
-		withExpected(stale.Record(), 0)}
+		withExpected(stale.Record(), 0), lonely.Record()}
 	testkit.Send(t, prod, first)
 	p := start(t, brokers, "p1", dir)
 	testkit.WaitResults(t, brokers, len(first), time.Minute, p.alive(t))
+	// Once more in a later batch, on the warm store and cache.
+	testkit.Send(t, prod, []*kgo.Record{lonely.Record()})
+	testkit.WaitResults(t, brokers, len(first)+1, time.Minute, p.alive(t))
 	if err := p.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -201,10 +208,10 @@ func TestDuplicatesAndExpectedVersion(t *testing.T) {
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	second := []*kgo.Record{reserve.Record(), badCheckIn.Record(), withExpected(cmd("c3", "CheckIn", `{"channel":"desk"}`).Record(), 1)}
+	second := []*kgo.Record{reserve.Record(), badCheckIn.Record(), withExpected(cmd("c3", "CheckIn", `{"channel":"desk"}`).Record(), 1), lonely.Record()}
 	testkit.Send(t, prod, second)
 	p = start(t, brokers, "p1", dir)
-	testkit.WaitResults(t, brokers, len(first)+len(second), time.Minute, p.alive(t))
+	testkit.WaitResults(t, brokers, len(first)+len(second)+1, time.Minute, p.alive(t))
 	if err := p.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -221,6 +228,7 @@ func TestDuplicatesAndExpectedVersion(t *testing.T) {
 		"c1": {"rejected//invalid_field", "duplicate/rejected/invalid_field", "duplicate/rejected/invalid_field"},
 		"c2": {"rejected//version_conflict"},
 		"c3": {"accepted//"},
+		"x1": {"rejected//not_reserved", "duplicate/rejected/not_reserved", "duplicate/rejected/not_reserved"},
 	} {
 		if got := statuses(id); !slices.Equal(got, want) {
 			t.Errorf("%s: got %v, want %v", id, got, want)

@@ -225,8 +225,7 @@ func (r *restorer) fold(rec *kgo.Record) error {
 	if rec.Topic == topics.Events {
 		return r.foldEvent(rec)
 	}
-	r.foldResult(rec)
-	return nil
+	return r.foldResult(rec)
 }
 
 func (r *restorer) foldEvent(rec *kgo.Record) error {
@@ -249,33 +248,42 @@ func (r *restorer) foldEvent(rec *kgo.Record) error {
 		e.Data = data
 		st.state = r.p.cfg.Kind.Apply(st.state, &e.Envelope)
 	}
-	st.version, st.dirty = e.Version, true
+	st.version, st.dirty, st.stored = e.Version, true, true
 	r.p.metrics.restored.Inc()
 	return nil
 }
 
-func (r *restorer) foldResult(rec *kgo.Record) {
+func (r *restorer) foldResult(rec *kgo.Record) error {
 	id, status, ok := topics.ResultHead(rec)
 	if !ok {
 		res, err := topics.DecodeResult(rec.Value)
 		if err != nil {
-			return
+			return nil
 		}
 		id, status = res.CommandID, res.Status
 	}
 	tenant, stream, valid := topics.ParseStreamKey(rec.Key)
 	if !valid || status == topics.StatusDuplicate {
-		return
+		return nil
 	}
 	// Only outcomes of records on their stream's partition are in the
 	// index (topics.Command.Routed), as when the processor handled them.
 	key := topics.StreamKey(tenant, stream)
 	if topics.PartitionFor(key, r.p.nparts) != rec.Partition {
-		return
+		return nil
+	}
+	// A stream with dedup entries must be stored (see stream.stored).
+	st, err := r.stream(streamRef{rec.Partition, key})
+	if err != nil {
+		return err
+	}
+	if !st.stored {
+		st.dirty, st.stored = true, true
 	}
 	// A later non-duplicate outcome of the same id can only follow the
 	// end of the dedup window, so the latest is the one in force.
 	r.dedup[dedupRef{rec.Partition, key, id}] = dedupEntry{at: rec.Timestamp, result: rec.Value}
+	return nil
 }
 
 func (r *restorer) stream(ref streamRef) (*stream, error) {
