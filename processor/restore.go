@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +16,7 @@ import (
 )
 
 // restoreFlushEvery bounds the records folded between two Pebble writes.
-const restoreFlushEvery = 20000
+const restoreFlushEvery = 10000
 
 // restore brings the Pebble state of parts up to the log: it folds
 // schedule-events into the stream states and schedule-results into the
@@ -152,8 +153,11 @@ func (r *restorer) run(ctx context.Context) error {
 		// that we reached an end offset even when its last record is one.
 		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxBytes(32<<20),
-		kgo.FetchMaxPartitionBytes(8<<20),
+		// Fetched batches decompress to several times their size, and a
+		// buffered and an in-flight response are alive at once: 2 MiB
+		// responses keep that near 100 MiB of heap.
+		kgo.FetchMaxBytes(2<<20),
+		kgo.FetchMaxPartitionBytes(512<<10),
 	)...)
 	if err != nil {
 		return err
@@ -282,7 +286,9 @@ func (r *restorer) foldResult(rec *kgo.Record) error {
 	}
 	// A later non-duplicate outcome of the same id can only follow the
 	// end of the dedup window, so the latest is the one in force.
-	r.dedup[dedupRef{rec.Partition, key, id}] = dedupEntry{at: rec.Timestamp, result: rec.Value}
+	// The copy matters: rec.Value points into a decompressed fetch buffer,
+	// which the entry would otherwise keep alive until the next flush.
+	r.dedup[dedupRef{rec.Partition, key, id}] = dedupEntry{at: rec.Timestamp, result: bytes.Clone(rec.Value)}
 	return nil
 }
 

@@ -33,6 +33,7 @@ var (
 	many     = flag.Int("streams", 1000000, "streams in the many-stream backlog (one command each)")
 	rawCount = flag.Int("raw", 500000, "records for the raw produce rate")
 	profile  = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor here")
+	heapProf = flag.String("heapprofile", "", "write a heap profile of the processor after the many-stream drain here")
 	phase    = flag.String("cpuprofile-phase", "drain", "when to profile: drain (1k streams), latency or restore")
 )
 
@@ -107,16 +108,7 @@ func run() error {
 	}
 	fmt.Printf("command→event latency at %.0f/s (30%%)   p50 %.1f ms, p99 %.1f ms\n", tp1k*0.3, p50, p99)
 	if os.Getenv("BENCH_DEBUG") != "" {
-		resp, err := http.Get("http://" + e.procHTTP + "/metrics")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			for _, l := range strings.Split(string(b), "\n") {
-				if strings.HasPrefix(l, "rewind_processor_batch_seconds_sum") || strings.HasPrefix(l, "rewind_processor_batch_seconds_count") || strings.HasPrefix(l, "rewind_processor_transactions_total") {
-					fmt.Println("   ", l)
-				}
-			}
-		}
+		e.printMetrics("rewind_processor_batch_seconds_sum", "rewind_processor_batch_seconds_count", "rewind_processor_transactions_total")
 	}
 
 	if err := e.produceCommands(ctx, *many, *many); err != nil {
@@ -127,6 +119,13 @@ func run() error {
 		return err
 	}
 	fmt.Printf("exactly-once throughput, %dk streams  %9.0f commands/s (%.2f× the 1k-stream rate)\n", *many/1000, tpMany, tpMany/tp1k)
+	if *heapProf != "" {
+		e.fetchProfile("heap", *heapProf)
+	}
+	if os.Getenv("BENCH_DEBUG") != "" {
+		e.printMetrics("go_memstats_heap_inuse_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes",
+			"go_memstats_sys_bytes", "go_memstats_stack_sys_bytes", "process_resident_memory_bytes")
+	}
 	fmt.Printf("processor RSS after %dk streams        %9.0f MiB (peak %.0f MiB)\n", *many/1000, rss(e.proc.Process.Pid, "VmRSS"), rss(e.proc.Process.Pid, "VmHWM"))
 
 	events, rate, err := e.restore()
@@ -294,6 +293,9 @@ func (e *env) restore() (int64, float64, error) {
 	if *profile != "" && *phase == "restore" {
 		go e.cpuProfile(*profile)
 	}
+	if *heapProf != "" {
+		go func() { time.Sleep(3 * time.Second); e.fetchProfile("heap", *heapProf+".restore") }()
+	}
 	for {
 		resp, err := http.Get("http://" + e.procHTTP + "/readyz")
 		if err == nil {
@@ -378,7 +380,12 @@ func waitListening(addr string) {
 // cpuProfile saves a CPU profile of the processor, taken once it runs.
 func (e *env) cpuProfile(path string) {
 	time.Sleep(time.Second)
-	resp, err := http.Get("http://" + e.procHTTP + "/debug/pprof/profile?seconds=5")
+	e.fetchProfile("profile?seconds=5", path)
+}
+
+// fetchProfile saves one of the processor's /debug/pprof profiles.
+func (e *env) fetchProfile(name, path string) {
+	resp, err := http.Get("http://" + e.procHTTP + "/debug/pprof/" + name)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench: profile:", err)
 		return
@@ -396,4 +403,22 @@ func (e *env) cpuProfile(path string) {
 func slot(i int) string {
 	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).Add(time.Duration(i%48) * 30 * time.Minute)
 	return `{"start":"` + start.Format(time.RFC3339) + `","end":"` + start.Add(30*time.Minute).Format(time.RFC3339) + `"}`
+}
+
+// printMetrics prints the processor's metric lines with the given
+// prefixes (BENCH_DEBUG=1).
+func (e *env) printMetrics(prefixes ...string) {
+	resp, err := http.Get("http://" + e.procHTTP + "/metrics")
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		for _, p := range prefixes {
+			if strings.HasPrefix(l, p) {
+				fmt.Println("   ", l)
+			}
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -37,9 +38,15 @@ func run(args []string) error {
 	maxBatch := fs.Int("max-batch", 2000, "most commands in one transaction")
 	stateCache := fs.Int("state-cache", 50000, "streams kept decoded in memory between batches; -1 disables")
 	dedup := fs.Duration("dedup-window", 0, "how long command ids are remembered (default 168h)")
+	memLimit := fs.Int("memory-limit-mib", 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top; 0 means none")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
+	}
+	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// The heap's transient peaks (compactions, fetch bursts) are not
+		// returned quickly without a limit; it keeps RSS near its budget.
+		debug.SetMemoryLimit(int64(*memLimit) << 20)
 	}
 	log := cli.Logger(*logLevel)
 	reg := cli.Registry()
