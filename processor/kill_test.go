@@ -1,6 +1,7 @@
 package processor_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -9,13 +10,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/topics"
 )
 
 // TestKillProcesses runs devkafka and the processor as OS processes, sends
-// load, and SIGKILLs the processor again and again (sometimes deleting its
-// data dir, forcing a cold restore) and devkafka once, restarting each on
+// load, and SIGKILLs the processor again and again in the middle of its
+// work (sometimes deleting its data dir, forcing a cold restore; once
+// stopping it with SIGTERM instead) and devkafka once, restarting each on
 // its data dir. The invariants must hold from the topics, and the final
 // Pebble state must equal the fold of the events.
 func TestKillProcesses(t *testing.T) {
@@ -46,12 +51,32 @@ func TestKillProcesses(t *testing.T) {
 	proc := startProc()
 
 	recs := testkit.Interleave("clinic-1", 1500, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	// Load flows all along (about 5k commands/s), across every kill and
+	// the broker's restart: the producer retries until Kafka is back.
 	prod := testkit.Producer(t, kafkaAddr)
-	chunk := len(recs) / 8
+	sent := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		for i := 0; i < len(recs); i += 50 {
+			if err := prod.ProduceSync(ctx, recs[i:min(i+50, len(recs))]...).FirstErr(); err != nil {
+				sent <- err
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		sent <- nil
+	}()
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 8 {
-		testkit.Send(t, prod, recs[i*chunk:min((i+1)*chunk, len(recs))])
-		time.Sleep(time.Duration(100+r.IntN(300)) * time.Millisecond)
+		time.Sleep(time.Duration(150+r.IntN(200)) * time.Millisecond)
+		if i == 6 {
+			// A graceful stop under load: the batch in flight finishes.
+			_ = proc.Cmd.Process.Signal(syscall.SIGTERM)
+			if _, ok := proc.Wait(30 * time.Second); !ok {
+				t.Fatal("processor did not stop on SIGTERM under load")
+			}
+		}
 		proc.Kill()
 		if i%3 == 2 {
 			if err := os.RemoveAll(procDir); err != nil {
@@ -59,14 +84,14 @@ func TestKillProcesses(t *testing.T) {
 			}
 		}
 		if i == 4 {
-			prod.Close()
 			kafka.Kill()
 			kafka = startKafka()
-			prod = testkit.Producer(t, kafkaAddr)
 		}
 		proc = startProc()
 	}
-	testkit.Send(t, prod, recs[8*chunk:])
+	if err := <-sent; err != nil {
+		t.Fatalf("producing the load: %v", err)
+	}
 	testkit.WaitResults(t, kafkaAddr, len(recs), 3*time.Minute, nil)
 	_ = proc.Cmd.Process.Signal(syscall.SIGTERM)
 	if _, ok := proc.Wait(30 * time.Second); !ok {
@@ -85,4 +110,89 @@ func tail(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
+}
+
+// TestRestoreAfterBrokerCrashInTransaction kills devkafka while a
+// transaction is open. kfake then aborts it without writing a marker, so
+// a read-committed consumer never reaches the partition's end; restore
+// must still finish (and must not fold the aborted records).
+func TestRestoreAfterBrokerCrashInTransaction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode: starts a devkafka process")
+	}
+	base := t.TempDir()
+	kafkaAddr := testkit.FreeAddr(t)
+	kafkaDir := filepath.Join(base, "kafka")
+	logFile := filepath.Join(base, "log.txt")
+	startKafka := func() *testkit.Process {
+		p := testkit.Start(t, "devkafka", logFile, "-addr", kafkaAddr, "-data-dir", kafkaDir)
+		testkit.WaitListening(t, kafkaAddr, 20*time.Second)
+		return p
+	}
+	kafka := startKafka()
+	testkit.Topics(t, kafkaAddr, testPartitions)
+	recs := testkit.Interleave("clinic-1", 50, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	testkit.Send(t, testkit.Producer(t, kafkaAddr), recs)
+	p := start(t, kafkaAddr, "p1", filepath.Join(base, "p1"))
+	testkit.WaitResults(t, kafkaAddr, len(recs), time.Minute, p.alive(t))
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	// A zombie transaction: an event that would break I1 if folded.
+	zombie, err := kgo.NewClient(kgo.SeedBrokers(kafkaAddr), kgo.TransactionalID("zombie"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := zombie.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	key := "clinic-1/s000000"
+	part := topics.PartitionFor(key, testPartitions)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bogus := &kgo.Record{Topic: topics.Events, Partition: part, Key: []byte(key + "/99"), Value: []byte(`{}`),
+		Headers: []kgo.RecordHeader{{Key: topics.HeaderType, Value: []byte("CheckedOut")}}}
+	if err := zombie.ProduceSync(ctx, bogus).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	kafka.Kill()
+	zombie.Close()
+	kafka = startKafka()
+
+	// A cold restore over the unmarked aborted tail, then more work.
+	dir := filepath.Join(base, "p2")
+	p = start(t, kafkaAddr, "p1", dir)
+	deadline := time.Now().Add(time.Minute)
+	for !p.p.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("restore did not finish over an aborted tail")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	more := testkit.Cmd{Tenant: "clinic-1", Stream: "s000000", Type: "CheckIn", Data: `{"channel":"desk"}`, ID: "after-crash"}
+	// An accepted command on the same partition puts a commit marker after
+	// the aborted tail, so readers of the log see its end again.
+	neighbour := ""
+	for i := 0; neighbour == ""; i++ {
+		if id := fmt.Sprint("n", i); topics.PartitionFor("clinic-1/"+id, testPartitions) == part {
+			neighbour = id
+		}
+	}
+	walkIn := testkit.Cmd{Tenant: "clinic-1", Stream: neighbour, Type: "CheckIn", Data: `{"channel":"desk","visitorId":"v1"}`, ID: "walk-in"}
+	testkit.Send(t, testkit.Producer(t, kafkaAddr), []*kgo.Record{more.Record(), walkIn.Record()})
+	testkit.WaitResults(t, kafkaAddr, len(recs)+2, time.Minute, p.alive(t))
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	log := testkit.ReadAll(t, kafkaAddr)
+	results := testkit.Invariants(t, log)
+	if rs := results["after-crash"]; len(rs) != 1 || rs[0].Code != "closed" {
+		t.Fatalf("want the checked-out visit to reject with closed, got %+v", rs)
+	}
+	if rs := results["walk-in"]; len(rs) != 1 || rs[0].Status != topics.StatusAccepted || rs[0].Version != 1 {
+		t.Fatalf("want the walk-in accepted at version 1, got %+v", rs)
+	}
+	testkit.StoreMatches(t, schedule.Kind, log, dir)
 }

@@ -164,8 +164,14 @@ func (r *restorer) run(ctx context.Context) error {
 	}
 	defer cl.Close()
 	done := map[topicPartition]bool{}
+	progress := map[topicPartition]time.Time{}
+	for tp := range r.ends {
+		progress[tp] = time.Now()
+	}
 	for remaining > 0 {
-		fetches := cl.PollFetches(ctx)
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fetches := cl.PollFetches(pctx)
+		cancel()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -179,6 +185,7 @@ func (r *restorer) run(ctx context.Context) error {
 				return
 			}
 			ferr = r.fold(rec)
+			progress[tp] = time.Now()
 			if rec.Offset+1 >= r.ends[tp] {
 				done[tp] = true
 				remaining--
@@ -186,6 +193,21 @@ func (r *restorer) run(ctx context.Context) error {
 		})
 		if ferr != nil {
 			return ferr
+		}
+		for tp, end := range r.ends {
+			if done[tp] || r.from(tp) >= end || time.Since(progress[tp]) < stuckAfter {
+				continue
+			}
+			tail, err := r.abortedTail(ctx, tp)
+			if err != nil {
+				return err
+			}
+			progress[tp] = time.Now()
+			if tail {
+				r.setFrom(tp, end)
+				done[tp] = true
+				remaining--
+			}
 		}
 		if r.pending >= restoreFlushEvery {
 			if err := r.flush(); err != nil {
@@ -196,10 +218,71 @@ func (r *restorer) run(ctx context.Context) error {
 	return r.flush()
 }
 
+// stuckAfter is how long a partition below its end may deliver nothing
+// before restore checks for a tail of aborted records without a marker.
+const stuckAfter = 2 * time.Second
+
+// abortedTail reports whether everything between tp's position and its end
+// is transactional data with no marker: records a read-committed consumer
+// never delivers, so the end is never seen. With LSO = end no transaction
+// is open, and a committed one always ends in a commit marker, so such
+// records are aborted. Real Kafka writes abort markers; kfake does not for
+// a transaction open when it was killed.
+func (r *restorer) abortedTail(ctx context.Context, tp topicPartition) (bool, error) {
+	from, end := r.from(tp), r.ends[tp]
+	cl, err := kgo.NewClient(append(r.p.clientOpts(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{tp.topic: {tp.part: kgo.NewOffset().At(from)}}),
+		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+		kgo.KeepControlRecords(),
+	)...)
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		fetches := cl.PollFetches(pctx)
+		if pctx.Err() != nil {
+			return false, ctx.Err() // not seen to the end: keep waiting
+		}
+		if err := fetchError(fetches); err != nil {
+			return false, err
+		}
+		tail, last := true, int64(-1)
+		fetches.EachRecord(func(rec *kgo.Record) {
+			if rec.Offset >= end {
+				return
+			}
+			last = max(last, rec.Offset)
+			if rec.Attrs.IsControl() || !rec.Attrs.IsTransactional() {
+				tail = false // visible to the main consumer, which is just slow
+			}
+		})
+		if !tail {
+			return false, nil
+		}
+		if last+1 >= end {
+			r.p.log.Warn("aborted records without a marker at the end of a partition", "topic", tp.topic, "partition", tp.part, "from", from, "end", end)
+			return true, nil
+		}
+	}
+}
+
+func (r *restorer) setFrom(tp topicPartition, offset int64) {
+	cp := r.cps[tp.part]
+	if tp.topic == topics.Events {
+		cp.Events = offset
+	} else {
+		cp.Results = offset
+	}
+	r.cps[tp.part] = cp
+}
+
 func fetchError(fetches kgo.Fetches) error {
 	var err error
 	fetches.EachError(func(t string, p int32, e error) {
-		if err == nil && !errors.Is(e, context.Canceled) {
+		if err == nil && !errors.Is(e, context.Canceled) && !errors.Is(e, context.DeadlineExceeded) {
 			err = fmt.Errorf("fetch %s/%d: %w", t, p, e)
 		}
 	})
