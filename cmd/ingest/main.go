@@ -1,0 +1,80 @@
+// Command ingest serves Rewind's HTTP command API. Flags may also be set
+// as REWIND_* environment variables (-tokens → REWIND_TOKENS).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+	"github.com/twmb/franz-go/plugin/kslog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/ingest"
+	"github.com/rewind/rewind/internal/cli"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "ingest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka seed brokers, comma separated")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the API and of /metrics, /healthz, /readyz")
+	tokensFile := fs.String("tokens", "data/tokens", "tokens file: <sha256 hex> <tenant> <subject> per line")
+	wait := fs.Duration("wait", 5*time.Second, "how long a request waits for its outcome by default")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	log := cli.Logger(*logLevel)
+	tokens, err := ingest.LoadTokens(*tokensFile)
+	if err != nil {
+		return err
+	}
+	reg := cli.Registry()
+	seeds := strings.Split(*brokers, ",")
+	// Idempotent with acks=all are franz-go's defaults; linger 0 because a
+	// person is waiting for each command.
+	prod, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ProducerLinger(0),
+		kgo.WithLogger(kslog.New(log)), kgo.WithHooks(kprom.NewMetrics("rewind_ingest_kafka", kprom.Registerer(reg))))
+	if err != nil {
+		return err
+	}
+	defer prod.Close() // last: after the server has drained
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	waiter, err := ingest.NewWaiter(ctx, seeds, 100000, log)
+	if err != nil {
+		return err
+	}
+	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: waiter, Tokens: tokens, Kind: schedule.Kind,
+		DefaultWait: *wait, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	srv.Routes(mux)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return waiter.Run(gctx) })
+	g.Go(func() error { return cli.Serve(gctx, *httpAddr, reg, waiter.Ready, mux) })
+	log.Info("ingest listening", "addr", *httpAddr)
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/ingest"
+	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/processor"
+	"github.com/rewind/rewind/topics"
+)
+
+const (
+	tokenA = "token-of-clinic-a"
+	tokenB = "token-of-clinic-b"
+)
+
+type env struct {
+	url     string
+	cluster interface{ Close() }
+}
+
+// setup runs kfake, the real processor and an ingest server over HTTP.
+func setup(t *testing.T) *env {
+	t.Helper()
+	c, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, 4)
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	content := "# test tokens\n" + ingest.HashToken(tokenA) + " clinic-a desk-1\n" + ingest.HashToken(tokenB) + " clinic-b desk-9\n"
+	if err := os.WriteFile(tokens, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := ingest.LoadTokens(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := processor.New(processor.Config{Brokers: []string{brokers}, InstanceID: "p1",
+		DataDir: filepath.Join(t.TempDir(), "p"), Partitions: 4, Kind: schedule.Kind, SessionTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Run(ctx) }()
+	w, err := ingest.NewWaiter(context.Background(), []string{brokers}, 1000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = w.Run(ctx) }()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ProducerLinger(0), kgo.RecordRetries(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: w, Tokens: tk, Kind: schedule.Kind,
+		ProduceTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	srv.Routes(mux)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		hs.Close()
+		cancel()
+		<-done
+		prod.Close()
+		p.Close()
+	})
+	for !w.Ready() || !p.Ready() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return &env{url: hs.URL, cluster: c}
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   map[string]any
+}
+
+func (e *env) do(t *testing.T, method, path, token, body string, headers ...string) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(data, &m)
+	return reply{resp.StatusCode, resp.Header, m}
+}
+
+const reserve = `{"visitorId":"v1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
+
+// TestStatusCodes walks every answer of POST and GET over HTTP, against
+// the real processor.
+func TestStatusCodes(t *testing.T) {
+	e := setup(t)
+	post := "/v1/schedules/visit-1/commands/"
+
+	r := e.do(t, "POST", post+"Reserve", tokenA, reserve, "Idempotency-Key", "k1")
+	if r.status != 200 || r.header.Get("ETag") != `"1"` || r.body["status"] != "accepted" {
+		t.Fatalf("accepted: %d %v %v", r.status, r.header.Get("ETag"), r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("content type %q", ct)
+	}
+	r = e.do(t, "POST", post+"Reserve", tokenA, reserve, "Idempotency-Key", "k1")
+	if r.status != 200 || r.body["status"] != "duplicate" || r.body["firstStatus"] != "accepted" || r.header.Get("ETag") != `"1"` {
+		t.Fatalf("duplicate: %d %v", r.status, r.body)
+	}
+	r = e.do(t, "POST", post+"Reserve", tokenA, reserve)
+	if r.status != 409 || r.body["code"] != "already_reserved" {
+		t.Fatalf("rejected: %d %v", r.status, r.body)
+	}
+	r = e.do(t, "POST", post+"CheckIn", tokenA, `{"channel":"desk"}`, "If-Match", `"0"`)
+	if r.status != 412 || r.body["code"] != "version_conflict" || r.body["version"] != 1.0 {
+		t.Fatalf("version conflict: %d %v", r.status, r.body)
+	}
+	r = e.do(t, "POST", post+"CheckIn", tokenA, `{"channel":"desk"}`, "If-Match", `"1"`)
+	if r.status != 200 || r.header.Get("ETag") != `"2"` {
+		t.Fatalf("matching If-Match: %d %v", r.status, r.body)
+	}
+	for _, tt := range []struct {
+		path, body string
+		status     int
+		code       string
+		headers    []string
+	}{
+		{post + "Reserve", `{"visitorId":`, 400, "malformed", nil},
+		{post + "Reserve", `{"visitorId":"v1","tenant":"x"}`, 400, "unknown_field", nil},
+		{post + "Teleport", `{}`, 404, "unknown_type", nil},
+		{"/v1/schedules/..%2Fetc/commands/Reserve", reserve, 400, "invalid_id", nil},
+		{"/v1/schedules/a:b/commands/Reserve", `{"visitorId":"../x","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, 400, "invalid_id", nil},
+		{post + "Reserve", `{"visitorId":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "too_large", nil},
+		{post + "CheckIn", `{"channel":"desk"}`, 400, "bad_parameter", []string{"If-Match", "yesterday"}},
+		{post + "CheckIn", `{"channel":"desk"}`, 400, "bad_parameter", []string{"X-Ignored", "", "Idempotency-Key", strings.Repeat("k", 300)}},
+		{post + "CheckIn", `{"channel":"desk"}`, 403, "forbidden", []string{"Ce-Tenantid", "clinic-b"}},
+		{post + "CheckIn", `{"channel":"desk"}`, 403, "forbidden", []string{"X-Initiator", "admin"}},
+	} {
+		r := e.do(t, "POST", tt.path, tokenA, tt.body, tt.headers...)
+		if r.status != tt.status || r.body["code"] != tt.code || r.header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s %.40s: got %d %v, want %d %s", tt.path, tt.body, r.status, r.body, tt.status, tt.code)
+		}
+	}
+	if r := e.do(t, "POST", post+"CheckOut", "", `{}`); r.status != 401 || r.body["code"] != "unauthorized" {
+		t.Errorf("no token: %d %v", r.status, r.body)
+	}
+	if r := e.do(t, "POST", post+"CheckOut", "wrong", `{}`); r.status != 401 {
+		t.Errorf("bad token: %d %v", r.status, r.body)
+	}
+
+	// ?wait=0 answers 202 at once; the outcome is then found by id.
+	r = e.do(t, "POST", "/v1/schedules/visit-2/commands/Reserve?wait=0", tokenA, reserve, "Idempotency-Key", "later")
+	if r.status != 202 || r.header.Get("Location") != "/v1/commands/later" {
+		t.Fatalf("wait=0: %d %v %v", r.status, r.header, r.body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r = e.do(t, "GET", "/v1/commands/later", tokenA, "")
+		if r.status == 200 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r.status != 200 || r.body["status"] != "accepted" {
+		t.Fatalf("GET outcome: %d %v", r.status, r.body)
+	}
+	if r := e.do(t, "GET", "/v1/commands/never-sent", tokenA, ""); r.status != 404 || r.body["code"] != "unknown_command" {
+		t.Fatalf("GET unknown: %d %v", r.status, r.body)
+	}
+}
+
+// TestTenantIsolation: tenant B can neither read nor write tenant A's.
+func TestTenantIsolation(t *testing.T) {
+	e := setup(t)
+	if r := e.do(t, "POST", "/v1/schedules/shared-id/commands/Reserve", tokenA, reserve, "Idempotency-Key", "a-1"); r.status != 200 {
+		t.Fatalf("A reserve: %d %v", r.status, r.body)
+	}
+	if r := e.do(t, "GET", "/v1/commands/a-1", tokenB, ""); r.status != 404 {
+		t.Fatalf("B read A's command: %d %v", r.status, r.body)
+	}
+	// The same schedule id under B's token is B's own schedule: it is
+	// new, so B's CheckIn without a reservation is a walk-in needing a
+	// visitor, and A's reservation is untouched.
+	r := e.do(t, "POST", "/v1/schedules/shared-id/commands/Reserve", tokenB, reserve, "Idempotency-Key", "a-1")
+	if r.status != 200 || r.body["status"] != "accepted" || r.body["tenantId"] != "clinic-b" || r.body["version"] != 1.0 {
+		t.Fatalf("B's own schedule: %d %v", r.status, r.body)
+	}
+	if r := e.do(t, "POST", "/v1/schedules/shared-id/commands/CheckIn", tokenA, `{"channel":"desk"}`); r.status != 200 || r.header.Get("ETag") != `"2"` {
+		t.Fatalf("A's schedule changed by B: %d %v", r.status, r.body)
+	}
+}
+
+// TestKafkaDown: with the broker gone, a command is answered 503, never
+// 2xx.
+func TestKafkaDown(t *testing.T) {
+	e := setup(t)
+	e.cluster.Close()
+	r := e.do(t, "POST", "/v1/schedules/visit-9/commands/Reserve", tokenA, reserve)
+	if r.status != 503 || r.body["code"] != "kafka_unavailable" {
+		t.Fatalf("kafka down: %d %v", r.status, r.body)
+	}
+}
+
+var _ = topics.Commands

@@ -1,0 +1,28 @@
+package ingest
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are ingest's Prometheus metrics:
+//
+//	rewind_ingest_requests_total{code}   requests answered, by HTTP status
+//	rewind_ingest_wait_seconds           time from produce to outcome
+type metrics struct {
+	requests *prometheus.CounterVec
+	wait     prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rewind_ingest_requests_total", Help: "HTTP requests answered, by status code.",
+		}, []string{"code"}),
+		wait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rewind_ingest_wait_seconds", Help: "Time from producing a command to its outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.wait)
+	}
+	return m
+}

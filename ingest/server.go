@@ -1,0 +1,262 @@
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/topics"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Producer writes commands; it must be idempotent with acks=all (the
+	// franz-go defaults). The caller owns it.
+	Producer *kgo.Client
+	Waiter   *Waiter
+	Tokens   *Tokens
+	// Kind decodes commands before they are produced.
+	Kind aggregate.Kind
+	// DefaultWait is how long a request waits for its outcome. The
+	// default value is 5s.
+	DefaultWait time.Duration
+	// MaxWait caps ?wait=. The default value is 30s.
+	MaxWait time.Duration
+	// ProduceTimeout bounds waiting for Kafka's acknowledgement; past it
+	// the answer is 503. The default value is 10s.
+	ProduceTimeout time.Duration
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer
+}
+
+// Server is the HTTP command API.
+type Server struct {
+	cfg     Config
+	types   map[string]bool
+	metrics *metrics
+}
+
+// New checks the config and builds a server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Producer == nil || cfg.Waiter == nil || cfg.Tokens == nil || cfg.Kind == nil {
+		return nil, errors.New("ingest: producer, waiter, tokens and kind are required")
+	}
+	if cfg.DefaultWait == 0 {
+		cfg.DefaultWait = 5 * time.Second
+	}
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = 30 * time.Second
+	}
+	if cfg.ProduceTimeout == 0 {
+		cfg.ProduceTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	types := map[string]bool{}
+	for _, t := range cfg.Kind.CommandTypes() {
+		types[t] = true
+	}
+	return &Server{cfg: cfg, types: types, metrics: newMetrics(cfg.Registerer)}, nil
+}
+
+// Routes adds the API's routes to mux.
+func (s *Server) Routes(mux *http.ServeMux) {
+	mux.Handle("POST /v1/schedules/{id}/commands/{type}", s.authed(s.postCommand))
+	mux.Handle("GET /v1/commands/{id}", s.authed(s.getCommand))
+}
+
+// forbiddenHeaders are headers by which a client might try to choose its
+// tenant or initiator; both come from the token alone.
+var forbiddenHeaders = []string{"Ce-Tenantid", "Ce-Initiator", "X-Tenant-Id", "X-Initiator"}
+
+// authed resolves the bearer token and counts the answer.
+func (s *Server) authed(h func(http.ResponseWriter, *http.Request, Principal)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() { s.metrics.requests.WithLabelValues(strconv.Itoa(rec.status)).Inc() }()
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		who, known := s.cfg.Tokens.Lookup(token)
+		if !ok || !known {
+			rec.Header().Set("WWW-Authenticate", `Bearer realm="rewind"`)
+			writeProblem(rec, http.StatusUnauthorized, CodeUnauthorized, "a valid bearer token is required")
+			return
+		}
+		for _, name := range forbiddenHeaders {
+			if r.Header.Get(name) != "" {
+				writeProblem(rec, http.StatusForbidden, CodeForbidden, "the tenant and initiator come from the token; "+name+" is not accepted")
+				return
+			}
+		}
+		h(rec, r, who)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who Principal) {
+	stream, typ := r.PathValue("id"), r.PathValue("type")
+	if !aggregate.ValidID(stream) {
+		writeProblem(w, http.StatusBadRequest, aggregate.CodeInvalidID, "schedule id must match "+aggregate.IDPattern)
+		return
+	}
+	if !s.types[typ] {
+		writeProblem(w, http.StatusNotFound, aggregate.CodeUnknownType, "unknown command type")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, topics.MaxCommandBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			writeProblem(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("a command is at most %d bytes", topics.MaxCommandBytes))
+			return
+		}
+		writeProblem(w, http.StatusBadRequest, aggregate.CodeMalformed, "unreadable body")
+		return
+	}
+	if _, err := s.cfg.Kind.DecodeCommand(typ, body); err != nil {
+		writeProblem(w, http.StatusBadRequest, aggregate.CodeOf(err), rejectionMessage(err))
+		return
+	}
+	meta, wait, perr := s.meta(r, who, stream)
+	if perr != nil {
+		writeProblem(w, http.StatusBadRequest, perr.Code, perr.Message)
+		return
+	}
+	res, done, status := s.send(r.Context(), typ, meta, body, wait)
+	if status != 0 {
+		writeProblem(w, status, CodeUnavailable, "Kafka did not acknowledge the command; it was not accepted")
+		return
+	}
+	if !done {
+		w.Header().Set("Location", "/v1/commands/"+url.PathEscape(meta.ID))
+		writeJSON(w, http.StatusAccepted, topics.Result{CommandID: meta.ID, TenantID: who.Tenant, ScheduleID: stream, Status: "pending"})
+		return
+	}
+	writeOutcome(w, res)
+}
+
+// meta builds the command's metadata from the request: the id from
+// Idempotency-Key (or a fresh one), the expected version from If-Match.
+func (s *Server) meta(r *http.Request, who Principal, stream string) (aggregate.Meta, time.Duration, *aggregate.Rejection) {
+	m := aggregate.Meta{ID: r.Header.Get("Idempotency-Key"), Tenant: who.Tenant, Stream: stream,
+		Initiator: who.Subject, Time: time.Now().UTC()}
+	if m.ID == "" {
+		m.ID = newID()
+	} else if len(m.ID) > 256 || strings.ContainsAny(m.ID, "\x00\r\n") {
+		return m, 0, aggregate.Reject(CodeBadParameter, "Idempotency-Key is at most 256 bytes of one line")
+	}
+	if im := r.Header.Get("If-Match"); im != "" {
+		v, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(im, "W/"), `"`), 10, 64)
+		if err != nil {
+			return m, 0, aggregate.Reject(CodeBadParameter, `If-Match must be a version, like "3"`)
+		}
+		m.ExpectedVersion, m.HasExpectedVersion = v, true
+	}
+	wait := s.cfg.DefaultWait
+	if q := r.URL.Query().Get("wait"); q != "" {
+		d, err := time.ParseDuration(q)
+		if q == "0" {
+			d, err = 0, nil
+		}
+		if err != nil || d < 0 {
+			return m, 0, aggregate.Reject(CodeBadParameter, "wait must be a duration like 5s")
+		}
+		wait = min(d, s.cfg.MaxWait)
+	}
+	return m, wait, nil
+}
+
+// send produces the command and waits up to wait for its outcome. status
+// is 503 when Kafka did not acknowledge it.
+func (s *Server) send(ctx context.Context, typ string, m aggregate.Meta, body []byte, wait time.Duration) (res topics.Result, done bool, status int) {
+	ticket := s.cfg.Waiter.Register(m.Tenant, m.ID)
+	defer ticket.Close()
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProduceTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := s.cfg.Producer.ProduceSync(pctx, topics.CommandRecord(typ, m, body)).FirstErr(); err != nil {
+		s.cfg.Logger.Warn("produce failed", "tenant", m.Tenant, "command_id", m.ID, "err", err)
+		return res, false, http.StatusServiceUnavailable
+	}
+	if wait == 0 {
+		return res, false, 0
+	}
+	wctx, wcancel := context.WithTimeout(ctx, wait)
+	defer wcancel()
+	res, done = ticket.Wait(wctx)
+	if done {
+		s.metrics.wait.Observe(time.Since(start).Seconds())
+	}
+	return res, done, 0
+}
+
+func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, who Principal) {
+	id := r.PathValue("id")
+	res, found, pending := s.cfg.Waiter.Outcome(who.Tenant, id)
+	switch {
+	case found:
+		writeOutcome(w, res)
+	case pending:
+		writeJSON(w, http.StatusAccepted, topics.Result{CommandID: id, TenantID: who.Tenant, Status: "pending"})
+	default:
+		writeProblem(w, http.StatusNotFound, CodeUnknownCommand, "no recent outcome for this command id and tenant")
+	}
+}
+
+// writeOutcome answers with a result: 200 for accepted and duplicate
+// (with the first outcome), 412 for a version conflict, 409 for any other
+// rejection.
+func writeOutcome(w http.ResponseWriter, res topics.Result) {
+	status := http.StatusOK
+	switch {
+	case res.Status == topics.StatusRejected && res.Code == aggregate.CodeVersionConflict:
+		status = http.StatusPreconditionFailed
+	case res.Status == topics.StatusRejected:
+		status = http.StatusConflict
+	}
+	if res.Status == topics.StatusAccepted || res.FirstStatus == topics.StatusAccepted {
+		w.Header().Set("ETag", `"`+strconv.FormatUint(res.Version, 10)+`"`)
+	}
+	writeJSON(w, status, res)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func rejectionMessage(err error) string {
+	if r, ok := errors.AsType[*aggregate.Rejection](err); ok {
+		return r.Message
+	}
+	return err.Error()
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
