@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -226,3 +227,60 @@ func TestKafkaDown(t *testing.T) {
 }
 
 var _ = topics.Commands
+
+// TestBatch sends 10k commands as NDJSON and reads one outcome per line,
+// in order, with bad lines answered in place.
+func TestBatch(t *testing.T) {
+	e := setup(t)
+	steps := []string{
+		`"type":"Reserve","data":{"visitorId":"v1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`,
+		`"type":"CheckIn","data":{"channel":"kiosk"}`,
+		`"type":"StartConsultation","data":{"counselorId":"c1"}`,
+		`"type":"CompleteConsultation","data":{}`,
+		`"type":"CheckOut"`,
+	}
+	var body strings.Builder
+	n := 0
+	for i := range 2000 {
+		for _, step := range steps {
+			fmt.Fprintf(&body, `{"scheduleId":"b%d",%s}`+"\n", i, step)
+			n++
+		}
+	}
+	body.WriteString(`{"scheduleId":"b1","type":"Teleport"}` + "\n")
+	body.WriteString(`{"scheduleId":"../x","type":"CheckOut"}` + "\n")
+	body.WriteString(`not json` + "\n")
+	req, _ := http.NewRequest("POST", e.url+"/v1/commands?wait=30s", strings.NewReader(body.String()))
+	req.Header.Set("Authorization", "Bearer "+tokenA)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("batch: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	dec := json.NewDecoder(resp.Body)
+	var got []map[string]any
+	for dec.More() {
+		var line map[string]any
+		if err := dec.Decode(&line); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, line)
+	}
+	if len(got) != n+3 {
+		t.Fatalf("want %d lines, got %d", n+3, len(got))
+	}
+	for i, line := range got[:n] {
+		if line["line"] != float64(i+1) || line["status"] != "accepted" || line["version"] != float64(i%5+1) {
+			t.Fatalf("line %d: %v", i+1, line)
+		}
+	}
+	for i, code := range []string{"unknown_type", "invalid_id", "malformed"} {
+		p, _ := got[n+i]["problem"].(map[string]any)
+		if p == nil || p["code"] != code {
+			t.Errorf("bad line %d: want %s, got %v", n+i+1, code, got[n+i])
+		}
+	}
+}

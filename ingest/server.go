@@ -78,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/schedules/{id}/commands/{type}", s.authed(s.postCommand))
 	mux.Handle("GET /v1/commands/{id}", s.authed(s.getCommand))
+	mux.Handle("POST /v1/commands", s.authed(s.postBatch))
 }
 
 // forbiddenHeaders are headers by which a client might try to choose its

@@ -1,0 +1,150 @@
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/topics"
+)
+
+// maxBatchLines bounds one NDJSON request, so its tickets stay bounded.
+const maxBatchLines = 100000
+
+// BatchCommand is one line of POST /v1/commands.
+type BatchCommand struct {
+	ScheduleID      string          `json:"scheduleId"`
+	Type            string          `json:"type"`
+	Data            json.RawMessage `json:"data,omitempty"`
+	IdempotencyKey  string          `json:"idempotencyKey,omitempty"`
+	ExpectedVersion *uint64         `json:"expectedVersion,omitempty"`
+}
+
+// batchLine is one answer line: the outcome, or a problem for a line that
+// was never produced (with its HTTP status and code, as a single request
+// would have been answered).
+type batchLine struct {
+	Line int `json:"line"`
+	*topics.Result
+	Problem *problem `json:"problem,omitempty"`
+}
+
+// pendingLine is a line on its way: produced (or refused) and waiting.
+type pendingLine struct {
+	meta     aggregate.Meta
+	ticket   *Ticket
+	produced chan error
+	problem  *problem
+}
+
+// postBatch takes NDJSON commands and streams NDJSON outcomes, in input
+// order. Every line is produced at once; answers then come as outcomes
+// arrive, each waiting at most ?wait= from the request's start.
+func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who Principal) {
+	wait := s.cfg.DefaultWait
+	if q := r.URL.Query().Get("wait"); q != "" {
+		d, err := time.ParseDuration(q)
+		if err != nil || d < 0 {
+			writeProblem(w, http.StatusBadRequest, CodeBadParameter, "wait must be a duration like 5s")
+			return
+		}
+		wait = min(d, s.cfg.MaxWait)
+	}
+	deadline := time.Now().Add(wait)
+	sc := bufio.NewScanner(r.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), topics.MaxCommandBytes+1024)
+	var lines []*pendingLine
+	for sc.Scan() {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		if len(lines) == maxBatchLines {
+			writeProblem(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("at most %d commands per request", maxBatchLines))
+			s.closeAll(lines)
+			return
+		}
+		lines = append(lines, s.startLine(r.Context(), who, sc.Bytes()))
+	}
+	if err := sc.Err(); err != nil {
+		lines = append(lines, &pendingLine{problem: &problem{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Detail: "a line is over 64 KiB"}})
+	}
+	defer s.closeAll(lines)
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	flusher, _ := w.(http.Flusher)
+	for i, l := range lines {
+		_ = enc.Encode(s.finishLine(r.Context(), i+1, l, deadline))
+		if flusher != nil && (i%100 == 99 || i == len(lines)-1) {
+			flusher.Flush()
+		}
+	}
+}
+
+// startLine validates one line and produces it asynchronously.
+func (s *Server) startLine(ctx context.Context, who Principal, raw []byte) *pendingLine {
+	var c BatchCommand
+	if err := aggregate.DecodeStrict(raw, &c); err != nil {
+		return &pendingLine{problem: &problem{Status: http.StatusBadRequest, Code: aggregate.CodeOf(err), Detail: rejectionMessage(err)}}
+	}
+	if !aggregate.ValidID(c.ScheduleID) {
+		return &pendingLine{problem: &problem{Status: http.StatusBadRequest, Code: aggregate.CodeInvalidID, Detail: "scheduleId must match " + aggregate.IDPattern}}
+	}
+	if !s.types[c.Type] {
+		return &pendingLine{problem: &problem{Status: http.StatusNotFound, Code: aggregate.CodeUnknownType, Detail: "unknown command type"}}
+	}
+	if _, err := s.cfg.Kind.DecodeCommand(c.Type, c.Data); err != nil {
+		return &pendingLine{problem: &problem{Status: http.StatusBadRequest, Code: aggregate.CodeOf(err), Detail: rejectionMessage(err)}}
+	}
+	m := aggregate.Meta{ID: c.IdempotencyKey, Tenant: who.Tenant, Stream: c.ScheduleID, Initiator: who.Subject, Time: time.Now().UTC()}
+	if m.ID == "" {
+		m.ID = newID()
+	} else if len(m.ID) > 256 {
+		return &pendingLine{problem: &problem{Status: http.StatusBadRequest, Code: CodeBadParameter, Detail: "idempotencyKey is at most 256 bytes"}}
+	}
+	if c.ExpectedVersion != nil {
+		m.ExpectedVersion, m.HasExpectedVersion = *c.ExpectedVersion, true
+	}
+	l := &pendingLine{meta: m, ticket: s.cfg.Waiter.Register(m.Tenant, m.ID), produced: make(chan error, 1)}
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProduceTimeout)
+	s.cfg.Producer.Produce(pctx, topics.CommandRecord(c.Type, m, c.Data), func(_ *kgo.Record, err error) {
+		cancel()
+		l.produced <- err
+	})
+	return l
+}
+
+// finishLine waits for a line's acknowledgement and outcome.
+func (s *Server) finishLine(ctx context.Context, n int, l *pendingLine, deadline time.Time) batchLine {
+	if l.problem != nil {
+		l.problem.Title = http.StatusText(l.problem.Status)
+		l.problem.Type = "https://rewind.dev/problems/" + l.problem.Code
+		return batchLine{Line: n, Problem: l.problem}
+	}
+	if err := <-l.produced; err != nil {
+		return batchLine{Line: n, Problem: &problem{Type: "https://rewind.dev/problems/" + CodeUnavailable,
+			Title: http.StatusText(http.StatusServiceUnavailable), Status: http.StatusServiceUnavailable,
+			Code: CodeUnavailable, Detail: "Kafka did not acknowledge the command; it was not accepted"}}
+	}
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	res, ok := l.ticket.Wait(wctx)
+	if !ok {
+		res = topics.Result{CommandID: l.meta.ID, TenantID: l.meta.Tenant, ScheduleID: l.meta.Stream, Status: "pending"}
+	}
+	return batchLine{Line: n, Result: &res}
+}
+
+func (s *Server) closeAll(lines []*pendingLine) {
+	for _, l := range lines {
+		if l.ticket != nil {
+			l.ticket.Close()
+		}
+	}
+}
