@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +20,6 @@ import (
 	"github.com/rewind/rewind/ingest"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/processor"
-	"github.com/rewind/rewind/topics"
 )
 
 const (
@@ -30,6 +30,37 @@ const (
 type env struct {
 	url     string
 	cluster interface{ Close() }
+}
+
+// seen records "METHOD /pattern STATUS" of every answer, for the OpenAPI
+// test.
+var seen = struct {
+	sync.Mutex
+	m map[string]bool
+}{m: map[string]bool{}}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) { w.status = code; w.ResponseWriter.WriteHeader(code) }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func recording(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, pattern := mux.Handler(r)
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		mux.ServeHTTP(sw, r)
+		seen.Lock()
+		seen.m[fmt.Sprintf("%s %d", pattern, sw.status)] = true
+		seen.Unlock()
+	})
 }
 
 // setup runs kfake, the real processor and an ingest server over HTTP.
@@ -70,7 +101,7 @@ func setup(t *testing.T) *env {
 	}
 	mux := http.NewServeMux()
 	srv.Routes(mux)
-	hs := httptest.NewServer(mux)
+	hs := httptest.NewServer(recording(mux))
 	t.Cleanup(func() {
 		hs.Close()
 		cancel()
@@ -117,8 +148,9 @@ const reserve = `{"visitorId":"v1","start":"2026-03-02T10:00:00Z","end":"2026-03
 
 // TestStatusCodes walks every answer of POST and GET over HTTP, against
 // the real processor.
-func TestStatusCodes(t *testing.T) {
-	e := setup(t)
+func TestStatusCodes(t *testing.T) { statusCodes(t, setup(t)) }
+
+func statusCodes(t *testing.T, e *env) {
 	post := "/v1/schedules/visit-1/commands/"
 
 	r := e.do(t, "POST", post+"Reserve", tokenA, reserve, "Idempotency-Key", "k1")
@@ -195,8 +227,9 @@ func TestStatusCodes(t *testing.T) {
 }
 
 // TestTenantIsolation: tenant B can neither read nor write tenant A's.
-func TestTenantIsolation(t *testing.T) {
-	e := setup(t)
+func TestTenantIsolation(t *testing.T) { tenantIsolation(t, setup(t)) }
+
+func tenantIsolation(t *testing.T, e *env) {
 	if r := e.do(t, "POST", "/v1/schedules/shared-id/commands/Reserve", tokenA, reserve, "Idempotency-Key", "a-1"); r.status != 200 {
 		t.Fatalf("A reserve: %d %v", r.status, r.body)
 	}
@@ -217,8 +250,9 @@ func TestTenantIsolation(t *testing.T) {
 
 // TestKafkaDown: with the broker gone, a command is answered 503, never
 // 2xx.
-func TestKafkaDown(t *testing.T) {
-	e := setup(t)
+func TestKafkaDown(t *testing.T) { kafkaDown(t, setup(t)) }
+
+func kafkaDown(t *testing.T, e *env) {
 	e.cluster.Close()
 	r := e.do(t, "POST", "/v1/schedules/visit-9/commands/Reserve", tokenA, reserve)
 	if r.status != 503 || r.body["code"] != "kafka_unavailable" {
@@ -226,12 +260,12 @@ func TestKafkaDown(t *testing.T) {
 	}
 }
 
-var _ = topics.Commands
-
 // TestBatch sends 10k commands as NDJSON and reads one outcome per line,
 // in order, with bad lines answered in place.
-func TestBatch(t *testing.T) {
-	e := setup(t)
+func TestBatch(t *testing.T) { batchLines(t, setup(t), 2000) }
+
+// batchLines sends visits of five commands on streams schedules.
+func batchLines(t *testing.T, e *env, streams int) {
 	steps := []string{
 		`"type":"Reserve","data":{"visitorId":"v1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`,
 		`"type":"CheckIn","data":{"channel":"kiosk"}`,
@@ -241,7 +275,7 @@ func TestBatch(t *testing.T) {
 	}
 	var body strings.Builder
 	n := 0
-	for i := range 2000 {
+	for i := range streams {
 		for _, step := range steps {
 			fmt.Fprintf(&body, `{"scheduleId":"b%d",%s}`+"\n", i, step)
 			n++

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -43,6 +44,11 @@ type Config struct {
 	Registerer     prometheus.Registerer
 }
 
+// OpenAPI is the API's OpenAPI document, served at /openapi.yaml.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
 // Server is the HTTP command API.
 type Server struct {
 	cfg     Config
@@ -79,6 +85,10 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/schedules/{id}/commands/{type}", s.authed(s.postCommand))
 	mux.Handle("GET /v1/commands/{id}", s.authed(s.getCommand))
 	mux.Handle("POST /v1/commands", s.authed(s.postBatch))
+	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(OpenAPI)
+	})
 }
 
 // forbiddenHeaders are headers by which a client might try to choose its
