@@ -318,3 +318,31 @@ func batchLines(t *testing.T, e *env, streams int) {
 		}
 	}
 }
+
+// TestImport sends a file through Import and checks the summary.
+func TestImport(t *testing.T) {
+	e := setup(t)
+	var file strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&file, `{"scheduleId":"imp%d","type":"Reserve","idempotencyKey":"r%d","data":{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}}`+"\n", i, i)
+	}
+	fmt.Fprintf(&file, `{"scheduleId":"imp0","type":"Reserve","idempotencyKey":"r0","data":{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}}`+"\n")
+	fmt.Fprintf(&file, `{"scheduleId":"imp1","type":"CheckOut"}`+"\n")
+	fmt.Fprintf(&file, `{"scheduleId":"imp1","type":"Nope"}`+"\n")
+	var calls []int
+	sum, err := ingest.Import(context.Background(), http.DefaultClient, e.url, tokenA, strings.NewReader(file.String()), 100,
+		func(done int) { calls = append(calls, done) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ingest.Summary{Accepted: 300, Rejected: 1, Duplicate: 1, Failed: 1}
+	if sum != want {
+		t.Fatalf("summary %v, want %v", sum, want)
+	}
+	if len(calls) != 4 || calls[3] != 303 {
+		t.Fatalf("progress calls %v", calls)
+	}
+	if _, err := ingest.Import(context.Background(), http.DefaultClient, e.url, "wrong", strings.NewReader(file.String()), 100, nil); err == nil {
+		t.Fatal("import with a bad token must fail")
+	}
+}

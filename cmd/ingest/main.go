@@ -1,5 +1,6 @@
-// Command ingest serves Rewind's HTTP command API. Flags may also be set
-// as REWIND_* environment variables (-tokens → REWIND_TOKENS).
+// Command ingest serves Rewind's HTTP command API; `ingest import FILE|-`
+// sends an NDJSON file of commands to a running ingest. Flags may also be
+// set as REWIND_* environment variables (-tokens → REWIND_TOKENS).
 package main
 
 import (
@@ -25,7 +26,12 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	run := run
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "import" {
+		run, args = runImport, args[1:]
+	}
+	if err := run(args); err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(1)
 	}

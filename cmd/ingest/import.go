@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rewind/rewind/ingest"
+	"github.com/rewind/rewind/internal/cli"
+)
+
+// runImport is `ingest import [flags] FILE|-`: it sends an NDJSON file of
+// commands to a running ingest and prints a summary; on a terminal it
+// shows a progress bar.
+func runImport(args []string) error {
+	fs := flag.NewFlagSet("ingest import", flag.ContinueOnError)
+	url := fs.String("url", "http://127.0.0.1:8080", "ingest base URL")
+	token := fs.String("token", "", "bearer token (or REWIND_TOKEN)")
+	chunk := fs.Int("chunk", 1000, "commands per request")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *token == "" {
+		return errors.New("usage: ingest import [-url URL] -token TOKEN FILE|-")
+	}
+	var in io.Reader = os.Stdin
+	total := 0
+	if name := fs.Arg(0); name != "-" {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		total = bytes.Count(data, []byte("\n"))
+		in = bytes.NewReader(data)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	progress := func(int) {}
+	if isTerminal(os.Stderr) {
+		progress = func(done int) { fmt.Fprint(os.Stderr, "\r"+bar(done, total, time.Since(start))) }
+	}
+	sum, err := ingest.Import(ctx, &http.Client{Timeout: 2 * time.Minute}, *url, *token, bufio.NewReader(in), *chunk, progress)
+	if isTerminal(os.Stderr) {
+		fmt.Fprintln(os.Stderr)
+	}
+	fmt.Printf("%s in %s\n", sum, time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		return err
+	}
+	if sum.Failed > 0 {
+		return fmt.Errorf("%d commands were not taken", sum.Failed)
+	}
+	return nil
+}
+
+// bar draws a progress bar, or a counter when the total is unknown.
+func bar(done, total int, took time.Duration) string {
+	rate := float64(done) / max(took.Seconds(), 0.001)
+	if total <= 0 {
+		return fmt.Sprintf("%d commands (%.0f/s)", done, rate)
+	}
+	const width = 30
+	filled := min(width, done*width/total)
+	return fmt.Sprintf("[%s%s] %3d%% %d/%d (%.0f/s)", strings.Repeat("#", filled), strings.Repeat("-", width-filled),
+		done*100/total, done, total, rate)
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
