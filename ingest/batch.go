@@ -127,10 +127,16 @@ func (s *Server) finishLine(ctx context.Context, n int, l *pendingLine, deadline
 		l.problem.Type = "https://rewind.dev/problems/" + l.problem.Code
 		return batchLine{Line: n, Problem: l.problem}
 	}
-	if err := <-l.produced; err != nil {
+	var err error
+	select {
+	case err = <-l.produced:
+	case <-time.After(time.Until(deadline)):
+		err = context.DeadlineExceeded
+	}
+	if err != nil {
 		return batchLine{Line: n, Problem: &problem{Type: "https://rewind.dev/problems/" + CodeUnavailable,
 			Title: http.StatusText(http.StatusServiceUnavailable), Status: http.StatusServiceUnavailable,
-			Code: CodeUnavailable, Detail: "Kafka did not acknowledge the command; it was not accepted"}}
+			Code: CodeUnavailable, Detail: "Kafka did not acknowledge command " + l.meta.ID + " in time; retry with that idempotencyKey"}}
 	}
 	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()

@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate/schedule"
@@ -64,9 +66,9 @@ func recording(mux *http.ServeMux) http.Handler {
 }
 
 // setup runs kfake, the real processor and an ingest server over HTTP.
-func setup(t *testing.T) *env {
+func setup(t *testing.T, opts ...kfake.Opt) *env {
 	t.Helper()
-	c, brokers := testkit.Cluster(t)
+	c, brokers := testkit.Cluster(t, opts...)
 	testkit.Topics(t, brokers, 4)
 	tokens := filepath.Join(t.TempDir(), "tokens")
 	content := "# test tokens\n" + ingest.HashToken(tokenA) + " clinic-a desk-1\n" + ingest.HashToken(tokenB) + " clinic-b desk-9\n"
@@ -90,7 +92,7 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	go func() { _ = w.Run(ctx) }()
-	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ProducerLinger(0), kgo.RecordRetries(3))
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,5 +346,34 @@ func TestImport(t *testing.T) {
 	}
 	if _, err := ingest.Import(context.Background(), http.DefaultClient, e.url, "wrong", strings.NewReader(file.String()), 100, nil); err == nil {
 		t.Fatal("import with a bad token must fail")
+	}
+}
+
+// TestKafkaDownAndBack: 503 while the broker is gone, then 200 again once
+// it is back on its data dir, without restarting ingest or the processor.
+func TestKafkaDownAndBack(t *testing.T) {
+	addr := testkit.FreeAddr(t)
+	port, _ := strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
+	dir := t.TempDir()
+	opts := []kfake.Opt{kfake.Ports(port), kfake.DataDir(dir)}
+	e := setup(t, opts...)
+	if r := e.do(t, "POST", "/v1/schedules/v1/commands/Reserve", tokenA, reserve); r.status != 200 {
+		t.Fatalf("before: %d %v", r.status, r.body)
+	}
+	e.cluster.Close()
+	if r := e.do(t, "POST", "/v1/schedules/v2/commands/Reserve", tokenA, reserve); r.status != 503 {
+		t.Fatalf("down: %d %v", r.status, r.body)
+	}
+	testkit.Cluster(t, opts...)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r := e.do(t, "POST", "/v1/schedules/v3/commands/Reserve", tokenA, reserve, "Idempotency-Key", "back")
+		if r.status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not back within a minute: %d %v", r.status, r.body)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -157,7 +157,8 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who Princip
 	}
 	res, done, status := s.send(r.Context(), typ, meta, body, wait)
 	if status != 0 {
-		writeProblem(w, status, CodeUnavailable, "Kafka did not acknowledge the command; it was not accepted")
+		writeProblem(w, status, CodeUnavailable, "Kafka did not acknowledge command "+meta.ID+
+			" in time; it may or may not land: retry with Idempotency-Key: "+meta.ID)
 		return
 	}
 	if !done {
@@ -207,7 +208,7 @@ func (s *Server) send(ctx context.Context, typ string, m aggregate.Meta, body []
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProduceTimeout)
 	defer cancel()
 	start := time.Now()
-	if err := s.cfg.Producer.ProduceSync(pctx, topics.CommandRecord(typ, m, body)).FirstErr(); err != nil {
+	if err := s.produce(pctx, topics.CommandRecord(typ, m, body)); err != nil {
 		s.cfg.Logger.Warn("produce failed", "tenant", m.Tenant, "command_id", m.ID, "err", err)
 		return res, false, http.StatusServiceUnavailable
 	}
@@ -221,6 +222,22 @@ func (s *Server) send(ctx context.Context, typ string, m aggregate.Meta, body []
 		s.metrics.wait.Observe(time.Since(start).Seconds())
 	}
 	return res, done, 0
+}
+
+// produce waits for Kafka's acknowledgement, at most until ctx ends: a
+// record already sent to a broker that died is not failed by franz-go
+// until its retries end, and the client must not wait that long. Such a
+// record may still land; the answer (503) carries its command id, and a
+// retry with that Idempotency-Key is safe.
+func (s *Server) produce(ctx context.Context, r *kgo.Record) error {
+	acked := make(chan error, 1)
+	s.cfg.Producer.Produce(ctx, r, func(_ *kgo.Record, err error) { acked <- err })
+	select {
+	case err := <-acked:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, who Principal) {

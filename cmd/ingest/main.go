@@ -56,7 +56,7 @@ func run(args []string) error {
 	seeds := strings.Split(*brokers, ",")
 	// Idempotent with acks=all are franz-go's defaults; linger 0 because a
 	// person is waiting for each command.
-	prod, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ProducerLinger(0),
+	prod, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(time.Minute),
 		kgo.WithLogger(kslog.New(log)), kgo.WithHooks(kprom.NewMetrics("rewind_ingest_kafka", kprom.Registerer(reg))))
 	if err != nil {
 		return err
