@@ -31,6 +31,8 @@ const (
 
 type env struct {
 	url     string
+	brokers string
+	tokens  *ingest.Tokens
 	cluster interface{ Close() }
 }
 
@@ -114,7 +116,7 @@ func setup(t *testing.T, opts ...kfake.Opt) *env {
 	for !w.Ready() || !p.Ready() {
 		time.Sleep(10 * time.Millisecond)
 	}
-	return &env{url: hs.URL, cluster: c}
+	return &env{url: hs.URL, brokers: brokers, tokens: tk, cluster: c}
 }
 
 type reply struct {
@@ -375,5 +377,50 @@ func TestKafkaDownAndBack(t *testing.T) {
 			t.Fatalf("not back within a minute: %d %v", r.status, r.body)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestTwoInstances: two ingest instances on one cluster; each sees every
+// outcome, so a command sent through one is found through the other.
+func TestTwoInstances(t *testing.T) {
+	e := setup(t)
+	brokers := e.brokers
+	w, err := ingest.NewWaiter(context.Background(), []string{brokers}, 1000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = w.Run(ctx) }()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: w, Tokens: e.tokens, Kind: schedule.Kind})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	srv.Routes(mux)
+	second := httptest.NewServer(mux)
+	defer second.Close()
+	for !w.Ready() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	other := &env{url: second.URL}
+	if r := other.do(t, "POST", "/v1/schedules/two/commands/Reserve", tokenA, reserve, "Idempotency-Key", "via-2"); r.status != 200 {
+		t.Fatalf("via the second instance: %d %v", r.status, r.body)
+	}
+	if r := e.do(t, "POST", "/v1/schedules/two/commands/CheckIn", tokenA, `{"channel":"app"}`, "Idempotency-Key", "via-1"); r.status != 200 || r.header.Get("ETag") != `"2"` {
+		t.Fatalf("via the first instance: %d %v", r.status, r.body)
+	}
+	for _, tt := range []struct {
+		e  *env
+		id string
+	}{{e, "via-2"}, {other, "via-1"}} {
+		if r := tt.e.do(t, "GET", "/v1/commands/"+tt.id, tokenA, ""); r.status != 200 {
+			t.Fatalf("GET %s through the other instance: %d %v", tt.id, r.status, r.body)
+		}
 	}
 }

@@ -75,9 +75,17 @@ func run(args []string) error {
 	}
 	mux := http.NewServeMux()
 	srv.Routes(mux)
+	// Shutdown order: stop accepting and drain in-flight requests (which
+	// still need the waiter), then stop the waiter, then close the
+	// producer (deferred above).
+	waitCtx, stopWaiter := context.WithCancel(context.Background())
+	defer stopWaiter()
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return waiter.Run(gctx) })
-	g.Go(func() error { return cli.Serve(gctx, *httpAddr, reg, waiter.Ready, mux) })
+	g.Go(func() error { return waiter.Run(waitCtx) })
+	g.Go(func() error {
+		defer stopWaiter()
+		return cli.Serve(gctx, *httpAddr, reg, waiter.Ready, mux)
+	})
 	log.Info("ingest listening", "addr", *httpAddr)
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
