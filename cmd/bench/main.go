@@ -6,6 +6,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +19,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,13 +32,14 @@ import (
 )
 
 var (
-	binDir   = flag.String("bin", "bin", "directory with devkafka and processor")
-	backlog  = flag.Int("backlog", 500000, "commands in the 1k-stream backlog")
-	many     = flag.Int("streams", 1000000, "streams in the many-stream backlog (one command each)")
-	rawCount = flag.Int("raw", 500000, "records for the raw produce rate")
-	profile  = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor here")
-	heapProf = flag.String("heapprofile", "", "write a heap profile of the processor after the many-stream drain here")
-	phase    = flag.String("cpuprofile-phase", "drain", "when to profile: drain (1k streams), latency or restore")
+	binDir       = flag.String("bin", "bin", "directory with devkafka and processor")
+	backlog      = flag.Int("backlog", 500000, "commands in the 1k-stream backlog")
+	many         = flag.Int("streams", 1000000, "streams in the many-stream backlog (one command each)")
+	rawCount     = flag.Int("raw", 500000, "records for the raw produce rate")
+	profile      = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor here")
+	httpRequests = flag.Int("requests", 20000, "HTTP requests of the ingest load")
+	heapProf     = flag.String("heapprofile", "", "write a heap profile of the processor after the many-stream drain here")
+	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: drain (1k streams), latency or restore")
 )
 
 func main() {
@@ -139,6 +144,13 @@ func run() error {
 		return err
 	}
 	fmt.Printf("failover, SIGKILL → first commit        %9.0f ms\n", float64(fail.Microseconds())/1000)
+
+	rps, p50, p99, err := e.ingestLoad(*httpRequests, 32)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ingest, POST with wait for the outcome  %9.0f requests/s (32 clients; %.2f× the processor's 1k-stream rate)\n", rps, rps/tp1k)
+	fmt.Printf("ingest HTTP latency                     p50 %.1f ms, p99 %.1f ms\n", p50, p99)
 	e.proc.Process.Signal(syscall.SIGTERM)
 	e.proc.Wait()
 	return nil
@@ -421,4 +433,64 @@ func (e *env) printMetrics(prefixes ...string) {
 			}
 		}
 	}
+}
+
+// ingestLoad starts ingest and sends n Reserve requests from c concurrent
+// clients on loopback, each waiting for its outcome; it returns
+// requests/s and the latency quantiles in ms.
+func (e *env) ingestLoad(n, c int) (rps, p50, p99 float64, err error) {
+	const token = "bench-token"
+	tokens := filepath.Join(e.dir, "tokens")
+	sum := sha256.Sum256([]byte(token))
+	if err := os.WriteFile(tokens, []byte(hex.EncodeToString(sum[:])+" bench bench\n"), 0o600); err != nil {
+		return 0, 0, 0, err
+	}
+	addr := freeAddr()
+	ing := exec.Command(filepath.Join(*binDir, "ingest"), "-brokers", e.kafka, "-http", addr, "-tokens", tokens, "-log-level", "warn")
+	ing.Stderr = os.Stderr
+	if err := ing.Start(); err != nil {
+		return 0, 0, 0, err
+	}
+	defer func() { ing.Process.Signal(syscall.SIGTERM); ing.Wait() }()
+	waitListening(addr)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c}}
+	body := `{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
+	lat := make([][]float64, c)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += c {
+				req, _ := http.NewRequest("POST", fmt.Sprintf("http://%s/v1/schedules/http-%d/commands/Reserve", addr, i), strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+token)
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+					continue
+				}
+				lat[w] = append(lat[w], float64(time.Since(t0).Microseconds())/1000)
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	var all []float64
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	if len(all) == 0 || failed.Load() > int64(n/100) {
+		return 0, 0, 0, fmt.Errorf("ingest load: %d of %d requests failed", failed.Load(), n)
+	}
+	slices.Sort(all)
+	return float64(len(all)) / took.Seconds(), all[len(all)/2], all[len(all)*99/100], nil
 }
