@@ -33,6 +33,7 @@ type env struct {
 	url     string
 	brokers string
 	tokens  *ingest.Tokens
+	srv     *ingest.Server
 	cluster interface{ Close() }
 }
 
@@ -116,7 +117,8 @@ func setup(t *testing.T, opts ...kfake.Opt) *env {
 	for !w.Ready() || !p.Ready() {
 		time.Sleep(10 * time.Millisecond)
 	}
-	return &env{url: hs.URL, brokers: brokers, tokens: tk, cluster: c}
+	go srv.Watch(ctx)
+	return &env{url: hs.URL, brokers: brokers, tokens: tk, srv: srv, cluster: c}
 }
 
 type reply struct {
@@ -362,11 +364,14 @@ func TestKafkaDownAndBack(t *testing.T) {
 	if r := e.do(t, "POST", "/v1/schedules/v1/commands/Reserve", tokenA, reserve); r.status != 200 {
 		t.Fatalf("before: %d %v", r.status, r.body)
 	}
+	waitReady(t, e.srv, true)
 	e.cluster.Close()
 	if r := e.do(t, "POST", "/v1/schedules/v2/commands/Reserve", tokenA, reserve); r.status != 503 {
 		t.Fatalf("down: %d %v", r.status, r.body)
 	}
+	waitReady(t, e.srv, false)
 	testkit.Cluster(t, opts...)
+	waitReady(t, e.srv, true)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		r := e.do(t, "POST", "/v1/schedules/v3/commands/Reserve", tokenA, reserve, "Idempotency-Key", "back")
@@ -422,5 +427,17 @@ func TestTwoInstances(t *testing.T) {
 		if r := tt.e.do(t, "GET", "/v1/commands/"+tt.id, tokenA, ""); r.status != 200 {
 			t.Fatalf("GET %s through the other instance: %d %v", tt.id, r.status, r.body)
 		}
+	}
+}
+
+// waitReady waits until the server's readiness is want.
+func waitReady(t *testing.T, s *ingest.Server, want bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Ready() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("readiness did not become %v", want)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

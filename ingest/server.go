@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,7 +55,33 @@ type Server struct {
 	cfg     Config
 	types   map[string]bool
 	metrics *metrics
+	kafkaOK atomic.Bool
 }
+
+// healthEvery is how often Watch checks Kafka and the topics.
+const healthEvery = 2 * time.Second
+
+// Watch checks until ctx ends that Kafka answers and the three topics are
+// present and sound, for Ready.
+func (s *Server) Watch(ctx context.Context) {
+	for {
+		cctx, cancel := context.WithTimeout(ctx, healthEvery)
+		_, err := topics.Verify(cctx, s.cfg.Producer)
+		cancel()
+		if ok := err == nil; ok != s.kafkaOK.Swap(ok) && ctx.Err() == nil {
+			s.cfg.Logger.Info("kafka readiness changed", "ready", ok, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(healthEvery):
+		}
+	}
+}
+
+// Ready reports whether Kafka answered the last check with the topics in
+// place and the waiter is consuming: /readyz.
+func (s *Server) Ready() bool { return s.kafkaOK.Load() && s.cfg.Waiter.Ready() }
 
 // New checks the config and builds a server.
 func New(cfg Config) (*Server, error) {

@@ -82,9 +82,10 @@ func run(args []string) error {
 	defer stopWaiter()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return waiter.Run(waitCtx) })
+	g.Go(func() error { srv.Watch(gctx); return nil })
 	g.Go(func() error {
 		defer stopWaiter()
-		return cli.Serve(gctx, *httpAddr, reg, waiter.Ready, mux)
+		return cli.Serve(gctx, *httpAddr, reg, srv.Ready, mux)
 	})
 	log.Info("ingest listening", "addr", *httpAddr)
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
