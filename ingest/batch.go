@@ -47,14 +47,10 @@ type pendingLine struct {
 // order. Every line is produced at once; answers then come as outcomes
 // arrive, each waiting at most ?wait= from the request's start.
 func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who Principal) {
-	wait := s.cfg.DefaultWait
-	if q := r.URL.Query().Get("wait"); q != "" {
-		d, err := time.ParseDuration(q)
-		if err != nil || d < 0 {
-			writeProblem(w, http.StatusBadRequest, CodeBadParameter, "wait must be a duration like 5s")
-			return
-		}
-		wait = min(d, s.cfg.MaxWait)
+	wait, perr := s.wait(r)
+	if perr != nil {
+		writeProblem(w, http.StatusBadRequest, perr.Code, perr.Message)
+		return
 	}
 	deadline := time.Now().Add(wait)
 	sc := bufio.NewScanner(r.Body)

@@ -213,18 +213,21 @@ func (s *Server) meta(r *http.Request, who Principal, stream string) (aggregate.
 		}
 		m.ExpectedVersion, m.HasExpectedVersion = v, true
 	}
-	wait := s.cfg.DefaultWait
-	if q := r.URL.Query().Get("wait"); q != "" {
-		d, err := time.ParseDuration(q)
-		if q == "0" {
-			d, err = 0, nil
-		}
-		if err != nil || d < 0 {
-			return m, 0, aggregate.Reject(CodeBadParameter, "wait must be a duration like 5s")
-		}
-		wait = min(d, s.cfg.MaxWait)
+	wait, err := s.wait(r)
+	return m, wait, err
+}
+
+// wait reads ?wait=: how long to wait for outcomes, at most MaxWait.
+func (s *Server) wait(r *http.Request) (time.Duration, *aggregate.Rejection) {
+	q := r.URL.Query().Get("wait")
+	if q == "" {
+		return s.cfg.DefaultWait, nil
 	}
-	return m, wait, nil
+	d, err := time.ParseDuration(q)
+	if err != nil || d < 0 {
+		return 0, aggregate.Reject(CodeBadParameter, "wait must be a duration like 5s")
+	}
+	return min(d, s.cfg.MaxWait), nil
 }
 
 // send produces the command and waits up to wait for its outcome. status
