@@ -51,6 +51,10 @@ test: ## run every test (fetches its own dependencies)
 	$(GO) mod download
 	$(GO) tool gotestsum --format testname -- -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
 
+.PHONY: race
+race: ## run the concurrent packages' tests under the race detector
+	$(GO) tool gotestsum --format pkgname -- -race -count=1 -timeout $(TEST_TIMEOUT) ./processor/... ./ingest/... ./state/...
+
 .PHONY: fuzz
 fuzz: ## fuzz the command decoder and random command sequences for a while
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCommand -fuzztime 60s ./aggregate/schedule
