@@ -9,7 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/ingest"
+	"github.com/rewind/rewind/processor"
+	"github.com/rewind/rewind/topics"
 )
 
 // documented parses the paths, methods and response codes of openapi.yaml
@@ -20,7 +24,7 @@ func documented(t *testing.T) (routes map[string]bool, statuses map[string]bool,
 	pathRe := regexp.MustCompile(`^  (/\S+):$`)
 	methodRe := regexp.MustCompile(`^    (get|post):$`)
 	statusRe := regexp.MustCompile(`^        '(\d{3})':`)
-	codeRe := regexp.MustCompile(`^            - ([a-z_]+)$`)
+	codeRe := regexp.MustCompile(`^ {12}- ([a-z_]+)$`)
 	var path, method string
 	sc := bufio.NewScanner(bytes.NewReader(ingest.OpenAPI))
 	for sc.Scan() {
@@ -86,6 +90,19 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 		"malformed", "unknown_type", "unknown_field", "invalid_field", "missing_field", "invalid_id"} {
 		if !codes[code] {
 			t.Errorf("problem code %q is not in openapi.yaml", code)
+		}
+	}
+	// Every rejection code a 409 or 412 can carry.
+	for _, code := range []string{aggregate.CodeVersionConflict, aggregate.CodeExecutorPanic,
+		topics.CodeInvalidKey, topics.CodeMisrouted, topics.CodeTooLarge, topics.CodeTenantMismatch,
+		topics.CodeSubjectMismatch, topics.CodeInvalidHeader, processor.CodeInternal, processor.CodeEncodeFailed,
+		schedule.CodeAlreadyReserved, schedule.CodeAlreadyCheckedIn, schedule.CodeInvalidTimeRange,
+		schedule.CodeNotReserved, schedule.CodeTooEarly, schedule.CodeNotCheckedIn, schedule.CodeBusy,
+		schedule.CodeClosed, schedule.CodeNotInConsultation, schedule.CodeProcedureInProgress,
+		schedule.CodeProcedureNotPlanned, schedule.CodeProcedureNotInProgress,
+		schedule.CodeProcedureAlreadyPerformed, schedule.CodeNotInAftercare, schedule.CodeVisitorMismatch} {
+		if !codes[code] {
+			t.Errorf("rejection code %q is not in openapi.yaml", code)
 		}
 	}
 	_ = http.StatusOK
