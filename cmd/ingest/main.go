@@ -85,7 +85,8 @@ func run(args []string) error {
 	g.Go(func() error { srv.Watch(gctx); return nil })
 	g.Go(func() error {
 		defer stopWaiter()
-		return cli.Serve(gctx, *httpAddr, reg, srv.Ready, mux)
+		// Drain for as long as a request may wait for its outcome.
+		return cli.ServeDrain(gctx, *httpAddr, reg, srv.Ready, mux, 35*time.Second)
 	})
 	log.Info("ingest listening", "addr", *httpAddr)
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {

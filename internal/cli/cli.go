@@ -65,7 +65,14 @@ func Registry() *prometheus.Registry {
 
 // Serve runs the ops endpoints on addr until ctx is done. ready reports
 // readiness for /readyz. extra routes may be added to mux before calling.
+// On ctx's end it drains in-flight requests for up to 5 s.
 func Serve(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, mux *http.ServeMux) error {
+	return ServeDrain(ctx, addr, reg, ready, mux, 5*time.Second)
+}
+
+// ServeDrain is Serve draining for up to drain. It returns only once the
+// drain is over, so what requests still need can be stopped after it.
+func ServeDrain(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, mux *http.ServeMux, drain time.Duration) error {
 	if mux == nil {
 		mux = http.NewServeMux()
 	}
@@ -87,14 +94,18 @@ func Serve(ctx context.Context, addr string, reg *prometheus.Registry, ready fun
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		shutdown, cancel := context.WithTimeout(context.Background(), drain)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
+	// Serve returns as soon as Shutdown starts; the drain goes on.
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	<-drained
 	return nil
 }
