@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/state"
@@ -37,13 +39,38 @@ func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]state
 	if err != nil {
 		return nil, err
 	}
-	r := &restorer{p: p, cps: cps, ends: ends,
-		streams: make(map[streamRef]*stream, restoreFlushEvery), dedup: make(map[dedupRef]dedupEntry, restoreFlushEvery)}
-	if err := r.run(ctx); err != nil {
+	// Partitions share nothing (keys, checkpoints and streams are per
+	// partition), so they fold in parallel: each group with its own
+	// consumer and overlay.
+	groups := min(restoreParallelism, len(parts))
+	restorers := make([]*restorer, groups)
+	for i := range restorers {
+		restorers[i] = &restorer{p: p, cps: map[int32]state.Checkpoint{}, ends: map[topicPartition]int64{},
+			streams: make(map[streamRef]*stream, restoreFlushEvery), dedup: make(map[dedupRef]dedupEntry, restoreFlushEvery)}
+	}
+	for i, part := range parts {
+		r := restorers[i%groups]
+		r.cps[part] = cps[part]
+		for _, t := range []string{topics.Events, topics.Results} {
+			tp := topicPartition{t, part}
+			r.ends[tp] = ends[tp]
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, r := range restorers {
+		g.Go(func() error { return r.run(gctx) })
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return r.cps, nil
+	for _, r := range restorers {
+		maps.Copy(cps, r.cps)
+	}
+	return cps, nil
 }
+
+// restoreParallelism is how many groups of partitions restore at once.
+const restoreParallelism = 2
 
 // startingPoints reads each partition's checkpoint and wipes those that
 // cannot be continued.
