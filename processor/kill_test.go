@@ -20,9 +20,10 @@ import (
 // TestKillProcesses runs devkafka and the processor as OS processes, sends
 // load, and SIGKILLs the processor again and again in the middle of its
 // work (sometimes deleting its data dir, forcing a cold restore; once
-// stopping it with SIGTERM instead) and devkafka once, restarting each on
-// its data dir (devkafka with SIGTERM: see stopKafka). The invariants must hold from the topics, and the final
-// Pebble state must equal the fold of the events.
+// stopping it with SIGTERM instead), and stops devkafka once (SIGTERM, see
+// stopKafka), restarting each on its data dir. The invariants must hold
+// from the topics, and the final Pebble state must equal the fold of the
+// events.
 func TestKillProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped in -short mode: builds the binaries and starts devkafka and processor processes")
