@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -32,7 +33,7 @@ type BatchCommand struct {
 type batchLine struct {
 	Line int `json:"line"`
 	*topics.Result
-	Problem *problem `json:"problem,omitempty"`
+	Problem *api.Problem `json:"problem,omitempty"`
 }
 
 // pendingLine is a line on its way: produced (or refused) and waiting.
@@ -40,13 +41,13 @@ type pendingLine struct {
 	meta     aggregate.Meta
 	ticket   *Ticket
 	produced chan error
-	problem  *problem
+	problem  *api.Problem
 }
 
 // postBatch takes NDJSON commands and streams NDJSON outcomes, in input
 // order. Every line is produced at once; answers then come as outcomes
 // arrive, each waiting at most ?wait= from the request's start.
-func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who Principal) {
+func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who api.Principal) {
 	wait, perr := s.wait(r)
 	if perr != nil {
 		writeProblem(w, http.StatusBadRequest, perr.Code, perr.Message)
@@ -68,7 +69,7 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who Principal
 		lines = append(lines, s.startLine(r.Context(), who, sc.Bytes()))
 	}
 	if err := sc.Err(); err != nil {
-		lines = append(lines, &pendingLine{problem: &problem{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Detail: "a line is over 64 KiB"}})
+		lines = append(lines, &pendingLine{problem: &api.Problem{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Detail: "a line is over 64 KiB"}})
 	}
 	defer s.closeAll(lines)
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -84,25 +85,25 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who Principal
 }
 
 // startLine validates one line and produces it asynchronously.
-func (s *Server) startLine(ctx context.Context, who Principal, raw []byte) *pendingLine {
+func (s *Server) startLine(ctx context.Context, who api.Principal, raw []byte) *pendingLine {
 	var c BatchCommand
 	if err := aggregate.DecodeStrict(raw, &c); err != nil {
-		return &pendingLine{problem: &problem{Status: http.StatusBadRequest, Code: aggregate.CodeOf(err), Detail: rejectionMessage(err)}}
+		return &pendingLine{problem: &api.Problem{Status: http.StatusBadRequest, Code: aggregate.CodeOf(err), Detail: rejectionMessage(err)}}
 	}
 	if !aggregate.ValidID(c.ScheduleID) {
-		return &pendingLine{problem: &problem{Status: http.StatusBadRequest, Code: aggregate.CodeInvalidID, Detail: "scheduleId must match " + aggregate.IDPattern}}
+		return &pendingLine{problem: &api.Problem{Status: http.StatusBadRequest, Code: aggregate.CodeInvalidID, Detail: "scheduleId must match " + aggregate.IDPattern}}
 	}
 	if !s.types[c.Type] {
-		return &pendingLine{problem: &problem{Status: http.StatusNotFound, Code: aggregate.CodeUnknownType, Detail: "unknown command type"}}
+		return &pendingLine{problem: &api.Problem{Status: http.StatusNotFound, Code: aggregate.CodeUnknownType, Detail: "unknown command type"}}
 	}
 	if _, err := s.cfg.Kind.DecodeCommand(c.Type, c.Data); err != nil {
-		return &pendingLine{problem: &problem{Status: http.StatusBadRequest, Code: aggregate.CodeOf(err), Detail: rejectionMessage(err)}}
+		return &pendingLine{problem: &api.Problem{Status: http.StatusBadRequest, Code: aggregate.CodeOf(err), Detail: rejectionMessage(err)}}
 	}
 	m := aggregate.Meta{ID: c.IdempotencyKey, Tenant: who.Tenant, Stream: c.ScheduleID, Initiator: who.Subject, Time: time.Now().UTC()}
 	if m.ID == "" {
 		m.ID = newID()
 	} else if len(m.ID) > 256 {
-		return &pendingLine{problem: &problem{Status: http.StatusBadRequest, Code: CodeBadParameter, Detail: "idempotencyKey is at most 256 bytes"}}
+		return &pendingLine{problem: &api.Problem{Status: http.StatusBadRequest, Code: CodeBadParameter, Detail: "idempotencyKey is at most 256 bytes"}}
 	}
 	if c.ExpectedVersion != nil {
 		m.ExpectedVersion, m.HasExpectedVersion = *c.ExpectedVersion, true
@@ -130,7 +131,7 @@ func (s *Server) finishLine(ctx context.Context, n int, l *pendingLine, deadline
 		err = context.DeadlineExceeded
 	}
 	if err != nil {
-		return batchLine{Line: n, Problem: &problem{Type: "https://rewind.dev/problems/" + CodeUnavailable,
+		return batchLine{Line: n, Problem: &api.Problem{Type: "https://rewind.dev/problems/" + CodeUnavailable,
 			Title: http.StatusText(http.StatusServiceUnavailable), Status: http.StatusServiceUnavailable,
 			Code: CodeUnavailable, Detail: "Kafka did not acknowledge command " + l.meta.ID + " in time; retry with that idempotencyKey"}}
 	}

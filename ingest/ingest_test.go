@@ -20,6 +20,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/ingest"
+	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/processor"
 )
@@ -32,7 +33,7 @@ const (
 type env struct {
 	url     string
 	brokers string
-	tokens  *ingest.Tokens
+	tokens  *api.Tokens
 	srv     *ingest.Server
 	cluster interface{ Close() }
 }
@@ -74,11 +75,11 @@ func setup(t *testing.T, opts ...kfake.Opt) *env {
 	c, brokers := testkit.Cluster(t, opts...)
 	testkit.Topics(t, brokers, 4)
 	tokens := filepath.Join(t.TempDir(), "tokens")
-	content := "# test tokens\n" + ingest.HashToken(tokenA) + " clinic-a desk-1\n" + ingest.HashToken(tokenB) + " clinic-b desk-9\n"
+	content := "# test tokens\n" + api.HashToken(tokenA) + " clinic-a desk-1\n" + api.HashToken(tokenB) + " clinic-b desk-9\n"
 	if err := os.WriteFile(tokens, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tk, err := ingest.LoadTokens(tokens)
+	tk, err := api.LoadTokens(tokens)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,14 @@
 package ingest
 
 import (
-	"encoding/json"
 	"net/http"
+
+	"github.com/rewind/rewind/internal/api"
 )
 
 // Codes of problems raised by ingest itself; rejections keep the codes of
 // the domain and the processor.
 const (
-	CodeUnauthorized   = "unauthorized"      // 401: no or unknown bearer token
 	CodeForbidden      = "forbidden"         // 403: the request tries to set its own tenant or initiator
 	CodeTooLarge       = "too_large"         // 413: body over 64 KiB
 	CodeBadParameter   = "bad_parameter"     // 400: a query parameter or header with a bad value
@@ -16,20 +16,9 @@ const (
 	CodeUnknownCommand = "unknown_command"   // 404: no recent outcome for that id
 )
 
-// problem is an RFC 9457 problem document with Rewind's stable code.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-	Code   string `json:"code"`
-}
+// CodeUnauthorized answers a request without a known bearer token (401).
+const CodeUnauthorized = api.CodeUnauthorized
 
 func writeProblem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(problem{
-		Type: "https://rewind.dev/problems/" + code, Title: http.StatusText(status),
-		Status: status, Detail: detail, Code: code,
-	})
+	api.WriteProblem(w, status, code, detail)
 }

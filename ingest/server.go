@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -30,7 +31,7 @@ type Config struct {
 	// franz-go defaults). The caller owns it.
 	Producer *kgo.Client
 	Waiter   *Waiter
-	Tokens   *Tokens
+	Tokens   *api.Tokens
 	// Kind decodes commands before they are produced.
 	Kind aggregate.Kind
 	// DefaultWait is how long a request waits for its outcome. The
@@ -123,15 +124,12 @@ func (s *Server) Routes(mux *http.ServeMux) {
 var forbiddenHeaders = []string{"Ce-Tenantid", "Ce-Initiator", "X-Tenant-Id", "X-Initiator"}
 
 // authed resolves the bearer token and counts the answer.
-func (s *Server) authed(h func(http.ResponseWriter, *http.Request, Principal)) http.Handler {
+func (s *Server) authed(h func(http.ResponseWriter, *http.Request, api.Principal)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() { s.metrics.requests.WithLabelValues(strconv.Itoa(rec.status)).Inc() }()
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		who, known := s.cfg.Tokens.Lookup(token)
-		if !ok || !known {
-			rec.Header().Set("WWW-Authenticate", `Bearer realm="rewind"`)
-			writeProblem(rec, http.StatusUnauthorized, CodeUnauthorized, "a valid bearer token is required")
+		who, ok := s.cfg.Tokens.Authenticate(rec, r)
+		if !ok {
 			return
 		}
 		for _, name := range forbiddenHeaders {
@@ -154,7 +152,7 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who Principal) {
+func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Principal) {
 	stream, typ := r.PathValue("id"), r.PathValue("type")
 	if !aggregate.ValidID(stream) {
 		writeProblem(w, http.StatusBadRequest, aggregate.CodeInvalidID, "schedule id must match "+aggregate.IDPattern)
@@ -198,7 +196,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who Princip
 
 // meta builds the command's metadata from the request: the id from
 // Idempotency-Key (or a fresh one), the expected version from If-Match.
-func (s *Server) meta(r *http.Request, who Principal, stream string) (aggregate.Meta, time.Duration, *aggregate.Rejection) {
+func (s *Server) meta(r *http.Request, who api.Principal, stream string) (aggregate.Meta, time.Duration, *aggregate.Rejection) {
 	m := aggregate.Meta{ID: r.Header.Get("Idempotency-Key"), Tenant: who.Tenant, Stream: stream,
 		Initiator: who.Subject, Time: time.Now().UTC()}
 	if m.ID == "" {
@@ -270,7 +268,7 @@ func (s *Server) produce(ctx context.Context, r *kgo.Record) error {
 	}
 }
 
-func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, who Principal) {
+func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, who api.Principal) {
 	id := r.PathValue("id")
 	res, found, pending := s.cfg.Waiter.Outcome(who.Tenant, id)
 	switch {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/ingest"
+	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/cli"
 )
 
@@ -48,7 +49,7 @@ func run(args []string) error {
 		return err
 	}
 	log := cli.Logger(*logLevel)
-	tokens, err := ingest.LoadTokens(*tokensFile)
+	tokens, err := api.LoadTokens(*tokensFile)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package ingest
+package api
 
 import (
 	"bufio"
@@ -33,7 +33,7 @@ type tokenEntry struct {
 func LoadTokens(path string) (*Tokens, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("ingest: tokens: %w", err)
+		return nil, fmt.Errorf("tokens: %w", err)
 	}
 	defer f.Close()
 	t := &Tokens{}
@@ -45,14 +45,14 @@ func LoadTokens(path string) (*Tokens, error) {
 		}
 		fields := strings.Fields(line)
 		if len(fields) != 3 {
-			return nil, fmt.Errorf("ingest: tokens %s:%d: want <sha256> <tenant> <subject>", path, n)
+			return nil, fmt.Errorf("tokens %s:%d: want <sha256> <tenant> <subject>", path, n)
 		}
 		raw, err := hex.DecodeString(fields[0])
 		if err != nil || len(raw) != sha256.Size {
-			return nil, fmt.Errorf("ingest: tokens %s:%d: not a SHA-256 hex digest", path, n)
+			return nil, fmt.Errorf("tokens %s:%d: not a SHA-256 hex digest", path, n)
 		}
 		if !aggregate.ValidID(fields[1]) || !aggregate.ValidID(fields[2]) {
-			return nil, fmt.Errorf("ingest: tokens %s:%d: tenant and subject must match %s", path, n, aggregate.IDPattern)
+			return nil, fmt.Errorf("tokens %s:%d: tenant and subject must match %s", path, n, aggregate.IDPattern)
 		}
 		var e tokenEntry
 		copy(e.hash[:], raw)
@@ -60,7 +60,7 @@ func LoadTokens(path string) (*Tokens, error) {
 		t.entries = append(t.entries, e)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("ingest: tokens: %w", err)
+		return nil, fmt.Errorf("tokens: %w", err)
 	}
 	return t, nil
 }
