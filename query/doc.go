@@ -1,0 +1,18 @@
+// Package query is Rewind's read side: a downstream consumer of
+// schedule-events (read_committed, every partition, no consumer group)
+// that keeps its own Pebble read model and serves it over HTTP.
+//
+// Events are folded with the same pure handlers as the processor
+// (aggregate/schedule). For each stream the model keeps every event (the
+// audit log), a state snapshot every few events, an index from instants to
+// versions, and the current state; across streams it keeps a secondary
+// index of reservations by start time and one by visitor. So a state at
+// any version or instant is one snapshot read plus a bounded fold, and a
+// day's schedule is a short range scan, never a scan of every stream.
+//
+// The model is a cache: everything in it can be rebuilt from the topic.
+// Each batch of events lands in one Pebble batch together with the
+// partitions' checkpoints, so a restart resumes where it stopped; a model
+// built by another logic version is wiped and rebuilt from offset 0, which
+// is how "fix the handler, replay the facts" reaches the read side.
+package query

@@ -1,0 +1,212 @@
+package query
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/aggregate/schedule"
+)
+
+// model is the Pebble read model. Reads are safe for concurrent use with
+// one writer (the consumer loop).
+type model struct {
+	db            *pebble.DB
+	def           *aggregate.Definition[schedule.State]
+	snapshotEvery int
+}
+
+// meta is the model-wide record.
+type meta struct {
+	// Logic is the logic version the model was folded with.
+	Logic int `json:"logic"`
+	// MaxSpan is the longest slot indexed so far; range scans start this
+	// far before the window, so that a long slot starting earlier is found.
+	MaxSpan time.Duration `json:"maxSpan"`
+}
+
+// head is a stream's current state and what the indexes hold for it.
+type head struct {
+	Version uint64 `json:"v"`
+	// MaxTime is the latest event time up to Version (instants index).
+	MaxTime time.Time `json:"m"`
+	// Snap is the version of the newest snapshot; Since, the events
+	// folded after it.
+	Snap  uint64 `json:"s,omitempty"`
+	Since int    `json:"n,omitempty"`
+	// Indexed is the summary the range and visitor indexes hold, if any.
+	Indexed *Summary        `json:"x,omitempty"`
+	State   json.RawMessage `json:"state"`
+}
+
+// Summary is one schedule in a list: the range and visitor indexes hold it.
+type Summary struct {
+	ScheduleID string          `json:"scheduleId"`
+	Status     schedule.Status `json:"status"`
+	VisitorID  string          `json:"visitorId,omitempty"`
+	// Start and End are the slot: the reservation, or for a walk-in the
+	// time from check-in to check-out (End is zero while still there).
+	Start   time.Time `json:"start,omitzero"`
+	End     time.Time `json:"end,omitzero"`
+	WalkIn  bool      `json:"walkIn,omitempty"`
+	Version uint64    `json:"version"`
+}
+
+// storedEvent is one event of the audit log.
+type storedEvent struct {
+	Type          string          `json:"type"`
+	Time          time.Time       `json:"time"`
+	Initiator     string          `json:"initiator,omitempty"`
+	ProcessID     string          `json:"processId,omitempty"`
+	PredecessorID string          `json:"predecessorId,omitempty"`
+	Data          json.RawMessage `json:"data"`
+}
+
+var errCorrupt = errors.New("query: read model value cannot be decoded (rebuild by deleting the data dir)")
+
+func openModel(dir string, def *aggregate.Definition[schedule.State], logic, snapshotEvery int) (*model, bool, error) {
+	cache := pebble.NewCache(64 << 20)
+	defer cache.Unref()
+	opts := &pebble.Options{Cache: cache, MemTableSize: 16 << 20, Logger: quietLogger{}}
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, false, fmt.Errorf("query: open %s: %w", dir, err)
+	}
+	m := &model{db: db, def: def, snapshotEvery: snapshotEvery}
+	mt, err := m.meta()
+	if err != nil {
+		db.Close()
+		return nil, false, err
+	}
+	rebuilt := false
+	if mt.Logic != logic {
+		// Built by other fold logic (or new): everything derived goes,
+		// and the consumer starts again from offset 0.
+		rebuilt = mt.Logic != 0
+		b := db.NewBatch()
+		if err := b.DeleteRange([]byte{0}, []byte{0xff}, nil); err != nil {
+			return nil, false, err
+		}
+		if err := b.Set(metaKey, mustJSON(meta{Logic: logic}), nil); err != nil {
+			return nil, false, err
+		}
+		if err := b.Commit(pebble.Sync); err != nil {
+			db.Close()
+			return nil, false, fmt.Errorf("query: reset model: %w", err)
+		}
+	}
+	return m, rebuilt, nil
+}
+
+func (m *model) close() error { return m.db.Close() }
+
+func (m *model) meta() (meta, error) {
+	var mt meta
+	ok, err := m.getJSON(metaKey, &mt)
+	if err != nil || !ok {
+		return meta{}, err
+	}
+	return mt, nil
+}
+
+func (m *model) checkpoint(p int32) (int64, error) {
+	v, closer, err := m.db.Get(checkpointKey(p))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, errCorrupt
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+func (m *model) head(tenant, stream string) (head, bool, error) {
+	var h head
+	ok, err := m.getJSON(headKey(tenant, stream), &h)
+	return h, ok, err
+}
+
+func (m *model) getJSON(key []byte, v any) (bool, error) {
+	raw, closer, err := m.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer closer.Close()
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("%w: %v", errCorrupt, err)
+	}
+	return true, nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only types of this package, which always encode
+	}
+	return b
+}
+
+// envelope rebuilds the kernel's envelope of a stored event, decoding its
+// data. Data that does not decode (an event of a type this code does not
+// know, or one it cannot read) stays nil: handlers then leave the state
+// as it is, as the processor does.
+func (m *model) envelope(tenant, stream string, v uint64, e *storedEvent) aggregate.Envelope {
+	env := aggregate.Envelope{Type: e.Type, Version: v, Time: e.Time, Tenant: tenant, Stream: stream,
+		Initiator: e.Initiator, ProcessID: e.ProcessID, PredecessorID: e.PredecessorID}
+	if data, err := m.def.DecodeEvent(e.Type, e.Data); err == nil {
+		env.Data = data
+	}
+	return env
+}
+
+// summarize is what the indexes hold for a state, or nil when it has no
+// slot (nothing to find it by time) and no visitor.
+func summarize(stream string, s *schedule.State, version uint64) *Summary {
+	x := &Summary{ScheduleID: stream, Status: s.Status, VisitorID: s.VisitorID, Version: version}
+	switch {
+	case !s.Reservation.Start.IsZero():
+		x.Start, x.End = s.Reservation.Start, s.Reservation.End
+	case !s.CheckIn.At.IsZero():
+		x.Start, x.End, x.WalkIn = s.CheckIn.At, s.CheckedOutAt, true
+	}
+	if x.Start.IsZero() && x.VisitorID == "" {
+		return nil
+	}
+	return x
+}
+
+// overlaps reports whether a slot overlaps [from, to). An open walk-in
+// (no end yet) is a point at its check-in.
+func (x *Summary) overlaps(from, to time.Time) bool {
+	if !x.Start.Before(to) {
+		return false
+	}
+	if x.End.After(x.Start) {
+		return x.End.After(from)
+	}
+	return !x.Start.Before(from)
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}

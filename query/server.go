@@ -1,0 +1,483 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/api"
+)
+
+// Codes of the problems the query API answers with.
+const (
+	CodeBadParameter     = "bad_parameter"      // 400: a query parameter with a bad value
+	CodeUnknownSchedule  = "unknown_schedule"   // 404: no such schedule for this tenant
+	CodeUnknownVersion   = "unknown_version"    // 404: ?version= is past the latest version
+	CodeBeforeFirstEvent = "before_first_event" // 404: ?at= is before the schedule's first event
+	CodeViewBehind       = "view_behind"        // 503: ?minVersion= not reached within ?wait=
+	CodeInternal         = "internal"           // 500: the read model failed
+)
+
+// Limits of waits and pages.
+const (
+	defaultWait  = 5 * time.Second
+	maxWait      = 30 * time.Second
+	defaultLimit = 50
+	maxLimit     = 1000
+)
+
+// Routes registers the API and the UI on mux. Every /v1 route is scoped to
+// the tenant of the request's bearer token: another tenant's schedule is
+// answered as unknown, never as forbidden, so its existence does not leak.
+func (v *View) Routes(mux *http.ServeMux, tokens *api.Tokens) {
+	handle := func(pattern string, h func(http.ResponseWriter, *http.Request, api.Principal)) {
+		mux.Handle(pattern, v.instrument(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			who, ok := tokens.Authenticate(w, r)
+			if !ok {
+				return
+			}
+			h(w, r, who)
+		})))
+	}
+	handle("GET /v1/schedules/{id}", v.getState)
+	handle("GET /v1/schedules/{id}/events", v.getEvents)
+	handle("GET /v1/schedules/{id}/timeline", v.getTimeline)
+	handle("GET /v1/schedules", v.listSchedules)
+	handle("GET /v1/visitors/{visitorId}/schedules", v.listVisitor)
+	mux.Handle("GET /ui/", v.instrument("GET /ui/", uiHandler()))
+	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+}
+
+func (v *View) instrument(route string, h http.Handler) http.Handler {
+	lat := v.metrics.latency.WithLabelValues(route)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		lat.Observe(time.Since(start).Seconds())
+		v.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// StateResponse is a schedule's state at one version.
+type StateResponse struct {
+	TenantID   string `json:"tenantId"`
+	ScheduleID string `json:"scheduleId"`
+	// Version is the version of the state: the last event folded in.
+	Version uint64 `json:"version"`
+	// LatestVersion is the newest version the view has.
+	LatestVersion uint64 `json:"latestVersion"`
+	// At echoes ?at= when the state was asked for by instant.
+	At    *time.Time      `json:"at,omitempty"`
+	State json.RawMessage `json:"state"`
+}
+
+func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principal) {
+	q, ok := parseParams(w, r, "version", "at", "minVersion", "wait")
+	if !ok {
+		return
+	}
+	stream := q.id("id")
+	version := q.uint("version", 1)
+	at := q.time("at")
+	if q.has("version") && q.has("at") {
+		q.fail("version", "give either version or at, not both")
+	}
+	if !q.ok(w) {
+		return
+	}
+	h, found := v.awaitHead(w, r, q, who.Tenant, stream)
+	if !found {
+		return
+	}
+	want := h.Version
+	if q.has("at") {
+		n, err := v.model.versionAt(who.Tenant, stream, &h, at)
+		if err != nil {
+			v.internalError(w, err)
+			return
+		}
+		want = n
+	} else if q.has("version") {
+		if version > h.Version {
+			api.WriteProblem(w, http.StatusNotFound, CodeUnknownVersion,
+				fmt.Sprintf("version %d is past the latest version %d (use minVersion to wait for it)", version, h.Version))
+			return
+		}
+		want = version
+	}
+	state, got, err := v.model.stateAt(who.Tenant, stream, &h, want)
+	if err != nil {
+		v.internalError(w, err)
+		return
+	}
+	if got == 0 {
+		api.WriteProblem(w, http.StatusNotFound, CodeBeforeFirstEvent, "the schedule had no events at that instant")
+		return
+	}
+	etag := `"` + strconv.FormatUint(got, 10) + `"`
+	w.Header().Set("ETag", etag)
+	if q.has("version") || q.has("at") {
+		// A past version never changes (short of an erasure).
+		w.Header().Set("Cache-Control", "private, max-age=3600")
+	} else {
+		w.Header().Set("Cache-Control", "private, no-cache")
+	}
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	resp := StateResponse{TenantID: who.Tenant, ScheduleID: stream, Version: got, LatestVersion: h.Version, State: state}
+	if q.has("at") {
+		resp.At = &at
+	}
+	writeJSON(w, resp)
+}
+
+// awaitHead returns the stream's head once it has ?minVersion= (waiting at
+// most ?wait=), answering the problem itself when it cannot.
+func (v *View) awaitHead(w http.ResponseWriter, r *http.Request, q *params, tenant, stream string) (head, bool) {
+	minVersion := q.uint("minVersion", 0)
+	wait := q.duration("wait", defaultWait)
+	if !q.ok(w) {
+		return head{}, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	for {
+		changed := v.changes()
+		h, found, err := v.model.head(tenant, stream)
+		if err != nil {
+			v.internalError(w, err)
+			return head{}, false
+		}
+		if found && h.Version >= minVersion {
+			return h, true
+		}
+		if minVersion == 0 {
+			api.WriteProblem(w, http.StatusNotFound, CodeUnknownSchedule, "no schedule with this id")
+			return head{}, false
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			w.Header().Set("Retry-After", "1")
+			api.WriteProblem(w, http.StatusServiceUnavailable, CodeViewBehind,
+				fmt.Sprintf("the view has not reached version %d of this schedule yet", minVersion))
+			return head{}, false
+		}
+	}
+}
+
+// Page is one page of a list; Next, when set, is the URL of the next page.
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+func (v *View) getEvents(w http.ResponseWriter, r *http.Request, who api.Principal) {
+	q, ok := parseParams(w, r, "after", "limit", "minVersion", "wait")
+	if !ok {
+		return
+	}
+	stream := q.id("id")
+	after := q.uint("after", 0)
+	limit := q.limit(100)
+	if !q.ok(w) {
+		return
+	}
+	if _, found := v.awaitHead(w, r, q, who.Tenant, stream); !found {
+		return
+	}
+	evs, more, err := v.model.events(who.Tenant, stream, after, limit)
+	if err != nil {
+		v.internalError(w, err)
+		return
+	}
+	page := Page[AuditEvent]{Items: evs}
+	if more {
+		page.Next = fmt.Sprintf("%s?after=%d&limit=%d", r.URL.Path, evs[len(evs)-1].Version, limit)
+	}
+	writeJSON(w, page)
+}
+
+// TimelineEntry is one event with the state after it and what it changed.
+type TimelineEntry struct {
+	AuditEvent
+	State   json.RawMessage `json:"state"`
+	Changes []Change        `json:"changes"`
+}
+
+func (v *View) getTimeline(w http.ResponseWriter, r *http.Request, who api.Principal) {
+	q, ok := parseParams(w, r, "after", "limit", "minVersion", "wait")
+	if !ok {
+		return
+	}
+	stream := q.id("id")
+	after := q.uint("after", 0)
+	limit := q.limit(20)
+	if !q.ok(w) {
+		return
+	}
+	h, found := v.awaitHead(w, r, q, who.Tenant, stream)
+	if !found {
+		return
+	}
+	entries, more, err := v.timeline(who.Tenant, stream, &h, after, limit)
+	if err != nil {
+		v.internalError(w, err)
+		return
+	}
+	page := Page[TimelineEntry]{Items: entries}
+	if more {
+		page.Next = fmt.Sprintf("%s?after=%d&limit=%d", r.URL.Path, entries[len(entries)-1].Version, limit)
+	}
+	writeJSON(w, page)
+}
+
+func (v *View) timeline(tenant, stream string, h *head, after uint64, limit int) ([]TimelineEntry, bool, error) {
+	evs, more, err := v.model.events(tenant, stream, after, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	prev, _, err := v.model.stateAt(tenant, stream, h, after)
+	if err != nil {
+		return nil, false, err
+	}
+	s := schedule.Definition.Seed()
+	if prev != nil {
+		if err := json.Unmarshal(prev, &s); err != nil {
+			return nil, false, fmt.Errorf("%w: %v", errCorrupt, err)
+		}
+	}
+	out := make([]TimelineEntry, 0, len(evs))
+	for _, e := range evs {
+		se := storedEvent{Type: e.Type, Time: e.Time, Initiator: e.Initiator, ProcessID: e.ProcessID,
+			PredecessorID: e.PredecessorID, Data: e.Data}
+		env := v.model.envelope(tenant, stream, e.Version, &se)
+		s = schedule.Definition.Apply(s, &env)
+		cur, err := json.Marshal(s)
+		if err != nil {
+			return nil, false, err
+		}
+		changes, err := diff(prev, cur)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, TimelineEntry{AuditEvent: e, State: cur, Changes: changes})
+		prev = cur
+	}
+	return out, more, nil
+}
+
+func (v *View) listSchedules(w http.ResponseWriter, r *http.Request, who api.Principal) {
+	q, ok := parseParams(w, r, "from", "to", "status", "limit", "cursor")
+	if !ok {
+		return
+	}
+	f := &listFilter{from: q.time("from"), to: q.time("to"), status: q.status()}
+	if !q.has("from") {
+		q.fail("from", "from (RFC 3339) is required")
+	}
+	if !q.has("to") {
+		q.fail("to", "to (RFC 3339) is required")
+	}
+	if q.has("from") && q.has("to") && !f.from.Before(f.to) {
+		q.fail("to", "to must be after from")
+	}
+	limit := q.limit(defaultLimit)
+	if !q.ok(w) {
+		return
+	}
+	items, next, err := v.model.schedules(who.Tenant, f, r.URL.Query().Get("cursor"), limit)
+	v.writeList(w, r, items, next, err)
+}
+
+func (v *View) listVisitor(w http.ResponseWriter, r *http.Request, who api.Principal) {
+	q, ok := parseParams(w, r, "status", "limit", "cursor")
+	if !ok {
+		return
+	}
+	visitor := q.id("visitorId")
+	f := &listFilter{status: q.status()}
+	limit := q.limit(defaultLimit)
+	if !q.ok(w) {
+		return
+	}
+	items, next, err := v.model.visitorSchedules(who.Tenant, visitor, f, r.URL.Query().Get("cursor"), limit)
+	v.writeList(w, r, items, next, err)
+}
+
+func (v *View) writeList(w http.ResponseWriter, r *http.Request, items []Summary, next string, err error) {
+	if errors.Is(err, errBadCursor) {
+		api.WriteProblem(w, http.StatusBadRequest, CodeBadParameter, "cursor: "+err.Error())
+		return
+	}
+	if err != nil {
+		v.internalError(w, err)
+		return
+	}
+	page := Page[Summary]{Items: items}
+	if next != "" {
+		u := *r.URL
+		qs := u.Query()
+		qs.Set("cursor", next)
+		u.RawQuery = qs.Encode()
+		page.Next = u.RequestURI()
+	}
+	writeJSON(w, page)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (v *View) internalError(w http.ResponseWriter, err error) {
+	// The error may name ids (tenant, schedule), never patient data: it
+	// is logged, and the client gets only the code.
+	v.log.Error("read model", "err", err)
+	api.WriteProblem(w, http.StatusInternalServerError, CodeInternal, "the read model failed to answer; see the service log")
+}
+
+// params parses and checks query parameters, collecting the first problem.
+type params struct {
+	r      *http.Request
+	values map[string][]string
+	err    string
+}
+
+// parseParams refuses parameters the route does not know: a typo such as
+// ?verison=3 must not silently answer the current state.
+func parseParams(w http.ResponseWriter, r *http.Request, known ...string) (*params, bool) {
+	q := &params{r: r, values: r.URL.Query()}
+	for name, vals := range q.values {
+		if !contains(known, name) {
+			q.fail(name, "unknown parameter")
+		} else if len(vals) > 1 {
+			q.fail(name, "given more than once")
+		}
+	}
+	return q, q.ok(w)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (q *params) fail(name, msg string) {
+	if q.err == "" {
+		q.err = name + ": " + msg
+	}
+}
+
+func (q *params) ok(w http.ResponseWriter) bool {
+	if q.err == "" {
+		return true
+	}
+	code := CodeBadParameter
+	if len(q.err) > 0 && q.err[0] == '!' {
+		code, q.err = aggregate.CodeInvalidID, q.err[1:]
+	}
+	api.WriteProblem(w, http.StatusBadRequest, code, q.err)
+	return false
+}
+
+func (q *params) has(name string) bool { _, ok := q.values[name]; return ok }
+
+func (q *params) get(name string) string {
+	if vals := q.values[name]; len(vals) > 0 {
+		return vals[0]
+	}
+	return ""
+}
+
+func (q *params) id(name string) string {
+	id := q.r.PathValue(name)
+	if !aggregate.ValidID(id) && q.err == "" {
+		q.err = "!" + name + " must match " + aggregate.IDPattern
+	}
+	return id
+}
+
+func (q *params) uint(name string, least uint64) uint64 {
+	if !q.has(name) {
+		return 0
+	}
+	n, err := strconv.ParseUint(q.get(name), 10, 64)
+	if err != nil || n < least {
+		q.fail(name, fmt.Sprintf("must be a whole number ≥ %d", least))
+	}
+	return n
+}
+
+func (q *params) time(name string) time.Time {
+	if !q.has(name) {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, q.get(name))
+	if err != nil {
+		q.fail(name, "must be an RFC 3339 time, such as 2026-03-02T10:00:00Z")
+	}
+	return t.UTC()
+}
+
+func (q *params) duration(name string, def time.Duration) time.Duration {
+	if !q.has(name) {
+		return def
+	}
+	d, err := time.ParseDuration(q.get(name))
+	if err != nil || d < 0 || d > maxWait {
+		q.fail(name, "must be a duration between 0s and "+maxWait.String())
+	}
+	return d
+}
+
+func (q *params) limit(def int) int {
+	if !q.has("limit") {
+		return def
+	}
+	n, err := strconv.Atoi(q.get("limit"))
+	if err != nil || n < 1 || n > maxLimit {
+		q.fail("limit", fmt.Sprintf("must be between 1 and %d", maxLimit))
+	}
+	return n
+}
+
+var statuses = []schedule.Status{schedule.StatusNew, schedule.StatusReserved, schedule.StatusCanceled,
+	schedule.StatusNoShow, schedule.StatusCheckedIn, schedule.StatusCheckedOut}
+
+func (q *params) status() schedule.Status {
+	if !q.has("status") {
+		return ""
+	}
+	s := schedule.Status(q.get("status"))
+	for _, known := range statuses {
+		if s == known {
+			return s
+		}
+	}
+	q.fail("status", "must be one of new, reserved, canceled, no_show, checked_in, checked_out")
+	return ""
+}

@@ -1,0 +1,294 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/topics"
+)
+
+// Config configures a View.
+type Config struct {
+	// DataDir holds the Pebble read model.
+	DataDir string
+	// ClientOpts connect to Kafka (seed brokers, logger, kprom hooks).
+	ClientOpts []kgo.Opt
+	// LogicVersion is the fold logic's version; a model built by another
+	// is rebuilt. Zero means schedule.LogicVersion.
+	LogicVersion int
+	// SnapshotEvery is how many events separate two snapshots of a
+	// stream: the most a time-travel answer folds. Zero means 64.
+	SnapshotEvery int
+	// MaxPoll bounds the records folded into one Pebble batch. Zero
+	// means 10000.
+	MaxPoll int
+	Logger  *slog.Logger
+	// Registerer receives the view's metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+}
+
+// View is the read model and the consumer that keeps it current.
+type View struct {
+	cfg     Config
+	log     *slog.Logger
+	model   *model
+	metrics *metrics
+
+	// next[p] is the next schedule-events offset of partition p to fold.
+	next  []atomic.Int64
+	ready atomic.Bool
+	// Rebuilt reports that Open found a model of another logic version
+	// and wiped it.
+	Rebuilt bool
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced after every commit
+}
+
+// lagInterval is how often the view reads the topic's end offsets.
+const lagInterval = time.Second
+
+// Open opens (or creates) the read model. The caller MUST call Close.
+func Open(cfg Config) (*View, error) {
+	if cfg.LogicVersion == 0 {
+		cfg.LogicVersion = schedule.LogicVersion
+	}
+	if cfg.SnapshotEvery <= 0 {
+		cfg.SnapshotEvery = 64
+	}
+	if cfg.MaxPoll <= 0 {
+		cfg.MaxPoll = 10000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m, rebuilt, err := openModel(cfg.DataDir, schedule.Definition, cfg.LogicVersion, cfg.SnapshotEvery)
+	if err != nil {
+		return nil, err
+	}
+	if rebuilt {
+		cfg.Logger.Info("read model was built by other fold logic; rebuilding from the start", "logic", cfg.LogicVersion)
+	}
+	return &View{cfg: cfg, log: cfg.Logger, model: m, metrics: newMetrics(cfg.Registerer),
+		Rebuilt: rebuilt, changed: make(chan struct{})}, nil
+}
+
+// Close closes the read model. Run must have returned.
+func (v *View) Close() error { return v.model.close() }
+
+// Ready reports whether the view has folded everything that was committed
+// to schedule-events when it started.
+func (v *View) Ready() bool { return v.ready.Load() }
+
+// Run consumes schedule-events into the model until ctx is done.
+func (v *View) Run(ctx context.Context) error {
+	// One client consumes and lists offsets: kprom hooks in ClientOpts
+	// belong to one client.
+	cl, err := kgo.NewClient(append(slices.Clone(v.cfg.ClientOpts),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers take offsets too: seeing them lets the
+		// checkpoint reach the end offset, so lag can be zero.
+		kgo.KeepControlRecords(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(8<<20),
+	)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ends, err := v.waitForTopic(ctx, adm)
+	if err != nil {
+		return nil // ctx ended
+	}
+	v.next = make([]atomic.Int64, len(ends))
+	offsets := map[int32]kgo.Offset{}
+	for p := range ends {
+		cp, err := v.model.checkpoint(int32(p))
+		if err != nil {
+			return err
+		}
+		v.next[p].Store(cp)
+		offsets[int32(p)] = kgo.NewOffset().At(cp)
+	}
+	v.updateLag(ends)
+	go v.pollLag(ctx, adm, ends)
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topics.Events: offsets})
+	for {
+		fetches := cl.PollRecords(ctx, v.cfg.MaxPoll)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				v.log.Warn("fetch", "topic", t, "partition", p, "err", err)
+			}
+		})
+		if err := v.fold(fetches); err != nil {
+			return err
+		}
+	}
+}
+
+// waitForTopic waits until schedule-events exists (the processor creates
+// it) and returns its last stable offsets by partition.
+func (v *View) waitForTopic(ctx context.Context, adm *kadm.Client) ([]int64, error) {
+	for {
+		ends, err := lastStable(ctx, adm)
+		if err == nil {
+			return ends, nil
+		}
+		v.log.Info("waiting for topic", "topic", topics.Events, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// lastStable lists schedule-events' last stable offsets (what read_committed
+// consumers can reach), indexed by partition.
+func lastStable(ctx context.Context, adm *kadm.Client) ([]int64, error) {
+	listed, err := adm.ListCommittedOffsets(ctx, topics.Events)
+	if err != nil {
+		return nil, err
+	}
+	var ends []int64
+	var lerr error
+	listed.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			lerr = o.Err
+			return
+		}
+		if int(o.Partition) >= len(ends) {
+			ends = append(ends, make([]int64, int(o.Partition)+1-len(ends))...)
+		}
+		ends[o.Partition] = o.Offset
+	})
+	if lerr != nil {
+		return nil, lerr
+	}
+	if len(ends) == 0 {
+		return nil, fmt.Errorf("topic %s not found", topics.Events)
+	}
+	return ends, nil
+}
+
+// fold writes one poll's records into the model: one Pebble batch, or
+// more when an erasure needs the events before it committed.
+func (v *View) fold(fetches kgo.Fetches) error {
+	w, err := v.model.newWriter()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	fetches.EachRecord(func(rec *kgo.Record) {
+		if ferr != nil || int(rec.Partition) >= len(v.next) {
+			return
+		}
+		if rec.Attrs.IsControl() {
+			w.advance(rec.Partition, rec.Offset+1)
+			return
+		}
+		e, err := topics.DecodeEvent(rec)
+		switch {
+		case err != nil:
+			// Not an event this code can read: counted and passed over,
+			// never allowed to stop the partition.
+			v.metrics.badEvents.Inc()
+			v.log.Warn("skipping unreadable event record", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+		case e.Tombstone:
+			if ferr = v.commit(w); ferr != nil {
+				return
+			}
+			if w, ferr = v.model.newWriter(); ferr != nil {
+				return
+			}
+			ferr = w.erase(e.Tenant, e.Stream, e.Version)
+			v.metrics.erased.Inc()
+		default:
+			ferr = w.apply(&e)
+		}
+		w.advance(rec.Partition, rec.Offset+1)
+	})
+	if ferr != nil {
+		return ferr
+	}
+	return v.commit(w)
+}
+
+func (v *View) commit(w *writer) error {
+	if w.empty() {
+		w.b.Close()
+		return nil
+	}
+	if err := w.commit(); err != nil {
+		return err
+	}
+	for p, next := range w.offsets {
+		v.next[p].Store(next)
+	}
+	v.metrics.applied.Add(float64(w.applied))
+	v.mu.Lock()
+	close(v.changed)
+	v.changed = make(chan struct{})
+	v.mu.Unlock()
+	return nil
+}
+
+// changes returns a channel closed at the next commit.
+func (v *View) changes() <-chan struct{} {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.changed
+}
+
+// pollLag exports the view's lag and decides readiness: ready once every
+// partition has reached the end it had when the view started.
+func (v *View) pollLag(ctx context.Context, adm *kadm.Client, startEnds []int64) {
+	t := time.NewTicker(lagInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !v.ready.Load() {
+			v.updateLag(startEnds)
+		}
+		if ends, err := lastStable(ctx, adm); err == nil {
+			v.updateLag(ends)
+		}
+	}
+}
+
+func (v *View) updateLag(ends []int64) {
+	caughtUp := true
+	for p := range v.next {
+		end := int64(0)
+		if p < len(ends) {
+			end = ends[p]
+		}
+		lag := max(end-v.next[p].Load(), 0)
+		caughtUp = caughtUp && lag == 0
+		v.metrics.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(lag))
+	}
+	if caughtUp && !v.ready.Load() {
+		v.ready.Store(true)
+		v.log.Info("read model caught up")
+	}
+}
