@@ -264,7 +264,9 @@ func (s *service) waitFolded(n int) {
 	}
 }
 
-func (s *service) applied() float64 { return metricValue(s.t, s.reg, "rewind_query_events_applied_total") }
+func (s *service) applied() float64 {
+	return metricValue(s.t, s.reg, "rewind_query_events_applied_total")
+}
 
 // metricValue sums a metric's series (counters and gauges).
 func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
@@ -324,4 +326,3 @@ func jsonOf(t *testing.T, v any) string {
 	}
 	return string(b)
 }
-

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -305,7 +306,7 @@ func (v *View) listSchedules(w http.ResponseWriter, r *http.Request, who api.Pri
 	if !q.ok(w) {
 		return
 	}
-	items, next, err := v.model.schedules(who.Tenant, f, r.URL.Query().Get("cursor"), limit)
+	items, next, err := v.model.schedules(who.Tenant, f, q.get("cursor"), limit)
 	v.writeList(w, r, items, next, err)
 }
 
@@ -320,7 +321,7 @@ func (v *View) listVisitor(w http.ResponseWriter, r *http.Request, who api.Princ
 	if !q.ok(w) {
 		return
 	}
-	items, next, err := v.model.visitorSchedules(who.Tenant, visitor, f, r.URL.Query().Get("cursor"), limit)
+	items, next, err := v.model.visitorSchedules(who.Tenant, visitor, f, q.get("cursor"), limit)
 	v.writeList(w, r, items, next, err)
 }
 
@@ -366,7 +367,11 @@ type params struct {
 // parseParams refuses parameters the route does not know: a typo such as
 // ?verison=3 must not silently answer the current state.
 func parseParams(w http.ResponseWriter, r *http.Request, known ...string) (*params, bool) {
-	q := &params{r: r, values: r.URL.Query()}
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	q := &params{r: r, values: values}
+	if err != nil {
+		q.fail("query", "not a valid URL query string")
+	}
 	for name, vals := range q.values {
 		if !contains(known, name) {
 			q.fail(name, "unknown parameter")

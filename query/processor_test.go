@@ -1,0 +1,81 @@
+package query_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/processor"
+	"github.com/rewind/rewind/query"
+)
+
+// TestFoldsProcessorOutput runs the real processor on commands while the
+// view follows its transactions, then checks every stream against a fold
+// of the events read back from the topic, and that the view reports
+// itself ready with no lag.
+func TestFoldsProcessorOutput(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, partitions)
+	s := startView(t, brokers, t.TempDir())
+	p, err := processor.New(processor.Config{Brokers: []string{brokers}, InstanceID: "p1", DataDir: t.TempDir(),
+		Partitions: partitions, Kind: schedule.Kind, Registerer: prometheus.NewRegistry(), MaxBatch: 100,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SessionTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		p.Close()
+	}()
+	recs := testkit.Interleave("clinic-a", 60, t0)
+	testkit.Send(t, testkit.Producer(t, brokers), recs)
+	testkit.WaitResults(t, brokers, len(recs), time.Minute, nil)
+	log := testkit.ReadAll(t, brokers)
+	t.Logf("%d commands, %d events", len(recs), len(log.Events))
+	s.waitFolded(len(log.Events))
+	for key, want := range testkit.Fold(t, schedule.Kind, log) {
+		_, stream, _ := strings.Cut(key, "/")
+		var got query.StateResponse
+		if code, pc := s.get(tokenA, "/v1/schedules/"+stream+"?minVersion=1", &got); code != 200 {
+			t.Fatalf("%s: %d %s", key, code, pc)
+		}
+		if got.Version != want.Version || !sameJSON(t, got.State, want.State) {
+			t.Fatalf("%s: version %d %s, want %d %s", key, got.Version, got.State, want.Version, jsonOf(t, want.State))
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for metricValue(t, s.reg, "rewind_query_view_lag") != 0 || !s.view.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatalf("view lag %v ready %v after folding everything", metricValue(t, s.reg, "rewind_query_view_lag"), s.view.Ready())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := seriesCount(t, s.reg, "rewind_query_view_lag"); n != partitions {
+		t.Fatalf("view lag has %d series, want one per partition (%d)", n, partitions)
+	}
+}
+
+func seriesCount(t *testing.T, reg *prometheus.Registry, name string) int {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return len(mf.GetMetric())
+		}
+	}
+	return 0
+}
