@@ -46,14 +46,26 @@ run: build ## run devkafka, the processor and ingest on ./data (Ctrl-C stops all
 demo: ## walk one visit through the pure domain, with time travel
 	$(GO) run ./cmd/demo
 
-.PHONY: test
-test: ## run every test (fetches its own dependencies)
+.PHONY: deps
+deps: ## install what the tests need besides Go: Debian's chromium for the UI test (as root)
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing Debian's chromium for the UI test"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
+			{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+		else \
+			echo "chromium is missing: install it (apt-get install chromium) or set REWIND_SKIP_BROWSER=1"; \
+		fi; \
+	fi
 	$(GO) mod download
+
+.PHONY: test
+test: deps ## run every test (fetches its own dependencies)
 	$(GO) tool gotestsum --format testname -- -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
 
 .PHONY: race
 race: ## run the concurrent packages' tests under the race detector
-	$(GO) tool gotestsum --format pkgname -- -race -count=1 -timeout $(TEST_TIMEOUT) ./processor/... ./ingest/... ./state/...
+	$(GO) tool gotestsum --format pkgname -- -race -count=1 -timeout $(TEST_TIMEOUT) ./processor/... ./ingest/... ./state/... ./query/...
 
 .PHONY: fuzz
 fuzz: ## fuzz the command decoder and random command sequences for a while

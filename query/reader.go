@@ -28,7 +28,7 @@ func (m *model) stateAt(tenant, stream string, h *head, v uint64) (json.RawMessa
 		return nil, 0, err
 	}
 	defer it.Close()
-	var snap json.RawMessage
+	var snap []byte
 	from := uint64(0)
 	if it.Last() {
 		from = binary.BigEndian.Uint64(it.Key()[len(snapPre):])
@@ -45,20 +45,21 @@ func (m *model) stateAt(tenant, stream string, h *head, v uint64) (json.RawMessa
 		if err := evs.Error(); err != nil {
 			return nil, 0, err
 		}
-		// Exactly at a snapshot: its bytes are the answer.
 		if from == 0 {
 			return nil, 0, nil
 		}
-		return slices.Clone(snap), from, nil
 	}
 	s := m.def.Seed()
 	if snap != nil {
-		if err := json.Unmarshal(snap, &s); err != nil {
-			return nil, 0, fmt.Errorf("%w: snapshot: %v", errCorrupt, err)
+		// Into a zero State: gob leaves fields the stream omits (zero
+		// values) as they are in the destination.
+		s = schedule.State{}
+		if err := decodeSnapshot(snap, &s); err != nil {
+			return nil, 0, err
 		}
 	}
 	version := from
-	for ; evs.Valid(); evs.Next() {
+	for valid := evs.First(); valid; valid = evs.Next() {
 		var se storedEvent
 		if err := json.Unmarshal(evs.Value(), &se); err != nil {
 			return nil, 0, fmt.Errorf("%w: event: %v", errCorrupt, err)

@@ -105,7 +105,7 @@ func (w *writer) fold(id streamID, l *live, v uint64, se *storedEvent) error {
 	}
 	l.head.Since++
 	if l.head.Since >= w.m.snapshotEvery {
-		snap, err := json.Marshal(l.state)
+		snap, err := encodeSnapshot(&l.state)
 		if err != nil {
 			return err
 		}
