@@ -21,7 +21,7 @@ func BenchmarkStateAtLongStream(b *testing.B) {
 	defer m.close()
 	at := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 	const n = 10000
-	w, _ := m.newWriter()
+	w, _ := m.newWriter(nil)
 	for i := 1; i <= n; i++ {
 		typ, data := "PhotosTaken", `{"kind":"after","count":1}`
 		if i == 1 {
@@ -37,7 +37,7 @@ func BenchmarkStateAtLongStream(b *testing.B) {
 			if err := w.commit(); err != nil {
 				b.Fatal(err)
 			}
-			w, _ = m.newWriter()
+			w, _ = m.newWriter(nil)
 		}
 	}
 	h, _, _ := m.head("t", "long")
@@ -46,6 +46,39 @@ func BenchmarkStateAtLongStream(b *testing.B) {
 	for b.Loop() {
 		if _, _, err := m.stateAt("t", "long", &h, uint64(1+r.IntN(n))); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCatchUp times folding events of 1,000 streams into the model
+// in batches, as the consumer does (no Kafka).
+func BenchmarkCatchUp(b *testing.B) {
+	m, _, err := openModel(b.TempDir(), schedule.Definition, 1, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.close()
+	at := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	cache := newStreamCache(20000)
+	w, _ := m.newWriter(cache)
+	b.ResetTimer()
+	for i := range b.N {
+		s, v := i%1000, i/1000+1
+		typ, data := "Rescheduled", `{"start":"2026-04-01T10:00:00Z","end":"2026-04-01T11:00:00Z"}`
+		if v == 1 {
+			typ, data = "Reserved", `{"visitorId":"v1","start":"2026-04-01T10:00:00Z","end":"2026-04-01T11:00:00Z","procedures":["botox"]}`
+		}
+		e := topics.Event{Envelope: aggregate.Envelope{Type: typ, Version: uint64(v), Time: at.Add(time.Duration(i) * time.Millisecond),
+			Tenant: "t", Stream: "s" + strconv.Itoa(s), Initiator: "u", PredecessorID: "c" + strconv.Itoa(i)}, Raw: []byte(data)}
+		if err := w.apply(&e); err != nil {
+			b.Fatal(err)
+		}
+		w.advance(0, int64(i))
+		if i%5000 == 4999 {
+			if err := w.commit(); err != nil {
+				b.Fatal(err)
+			}
+			w, _ = m.newWriter(cache)
 		}
 	}
 }

@@ -61,8 +61,8 @@ func (m *model) stateAt(tenant, stream string, h *head, v uint64) (json.RawMessa
 	version := from
 	for valid := evs.First(); valid; valid = evs.Next() {
 		var se storedEvent
-		if err := json.Unmarshal(evs.Value(), &se); err != nil {
-			return nil, 0, fmt.Errorf("%w: event: %v", errCorrupt, err)
+		if err := decodeStoredEvent(evs.Value(), &se); err != nil {
+			return nil, 0, err
 		}
 		version = binary.BigEndian.Uint64(evs.Key()[len(evPre):])
 		env := m.envelope(tenant, stream, version, &se)
@@ -120,9 +120,10 @@ func (m *model) events(tenant, stream string, after uint64, limit int) ([]AuditE
 			return out, true, nil
 		}
 		var se storedEvent
-		if err := json.Unmarshal(it.Value(), &se); err != nil {
-			return nil, false, fmt.Errorf("%w: event: %v", errCorrupt, err)
+		if err := decodeStoredEvent(it.Value(), &se); err != nil {
+			return nil, false, err
 		}
+		se.Data = slices.Clone(se.Data) // the iterator's memory is reused
 		out = append(out, AuditEvent{Version: binary.BigEndian.Uint64(it.Key()[len(pre):]), Type: se.Type,
 			Time: se.Time, TenantID: tenant, ScheduleID: stream, Initiator: se.Initiator, ProcessID: se.ProcessID,
 			PredecessorID: se.PredecessorID, Data: se.Data})

@@ -2,8 +2,10 @@ package query
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/gob"
 	"fmt"
+	"time"
 
 	"github.com/rewind/rewind/aggregate/schedule"
 )
@@ -26,5 +28,49 @@ func decodeSnapshot(raw []byte, s *schedule.State) error {
 	if err := gob.NewDecoder(bytes.NewReader(raw)).Decode(s); err != nil {
 		return fmt.Errorf("%w: snapshot: %v", errCorrupt, err)
 	}
+	return nil
+}
+
+// storedEventFormat is the first byte of an encoded storedEvent.
+const storedEventFormat = 1
+
+// encode writes the event compactly: every event of the topic passes
+// through here during a catch-up, and JSON with embedded raw data was a
+// sixth of the fold's time. Strings are length-prefixed; data comes last.
+func (e *storedEvent) encode() []byte {
+	b := make([]byte, 0, 32+len(e.Type)+len(e.Initiator)+len(e.ProcessID)+len(e.PredecessorID)+len(e.Data))
+	b = append(b, storedEventFormat)
+	for _, s := range []string{e.Type, e.Initiator, e.ProcessID, e.PredecessorID} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendVarint(b, e.Time.Unix())
+	b = binary.AppendUvarint(b, uint64(e.Time.Nanosecond()))
+	return append(b, e.Data...)
+}
+
+func decodeStoredEvent(b []byte, e *storedEvent) error {
+	if len(b) == 0 || b[0] != storedEventFormat {
+		return fmt.Errorf("%w: event record of an unknown format", errCorrupt)
+	}
+	b = b[1:]
+	for _, s := range []*string{&e.Type, &e.Initiator, &e.ProcessID, &e.PredecessorID} {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return fmt.Errorf("%w: truncated event record", errCorrupt)
+		}
+		*s, b = string(b[k:k+int(n)]), b[k+int(n):]
+	}
+	sec, k := binary.Varint(b)
+	if k <= 0 {
+		return fmt.Errorf("%w: truncated event record", errCorrupt)
+	}
+	b = b[k:]
+	nsec, k := binary.Uvarint(b)
+	if k <= 0 {
+		return fmt.Errorf("%w: truncated event record", errCorrupt)
+	}
+	e.Time = time.Unix(sec, int64(nsec)).UTC()
+	e.Data = b[k:]
 	return nil
 }

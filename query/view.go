@@ -31,6 +31,9 @@ type Config struct {
 	// SnapshotEvery is how many events separate two snapshots of a
 	// stream: the most a time-travel answer folds. Zero means 64.
 	SnapshotEvery int
+	// StreamCache is how many streams stay decoded between batches. Zero
+	// means 20000.
+	StreamCache int
 	// MaxPoll bounds the records folded into one Pebble batch. Zero
 	// means 10000.
 	MaxPoll int
@@ -53,6 +56,8 @@ type View struct {
 	// and wiped it.
 	Rebuilt bool
 
+	cache *streamCache
+
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
 }
@@ -68,6 +73,9 @@ func Open(cfg Config) (*View, error) {
 	if cfg.SnapshotEvery <= 0 {
 		cfg.SnapshotEvery = 64
 	}
+	if cfg.StreamCache <= 0 {
+		cfg.StreamCache = 20000
+	}
 	if cfg.MaxPoll <= 0 {
 		cfg.MaxPoll = 10000
 	}
@@ -82,7 +90,7 @@ func Open(cfg Config) (*View, error) {
 		cfg.Logger.Info("read model was built by other fold logic; rebuilding from the start", "logic", cfg.LogicVersion)
 	}
 	return &View{cfg: cfg, log: cfg.Logger, model: m, metrics: newMetrics(cfg.Registerer),
-		Rebuilt: rebuilt, changed: make(chan struct{})}, nil
+		Rebuilt: rebuilt, changed: make(chan struct{}), cache: newStreamCache(cfg.StreamCache)}, nil
 }
 
 // Close closes the read model. Run must have returned.
@@ -190,7 +198,7 @@ func lastStable(ctx context.Context, adm *kadm.Client) ([]int64, error) {
 // fold writes one poll's records into the model: one Pebble batch, or
 // more when an erasure needs the events before it committed.
 func (v *View) fold(fetches kgo.Fetches) error {
-	w, err := v.model.newWriter()
+	w, err := v.model.newWriter(v.cache)
 	if err != nil {
 		return err
 	}
@@ -214,7 +222,7 @@ func (v *View) fold(fetches kgo.Fetches) error {
 			if ferr = v.commit(w); ferr != nil {
 				return
 			}
-			if w, ferr = v.model.newWriter(); ferr != nil {
+			if w, ferr = v.model.newWriter(v.cache); ferr != nil {
 				return
 			}
 			ferr = w.erase(e.Tenant, e.Stream, e.Version)

@@ -22,6 +22,51 @@ type writer struct {
 	streams map[streamID]*live
 	offsets map[int32]int64
 	applied int
+	cache   *streamCache
+}
+
+// streamCache keeps the streams of recent batches decoded, so a busy
+// stream is not read back and decoded from Pebble at every batch. Only a
+// committed batch's streams enter it.
+type streamCache struct {
+	max     int
+	streams map[streamID]*live
+}
+
+func newStreamCache(max int) *streamCache {
+	return &streamCache{max: max, streams: make(map[streamID]*live)}
+}
+
+func (c *streamCache) get(id streamID) *live {
+	if c == nil {
+		return nil
+	}
+	return c.streams[id]
+}
+
+func (c *streamCache) put(id streamID, l *live) {
+	if c == nil {
+		return
+	}
+	if len(c.streams) >= c.max {
+		// Evict an arbitrary tenth: map order is random, and an evicted
+		// stream only costs one Pebble read when it comes back.
+		n := c.max / 10
+		for k := range c.streams {
+			if n--; n < 0 {
+				break
+			}
+			delete(c.streams, k)
+		}
+	}
+	l.head.State = nil // re-encoded from state at the next write
+	c.streams[id] = l
+}
+
+func (c *streamCache) forget(id streamID) {
+	if c != nil {
+		delete(c.streams, id)
+	}
 }
 
 type streamID struct{ tenant, stream string }
@@ -33,12 +78,13 @@ type live struct {
 	indexed *Summary // what the indexes hold before this batch
 }
 
-func (m *model) newWriter() (*writer, error) {
+func (m *model) newWriter(cache *streamCache) (*writer, error) {
 	mt, err := m.meta()
 	if err != nil {
 		return nil, err
 	}
-	return &writer{m: m, b: m.db.NewBatch(), meta: mt, streams: map[streamID]*live{}, offsets: map[int32]int64{}}, nil
+	return &writer{m: m, b: m.db.NewBatch(), meta: mt, streams: map[streamID]*live{}, offsets: map[int32]int64{},
+		cache: cache}, nil
 }
 
 // advance records that partition p has been read up to offset next.
@@ -49,6 +95,10 @@ func (w *writer) empty() bool { return len(w.offsets) == 0 }
 
 func (w *writer) load(id streamID) (*live, error) {
 	if l, ok := w.streams[id]; ok {
+		return l, nil
+	}
+	if l := w.cache.get(id); l != nil {
+		w.streams[id] = l
 		return l, nil
 	}
 	l := &live{state: w.m.def.Seed()}
@@ -84,7 +134,7 @@ func (w *writer) apply(e *topics.Event) error {
 		// Kept as a JSON string so the audit log still shows the fact.
 		se.Data = mustJSON(string(e.Raw))
 	}
-	if err := w.b.Set(versionKey(prefixEvent, id.tenant, id.stream, e.Version), mustJSON(se), nil); err != nil {
+	if err := w.b.Set(versionKey(prefixEvent, id.tenant, id.stream, e.Version), se.encode(), nil); err != nil {
 		return err
 	}
 	return w.fold(id, l, e.Version, &se)
@@ -140,6 +190,9 @@ func (w *writer) commit() error {
 	if err := w.b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("query: commit: %w", err)
 	}
+	for id, l := range w.streams {
+		w.cache.put(id, l)
+	}
 	return nil
 }
 
@@ -152,7 +205,7 @@ func (w *writer) writeHead(id streamID, l *live) error {
 	if err != nil {
 		return err
 	}
-	l.head.State, l.head.Indexed = state, x
+	l.head.State, l.head.Indexed, l.indexed = state, x, x
 	return w.b.Set(headKey(id.tenant, id.stream), mustJSON(l.head), nil)
 }
 
@@ -195,6 +248,7 @@ func (w *writer) reindex(id streamID, old, cur *Summary) error {
 // the stream back from the store.
 func (w *writer) erase(tenant, stream string, v uint64) error {
 	id := streamID{tenant, stream}
+	w.cache.forget(id) // refolded from the store below
 	old, found, err := w.m.head(tenant, stream)
 	if err != nil || !found {
 		return err
@@ -222,8 +276,8 @@ func (w *writer) erase(tenant, stream string, v uint64) error {
 			continue
 		}
 		var se storedEvent
-		if err := json.Unmarshal(it.Value(), &se); err != nil {
-			return fmt.Errorf("%w: %v", errCorrupt, err)
+		if err := decodeStoredEvent(it.Value(), &se); err != nil {
+			return err
 		}
 		if err := w.fold(id, l, ev, &se); err != nil {
 			return err
