@@ -13,6 +13,7 @@ import (
 //	rewind_processor_consumer_lag{partition}        commands behind the last stable offset, every partition
 //	rewind_processor_restore_events_total           events folded while restoring
 //	rewind_processor_restoring_partitions           partitions restoring now
+//	rewind_processor_restore_remaining{partition}   records left to fold, while the partition restores
 //	rewind_processor_partitions_owned               partitions this instance owns
 type metrics struct {
 	commands     *prometheus.CounterVec
@@ -22,6 +23,7 @@ type metrics struct {
 	lag          *prometheus.GaugeVec
 	restored     prometheus.Counter
 	restoring    prometheus.Gauge
+	restoreLeft  *prometheus.GaugeVec
 	owned        prometheus.Gauge
 }
 
@@ -49,12 +51,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		restoring: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rewind_processor_restoring_partitions", Help: "Partitions being restored now.",
 		}),
+		restoreLeft: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "rewind_processor_restore_remaining",
+			Help: "Records of schedule-events and schedule-results left to fold, per partition being restored.",
+		}, []string{"partition"}),
 		owned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rewind_processor_partitions_owned", Help: "Partitions this instance owns.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.events, m.transactions, m.batch, m.lag, m.restored, m.restoring, m.owned)
+		reg.MustRegister(m.commands, m.events, m.transactions, m.batch, m.lag, m.restored, m.restoring, m.restoreLeft, m.owned)
 	}
 	return m
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -195,7 +196,9 @@ func (r *restorer) run(ctx context.Context) error {
 	for tp := range r.ends {
 		progress[tp] = time.Now()
 	}
+	defer r.clearProgress()
 	for remaining > 0 {
+		r.exportProgress()
 		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		fetches := cl.PollFetches(pctx)
 		cancel()
@@ -243,6 +246,24 @@ func (r *restorer) run(ctx context.Context) error {
 		}
 	}
 	return r.flush()
+}
+
+// exportProgress sets, per partition, the records of events and results
+// still to fold: what an operator watches while a partition restores.
+func (r *restorer) exportProgress() {
+	left := map[int32]int64{}
+	for tp, end := range r.ends {
+		left[tp.part] += max(end-r.from(tp), 0)
+	}
+	for part, n := range left {
+		r.p.metrics.restoreLeft.WithLabelValues(strconv.Itoa(int(part))).Set(float64(n))
+	}
+}
+
+func (r *restorer) clearProgress() {
+	for part := range r.cps {
+		r.p.metrics.restoreLeft.DeleteLabelValues(strconv.Itoa(int(part)))
+	}
 }
 
 // stuckAfter is how long a partition below its end may deliver nothing
