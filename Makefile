@@ -18,29 +18,8 @@ build: ## build every binary into ./bin
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 .PHONY: run
-run: build ## run devkafka, the processor and ingest on ./data (Ctrl-C stops all)
-	@mkdir -p data
-	@if [ ! -f data/tokens ]; then \
-		token=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'); \
-		echo "$$token" > data/dev-token; chmod 600 data/dev-token; \
-		echo "# dev token for make run; the token itself is in data/dev-token" > data/tokens; \
-		echo "$$(printf %s "$$token" | sha256sum | cut -d' ' -f1) clinic-dev dev-user" >> data/tokens; \
-	fi
-	@trap 'kill 0' INT TERM EXIT; \
-	if [ -z "$$REWIND_BROKERS" ]; then \
-		$(BIN)/devkafka -addr 127.0.0.1:9092 -data-dir data/kafka & \
-		export REWIND_BROKERS=127.0.0.1:9092; sleep 1; \
-	fi; \
-	$(BIN)/processor -instance-id local-1 -data-dir data/processor -http 127.0.0.1:8081 & \
-	sleep 1; $(BIN)/ingest -http 127.0.0.1:8080 -tokens data/tokens & \
-	sleep 1; token=$$(cat data/dev-token); \
-	echo; echo "ingest    http://127.0.0.1:8080   processor metrics http://127.0.0.1:8081/metrics"; \
-	echo "dev token $$token"; echo; \
-	echo "curl -s -XPOST -H 'Authorization: Bearer $$token' http://127.0.0.1:8080/v1/schedules/visit-1/commands/Reserve \\"; \
-	echo "  -d '{\"visitorId\":\"v-1\",\"start\":\"2026-03-02T10:00:00Z\",\"end\":\"2026-03-02T11:00:00Z\"}'"; \
-	echo "curl -s -XPOST -H 'Authorization: Bearer $$token' http://127.0.0.1:8080/v1/schedules/visit-1/commands/CheckIn -d '{\"channel\":\"kiosk\"}'"; \
-	echo "(time travel lands with the query service)"; echo; \
-	wait
+run: build ## run devkafka, the processor, ingest and query on ./data (Ctrl-C stops all; REWIND_BROKERS uses that Kafka)
+	@$(BIN)/devrun -bin $(BIN) -data-dir data
 
 .PHONY: demo
 demo: ## walk one visit through the pure domain, with time travel

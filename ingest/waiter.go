@@ -45,12 +45,23 @@ func NewWaiter(ctx context.Context, brokers []string, maxRecent int, log *slog.L
 		return nil, err
 	}
 	defer adm.Close()
-	ends, err := adm.ListCommittedOffsets(ctx, topics.Results)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: results end offsets: %w", err)
-	}
-	if err := ends.Error(); err != nil {
-		return nil, fmt.Errorf("ingest: results end offsets: %w", err)
+	// The processor creates the topics; a service started beside it (make
+	// run, docker compose) waits for them instead of failing.
+	var ends kadm.ListedOffsets
+	for {
+		ends, err = adm.ListCommittedOffsets(ctx, topics.Results)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil {
+			break
+		}
+		log.Info("waiting for topic", "topic", topics.Results, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("ingest: results end offsets: %w", err)
+		case <-time.After(time.Second):
+		}
 	}
 	start := map[string]map[int32]kgo.Offset{topics.Results: {}}
 	ends.Each(func(o kadm.ListedOffset) { start[topics.Results][o.Partition] = kgo.NewOffset().At(o.Offset) })

@@ -1,0 +1,143 @@
+package main_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rewind/rewind/internal/testkit"
+)
+
+// TestMakeRun runs devrun as `make run` does, pastes the three commands it
+// prints into a shell, stops it with SIGINT (Ctrl-C), checks that every
+// service is gone, and starts it again on the same data: the visit is
+// still there. A second part points it at an external Kafka.
+func TestMakeRun(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is needed to paste the printed commands")
+	}
+	data := t.TempDir()
+	addrs := []string{"-kafka-addr", testkit.FreeAddr(t), "-processor-addr", testkit.FreeAddr(t),
+		"-ingest-addr", testkit.FreeAddr(t), "-query-addr", testkit.FreeAddr(t)}
+	out := filepath.Join(t.TempDir(), "devrun.out")
+	run := func() *testkit.Process {
+		os.Remove(out)
+		return testkit.Start(t, "devrun", out, append([]string{"-bin", testkit.Binaries(t), "-data-dir", data}, addrs...)...)
+	}
+	p := run()
+	banner := waitFor(t, out, "Ctrl-C stops everything", 120*time.Second)
+	cmds := pastedCommands(banner)
+	if len(cmds) != 3 {
+		t.Fatalf("want three commands to paste, got %d:\n%s", len(cmds), banner)
+	}
+	var answers []map[string]any
+	for _, c := range cmds {
+		b, err := exec.Command("bash", "-c", c).Output()
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s answered %q", c, b)
+		}
+		answers = append(answers, m)
+	}
+	if answers[0]["status"] != "accepted" || answers[1]["status"] != "accepted" {
+		t.Fatalf("reserve and check in: %v, %v", answers[0], answers[1])
+	}
+	travel := answers[2]
+	if travel["version"] != 1.0 || travel["latestVersion"] != 2.0 || travel["state"].(map[string]any)["status"] != "reserved" {
+		t.Fatalf("time travel answered %v", travel)
+	}
+
+	stop(t, p)
+	log, _ := os.ReadFile(out)
+	for i := 1; i < len(addrs); i += 2 {
+		if addr := addrs[i]; listening(addr) {
+			t.Errorf("%s still listening after Ctrl-C", addr)
+		}
+	}
+	if !strings.Contains(string(log), "stopped; the data stays in") {
+		t.Errorf("devrun did not report a clean stop:\n%s", log)
+	}
+
+	// A second run keeps the data and the token.
+	p = run()
+	banner2 := waitFor(t, out, "Ctrl-C stops everything", 120*time.Second)
+	again := pastedCommands(banner2)[2]
+	visit := regexp.MustCompile(`schedules/(visit-[0-9a-f]+)`).FindStringSubmatch(cmds[2])[1]
+	again = regexp.MustCompile(`schedules/visit-[0-9a-f]+\?version=1&minVersion=2`).ReplaceAllString(again, "schedules/"+visit)
+	b, err := exec.Command("bash", "-c", again).Output()
+	if err != nil || !strings.Contains(string(b), `"version":2`) || !strings.Contains(string(b), `"checked_in"`) {
+		t.Fatalf("after a restart, %s answered %s (%v)", visit, b, err)
+	}
+	stop(t, p)
+}
+
+// TestMakeRunExternalKafka: with REWIND_BROKERS set, devrun starts no
+// devkafka and uses that Kafka.
+func TestMakeRunExternalKafka(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	kafkaAddr := testkit.FreeAddr(t)
+	out := filepath.Join(t.TempDir(), "devrun.out")
+	t.Setenv("REWIND_BROKERS", brokers)
+	p := testkit.Start(t, "devrun", out, "-bin", testkit.Binaries(t), "-data-dir", t.TempDir(), "-kafka-addr", kafkaAddr,
+		"-processor-addr", testkit.FreeAddr(t), "-ingest-addr", testkit.FreeAddr(t), "-query-addr", testkit.FreeAddr(t))
+	banner := waitFor(t, out, "Ctrl-C stops everything", 120*time.Second)
+	if !strings.Contains(banner, brokers+" (external)") || listening(kafkaAddr) {
+		t.Fatalf("with REWIND_BROKERS=%s devrun should use it and start no devkafka:\n%s", brokers, banner)
+	}
+	stop(t, p)
+}
+
+func stop(t *testing.T, p *testkit.Process) {
+	t.Helper()
+	_ = p.Cmd.Process.Signal(syscall.SIGINT)
+	err, exited := p.Wait(60 * time.Second)
+	if !exited || err != nil {
+		t.Fatalf("devrun after SIGINT: exited %v, %v", exited, err)
+	}
+}
+
+// pastedCommands joins the banner's curl lines (with their continuations).
+func pastedCommands(banner string) []string {
+	var cmds []string
+	lines := strings.Split(banner, "\n")
+	for i := 0; i < len(lines); i++ {
+		l := strings.TrimSpace(lines[i])
+		if !strings.HasPrefix(l, "curl ") {
+			continue
+		}
+		for strings.HasSuffix(l, `\`) && i+1 < len(lines) {
+			i++
+			l = strings.TrimSuffix(l, `\`) + " " + strings.TrimSpace(lines[i])
+		}
+		cmds = append(cmds, l)
+	}
+	return cmds
+}
+
+func waitFor(t *testing.T, path, marker string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		b, _ := os.ReadFile(path)
+		if strings.Contains(string(b), marker) {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in %s after %s:\n%s", marker, path, timeout, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func listening(addr string) bool {
+	return exec.Command("bash", "-c", "exec 3<>/dev/tcp/"+strings.Replace(addr, ":", "/", 1)).Run() == nil
+}

@@ -1,0 +1,300 @@
+// Package devstack runs Rewind on one machine: devkafka (unless an
+// external Kafka is given), the processor, ingest and query, as child
+// processes with their logs in files. `make run` and `make demo` use it.
+//
+// The children run in their own process group, so a Ctrl-C in the
+// terminal reaches only the supervisor, which then stops them in order:
+// ingest (draining its requests) and query first, then the processor
+// (ending its transaction and leaving the group), then the broker.
+package devstack
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rewind/rewind/internal/api"
+)
+
+// Tenant is the tenant of the development tokens.
+const Tenant = "clinic-dev"
+
+// Staff are the subjects that get a development token besides dev-user:
+// the people and devices of a clinic, so that audit trails say who acted.
+var Staff = []string{"front-desk", "kiosk", "counselor-choi", "dr-kim", "dr-lee", "dr-park", "nurse-han"}
+
+// Config says where things are.
+type Config struct {
+	// Bin is the directory with the binaries.
+	Bin string
+	// Data is the data directory; each service gets a folder in it.
+	Data string
+	// Brokers is an external Kafka; empty starts devkafka.
+	Brokers string
+	// Listen addresses.
+	Kafka, Processor, Ingest, Query string
+}
+
+// Defaults are the addresses of DESIGN.md §4.
+func Defaults() Config {
+	return Config{Bin: "bin", Data: "data", Kafka: "127.0.0.1:9092", Processor: "127.0.0.1:8081",
+		Ingest: "127.0.0.1:8080", Query: "127.0.0.1:8082"}
+}
+
+// Stack is a running set of services.
+type Stack struct {
+	Config
+	// Token is the dev-user token; Tokens has every subject's.
+	Token  string
+	Tokens map[string]string
+	procs  []*proc
+	exited chan string
+}
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error
+}
+
+// Start starts the services and waits until each is ready. On error,
+// whatever started is stopped again.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	if err := os.MkdirAll(filepath.Join(cfg.Data, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	token, tokens, err := EnsureTokens(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{Config: cfg, Token: token, Tokens: tokens, exited: make(chan string, 8)}
+	brokers := cfg.Brokers
+	if brokers == "" {
+		brokers = cfg.Kafka
+		if err := s.spawn("devkafka", "-addr", cfg.Kafka, "-data-dir", filepath.Join(cfg.Data, "kafka")); err != nil {
+			return nil, err
+		}
+		if err := s.await(ctx, "devkafka", func() bool { return listening(cfg.Kafka) }); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
+	steps := []struct {
+		name string
+		args []string
+		addr string
+	}{
+		{"processor", []string{"-brokers", brokers, "-http", cfg.Processor, "-instance-id", "local-1",
+			"-data-dir", filepath.Join(cfg.Data, "processor")}, cfg.Processor},
+		{"ingest", []string{"-brokers", brokers, "-http", cfg.Ingest, "-tokens", filepath.Join(cfg.Data, "tokens")}, cfg.Ingest},
+		{"query", []string{"-brokers", brokers, "-http", cfg.Query, "-tokens", filepath.Join(cfg.Data, "tokens"),
+			"-data-dir", filepath.Join(cfg.Data, "query")}, cfg.Query},
+	}
+	for _, st := range steps {
+		if err := s.spawn(st.name, st.args...); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
+	for _, st := range steps {
+		if err := s.await(ctx, st.name, func() bool { return ready(st.addr) }); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Exited receives the name of a service that stopped by itself.
+func (s *Stack) Exited() <-chan string { return s.exited }
+
+func (s *Stack) spawn(name string, args ...string) error {
+	logPath := filepath.Join(s.Data, "logs", name+".log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(s.Bin, name), args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Their own process group: a terminal's Ctrl-C reaches the
+	// supervisor only, which stops them in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("start %s: %w (run `make build` first)", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+		s.exited <- name
+	}()
+	s.procs = append(s.procs, p)
+	return nil
+}
+
+func (s *Stack) await(ctx context.Context, name string, ok func() bool) error {
+	var p *proc
+	for _, q := range s.procs {
+		if q.name == name {
+			p = q
+		}
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for !ok() {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited (%v); its log ends:\n%s", name, p.err, tail(p.log, 15))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after 90s; its log ends:\n%s", name, tail(p.log, 15))
+		}
+	}
+	return nil
+}
+
+// Stop stops the services in order, each with SIGTERM and, if it has not
+// gone after 40 s (ingest drains for up to 35 s), SIGKILL. It returns the
+// first failure to stop cleanly.
+func (s *Stack) Stop() error {
+	order := []string{"ingest", "query", "processor", "devkafka"}
+	var errs []error
+	for _, name := range order {
+		for _, p := range s.procs {
+			if p.name != name {
+				continue
+			}
+			select {
+			case <-p.done:
+				continue // already gone
+			default:
+			}
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+				if p.err != nil {
+					errs = append(errs, fmt.Errorf("%s: %v", name, p.err))
+				}
+			case <-time.After(40 * time.Second):
+				_ = p.cmd.Process.Kill()
+				<-p.done
+				errs = append(errs, fmt.Errorf("%s did not stop within 40s after SIGTERM; killed", name))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EnsureTokens returns the development tokens, creating them on first use:
+// data/tokens holds their SHA-256 digests (what ingest and query read),
+// data/dev-token the dev-user token, data/dev-tokens "<subject> <token>"
+// for every subject. Existing tokens are kept, so a second run works with
+// the same token.
+func EnsureTokens(data string) (string, map[string]string, error) {
+	rawPath := filepath.Join(data, "dev-tokens")
+	tokens := map[string]string{}
+	if b, err := os.ReadFile(rawPath); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if subject, token, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+				tokens[subject] = token
+			}
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", nil, err
+	}
+	if b, err := os.ReadFile(filepath.Join(data, "dev-token")); err == nil && tokens["dev-user"] == "" {
+		tokens["dev-user"] = strings.TrimSpace(string(b)) // written by an older make run
+	}
+	var added []string
+	for _, subject := range append([]string{"dev-user"}, Staff...) {
+		if tokens[subject] == "" {
+			tokens[subject] = newToken()
+			added = append(added, subject)
+		}
+	}
+	if len(added) > 0 {
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			return "", nil, err
+		}
+		var raw strings.Builder
+		for _, subject := range append([]string{"dev-user"}, Staff...) {
+			fmt.Fprintf(&raw, "%s %s\n", subject, tokens[subject])
+		}
+		if err := os.WriteFile(rawPath, []byte(raw.String()), 0o600); err != nil {
+			return "", nil, err
+		}
+		if err := os.WriteFile(filepath.Join(data, "dev-token"), []byte(tokens["dev-user"]+"\n"), 0o600); err != nil {
+			return "", nil, err
+		}
+		f, err := os.OpenFile(filepath.Join(data, "tokens"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return "", nil, err
+		}
+		defer f.Close()
+		fmt.Fprintf(f, "# development tokens of tenant %s; the tokens themselves are in dev-tokens\n", Tenant)
+		for _, subject := range added {
+			fmt.Fprintf(f, "%s %s %s\n", api.HashToken(tokens[subject]), Tenant, subject)
+		}
+	}
+	return tokens["dev-user"], tokens, nil
+}
+
+func newToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func ready(addr string) bool {
+	c := http.Client{Timeout: time.Second}
+	resp, err := c.Get("http://" + addr + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
