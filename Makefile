@@ -22,8 +22,8 @@ run: build ## run devkafka, the processor, ingest and query on ./data (Ctrl-C st
 	@$(BIN)/devrun -bin $(BIN) -data-dir data
 
 .PHONY: demo
-demo: ## walk one visit through the pure domain, with time travel
-	$(GO) run ./cmd/demo
+demo: build ## drive a clinic day through ingest and show its audit trail, time travel and day list (uses make run, or starts it)
+	@$(BIN)/demo -bin $(BIN) -data-dir data
 
 .PHONY: deps
 deps: ## install what the tests need besides Go: Debian's chromium for the UI test (as root)

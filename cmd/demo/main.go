@@ -1,69 +1,472 @@
-// Command demo walks one clinic visit through the Schedule domain and
-// travels back in time through its events. It uses the pure domain only:
-// no Kafka, no services.
+// Command demo drives a realistic clinic day through Rewind's HTTP APIs:
+// a few hundred visits by several staff, with walk-ins, reschedules,
+// cancellations, no-shows, consultations and procedures by three doctors,
+// and some commands the rules reject. It then prints, from the query
+// service, the audit trail of one visit, that visit as it was at an
+// earlier instant, and the day's schedule from the range query.
+//
+// With `make run` up it uses those services; otherwise it starts them on
+// the data directory itself and stops them at the end.
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
 	"os"
+	"os/signal"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 
-	"github.com/rewind/rewind/aggregate"
-	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/cli"
+	"github.com/rewind/rewind/internal/devstack"
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	d := schedule.Definition
-	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	steps := []struct{ who, typ, data string }{
-		{"web", "Reserve", `{"visitorId":"v-42","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:30:00Z","procedures":["botox"],"channel":"web"}`},
-		{"kiosk", "CheckIn", `{"channel":"kiosk"}`},
-		{"counselor-1", "StartConsultation", `{"counselorId":"counselor-1"}`},
-		{"counselor-1", "CompleteConsultation", `{"procedures":["laser"]}`},
-		{"nurse-3", "TakePhotos", `{"kind":"before","count":4}`},
-		{"dr-kim", "StartProcedure", `{"procedureId":"botox","doctorId":"dr-kim"}`},
-		{"dr-lee", "StartProcedure", `{"procedureId":"laser","doctorId":"dr-lee"}`},
-		{"dr-kim", "CompleteProcedure", `{"procedureId":"botox"}`},
-		{"dr-lee", "StartProcedure", `{"procedureId":"laser","doctorId":"dr-lee"}`},
-		{"dr-lee", "CompleteProcedure", `{"procedureId":"laser"}`},
-		{"nurse-3", "StartAftercare", `{}`},
-		{"nurse-3", "CompleteAftercare", `{}`},
-		{"desk", "CheckOut", `{}`},
-		{"desk", "CheckIn", `{"channel":"desk"}`},
+func run(args []string) error {
+	d := devstack.Defaults()
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	ingestURL := fs.String("ingest", "http://"+d.Ingest, "ingest's URL")
+	queryURL := fs.String("query", "http://"+d.Query, "query's URL")
+	fs.StringVar(&d.Data, "data-dir", d.Data, "data directory with the dev tokens (and the services' data when the demo starts them)")
+	fs.StringVar(&d.Bin, "bin", d.Bin, "directory with the binaries, when the demo starts the services")
+	fs.StringVar(&d.Kafka, "kafka-addr", d.Kafka, "devkafka's address, when the demo starts the services")
+	fs.StringVar(&d.Processor, "processor-addr", d.Processor, "the processor's address, when the demo starts the services")
+	visits := fs.Int("visits", 250, "visits of the day (a tenth are walk-ins)")
+	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed of the day's plan")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
 	}
-	state, version := d.Seed(), uint64(0)
-	var log []aggregate.Envelope
-	fmt.Println("A visit, command by command:")
-	for i, s := range steps {
-		at := start.Add(time.Duration(i) * 12 * time.Minute)
-		cmd, err := d.DecodeCommand(s.typ, []byte(s.data))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if !up(*ingestURL) {
+		fmt.Println("no Rewind at", *ingestURL, "- starting one on", d.Data, "(as `make run` would)…")
+		d.Ingest, d.Query = hostOf(*ingestURL), hostOf(*queryURL)
+		s, err := devstack.Start(ctx, d)
 		if err != nil {
 			return err
 		}
-		meta := aggregate.Meta{ID: fmt.Sprint("cmd-", i+1), Tenant: "clinic-1", Stream: "visit-1", Initiator: s.who, Time: at}
-		next, events, err := d.Execute(state, version, s.typ, cmd, meta)
-		if err != nil {
-			fmt.Printf("  %s  %-12s %-21s rejected: %v\n", at.Format("15:04"), s.who, s.typ, err)
+		defer func() {
+			fmt.Println("\nstopping the services the demo started…")
+			if err := s.Stop(); err != nil {
+				fmt.Fprintln(os.Stderr, "demo: stop:", err)
+			}
+		}()
+		*ingestURL, *queryURL = "http://"+s.Ingest, "http://"+s.Query
+	}
+	_, tokens, err := devstack.EnsureTokens(d.Data)
+	if err != nil {
+		return err
+	}
+	c := &client{ingest: *ingestURL, query: *queryURL, tokens: tokens, http: &http.Client{Timeout: 30 * time.Second}}
+	now := time.Now().UTC()
+	// A day whose slots (8:00 to 18:00) have all begun, so no-shows can be
+	// marked: the day of 18 hours ago.
+	day := now.Add(-18 * time.Hour).Truncate(24 * time.Hour)
+	tag := fmt.Sprintf("%04x", *seed%0x10000)
+	plan := planDay(rand.New(rand.NewPCG(*seed, 7)), day, tag, *visits)
+	return c.drive(ctx, day, plan)
+}
+
+func hostOf(u string) string {
+	if p, err := url.Parse(u); err == nil && p.Host != "" {
+		return p.Host
+	}
+	return u
+}
+
+func up(base string) bool {
+	resp, err := (&http.Client{Timeout: time.Second}).Get(base + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// step is one command of a visit, sent with the token of who does it.
+type step struct {
+	who, typ, body string
+}
+
+// visit is the commands of one schedule, in order.
+type visit struct {
+	id, visitor string
+	steps       []step
+	full        bool // went through the whole flow, with a reschedule
+}
+
+var (
+	procedures = []string{"botox", "laser-toning", "chemical-peel", "filler", "hydrafacial"}
+	doctors    = []string{"dr-kim", "dr-lee", "dr-park"}
+	reasons    = []string{"patient called in sick", "schedule conflict", "moved to another clinic", "weather"}
+	channels   = []string{"web", "phone", "app"}
+)
+
+func planDay(r *rand.Rand, day time.Time, tag string, n int) []visit {
+	var out []visit
+	pick := func(xs []string) string { return xs[r.IntN(len(xs))] }
+	slot := func() (time.Time, time.Time) {
+		start := day.Add(8*time.Hour + time.Duration(r.IntN(38))*15*time.Minute)
+		return start, start.Add(time.Duration(2+r.IntN(5)) * 15 * time.Minute)
+	}
+	walkIns := n / 10
+	for i := range n {
+		v := visit{id: fmt.Sprintf("visit-%s-%03d", tag, i), visitor: fmt.Sprintf("v-%04d", r.IntN(5000))}
+		planned := []string{pick(procedures)}
+		if r.IntN(3) == 0 {
+			if p := pick(procedures); p != planned[0] {
+				planned = append(planned, p)
+			}
+		}
+		if i >= n-walkIns {
+			v.steps = append(v.steps, step{"front-desk", "CheckIn", fmt.Sprintf(`{"channel":"desk","visitorId":%q}`, v.visitor)})
+			planned = nil // decided in the consultation
+		} else {
+			start, end := slot()
+			v.steps = append(v.steps, step{"front-desk", "Reserve", fmt.Sprintf(`{"visitorId":%q,"start":%q,"end":%q,"procedures":%s,"channel":%q}`,
+				v.visitor, start.Format(time.RFC3339), end.Format(time.RFC3339), jsonList(planned), pick(channels))})
+			rescheduled := false
+			for r.IntN(7) == 0 {
+				start, end = slot()
+				v.steps = append(v.steps, step{"front-desk", "Reschedule", fmt.Sprintf(`{"start":%q,"end":%q}`, start.Format(time.RFC3339), end.Format(time.RFC3339))})
+				rescheduled = true
+			}
+			if r.IntN(30) == 0 { // a double booking: rejected, already_reserved
+				v.steps = append(v.steps, step{"front-desk", "Reserve", fmt.Sprintf(`{"visitorId":%q,"start":%q,"end":%q}`, v.visitor, start.Format(time.RFC3339), end.Format(time.RFC3339))})
+			}
+			switch x := r.IntN(100); {
+			case x < 9:
+				v.steps = append(v.steps, step{"front-desk", "CancelReservation", fmt.Sprintf(`{"reason":%q}`, pick(reasons))})
+				if r.IntN(3) == 0 { // arrives anyway: rejected, closed
+					v.steps = append(v.steps, step{"kiosk", "CheckIn", `{"channel":"kiosk"}`})
+				}
+				out = append(out, v)
+				continue
+			case x < 16:
+				v.steps = append(v.steps, step{"front-desk", "MarkNoShow", `{}`})
+				out = append(out, v)
+				continue
+			}
+			if r.IntN(2) == 0 {
+				v.steps = append(v.steps, step{"kiosk", "CheckIn", `{"channel":"kiosk"}`})
+			} else {
+				v.steps = append(v.steps, step{"front-desk", "CheckIn", fmt.Sprintf(`{"channel":%q}`, pick([]string{"desk", "app"}))})
+			}
+			if r.IntN(25) == 0 { // too late to move it: rejected, already_checked_in
+				start, end := slot()
+				v.steps = append(v.steps, step{"front-desk", "Reschedule", fmt.Sprintf(`{"start":%q,"end":%q}`, start.Format(time.RFC3339), end.Format(time.RFC3339))})
+			}
+			v.full = rescheduled
+		}
+		v.steps = append(v.steps, step{"counselor-choi", "StartConsultation", `{"counselorId":"counselor-choi"}`})
+		if r.IntN(12) == 0 { // still in consultation at the end of the day
+			v.full = false
+			out = append(out, v)
 			continue
 		}
-		state, version = next, version+uint64(len(events))
-		log = append(log, events...)
-		fmt.Printf("  %s  %-12s %-21s → v%d %s\n", at.Format("15:04"), s.who, s.typ, version, events[0].Type)
+		added := []string{}
+		if len(planned) == 0 || r.IntN(4) == 0 {
+			added = append(added, pick(procedures))
+		}
+		v.steps = append(v.steps, step{"counselor-choi", "CompleteConsultation", fmt.Sprintf(`{"procedures":%s}`, jsonList(added))})
+		for _, p := range added {
+			if !slices.Contains(planned, p) {
+				planned = append(planned, p)
+			}
+		}
+		v.steps = append(v.steps, step{"nurse-han", "TakePhotos", fmt.Sprintf(`{"kind":"before","count":%d}`, 2+r.IntN(6))})
+		if r.IntN(20) == 0 { // not what was planned: rejected, procedure_not_planned
+			v.steps = append(v.steps, step{"dr-lee", "StartProcedure", `{"procedureId":"tattoo-removal","doctorId":"dr-lee"}`})
+		}
+		for j, p := range planned {
+			doc := pick(doctors)
+			v.steps = append(v.steps, step{doc, "StartProcedure", fmt.Sprintf(`{"procedureId":%q,"doctorId":%q}`, p, doc)})
+			if j == 0 && r.IntN(20) == 0 { // leaving mid-procedure: rejected, procedure_in_progress
+				v.steps = append(v.steps, step{"front-desk", "CheckOut", `{}`})
+			}
+			v.steps = append(v.steps, step{doc, "CompleteProcedure", fmt.Sprintf(`{"procedureId":%q}`, p)})
+		}
+		v.steps = append(v.steps, step{"nurse-han", "TakePhotos", fmt.Sprintf(`{"kind":"after","count":%d}`, 2+r.IntN(6))})
+		if r.IntN(3) > 0 {
+			v.steps = append(v.steps, step{"nurse-han", "StartAftercare", `{}`}, step{"nurse-han", "CompleteAftercare", `{}`})
+		}
+		if r.IntN(15) == 0 { // still in the clinic
+			v.full = false
+			out = append(out, v)
+			continue
+		}
+		v.steps = append(v.steps, step{"front-desk", "CheckOut", `{}`})
+		out = append(out, v)
 	}
-	fmt.Printf("\nNow (v%d): %s, %d procedures, %d photo sessions\n", version, state.Status, len(state.Procedures), len(state.Photos))
-	for _, v := range []uint64{2, 6} {
-		then, _ := d.RehydrateVersion(log, v)
-		fmt.Printf("Back at v%d: status %s, activity %q, planned %v\n", v, then.Status, then.Activity, then.Planned)
+	return out
+}
+
+func jsonList(xs []string) string {
+	b, _ := json.Marshal(xs)
+	return string(b)
+}
+
+type client struct {
+	ingest, query string
+	tokens        map[string]string
+	http          *http.Client
+}
+
+// outcome is what ingest answered to one command.
+type outcome struct {
+	Status  string `json:"status"`
+	Code    string `json:"code"`
+	Version uint64 `json:"version"`
+}
+
+func (c *client) send(ctx context.Context, v *visit, s step, n int) (outcome, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/v1/schedules/%s/commands/%s?wait=10s", c.ingest, v.id, s.typ), strings.NewReader(s.body))
+	if err != nil {
+		return outcome{}, err
 	}
-	at := start.Add(100 * time.Minute)
-	then, v := d.RehydrateAt(log, at)
-	fmt.Printf("As it was at %s: v%d, status %s, activity %q\n", at.Format("15:04"), v, then.Status, then.Activity)
+	req.Header.Set("Authorization", "Bearer "+c.tokens[s.who])
+	req.Header.Set("Idempotency-Key", fmt.Sprintf("%s-%d", v.id, n)) // a retry of the demo is safe
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return outcome{}, err
+	}
+	defer resp.Body.Close()
+	var o outcome
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, &o); err != nil || resp.StatusCode >= 500 || resp.StatusCode == 401 || resp.StatusCode == 400 {
+		return o, fmt.Errorf("%s %s: %s %s", v.id, s.typ, resp.Status, body)
+	}
+	if o.Status == "" { // a problem document: its code
+		o.Status = "rejected"
+	}
+	return o, nil
+}
+
+func (c *client) drive(ctx context.Context, day time.Time, plan []visit) error {
+	total := 0
+	for _, v := range plan {
+		total += len(v.steps)
+	}
+	walkIns := 0
+	for _, v := range plan {
+		if v.steps[0].typ == "CheckIn" {
+			walkIns++
+		}
+	}
+	fmt.Printf("Driving the clinic day of %s through ingest: %d visits (%d walk-ins), %d commands by %d staff…\n",
+		day.Format("Mon 2 Jan 2006"), len(plan), walkIns, total, len(devstack.Staff))
+	var mu sync.Mutex
+	counts := map[string]int{}
+	versions := map[string]uint64{}
+	var firstErr error
+	work := make(chan *visit)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for v := range work {
+				for n, s := range v.steps {
+					o, err := c.send(ctx, v, s, n)
+					mu.Lock()
+					if err != nil && firstErr == nil {
+						firstErr = err
+					}
+					key := o.Status
+					if o.Status == "rejected" {
+						key += " " + o.Code
+					}
+					counts[key]++
+					versions[v.id] = max(versions[v.id], o.Version)
+					mu.Unlock()
+					if err != nil {
+						break
+					}
+				}
+			}
+		}()
+	}
+	for i := range plan {
+		work <- &plan[i]
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	took := time.Since(start)
+	fmt.Printf("  %d commands in %.1f s (%.0f/s): accepted %d", total, took.Seconds(), float64(total)/took.Seconds(), counts["accepted"])
+	var rejected []string
+	for k, n := range counts {
+		if code, ok := strings.CutPrefix(k, "rejected "); ok {
+			rejected = append(rejected, fmt.Sprintf("%s %d", code, n))
+		}
+	}
+	sort.Strings(rejected)
+	fmt.Printf(", rejected by the rules %d (%s)\n", total-counts["accepted"]-counts["duplicate"], strings.Join(rejected, ", "))
+
+	// The visit to show: rescheduled, then the whole way to check-out.
+	shown := &plan[0]
+	for i := range plan {
+		if plan[i].full {
+			shown = &plan[i]
+			break
+		}
+	}
+	return c.report(ctx, day, shown, versions[shown.id])
+}
+
+// timelineEntry is the part of the query's timeline the demo prints.
+type timelineEntry struct {
+	Version   uint64    `json:"version"`
+	Type      string    `json:"type"`
+	Time      time.Time `json:"time"`
+	Initiator string    `json:"initiator"`
+	Changes   []struct {
+		Path   string `json:"path"`
+		Before any    `json:"before"`
+		After  any    `json:"after"`
+	} `json:"changes"`
+}
+
+func (c *client) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.query+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.tokens["dev-user"])
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %s %s", path, resp.Status, body)
+	}
+	return json.Unmarshal(body, out)
+}
+
+func (c *client) report(ctx context.Context, day time.Time, v *visit, version uint64) error {
+	var tl struct{ Items []timelineEntry }
+	// minVersion: read our own writes, whatever the view's lag.
+	if err := c.get(ctx, fmt.Sprintf("/v1/schedules/%s/timeline?limit=100&minVersion=%d&wait=30s", v.id, version), &tl); err != nil {
+		return err
+	}
+	fmt.Printf("\nAudit trail of %s (visitor %s), from the query service's timeline:\n", v.id, v.visitor)
+	for _, e := range tl.Items {
+		fmt.Printf("  v%-3d %s  %-15s %-22s %s\n", e.Version, e.Time.Format("15:04:05.000"), e.Initiator, e.Type, changes(e))
+	}
+	if len(tl.Items) < 3 {
+		return nil
+	}
+	// Between the third and the fourth event.
+	a, b := tl.Items[2].Time, tl.Items[3].Time
+	at := a.Add(b.Sub(a) / 2)
+	var then struct {
+		Version uint64
+		State   struct {
+			Status      string
+			Activity    string
+			Reservation struct{ Start, End time.Time }
+			Procedures  []struct{ ProcedureID, DoctorID string }
+		}
+	}
+	if err := c.get(ctx, "/v1/schedules/"+v.id+"?at="+url.QueryEscape(at.Format(time.RFC3339Nano)), &then); err != nil {
+		return err
+	}
+	fmt.Printf("\nThe same visit as it was at %s (time travel, ?at=): version %d, status %s",
+		at.Format("15:04:05.000"), then.Version, then.State.Status)
+	if then.State.Activity != "" {
+		fmt.Printf(", %s in progress", then.State.Activity)
+	}
+	if !then.State.Reservation.Start.IsZero() {
+		fmt.Printf(", slot %s–%s", then.State.Reservation.Start.Format("15:04"), then.State.Reservation.End.Format("15:04"))
+	}
+	fmt.Printf(", %d procedure(s) done\n", len(then.State.Procedures))
+
+	// The day's schedule, from the range index, page by page.
+	type summary struct {
+		ScheduleID, VisitorID, Status string
+		Start, End                    time.Time
+		WalkIn                        bool
+	}
+	var all []summary
+	next := "/v1/schedules?limit=200&from=" + url.QueryEscape(day.Format(time.RFC3339)) + "&to=" + url.QueryEscape(day.Add(24*time.Hour).Format(time.RFC3339))
+	for next != "" {
+		var page struct {
+			Items []summary
+			Next  string
+		}
+		if err := c.get(ctx, next, &page); err != nil {
+			return err
+		}
+		all, next = append(all, page.Items...), page.Next
+	}
+	byStatus := map[string]int{}
+	for _, s := range all {
+		byStatus[s.Status]++
+	}
+	var counts []string
+	for st, n := range byStatus {
+		counts = append(counts, fmt.Sprintf("%s %d", st, n))
+	}
+	sort.Strings(counts)
+	fmt.Printf("\nThe schedule of %s (range query, by start; %d booked slots — walk-ins arrive today): %s\n",
+		day.Format("Mon 2 Jan 2006"), len(all), strings.Join(counts, ", "))
+	for i, s := range all {
+		if i == 15 {
+			fmt.Printf("  … and %d more\n", len(all)-15)
+			break
+		}
+		fmt.Printf("  %s–%s  %-18s %-8s %s\n", s.Start.Format("15:04"), s.End.Format("15:04"), s.ScheduleID, s.VisitorID, s.Status)
+	}
 	return nil
+}
+
+// changes summarizes what an event changed, at most three fields.
+func changes(e timelineEntry) string {
+	var parts []string
+	for _, c := range e.Changes {
+		path := strings.TrimPrefix(c.Path, "/")
+		if strings.HasSuffix(path, "At") && c.Before == nil { // timestamps of the step itself say little
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s: %s→%s", path, short(c.Before), short(c.After)))
+	}
+	if len(parts) > 3 {
+		parts = append(parts[:3], "…")
+	}
+	return strings.Join(parts, "; ")
+}
+
+func short(v any) string {
+	if v == nil {
+		return "∅"
+	}
+	s := fmt.Sprint(v)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.Format("15:04")
+	}
+	if len(s) > 24 {
+		return s[:23] + "…"
+	}
+	return s
 }
