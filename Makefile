@@ -21,6 +21,10 @@ build: ## build every binary into ./bin
 run: build ## run devkafka, the processor, ingest and query on ./data (Ctrl-C stops all; REWIND_BROKERS uses that Kafka)
 	@$(BIN)/devrun -bin $(BIN) -data-dir data
 
+.PHONY: tokens
+tokens: build ## create the dev tokens in ./data (digests in data/tokens, for docker compose too)
+	@$(BIN)/devrun -tokens-only -data-dir data
+
 .PHONY: demo
 demo: build ## drive a clinic day through ingest and show its audit trail, time travel and day list (uses make run, or starts it)
 	@$(BIN)/demo -bin $(BIN) -data-dir data

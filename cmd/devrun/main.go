@@ -35,8 +35,17 @@ func run(args []string) error {
 	fs.StringVar(&d.Processor, "processor-addr", d.Processor, "the processor's ops address")
 	fs.StringVar(&d.Ingest, "ingest-addr", d.Ingest, "ingest's address")
 	fs.StringVar(&d.Query, "query-addr", d.Query, "query's address")
+	tokensOnly := fs.Bool("tokens-only", false, "create the dev tokens in the data directory, print the dev token and exit (for docker compose)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
+	}
+	if *tokensOnly {
+		token, _, err := devstack.EnsureTokens(d.Data)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s/tokens holds the digests; dev token (tenant %s, in %s/dev-token):\n%s\n", d.Data, devstack.Tenant, d.Data, token)
+		return nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

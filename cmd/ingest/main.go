@@ -32,6 +32,9 @@ func main() {
 	if len(args) > 0 && args[0] == "import" {
 		run, args = runImport, args[1:]
 	}
+	if len(args) > 0 && args[0] == "healthcheck" {
+		os.Exit(cli.Healthcheck(args[1:]))
+	}
 	if err := run(args); err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(1)

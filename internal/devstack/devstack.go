@@ -243,7 +243,9 @@ func EnsureTokens(data string) (string, map[string]string, error) {
 		if err := os.WriteFile(filepath.Join(data, "dev-token"), []byte(tokens["dev-user"]+"\n"), 0o600); err != nil {
 			return "", nil, err
 		}
-		f, err := os.OpenFile(filepath.Join(data, "tokens"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		// Digests only, so readable by all: a container's non-root user
+		// reads it through a bind mount.
+		f, err := os.OpenFile(filepath.Join(data, "tokens"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return "", nil, err
 		}
