@@ -1,0 +1,252 @@
+package e2e_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/topics"
+)
+
+const partitions = 4
+
+// stack is devkafka, two processors and ingest as processes.
+type stack struct {
+	t          *testing.T
+	dir, log   string
+	kafka      string
+	procs      []*testkit.Process
+	procHTTP   []string
+	ingest     *testkit.Process
+	ingestHTTP string
+	token      string
+}
+
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	s := &stack{t: t, dir: t.TempDir(), kafka: testkit.FreeAddr(t), token: "e2e-token"}
+	s.log = filepath.Join(s.dir, "log.txt")
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(s.log)
+			if len(b) > 6000 {
+				b = b[len(b)-6000:]
+			}
+			t.Logf("process logs (tail):\n%s", b)
+		}
+	})
+	testkit.Start(t, "devkafka", s.log, "-addr", s.kafka, "-data-dir", filepath.Join(s.dir, "kafka"))
+	testkit.WaitListening(t, s.kafka, 20*time.Second)
+	testkit.Topics(t, s.kafka, partitions)
+	for i := range 2 {
+		addr := testkit.FreeAddr(t)
+		s.procHTTP = append(s.procHTTP, addr)
+		s.procs = append(s.procs, testkit.Start(t, "processor", s.log, "-brokers", s.kafka, "-instance-id", fmt.Sprint("p", i),
+			"-data-dir", filepath.Join(s.dir, fmt.Sprint("p", i)), "-http", addr, "-partitions", fmt.Sprint(partitions), "-max-batch", "300"))
+	}
+	tokens := filepath.Join(s.dir, "tokens")
+	if err := os.WriteFile(tokens, []byte(api.HashToken(s.token)+" clinic-e2e desk-1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.ingestHTTP = testkit.FreeAddr(t)
+	s.ingest = testkit.Start(t, "ingest", s.log, "-brokers", s.kafka, "-http", s.ingestHTTP, "-tokens", tokens)
+	waitReady(t, s.ingestHTTP)
+	return s
+}
+
+func waitReady(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready after 60s", addr)
+}
+
+// sigterm stops a process with SIGTERM and requires a clean exit.
+func sigterm(t *testing.T, what string, p *testkit.Process, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	err, exited := p.Wait(within)
+	if !exited {
+		t.Fatalf("%s still running %s after SIGTERM", what, within)
+	}
+	if err != nil {
+		t.Fatalf("%s exited with %v after SIGTERM", what, err)
+	}
+	return time.Since(start)
+}
+
+// TestSIGTERMUnderLoad stops a processor and then ingest with SIGTERM
+// while commands flow in from a producer and from HTTP clients. Both must
+// exit cleanly and quickly; no HTTP request in flight may be cut off; the
+// remaining processor takes over the partitions; and I1–I3 hold on the
+// topics once every command has its result.
+func TestSIGTERMUnderLoad(t *testing.T) {
+	s := startStack(t)
+	// Producer load: 1,500 visits, interleaved, over about six seconds.
+	recs := testkit.Interleave("clinic-e2e", 1500, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	prod := testkit.Producer(t, s.kafka)
+	produced := make(chan error, 1)
+	go func() {
+		ctx := context.Background()
+		for i := 0; i < len(recs); i += 200 {
+			if err := prod.ProduceSync(ctx, recs[i:min(i+200, len(recs))]...).FirstErr(); err != nil {
+				produced <- err
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		produced <- nil
+	}()
+
+	// HTTP load: 16 clients, each reserving new schedules until ingest
+	// stops listening. Idempotency-Key makes Go's client retry a request
+	// that raced with the closing of an idle connection.
+	var answered, refused, broken atomic.Int64
+	var brokenErr atomic.Value
+	stopClients := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 60 * time.Second}
+	for c := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stopClients:
+					return
+				default:
+				}
+				id := fmt.Sprintf("http-%d-%d", c, i)
+				req, _ := http.NewRequest("POST", "http://"+s.ingestHTTP+"/v1/schedules/"+id+"/commands/Reserve",
+					strings.NewReader(`{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`))
+				req.Header.Set("Authorization", "Bearer "+s.token)
+				req.Header.Set("Idempotency-Key", id)
+				resp, err := client.Do(req)
+				switch {
+				case err == nil:
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 && resp.StatusCode != 202 {
+						broken.Add(1)
+						brokenErr.Store(fmt.Errorf("%s: %s", id, resp.Status))
+					} else {
+						answered.Add(1)
+					}
+				case errors.Is(err, syscall.ECONNREFUSED):
+					refused.Add(1) // ingest is gone: nothing was sent
+					time.Sleep(10 * time.Millisecond)
+				default:
+					broken.Add(1)
+					brokenErr.Store(err)
+				}
+			}
+		}()
+	}
+
+	time.Sleep(2 * time.Second)
+	// Both processors share the partitions before p0 goes.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		a, b := metric(t, s.procHTTP[0], "rewind_processor_partitions_owned"), metric(t, s.procHTTP[1], "rewind_processor_partitions_owned")
+		if a >= 1 && b >= 1 && a+b == partitions {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("partitions owned: p0 %v, p1 %v; want them shared", a, b)
+		}
+	}
+	took := sigterm(t, "processor p0", s.procs[0], 30*time.Second)
+	t.Logf("processor p0 stopped %s after SIGTERM", took.Round(time.Millisecond))
+	// It left the group on its way out: p1 owns every partition well
+	// before p0's session (10 s) could have timed out.
+	handover := time.Now()
+	for metric(t, s.procHTTP[1], "rewind_processor_partitions_owned") != partitions {
+		if time.Since(handover) > 5*time.Second {
+			t.Fatalf("p1 owns %v partitions 5s after p0 stopped: p0 did not leave the group", metric(t, s.procHTTP[1], "rewind_processor_partitions_owned"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("p1 owned all %d partitions %s after p0 exited", partitions, time.Since(handover).Round(time.Millisecond))
+	time.Sleep(time.Second)
+	took = sigterm(t, "ingest", s.ingest, 45*time.Second)
+	t.Logf("ingest stopped %s after SIGTERM (%d HTTP commands answered)", took.Round(time.Millisecond), answered.Load())
+	close(stopClients)
+	wg.Wait()
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	if broken.Load() > 0 {
+		t.Fatalf("%d HTTP requests were cut off or failed by the shutdown; one: %v", broken.Load(), brokenErr.Load())
+	}
+	if answered.Load() == 0 {
+		t.Fatal("no HTTP command was answered: the HTTP load did not run")
+	}
+
+	// The remaining processor handles everything, p0's partitions too.
+	n := commandCount(t, s.kafka)
+	testkit.WaitResults(t, s.kafka, int(n), 2*time.Minute, nil)
+	sigterm(t, "processor p1", s.procs[1], 30*time.Second)
+	log := testkit.ReadAll(t, s.kafka)
+	testkit.Invariants(t, log)
+	if len(log.Commands) < len(recs)+int(answered.Load()) {
+		t.Fatalf("%d commands in the topic, want at least %d", len(log.Commands), len(recs)+int(answered.Load()))
+	}
+}
+
+// metric reads an unlabeled metric from a service's /metrics.
+func metric(t *testing.T, addr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return -1
+}
+
+func commandCount(t *testing.T, brokers string) int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), topics.Commands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n
+}
