@@ -29,17 +29,23 @@ tokens: build ## create the dev tokens in ./data (digests in data/tokens, for do
 demo: build ## drive a clinic day through ingest and show its audit trail, time travel and day list (uses make run, or starts it)
 	@$(BIN)/demo -bin $(BIN) -data-dir data
 
-.PHONY: deps
-deps: ## install what the tests need besides Go: Debian's chromium for the UI test (as root)
-	@if ! command -v chromium >/dev/null 2>&1; then \
+# apt_install installs a Debian package when its command is missing and we
+# are root (CI); otherwise it says what to do.
+define apt_install
+	@if ! command -v $(1) >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			echo "installing Debian's chromium for the UI test"; \
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
-			{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+			echo "installing Debian's $(2)"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(3) $(2) >/dev/null || \
+			{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(3) $(2) >/dev/null; }; \
 		else \
-			echo "chromium is missing: install it (apt-get install chromium) or set REWIND_SKIP_BROWSER=1"; \
+			echo "$(1) is missing: apt-get install $(2) $(4)"; \
 		fi; \
 	fi
+endef
+
+.PHONY: deps
+deps: ## install what the tests need besides Go: Debian's chromium for the UI test (as root)
+	$(call apt_install,chromium,chromium,,(or set REWIND_SKIP_BROWSER=1))
 	$(GO) mod download
 
 .PHONY: test
@@ -49,6 +55,11 @@ test: deps ## run every test (fetches its own dependencies)
 .PHONY: race
 race: ## run the concurrent packages' tests under the race detector
 	$(GO) tool gotestsum --format pkgname -- -race -count=1 -timeout $(TEST_TIMEOUT) ./processor/... ./ingest/... ./state/... ./query/...
+
+.PHONY: e2e
+e2e: build ## end to end: a real Prometheus (Debian's package) scrapes the running services
+	$(call apt_install,prometheus,prometheus,--no-install-recommends,)
+	$(GO) tool gotestsum --format testname -- -tags e2e -count=1 -timeout 10m -run TestPrometheus ./e2e/
 
 .PHONY: fuzz
 fuzz: ## fuzz the command decoder and random command sequences for a while
