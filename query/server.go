@@ -53,6 +53,10 @@ func (v *View) Routes(mux *http.ServeMux, tokens *api.Tokens) {
 	handle("GET /v1/visitors/{visitorId}/schedules", v.listVisitor)
 	mux.Handle("GET /ui/", v.instrument("GET /ui/", uiHandler()))
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(OpenAPI)
+	})
 }
 
 func (v *View) instrument(route string, h http.Handler) http.Handler {

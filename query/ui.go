@@ -9,6 +9,11 @@ import (
 //go:embed ui
 var uiFiles embed.FS
 
+// OpenAPI is the query API's contract, served at /openapi.yaml.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
 // uiHandler serves the operator page from the binary: no CDN, nothing
 // fetched from elsewhere.
 func uiHandler() http.Handler {

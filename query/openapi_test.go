@@ -1,0 +1,82 @@
+package query_test
+
+import (
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rewind/rewind/query"
+)
+
+// TestOpenAPIMatchesHandlers: every documented route is served, every
+// problem code the handlers can answer is documented, and the document
+// is served at /openapi.yaml.
+func TestOpenAPIMatchesHandlers(t *testing.T) {
+	var doc struct {
+		Paths      map[string]map[string]any
+		Components struct {
+			Responses struct {
+				Problem struct {
+					Content map[string]struct {
+						Schema struct {
+							Properties struct {
+								Code struct{ Enum []string }
+							}
+						}
+					}
+				} `yaml:"Problem"`
+			}
+		}
+	}
+	if err := yaml.Unmarshal(query.OpenAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	w := newWorld(t)
+	w.commit(w.exec("clinic-a", "visit-1", "Reserve", reserve("v-1", t0, time.Hour), t0))
+	s := startView(t, w.brokers, t.TempDir())
+	s.waitFolded(1)
+	concrete := strings.NewReplacer("{id}", "visit-1", "{visitorId}", "v-1")
+	for path, methods := range doc.Paths {
+		for method := range methods {
+			if method != "get" {
+				t.Errorf("%s %s: the query API only reads", method, path)
+			}
+			p := concrete.Replace(path)
+			if path == "/v1/schedules" {
+				p += "?from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z"
+			}
+			if code, pc := s.get(tokenA, p, nil); code != 200 {
+				t.Errorf("documented GET %s answers %d %s", path, code, pc)
+			}
+		}
+	}
+	if len(doc.Paths) != 5 {
+		t.Errorf("openapi.yaml documents %d paths, the API has 5", len(doc.Paths))
+	}
+	src, err := os.ReadFile("server.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enum := doc.Components.Responses.Problem.Content["application/problem+json"].Schema.Properties.Code.Enum
+	for _, m := range regexp.MustCompile(`Code\w+ += "(\w+)"`).FindAllStringSubmatch(string(src), -1) {
+		if !slices.Contains(enum, m[1]) {
+			t.Errorf("problem code %s is not in openapi.yaml", m[1])
+		}
+	}
+	for _, code := range []string{"invalid_id", "unauthorized"} {
+		if !slices.Contains(enum, code) {
+			t.Errorf("problem code %s is not in openapi.yaml", code)
+		}
+	}
+	resp, err := http.Get(s.url + "/openapi.yaml")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /openapi.yaml: %v %v", err, resp)
+	}
+	resp.Body.Close()
+}
