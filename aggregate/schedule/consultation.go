@@ -1,8 +1,6 @@
 package schedule
 
 import (
-	"slices"
-
 	"github.com/rewind/rewind/aggregate"
 )
 
@@ -31,7 +29,7 @@ func startConsultation(s State, c StartConsultation, _ aggregate.Meta) ([]aggreg
 
 func onConsultationStarted(s State, e ConsultationStarted, env *aggregate.Envelope) State {
 	s.Activity = ActivityConsultation
-	s.Consultations = append(slices.Clip(s.Consultations), Consultation{CounselorID: e.CounselorID, StartedAt: env.Time})
+	s.Consultations = s.Consultations.Append(Consultation{CounselorID: e.CounselorID, StartedAt: env.Time})
 	return s
 }
 
@@ -61,10 +59,9 @@ func completeConsultation(s State, c CompleteConsultation, _ aggregate.Meta) ([]
 
 func onConsultationCompleted(s State, e ConsultationCompleted, env *aggregate.Envelope) State {
 	s.Activity = ActivityNone
-	if n := len(s.Consultations); n > 0 {
-		s.Consultations = slices.Clone(s.Consultations)
-		s.Consultations[n-1].CompletedAt = env.Time
-		s.Consultations[n-1].Procedures = e.Procedures
+	if c, ok := s.Consultations.Last(); ok {
+		c.CompletedAt, c.Procedures = env.Time, e.Procedures
+		s.Consultations = s.Consultations.SetLast(c)
 	}
 	s.Planned = withPlanned(s.Planned, e.Procedures)
 	return s

@@ -42,7 +42,7 @@ func Example() {
 		log = append(log, events...)
 		fmt.Printf("%-20s → v%d %s\n", step.typ, version, events[0].Type)
 	}
-	fmt.Println("now:", state.Status, "procedures:", len(state.Procedures))
+	fmt.Println("now:", state.Status, "procedures:", state.Procedures.Len())
 
 	then, v := d.RehydrateVersion(log, 5)
 	fmt.Println("at v5:", then.Status, "activity:", then.Activity, "planned:", then.Planned)

@@ -1,8 +1,6 @@
 package schedule
 
 import (
-	"slices"
-
 	"github.com/rewind/rewind/aggregate"
 )
 
@@ -50,6 +48,6 @@ func takePhotos(s State, c TakePhotos, _ aggregate.Meta) ([]aggregate.Event, err
 }
 
 func onPhotosTaken(s State, e PhotosTaken, env *aggregate.Envelope) State {
-	s.Photos = append(slices.Clip(s.Photos), Photos{Kind: e.Kind, Count: e.Count, At: env.Time})
+	s.Photos = s.Photos.Append(Photos{Kind: e.Kind, Count: e.Count, At: env.Time})
 	return s
 }

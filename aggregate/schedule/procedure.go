@@ -1,8 +1,6 @@
 package schedule
 
 import (
-	"slices"
-
 	"github.com/rewind/rewind/aggregate"
 )
 
@@ -47,7 +45,7 @@ func startProcedure(s State, c StartProcedure, _ aggregate.Meta) ([]aggregate.Ev
 
 func onProcedureStarted(s State, e ProcedureStarted, env *aggregate.Envelope) State {
 	s.Activity = ActivityProcedure
-	s.Procedures = append(slices.Clip(s.Procedures), Procedure{ID: e.ProcedureID, DoctorID: e.DoctorID, StartedAt: env.Time})
+	s.Procedures = s.Procedures.Append(Procedure{ID: e.ProcedureID, DoctorID: e.DoctorID, StartedAt: env.Time})
 	return s
 }
 
@@ -76,9 +74,9 @@ func completeProcedure(s State, c CompleteProcedure, _ aggregate.Meta) ([]aggreg
 
 func onProcedureCompleted(s State, _ ProcedureCompleted, env *aggregate.Envelope) State {
 	s.Activity = ActivityNone
-	if n := len(s.Procedures); n > 0 {
-		s.Procedures = slices.Clone(s.Procedures)
-		s.Procedures[n-1].CompletedAt = env.Time
+	if p, ok := s.Procedures.Last(); ok {
+		p.CompletedAt = env.Time
+		s.Procedures = s.Procedures.SetLast(p)
 	}
 	return s
 }

@@ -114,7 +114,7 @@ func lastOr(s []schedule.State, seed schedule.State) schedule.State {
 func checkInvariants(t *testing.T, step int, s schedule.State) {
 	t.Helper()
 	running := 0
-	for _, p := range s.Procedures {
+	for _, p := range s.Procedures.All() {
 		if p.CompletedAt.IsZero() {
 			running++
 		}
@@ -125,7 +125,7 @@ func checkInvariants(t *testing.T, step int, s schedule.State) {
 	if (running == 1) != (s.Activity == schedule.ActivityProcedure) {
 		t.Fatalf("step %d: %d running procedures but activity %q", step, running, s.Activity)
 	}
-	for _, p := range s.Procedures {
+	for _, p := range s.Procedures.All() {
 		if !s.IsPlanned(p.ID) {
 			t.Fatalf("step %d: unplanned procedure %s performed", step, p.ID)
 		}

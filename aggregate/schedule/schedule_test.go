@@ -236,7 +236,7 @@ func TestHandlersDoNotShareMemory(t *testing.T) {
 	if !reflect.DeepEqual(before, snapshot) {
 		t.Fatalf("folding later events changed an earlier state:\n%+v\n%+v", before, snapshot)
 	}
-	if len(after.Procedures) != 2 || after.Procedures[0].CompletedAt.IsZero() {
+	if after.Procedures.Len() != 2 || after.Procedures.At(0).CompletedAt.IsZero() {
 		t.Fatalf("unexpected final state %+v", after.Procedures)
 	}
 }

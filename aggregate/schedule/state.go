@@ -3,6 +3,8 @@ package schedule
 import (
 	"slices"
 	"time"
+
+	"github.com/rewind/rewind/aggregate"
 )
 
 // Status is where a visit stands.
@@ -42,12 +44,15 @@ type State struct {
 	Activity Activity `json:"activity,omitempty"`
 	// Planned are the procedures named by Reserve or CompleteConsultation,
 	// in order, without duplicates.
-	Planned       []string       `json:"plannedProcedures,omitempty"`
-	Consultations []Consultation `json:"consultations,omitempty"`
-	Procedures    []Procedure    `json:"procedures,omitempty"`
-	Photos        []Photos       `json:"photos,omitempty"`
-	Aftercare     Aftercare      `json:"aftercare,omitzero"`
-	CheckedOutAt  time.Time      `json:"checkedOutAt,omitzero"`
+	Planned []string `json:"plannedProcedures,omitempty"`
+	// The lists that grow with the visit are aggregate.Lists: an event
+	// copies a chunk of them, not all of them (a long visit's fold stays
+	// linear). They encode as JSON arrays.
+	Consultations aggregate.List[Consultation] `json:"consultations,omitzero"`
+	Procedures    aggregate.List[Procedure]    `json:"procedures,omitzero"`
+	Photos        aggregate.List[Photos]       `json:"photos,omitzero"`
+	Aftercare     Aftercare                    `json:"aftercare,omitzero"`
+	CheckedOutAt  time.Time                    `json:"checkedOutAt,omitzero"`
 }
 
 // Reservation is the booked slot.
@@ -114,15 +119,20 @@ func (s State) IsPlanned(procedureID string) bool { return slices.Contains(s.Pla
 
 // RunningProcedure returns the procedure in progress, if any.
 func (s State) RunningProcedure() (Procedure, bool) {
-	if s.Activity != ActivityProcedure || len(s.Procedures) == 0 {
+	if s.Activity != ActivityProcedure {
 		return Procedure{}, false
 	}
-	return s.Procedures[len(s.Procedures)-1], true
+	return s.Procedures.Last()
 }
 
 // performed reports whether the procedure was started before.
 func (s State) performed(procedureID string) bool {
-	return slices.ContainsFunc(s.Procedures, func(p Procedure) bool { return p.ID == procedureID })
+	for _, p := range s.Procedures.All() {
+		if p.ID == procedureID {
+			return true
+		}
+	}
+	return false
 }
 
 // withPlanned returns planned extended by ids, without duplicates, in a new
