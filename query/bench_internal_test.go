@@ -2,6 +2,7 @@ package query
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -42,12 +43,18 @@ func BenchmarkStateAtLongStream(b *testing.B) {
 	}
 	h, _, _ := m.head("t", "long")
 	r := rand.New(rand.NewPCG(1, 2))
+	var lat []time.Duration
 	b.ResetTimer()
 	for b.Loop() {
+		start := time.Now()
 		if _, _, err := m.stateAt("t", "long", &h, uint64(1+r.IntN(n))); err != nil {
 			b.Fatal(err)
 		}
+		lat = append(lat, time.Since(start))
 	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
 
 // BenchmarkCatchUp times folding events of 1,000 streams into the model

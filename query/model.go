@@ -26,6 +26,8 @@ type model struct {
 type meta struct {
 	// Logic is the logic version the model was folded with.
 	Logic int `json:"logic"`
+	// Format is the layout of the model's keys and values (modelFormat).
+	Format int `json:"format"`
 	// MaxSpan is the longest slot indexed so far; range scans start this
 	// far before the window, so that a long slot starting earlier is found.
 	MaxSpan time.Duration `json:"maxSpan"`
@@ -68,6 +70,11 @@ type storedEvent struct {
 	Data          json.RawMessage `json:"data"`
 }
 
+// modelFormat is the version of the model's layout: a model written in
+// another (by older code) is rebuilt, as for a new logic version.
+// 2: snapshots hold aggregate.Lists.
+const modelFormat = 2
+
 var errCorrupt = errors.New("query: read model value cannot be decoded (rebuild by deleting the data dir)")
 
 func openModel(dir string, def *aggregate.Definition[schedule.State], logic, snapshotEvery int) (*model, bool, error) {
@@ -88,15 +95,15 @@ func openModel(dir string, def *aggregate.Definition[schedule.State], logic, sna
 		return nil, false, err
 	}
 	rebuilt := false
-	if mt.Logic != logic {
+	if mt.Logic != logic || mt.Format != modelFormat {
 		// Built by other fold logic (or new): everything derived goes,
 		// and the consumer starts again from offset 0.
-		rebuilt = mt.Logic != 0
+		rebuilt = mt.Logic != 0 // not a new model
 		b := db.NewBatch()
 		if err := b.DeleteRange([]byte{0}, []byte{0xff}, nil); err != nil {
 			return nil, false, err
 		}
-		if err := b.Set(metaKey, mustJSON(meta{Logic: logic}), nil); err != nil {
+		if err := b.Set(metaKey, mustJSON(meta{Logic: logic, Format: modelFormat}), nil); err != nil {
 			return nil, false, err
 		}
 		if err := b.Commit(pebble.Sync); err != nil {

@@ -87,7 +87,7 @@ func Open(cfg Config) (*View, error) {
 		return nil, err
 	}
 	if rebuilt {
-		cfg.Logger.Info("read model was built by other fold logic; rebuilding from the start", "logic", cfg.LogicVersion)
+		cfg.Logger.Info("read model was built by other fold logic or layout; rebuilding from the start", "logic", cfg.LogicVersion)
 	}
 	return &View{cfg: cfg, log: cfg.Logger, model: m, metrics: newMetrics(cfg.Registerer),
 		Rebuilt: rebuilt, changed: make(chan struct{}), cache: newStreamCache(cfg.StreamCache)}, nil

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -42,9 +43,15 @@ func run(args []string) error {
 	dataDir := fs.String("data-dir", "data/query", "Pebble read model directory (a cache: deleting it rebuilds it)")
 	tokensFile := fs.String("tokens", "data/tokens", "tokens file: <sha256 hex> <tenant> <subject> per line")
 	snapshotEvery := fs.Int("snapshot-every", 64, "events between two state snapshots: the most a time-travel answer folds")
+	memLimit := fs.Int("memory-limit-mib", 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top; 0 means none")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
+	}
+	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// A catch-up allocates fetch buffers and batches faster than the
+		// default GC pacing returns them; the limit keeps RSS near budget.
+		debug.SetMemoryLimit(int64(*memLimit) << 20)
 	}
 	log := cli.Logger(*logLevel)
 	tokens, err := api.LoadTokens(*tokensFile)
