@@ -11,7 +11,8 @@ import (
 //
 //	m                                  meta: logic version, longest slot
 //	c <partition:4>                    next offset of schedule-events
-//	h <tenant>/<stream>                head: version, indexes, current state
+//	h <tenant>/<stream>                head: version, snapshot position, indexes
+//	g <tenant>/<stream>                the current state (JSON)
 //	e <tenant>/<stream>/ <version:8>   one event (the audit log)
 //	s <tenant>/<stream>/ <version:8>   state snapshot after that version
 //	a <tenant>/<stream>/ <maxTime:12> <version:8>
@@ -23,6 +24,7 @@ const (
 	prefixMeta       = 'm'
 	prefixCheckpoint = 'c'
 	prefixHead       = 'h'
+	prefixState      = 'g'
 	prefixEvent      = 'e'
 	prefixSnapshot   = 's'
 	prefixInstant    = 'a'
@@ -39,6 +41,12 @@ func checkpointKey(p int32) []byte {
 func headKey(tenant, stream string) []byte {
 	k := make([]byte, 0, 2+len(tenant)+len(stream))
 	return append(append(append(append(k, prefixHead), tenant...), '/'), stream...)
+}
+
+func stateKey(tenant, stream string) []byte {
+	k := headKey(tenant, stream)
+	k[0] = prefixState
+	return k
 }
 
 // streamPrefix is "<prefix><tenant>/<stream>/": every key of one stream

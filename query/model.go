@@ -2,6 +2,7 @@ package query
 
 import (
 	"encoding/binary"
+	"slices"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,7 +34,10 @@ type meta struct {
 	MaxSpan time.Duration `json:"maxSpan"`
 }
 
-// head is a stream's current state and what the indexes hold for it.
+// head is where a stream stands and what the indexes hold for it. Its
+// current state is kept under a key of its own (stateKey): every request
+// reads the head, and a state of thousands of photo sessions would make
+// each of them decode hundreds of kilobytes.
 type head struct {
 	Version uint64 `json:"v"`
 	// MaxTime is the latest event time up to Version (instants index).
@@ -43,8 +47,7 @@ type head struct {
 	Snap  uint64 `json:"s,omitempty"`
 	Since int    `json:"n,omitempty"`
 	// Indexed is the summary the range and visitor indexes hold, if any.
-	Indexed *Summary        `json:"x,omitempty"`
-	State   json.RawMessage `json:"state"`
+	Indexed *Summary `json:"x,omitempty"`
 }
 
 // Summary is one schedule in a list: the range and visitor indexes hold it.
@@ -72,8 +75,8 @@ type storedEvent struct {
 
 // modelFormat is the version of the model's layout: a model written in
 // another (by older code) is rebuilt, as for a new logic version.
-// 2: snapshots hold aggregate.Lists.
-const modelFormat = 2
+// 2: snapshots hold aggregate.Lists; 3: current states apart from heads.
+const modelFormat = 3
 
 var errCorrupt = errors.New("query: read model value cannot be decoded (rebuild by deleting the data dir)")
 
@@ -144,6 +147,16 @@ func (m *model) head(tenant, stream string) (head, bool, error) {
 	var h head
 	ok, err := m.getJSON(headKey(tenant, stream), &h)
 	return h, ok, err
+}
+
+// currentState is the stream's current state as JSON.
+func (m *model) currentState(tenant, stream string) (json.RawMessage, error) {
+	raw, closer, err := m.db.Get(stateKey(tenant, stream))
+	if err != nil {
+		return nil, fmt.Errorf("%w: head without a state: %v", errCorrupt, err)
+	}
+	defer closer.Close()
+	return slices.Clone(raw), nil
 }
 
 func (m *model) getJSON(key []byte, v any) (bool, error) {

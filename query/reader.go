@@ -19,7 +19,8 @@ import (
 // folds the events after it, fewer than snapshotEvery of them.
 func (m *model) stateAt(tenant, stream string, h *head, v uint64) (json.RawMessage, uint64, error) {
 	if v >= h.Version {
-		return h.State, h.Version, nil
+		state, err := m.currentState(tenant, stream)
+		return state, h.Version, err
 	}
 	snapPre := streamPrefix(prefixSnapshot, tenant, stream)
 	it, err := m.db.NewIter(&pebble.IterOptions{LowerBound: snapPre,

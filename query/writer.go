@@ -59,7 +59,6 @@ func (c *streamCache) put(id streamID, l *live) {
 			delete(c.streams, k)
 		}
 	}
-	l.head.State = nil // re-encoded from state at the next write
 	c.streams[id] = l
 }
 
@@ -108,7 +107,11 @@ func (w *writer) load(id streamID) (*live, error) {
 	}
 	if found {
 		l.head, l.indexed = h, h.Indexed
-		if err := json.Unmarshal(h.State, &l.state); err != nil {
+		raw, err := w.m.currentState(id.tenant, id.stream)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(raw, &l.state); err != nil {
 			return nil, fmt.Errorf("%w: state of %s/%s: %v", errCorrupt, id.tenant, id.stream, err)
 		}
 	}
@@ -205,7 +208,10 @@ func (w *writer) writeHead(id streamID, l *live) error {
 	if err != nil {
 		return err
 	}
-	l.head.State, l.head.Indexed, l.indexed = state, x, x
+	l.head.Indexed, l.indexed = x, x
+	if err := w.b.Set(stateKey(id.tenant, id.stream), state, nil); err != nil {
+		return err
+	}
 	return w.b.Set(headKey(id.tenant, id.stream), mustJSON(l.head), nil)
 }
 
@@ -290,6 +296,9 @@ func (w *writer) erase(tenant, stream string, v uint64) error {
 		// Nothing left: the stream is gone from every index.
 		delete(w.streams, id)
 		if err := w.reindex(id, old.Indexed, nil); err != nil {
+			return err
+		}
+		if err := w.b.Delete(stateKey(tenant, stream), nil); err != nil {
 			return err
 		}
 		return w.b.Delete(headKey(tenant, stream), nil)
