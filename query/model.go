@@ -2,10 +2,10 @@ package query
 
 import (
 	"encoding/binary"
-	"slices"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
