@@ -5,11 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/processor"
 )
 
 // TestMembersJoinAndLeave runs up to three processors in one group while
@@ -98,4 +100,62 @@ func TestLogicVersionBump(t *testing.T) {
 		t.Fatalf("after the rebuild a checked-out visit must reject with closed, got %+v", rs)
 	}
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
+}
+
+// TestRestoreProgressExported: while a cold member restores, the records
+// left per partition are exported, they shrink to nothing, and the series
+// are gone once it is ready.
+func TestRestoreProgressExported(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, testPartitions)
+	recs := testkit.Interleave("clinic-1", 3000, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	testkit.Send(t, testkit.Producer(t, brokers), recs)
+	p := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"))
+	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.alive(t))
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	reg := prometheus.NewRegistry()
+	r := start(t, brokers, "p1", filepath.Join(t.TempDir(), "cold"), func(c *processor.Config) { c.Registerer = reg })
+	defer r.stop(t)
+	seen, parts := 0.0, map[string]bool{}
+	for deadline := time.Now().Add(time.Minute); !r.p.Ready(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("restore did not finish in a minute")
+		}
+		for part, left := range restoreRemaining(t, reg) {
+			parts[part] = true
+			seen = max(seen, left)
+		}
+	}
+	if seen == 0 || len(parts) == 0 {
+		t.Fatalf("no restore progress was exported during a cold restore of %d commands", len(recs))
+	}
+	if left := restoreRemaining(t, reg); len(left) != 0 {
+		t.Fatalf("restore progress still exported after the restore: %v", left)
+	}
+	t.Logf("saw up to %.0f records left, on %d partitions", seen, len(parts))
+}
+
+func restoreRemaining(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "rewind_processor_restore_remaining" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "partition" {
+					out[l.GetValue()] = m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return out
 }
