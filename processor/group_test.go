@@ -120,7 +120,10 @@ func TestRestoreProgressExported(t *testing.T) {
 	r := start(t, brokers, "p1", filepath.Join(t.TempDir(), "cold"), func(c *processor.Config) { c.Registerer = reg })
 	defer r.stop(t)
 	seen, parts := 0.0, map[string]bool{}
-	for deadline := time.Now().Add(time.Minute); !r.p.Ready(); time.Sleep(2 * time.Millisecond) {
+	// Ready alone is true before the group assigns anything: wait for the
+	// partitions to be owned as well.
+	done := func() bool { return r.p.Ready() && gauge(t, reg, "rewind_processor_partitions_owned") == testPartitions }
+	for deadline := time.Now().Add(time.Minute); !done(); time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("restore did not finish in a minute")
 		}
@@ -136,6 +139,20 @@ func TestRestoreProgressExported(t *testing.T) {
 		t.Fatalf("restore progress still exported after the restore: %v", left)
 	}
 	t.Logf("saw up to %.0f records left, on %d partitions", seen, len(parts))
+}
+
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return 0
 }
 
 func restoreRemaining(t *testing.T, reg *prometheus.Registry) map[string]float64 {
