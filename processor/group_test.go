@@ -122,7 +122,9 @@ func TestRestoreProgressExported(t *testing.T) {
 	seen, parts := 0.0, map[string]bool{}
 	// Ready alone is true before the group assigns anything: wait for the
 	// partitions to be owned as well.
-	done := func() bool { return r.p.Ready() && gauge(t, reg, "rewind_processor_partitions_owned") == testPartitions }
+	done := func() bool {
+		return r.p.Ready() && gauge(t, reg, "rewind_processor_partitions_owned") == testPartitions
+	}
 	for deadline := time.Now().Add(time.Minute); !done(); time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("restore did not finish in a minute")
