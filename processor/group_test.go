@@ -1,6 +1,7 @@
 package processor_test
 
 import (
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -117,24 +118,31 @@ func TestRestoreProgressExported(t *testing.T) {
 	}
 
 	reg := prometheus.NewRegistry()
-	r := start(t, brokers, "p1", filepath.Join(t.TempDir(), "cold"), func(c *processor.Config) { c.Registerer = reg })
+	r := start(t, brokers, "p1", filepath.Join(t.TempDir(), "cold"), func(c *processor.Config) {
+		c.Registerer = reg
+		c.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
 	defer r.stop(t)
-	seen, parts := 0.0, map[string]bool{}
+	seen, parts, polls := 0.0, map[string]bool{}, 0
 	// Ready alone is true before the group assigns anything: wait for the
-	// partitions to be owned as well.
+	// partitions to be owned as well. Owned first: it is set after the
+	// partitions are marked restoring, so a Ready read after it is not
+	// one from before the assignment.
 	done := func() bool {
-		return r.p.Ready() && gauge(t, reg, "rewind_processor_partitions_owned") == testPartitions
+		return gauge(t, reg, "rewind_processor_partitions_owned") == testPartitions && r.p.Ready()
 	}
 	for deadline := time.Now().Add(time.Minute); !done(); time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("restore did not finish in a minute")
 		}
+		polls++
 		for part, left := range restoreRemaining(t, reg) {
 			parts[part] = true
 			seen = max(seen, left)
 		}
 	}
 	if seen == 0 || len(parts) == 0 {
+		t.Logf("restored events: %v, polls: %d", gauge(t, reg, "rewind_processor_restore_events_total"), polls)
 		t.Fatalf("no restore progress was exported during a cold restore of %d commands", len(recs))
 	}
 	if left := restoreRemaining(t, reg); len(left) != 0 {
@@ -151,7 +159,7 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
+			return mf.GetMetric()[0].GetGauge().GetValue() + mf.GetMetric()[0].GetCounter().GetValue()
 		}
 	}
 	return 0
