@@ -425,8 +425,16 @@ func TestTwoInstances(t *testing.T) {
 		e  *env
 		id string
 	}{{e, "via-2"}, {other, "via-1"}} {
-		if r := tt.e.do(t, "GET", "/v1/commands/"+tt.id, tokenA, ""); r.status != 200 {
-			t.Fatalf("GET %s through the other instance: %d %v", tt.id, r.status, r.body)
+		// Each instance learns outcomes from its own results consumer, so
+		// the other one may see an outcome a moment after the answer.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			r := tt.e.do(t, "GET", "/v1/commands/"+tt.id, tokenA, "")
+			if r.status == 200 {
+				break
+			}
+			if r.status != 404 || time.Now().After(deadline) {
+				t.Fatalf("GET %s through the other instance: %d %v", tt.id, r.status, r.body)
+			}
 		}
 	}
 }
