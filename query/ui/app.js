@@ -26,6 +26,13 @@ function fmtTime(t) {
   return t.replace("T", " ").replace(/(\.\d+)?Z$/, " UTC");
 }
 
+function badge(status) {
+  const span = document.createElement("span");
+  span.className = "badge " + status;
+  span.textContent = status;
+  return span;
+}
+
 function hhmm(t) {
   return t ? t.slice(11, 16) : "";
 }
@@ -50,11 +57,15 @@ async function listDay(next) {
     for (const s of page.items) {
       const tr = document.createElement("tr");
       tr.dataset.id = s.scheduleId;
-      for (const text of [hhmm(s.start), s.end ? hhmm(s.end) : "", s.scheduleId, s.visitorId || "", s.status + (s.walkIn ? " (walk-in)" : "")]) {
+      for (const text of [hhmm(s.start), s.end ? hhmm(s.end) : "", s.scheduleId, s.visitorId || ""]) {
         const td = document.createElement("td");
         td.textContent = text;
         tr.append(td);
       }
+      const td = document.createElement("td");
+      td.append(badge(s.status));
+      if (s.walkIn) td.append(" walk-in");
+      tr.append(td);
       tr.addEventListener("click", () => openSchedule(s.scheduleId));
       body.append(tr);
     }
@@ -186,14 +197,16 @@ function render(resp) {
     const dt = document.createElement("dt");
     dt.textContent = label;
     const dd = document.createElement("dd");
-    dd.textContent = value;
+    if (key === "status") dd.append(badge(value)); else dd.textContent = value;
     dd.dataset.key = key;
     if (changed.has(key)) dd.classList.add("changed");
     dl.append(dt, dd);
   }
   $("state").textContent = JSON.stringify(resp.state, null, 2);
   for (const li of $("timeline").children) {
-    li.classList.toggle("current", li.dataset.version === String(resp.version));
+    const current = li.dataset.version === String(resp.version);
+    li.classList.toggle("current", current);
+    if (current) li.scrollIntoView({ block: "nearest" });
   }
   $("back").disabled = resp.version <= 1;
   $("forward").disabled = resp.version >= state.latest;
