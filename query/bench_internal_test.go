@@ -41,13 +41,13 @@ func BenchmarkStateAtLongStream(b *testing.B) {
 			w, _ = m.newWriter(nil)
 		}
 	}
-	h, _, _ := m.head("t", "long")
+	h, _, _ := m.head(m.db, "t", "long")
 	r := rand.New(rand.NewPCG(1, 2))
 	var lat []time.Duration
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
-		if _, _, err := m.stateAt("t", "long", &h, uint64(1+r.IntN(n))); err != nil {
+		if _, _, err := m.stateAt(m.db, "t", "long", &h, uint64(1+r.IntN(n))); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(start))

@@ -46,6 +46,9 @@ type head struct {
 	// folded after it.
 	Snap  uint64 `json:"s,omitempty"`
 	Since int    `json:"n,omitempty"`
+	// Erasures counts the events erased from the stream: an erasure
+	// changes states without a new version, so it is part of the ETag.
+	Erasures int `json:"e,omitempty"`
 	// Indexed is the summary the range and visitor indexes hold, if any.
 	Indexed *Summary `json:"x,omitempty"`
 }
@@ -92,7 +95,7 @@ func openModel(dir string, def *aggregate.Definition[schedule.State], logic, sna
 		return nil, false, fmt.Errorf("query: open %s: %w", dir, err)
 	}
 	m := &model{db: db, def: def, snapshotEvery: snapshotEvery}
-	mt, err := m.meta()
+	mt, err := m.meta(db)
 	if err != nil {
 		db.Close()
 		return nil, false, err
@@ -104,9 +107,11 @@ func openModel(dir string, def *aggregate.Definition[schedule.State], logic, sna
 		rebuilt = mt.Logic != 0 // not a new model
 		b := db.NewBatch()
 		if err := b.DeleteRange([]byte{0}, []byte{0xff}, nil); err != nil {
+			db.Close()
 			return nil, false, err
 		}
 		if err := b.Set(metaKey, mustJSON(meta{Logic: logic, Format: modelFormat}), nil); err != nil {
+			db.Close()
 			return nil, false, err
 		}
 		if err := b.Commit(pebble.Sync); err != nil {
@@ -119,9 +124,9 @@ func openModel(dir string, def *aggregate.Definition[schedule.State], logic, sna
 
 func (m *model) close() error { return m.db.Close() }
 
-func (m *model) meta() (meta, error) {
+func (m *model) meta(r pebble.Reader) (meta, error) {
 	var mt meta
-	ok, err := m.getJSON(metaKey, &mt)
+	ok, err := getJSON(r, metaKey, &mt)
 	if err != nil || !ok {
 		return meta{}, err
 	}
@@ -143,15 +148,15 @@ func (m *model) checkpoint(p int32) (int64, error) {
 	return int64(binary.BigEndian.Uint64(v)), nil
 }
 
-func (m *model) head(tenant, stream string) (head, bool, error) {
+func (m *model) head(r pebble.Reader, tenant, stream string) (head, bool, error) {
 	var h head
-	ok, err := m.getJSON(headKey(tenant, stream), &h)
+	ok, err := getJSON(r, headKey(tenant, stream), &h)
 	return h, ok, err
 }
 
 // currentState is the stream's current state as JSON.
-func (m *model) currentState(tenant, stream string) (json.RawMessage, error) {
-	raw, closer, err := m.db.Get(stateKey(tenant, stream))
+func (m *model) currentState(r pebble.Reader, tenant, stream string) (json.RawMessage, error) {
+	raw, closer, err := r.Get(stateKey(tenant, stream))
 	if err != nil {
 		return nil, fmt.Errorf("%w: head without a state: %v", errCorrupt, err)
 	}
@@ -159,8 +164,8 @@ func (m *model) currentState(tenant, stream string) (json.RawMessage, error) {
 	return slices.Clone(raw), nil
 }
 
-func (m *model) getJSON(key []byte, v any) (bool, error) {
-	raw, closer, err := m.db.Get(key)
+func getJSON(r pebble.Reader, key []byte, v any) (bool, error) {
+	raw, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}

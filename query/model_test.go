@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"fmt"
+	"net/http"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -343,6 +344,49 @@ func TestErasure(t *testing.T) {
 	if cur.Version != 21 {
 		t.Fatalf("current version after erasing the last event: %d, want 21", cur.Version)
 	}
+	// Erasures change states without a new version: the ETag says so.
+	if tag := etag(t, s, "/v1/schedules/visit-1?version=10"); tag != `"10.2"` {
+		t.Fatalf("ETag of version 10 after two erasures: %s, want \"10.2\"", tag)
+	}
+
+	// A stream erased to nothing, then written again in the same poll:
+	// the new event folds onto nothing, not onto the erased state.
+	w.commit(w.exec("clinic-a", "visit-2", "Reserve", reserve("v-2", t0, time.Hour), t0))
+	s.waitFolded(w.total() - 2 + 1)
+	recs = []*kgo.Record{{Topic: topics.Events, Partition: topics.PartitionFor(topics.StreamKey("clinic-a", "visit-2"), partitions),
+		Key: []byte(topics.EventKey("clinic-a", "visit-2", 1))}}
+	recs = append(recs, w.exec("clinic-a", "visit-2", "CheckIn", `{"channel":"desk"}`, t0.Add(time.Minute))...)
+	w.commit(recs)
+	w.streams["clinic-a/visit-2"] = w.streams["clinic-a/visit-2"][1:]
+	deadline = time.Now().Add(10 * time.Second)
+	var v2 query.StateResponse
+	for v2.Version != 2 && time.Now().Before(deadline) {
+		s.get(tokenA, "/v1/schedules/visit-2", &v2)
+		time.Sleep(20 * time.Millisecond)
+	}
+	want, _ := schedule.Definition.Rehydrate(w.streams["clinic-a/visit-2"])
+	if v2.Version != 2 || !sameJSON(t, v2.State, want) {
+		t.Fatalf("after erasing v1 and adding v2 in one poll: version %d %s, want 2 %s", v2.Version, v2.State, jsonOf(t, want))
+	}
+	var day query.Page[query.Summary]
+	s.get(tokenA, "/v1/schedules?from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z", &day)
+	for _, x := range day.Items {
+		if x.ScheduleID == "visit-2" && x.VisitorID == "v-2" {
+			t.Fatalf("the erased reservation of visit-2 is still in the range index: %+v", x)
+		}
+	}
+}
+
+func etag(t *testing.T, s *service, path string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+tokenA)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.Header.Get("ETag")
 }
 
 // TestMinVersionWaits: a read of one's own write waits for the view, and

@@ -17,13 +17,13 @@ import (
 // of the last event folded into it (below v when v was erased; 0 when no
 // event is at or below v). It reads the newest snapshot at or below v and
 // folds the events after it, fewer than snapshotEvery of them.
-func (m *model) stateAt(tenant, stream string, h *head, v uint64) (json.RawMessage, uint64, error) {
+func (m *model) stateAt(r pebble.Reader, tenant, stream string, h *head, v uint64) (json.RawMessage, uint64, error) {
 	if v >= h.Version {
-		state, err := m.currentState(tenant, stream)
+		state, err := m.currentState(r, tenant, stream)
 		return state, h.Version, err
 	}
 	snapPre := streamPrefix(prefixSnapshot, tenant, stream)
-	it, err := m.db.NewIter(&pebble.IterOptions{LowerBound: snapPre,
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: snapPre,
 		UpperBound: versionKey(prefixSnapshot, tenant, stream, v+1)})
 	if err != nil {
 		return nil, 0, err
@@ -36,7 +36,7 @@ func (m *model) stateAt(tenant, stream string, h *head, v uint64) (json.RawMessa
 		snap = it.Value()
 	}
 	evPre := streamPrefix(prefixEvent, tenant, stream)
-	evs, err := m.db.NewIter(&pebble.IterOptions{LowerBound: versionKey(prefixEvent, tenant, stream, from+1),
+	evs, err := r.NewIter(&pebble.IterOptions{LowerBound: versionKey(prefixEvent, tenant, stream, from+1),
 		UpperBound: versionKey(prefixEvent, tenant, stream, v+1)})
 	if err != nil {
 		return nil, 0, err
@@ -79,9 +79,9 @@ func (m *model) stateAt(tenant, stream string, h *head, v uint64) (json.RawMessa
 // versionAt is the last version recorded at or before instant t: the
 // kernel's RehydrateAt stops at the first event after t, so this is one
 // before the first version whose running maximum event time is after t.
-func (m *model) versionAt(tenant, stream string, h *head, t time.Time) (uint64, error) {
+func (m *model) versionAt(r pebble.Reader, tenant, stream string, h *head, t time.Time) (uint64, error) {
 	pre := streamPrefix(prefixInstant, tenant, stream)
-	it, err := m.db.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: prefixEnd(pre)})
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: prefixEnd(pre)})
 	if err != nil {
 		return 0, err
 	}
@@ -107,9 +107,9 @@ type AuditEvent struct {
 
 // events returns up to limit events after version after, in order, and
 // whether more follow.
-func (m *model) events(tenant, stream string, after uint64, limit int) ([]AuditEvent, bool, error) {
+func (m *model) events(r pebble.Reader, tenant, stream string, after uint64, limit int) ([]AuditEvent, bool, error) {
 	pre := streamPrefix(prefixEvent, tenant, stream)
-	it, err := m.db.NewIter(&pebble.IterOptions{LowerBound: versionKey(prefixEvent, tenant, stream, after+1),
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: versionKey(prefixEvent, tenant, stream, after+1),
 		UpperBound: prefixEnd(pre)})
 	if err != nil {
 		return nil, false, err
@@ -148,7 +148,7 @@ func (f *listFilter) match(x *Summary) bool {
 // scan lists the summaries under prefix pre whose keys are in
 // [lower, upper), resuming after cursor, and returns the cursor of the
 // next page ("" at the end).
-func (m *model) scan(pre, lower, upper []byte, cursor string, limit int, f *listFilter) ([]Summary, string, error) {
+func (m *model) scan(r pebble.Reader, pre, lower, upper []byte, cursor string, limit int, f *listFilter) ([]Summary, string, error) {
 	if cursor != "" {
 		c, err := base64.RawURLEncoding.DecodeString(cursor)
 		if err != nil || len(c) <= timeLen {
@@ -158,7 +158,7 @@ func (m *model) scan(pre, lower, upper []byte, cursor string, limit int, f *list
 			lower = after
 		}
 	}
-	it, err := m.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return nil, "", err
 	}
@@ -185,8 +185,8 @@ func (m *model) scan(pre, lower, upper []byte, cursor string, limit int, f *list
 var errBadCursor = fmt.Errorf("cursor is not one this service returned")
 
 // schedules lists the schedules whose slot overlaps [from, to), by start.
-func (m *model) schedules(tenant string, f *listFilter, cursor string, limit int) ([]Summary, string, error) {
-	mt, err := m.meta()
+func (m *model) schedules(r pebble.Reader, tenant string, f *listFilter, cursor string, limit int) ([]Summary, string, error) {
+	mt, err := m.meta(r)
 	if err != nil {
 		return nil, "", err
 	}
@@ -195,11 +195,11 @@ func (m *model) schedules(tenant string, f *listFilter, cursor string, limit int
 	// into it; nothing starting earlier can.
 	lower := appendTime(slices.Clone(pre), f.from.Add(-mt.MaxSpan-time.Nanosecond))
 	upper := appendTime(slices.Clone(pre), f.to)
-	return m.scan(pre, lower, upper, cursor, limit, f)
+	return m.scan(r, pre, lower, upper, cursor, limit, f)
 }
 
 // visitorSchedules lists a visitor's schedules by start.
-func (m *model) visitorSchedules(tenant, visitor string, f *listFilter, cursor string, limit int) ([]Summary, string, error) {
+func (m *model) visitorSchedules(r pebble.Reader, tenant, visitor string, f *listFilter, cursor string, limit int) ([]Summary, string, error) {
 	pre := visitorPrefix(tenant, visitor)
-	return m.scan(pre, pre, prefixEnd(pre), cursor, limit, f)
+	return m.scan(r, pre, pre, prefixEnd(pre), cursor, limit, f)
 }

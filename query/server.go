@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/api"
@@ -107,13 +109,14 @@ func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principa
 	if !q.ok(w) {
 		return
 	}
-	h, found := v.awaitHead(w, r, q, who.Tenant, stream)
+	h, snap, found := v.awaitHead(w, r, q, who.Tenant, stream)
 	if !found {
 		return
 	}
+	defer snap.Close()
 	want := h.Version
 	if q.has("at") {
-		n, err := v.model.versionAt(who.Tenant, stream, &h, at)
+		n, err := v.model.versionAt(snap, who.Tenant, stream, &h, at)
 		if err != nil {
 			v.internalError(w, err)
 			return
@@ -127,7 +130,7 @@ func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principa
 		}
 		want = version
 	}
-	state, got, err := v.model.stateAt(who.Tenant, stream, &h, want)
+	state, got, err := v.model.stateAt(snap, who.Tenant, stream, &h, want)
 	if err != nil {
 		v.internalError(w, err)
 		return
@@ -136,14 +139,15 @@ func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principa
 		api.WriteProblem(w, http.StatusNotFound, CodeBeforeFirstEvent, "the schedule had no events at that instant")
 		return
 	}
+	// The ETag is the version, and after erasures on purpose also their
+	// count: an erasure changes states without a new version. Clients
+	// revalidate (no-cache); an unchanged answer costs a 304.
 	etag := `"` + strconv.FormatUint(got, 10) + `"`
-	w.Header().Set("ETag", etag)
-	if q.has("version") || q.has("at") {
-		// A past version never changes (short of an erasure).
-		w.Header().Set("Cache-Control", "private, max-age=3600")
-	} else {
-		w.Header().Set("Cache-Control", "private, no-cache")
+	if h.Erasures > 0 {
+		etag = fmt.Sprintf(`"%d.%d"`, got, h.Erasures)
 	}
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "private, no-cache")
 	if r.Header.Get("If-None-Match") == etag {
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -171,28 +175,34 @@ func writeState(w http.ResponseWriter, resp *StateResponse, state json.RawMessag
 }
 
 // awaitHead returns the stream's head once it has ?minVersion= (waiting at
-// most ?wait=), answering the problem itself when it cannot.
-func (v *View) awaitHead(w http.ResponseWriter, r *http.Request, q *params, tenant, stream string) (head, bool) {
+// most ?wait=), and a Pebble snapshot the head was read from: every read
+// of the request goes through it, so a commit of the consumer in between
+// cannot mix two versions into one answer. The caller MUST close the
+// snapshot when ok. When it cannot answer, it has written the problem.
+func (v *View) awaitHead(w http.ResponseWriter, r *http.Request, q *params, tenant, stream string) (h head, snap *pebble.Snapshot, ok bool) {
 	minVersion := q.uint("minVersion", 0)
 	wait := q.duration("wait", defaultWait)
 	if !q.ok(w) {
-		return head{}, false
+		return head{}, nil, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
 	for {
 		changed := v.changes()
-		h, found, err := v.model.head(tenant, stream)
+		snap := v.model.db.NewSnapshot()
+		h, found, err := v.model.head(snap, tenant, stream)
 		if err != nil {
+			snap.Close()
 			v.internalError(w, err)
-			return head{}, false
+			return head{}, nil, false
 		}
 		if found && h.Version >= minVersion {
-			return h, true
+			return h, snap, true
 		}
+		snap.Close()
 		if minVersion == 0 {
 			api.WriteProblem(w, http.StatusNotFound, CodeUnknownSchedule, "no schedule with this id")
-			return head{}, false
+			return head{}, nil, false
 		}
 		select {
 		case <-changed:
@@ -200,7 +210,7 @@ func (v *View) awaitHead(w http.ResponseWriter, r *http.Request, q *params, tena
 			w.Header().Set("Retry-After", "1")
 			api.WriteProblem(w, http.StatusServiceUnavailable, CodeViewBehind,
 				fmt.Sprintf("the view has not reached version %d of this schedule yet", minVersion))
-			return head{}, false
+			return head{}, nil, false
 		}
 	}
 }
@@ -222,10 +232,13 @@ func (v *View) getEvents(w http.ResponseWriter, r *http.Request, who api.Princip
 	if !q.ok(w) {
 		return
 	}
-	if _, found := v.awaitHead(w, r, q, who.Tenant, stream); !found {
+	h, snap, found := v.awaitHead(w, r, q, who.Tenant, stream)
+	if !found {
 		return
 	}
-	evs, more, err := v.model.events(who.Tenant, stream, after, limit)
+	defer snap.Close()
+	after = min(after, h.Version) // past the end: an empty page
+	evs, more, err := v.model.events(snap, who.Tenant, stream, after, limit)
 	if err != nil {
 		v.internalError(w, err)
 		return
@@ -255,11 +268,12 @@ func (v *View) getTimeline(w http.ResponseWriter, r *http.Request, who api.Princ
 	if !q.ok(w) {
 		return
 	}
-	h, found := v.awaitHead(w, r, q, who.Tenant, stream)
+	h, snap, found := v.awaitHead(w, r, q, who.Tenant, stream)
 	if !found {
 		return
 	}
-	entries, more, err := v.timeline(who.Tenant, stream, &h, after, limit)
+	defer snap.Close()
+	entries, more, err := v.timeline(snap, who.Tenant, stream, &h, min(after, h.Version), limit)
 	if err != nil {
 		v.internalError(w, err)
 		return
@@ -271,12 +285,12 @@ func (v *View) getTimeline(w http.ResponseWriter, r *http.Request, who api.Princ
 	writeJSON(w, page)
 }
 
-func (v *View) timeline(tenant, stream string, h *head, after uint64, limit int) ([]TimelineEntry, bool, error) {
-	evs, more, err := v.model.events(tenant, stream, after, limit)
+func (v *View) timeline(snap pebble.Reader, tenant, stream string, h *head, after uint64, limit int) ([]TimelineEntry, bool, error) {
+	evs, more, err := v.model.events(snap, tenant, stream, after, limit)
 	if err != nil {
 		return nil, false, err
 	}
-	prev, _, err := v.model.stateAt(tenant, stream, h, after)
+	prev, _, err := v.model.stateAt(snap, tenant, stream, h, after)
 	if err != nil {
 		return nil, false, err
 	}
@@ -325,7 +339,9 @@ func (v *View) listSchedules(w http.ResponseWriter, r *http.Request, who api.Pri
 	if !q.ok(w) {
 		return
 	}
-	items, next, err := v.model.schedules(who.Tenant, f, q.get("cursor"), limit)
+	snap := v.model.db.NewSnapshot()
+	defer snap.Close()
+	items, next, err := v.model.schedules(snap, who.Tenant, f, q.get("cursor"), limit)
 	v.writeList(w, r, items, next, err)
 }
 
@@ -340,7 +356,9 @@ func (v *View) listVisitor(w http.ResponseWriter, r *http.Request, who api.Princ
 	if !q.ok(w) {
 		return
 	}
-	items, next, err := v.model.visitorSchedules(who.Tenant, visitor, f, q.get("cursor"), limit)
+	snap := v.model.db.NewSnapshot()
+	defer snap.Close()
+	items, next, err := v.model.visitorSchedules(snap, who.Tenant, visitor, f, q.get("cursor"), limit)
 	v.writeList(w, r, items, next, err)
 }
 

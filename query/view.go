@@ -102,6 +102,8 @@ func (v *View) Ready() bool { return v.ready.Load() }
 
 // Run consumes schedule-events into the model until ctx is done.
 func (v *View) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx) // stops the lag poller with Run
+	defer cancel()
 	// One client consumes and lists offsets: kprom hooks in ClientOpts
 	// belong to one client.
 	cl, err := kgo.NewClient(append(slices.Clone(v.cfg.ClientOpts),
@@ -225,8 +227,19 @@ func (v *View) fold(fetches kgo.Fetches) error {
 			if w, ferr = v.model.newWriter(v.cache); ferr != nil {
 				return
 			}
-			ferr = w.erase(e.Tenant, e.Stream, e.Version)
+			if ferr = w.erase(e.Tenant, e.Stream, e.Version); ferr != nil {
+				return
+			}
 			v.metrics.erased.Inc()
+			// The erasure commits alone: a later record of the same
+			// stream in this poll must read the refolded stream back,
+			// not the state from before the erasure.
+			w.advance(rec.Partition, rec.Offset+1)
+			if ferr = v.commit(w); ferr != nil {
+				return
+			}
+			w, ferr = v.model.newWriter(v.cache)
+			return
 		default:
 			ferr = w.apply(&e)
 		}

@@ -51,7 +51,7 @@ func (c *streamCache) put(id streamID, l *live) {
 	if len(c.streams) >= c.max {
 		// Evict an arbitrary tenth: map order is random, and an evicted
 		// stream only costs one Pebble read when it comes back.
-		n := c.max / 10
+		n := max(1, c.max/10)
 		for k := range c.streams {
 			if n--; n < 0 {
 				break
@@ -78,7 +78,7 @@ type live struct {
 }
 
 func (m *model) newWriter(cache *streamCache) (*writer, error) {
-	mt, err := m.meta()
+	mt, err := m.meta(m.db)
 	if err != nil {
 		return nil, err
 	}
@@ -101,13 +101,13 @@ func (w *writer) load(id streamID) (*live, error) {
 		return l, nil
 	}
 	l := &live{state: w.m.def.Seed()}
-	h, found, err := w.m.head(id.tenant, id.stream)
+	h, found, err := w.m.head(w.m.db, id.tenant, id.stream)
 	if err != nil {
 		return nil, err
 	}
 	if found {
 		l.head, l.indexed = h, h.Indexed
-		raw, err := w.m.currentState(id.tenant, id.stream)
+		raw, err := w.m.currentState(w.m.db, id.tenant, id.stream)
 		if err != nil {
 			return nil, err
 		}
@@ -191,6 +191,11 @@ func (w *writer) commit() error {
 		return err
 	}
 	if err := w.b.Commit(pebble.NoSync); err != nil {
+		// The cached streams were changed in place: they are not what
+		// the store holds now.
+		for id := range w.streams {
+			w.cache.forget(id)
+		}
 		return fmt.Errorf("query: commit: %w", err)
 	}
 	for id, l := range w.streams {
@@ -255,7 +260,7 @@ func (w *writer) reindex(id streamID, old, cur *Summary) error {
 func (w *writer) erase(tenant, stream string, v uint64) error {
 	id := streamID{tenant, stream}
 	w.cache.forget(id) // refolded from the store below
-	old, found, err := w.m.head(tenant, stream)
+	old, found, err := w.m.head(w.m.db, tenant, stream)
 	if err != nil || !found {
 		return err
 	}
@@ -269,6 +274,7 @@ func (w *writer) erase(tenant, stream string, v uint64) error {
 		}
 	}
 	l := &live{state: w.m.def.Seed(), indexed: old.Indexed}
+	l.head.Erasures = old.Erasures + 1
 	w.streams[id] = l
 	pre := streamPrefix(prefixEvent, tenant, stream)
 	it, err := w.m.db.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: prefixEnd(pre)})
