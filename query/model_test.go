@@ -2,8 +2,8 @@ package query_test
 
 import (
 	"fmt"
-	"net/http"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
