@@ -72,7 +72,7 @@ func (m *model) stateAt(r pebble.Reader, tenant, stream string, h *head, v uint6
 	if err := evs.Error(); err != nil {
 		return nil, 0, err
 	}
-	raw, err := json.Marshal(s)
+	raw, err := s.AppendJSON(nil)
 	return raw, version, err
 }
 

@@ -306,7 +306,7 @@ func (v *View) timeline(snap pebble.Reader, tenant, stream string, h *head, afte
 			PredecessorID: e.PredecessorID, Data: e.Data}
 		env := v.model.envelope(tenant, stream, e.Version, &se)
 		s = schedule.Definition.Apply(s, &env)
-		cur, err := json.Marshal(s)
+		cur, err := s.AppendJSON(nil)
 		if err != nil {
 			return nil, false, err
 		}

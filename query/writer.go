@@ -209,7 +209,7 @@ func (w *writer) writeHead(id streamID, l *live) error {
 	if err := w.reindex(id, l.indexed, x); err != nil {
 		return err
 	}
-	state, err := json.Marshal(l.state)
+	state, err := l.state.AppendJSON(nil)
 	if err != nil {
 		return err
 	}

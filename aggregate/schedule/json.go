@@ -1,0 +1,191 @@
+package schedule
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// AppendJSON appends the state's JSON to b: byte for byte what
+// encoding/json writes for it (a test holds the two equal), without
+// reflection and without encoding/json's second pass over what Marshalers
+// return. The read side answers states of thousands of photo sessions;
+// there encoding/json was most of the time of an answer.
+func (s *State) AppendJSON(b []byte) ([]byte, error) {
+	e := jsonAppender{b: append(b, '{')}
+	e.str("status", string(s.Status))
+	e.strOmit("visitorId", s.VisitorID)
+	if r := s.Reservation; r != (Reservation{}) {
+		e.key("reservation")
+		e.b = append(e.b, '{')
+		e.first = true
+		e.time("start", r.Start)
+		e.time("end", r.End)
+		e.strOmit("channel", r.Channel)
+		e.time("reservedAt", r.ReservedAt)
+		e.timeOmit("rescheduledAt", r.RescheduledAt)
+		if r.Reschedules != 0 {
+			e.key("reschedules")
+			e.b = strconv.AppendInt(e.b, int64(r.Reschedules), 10)
+		}
+		e.timeOmit("canceledAt", r.CanceledAt)
+		e.strOmit("cancelReason", r.CancelReason)
+		e.timeOmit("noShowAt", r.NoShowAt)
+		e.end()
+	}
+	if c := s.CheckIn; c != (CheckInInfo{}) {
+		e.key("checkIn")
+		e.b = append(e.b, '{')
+		e.first = true
+		e.time("at", c.At)
+		e.str("channel", c.Channel)
+		if c.WalkIn {
+			e.key("walkIn")
+			e.b = append(e.b, "true"...)
+		}
+		e.end()
+	}
+	e.strOmit("activity", string(s.Activity))
+	if len(s.Planned) > 0 {
+		e.key("plannedProcedures")
+		e.strings(s.Planned)
+	}
+	if s.Consultations.Len() > 0 {
+		e.key("consultations")
+		e.b = append(e.b, '[')
+		for i, c := range s.Consultations.All() {
+			e.item(i)
+			e.str("counselorId", c.CounselorID)
+			e.time("startedAt", c.StartedAt)
+			e.timeOmit("completedAt", c.CompletedAt)
+			if len(c.Procedures) > 0 {
+				e.key("procedures")
+				e.strings(c.Procedures)
+			}
+			e.end()
+		}
+		e.b = append(e.b, ']')
+	}
+	if s.Procedures.Len() > 0 {
+		e.key("procedures")
+		e.b = append(e.b, '[')
+		for i, p := range s.Procedures.All() {
+			e.item(i)
+			e.str("procedureId", p.ID)
+			e.str("doctorId", p.DoctorID)
+			e.time("startedAt", p.StartedAt)
+			e.timeOmit("completedAt", p.CompletedAt)
+			e.end()
+		}
+		e.b = append(e.b, ']')
+	}
+	if s.Photos.Len() > 0 {
+		e.key("photos")
+		e.b = append(e.b, '[')
+		for i, p := range s.Photos.All() {
+			e.item(i)
+			e.str("kind", p.Kind)
+			e.key("count")
+			e.b = strconv.AppendInt(e.b, int64(p.Count), 10)
+			e.time("at", p.At)
+			e.end()
+		}
+		e.b = append(e.b, ']')
+	}
+	if a := s.Aftercare; a != (Aftercare{}) {
+		e.key("aftercare")
+		e.b = append(e.b, '{')
+		e.first = true
+		e.timeOmit("startedAt", a.StartedAt)
+		e.timeOmit("completedAt", a.CompletedAt)
+		e.end()
+	}
+	e.timeOmit("checkedOutAt", s.CheckedOutAt)
+	e.b = append(e.b, '}')
+	return e.b, e.err
+}
+
+// jsonAppender writes the members of JSON objects.
+type jsonAppender struct {
+	b     []byte
+	first bool // no member written yet in the current object
+	err   error
+}
+
+func (e *jsonAppender) key(k string) {
+	if !e.first && e.b[len(e.b)-1] != '{' {
+		e.b = append(e.b, ',')
+	}
+	e.first = false
+	e.b = append(e.b, '"')
+	e.b = append(e.b, k...)
+	e.b = append(e.b, '"', ':')
+}
+
+// item starts element i of an array of objects.
+func (e *jsonAppender) item(i int) {
+	if i > 0 {
+		e.b = append(e.b, ',')
+	}
+	e.b = append(e.b, '{')
+	e.first = true
+}
+
+func (e *jsonAppender) end() {
+	e.b = append(e.b, '}')
+	e.first = false
+}
+
+func (e *jsonAppender) str(k, v string) {
+	e.key(k)
+	e.b = appendJSONString(e.b, v)
+}
+
+func (e *jsonAppender) strOmit(k, v string) {
+	if v != "" {
+		e.str(k, v)
+	}
+}
+
+func (e *jsonAppender) strings(vs []string) {
+	e.b = append(e.b, '[')
+	for i, v := range vs {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.b = appendJSONString(e.b, v)
+	}
+	e.b = append(e.b, ']')
+}
+
+func (e *jsonAppender) time(k string, t time.Time) {
+	e.key(k)
+	if y := t.Year(); y < 0 || y > 9999 {
+		// What time.Time.MarshalJSON refuses, so does this.
+		e.err = errors.Join(e.err, errors.New("schedule: JSON: year outside of range [0,9999]"))
+	}
+	e.b = append(e.b, '"')
+	e.b = t.AppendFormat(e.b, time.RFC3339Nano)
+	e.b = append(e.b, '"')
+}
+
+func (e *jsonAppender) timeOmit(k string, t time.Time) {
+	if !t.IsZero() {
+		e.time(k, t)
+	}
+}
+
+// appendJSONString quotes s as encoding/json does: plain printable ASCII
+// (every id and enum) directly, anything else through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
