@@ -92,3 +92,19 @@ func BenchmarkStateJSON(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkSmallStateJSON(b *testing.B) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	s := schedule.State{Status: schedule.StatusReserved, VisitorID: "v-1234", Planned: []string{"botox"},
+		Reservation: schedule.Reservation{Start: at, End: at.Add(time.Hour), ReservedAt: at.Add(-time.Hour), RescheduledAt: at, Reschedules: 3}}
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			json.Marshal(s)
+		}
+	})
+	b.Run("AppendJSON", func(b *testing.B) {
+		for b.Loop() {
+			s.AppendJSON(nil)
+		}
+	})
+}
