@@ -44,8 +44,9 @@ define apt_install
 endef
 
 .PHONY: deps
-deps: ## install what the tests need besides Go: Debian's chromium for the UI test (as root)
-	$(call apt_install,chromium,chromium,,(or set REWIND_SKIP_BROWSER=1))
+deps: ## install what the tests need besides Go: Debian's chromium (UI test) and curl (make run test), as root
+	$(call apt_install,chromium,chromium,,)
+	$(call apt_install,curl,curl,--no-install-recommends,)
 	$(GO) mod download
 
 .PHONY: test

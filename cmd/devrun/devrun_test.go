@@ -20,7 +20,7 @@ import (
 // still there. A second part points it at an external Kafka.
 func TestMakeRun(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is needed to paste the printed commands")
+		t.Fatal("curl not found: the test pastes the printed curl commands into a shell; `make test` installs it (as root)")
 	}
 	data := t.TempDir()
 	addrs := []string{"-kafka-addr", testkit.FreeAddr(t), "-processor-addr", testkit.FreeAddr(t),
