@@ -126,8 +126,8 @@ var forbiddenHeaders = []string{"Ce-Tenantid", "Ce-Initiator", "X-Tenant-Id", "X
 // authed resolves the bearer token and counts the answer.
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, api.Principal)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		defer func() { s.metrics.requests.WithLabelValues(strconv.Itoa(rec.status)).Inc() }()
+		rec := api.NewStatusRecorder(w)
+		defer func() { s.metrics.requests.WithLabelValues(strconv.Itoa(rec.Status)).Inc() }()
 		who, ok := s.cfg.Tokens.Authenticate(rec, r)
 		if !ok {
 			return
@@ -142,15 +142,6 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, api.Principal
 	})
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
 
 func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Principal) {
 	stream, typ := r.PathValue("id"), r.PathValue("type")

@@ -65,22 +65,13 @@ func (v *View) instrument(route string, h http.Handler) http.Handler {
 	lat := v.metrics.latency.WithLabelValues(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := api.NewStatusRecorder(w)
 		h.ServeHTTP(rec, r)
 		lat.Observe(time.Since(start).Seconds())
-		v.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		v.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.Status)).Inc()
 	})
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
 
 // StateResponse is a schedule's state at one version.
 type StateResponse struct {

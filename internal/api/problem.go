@@ -47,3 +47,21 @@ func cutBearer(h string) (string, bool) {
 	}
 	return "", false
 }
+
+// StatusRecorder remembers the status code a handler wrote, for request
+// metrics.
+type StatusRecorder struct {
+	http.ResponseWriter
+	Status int
+}
+
+// NewStatusRecorder wraps w; the status is 200 until a handler sets one.
+func NewStatusRecorder(w http.ResponseWriter) *StatusRecorder {
+	return &StatusRecorder{ResponseWriter: w, Status: http.StatusOK}
+}
+
+// WriteHeader records the code and writes it.
+func (r *StatusRecorder) WriteHeader(code int) {
+	r.Status = code
+	r.ResponseWriter.WriteHeader(code)
+}
