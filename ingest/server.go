@@ -142,7 +142,6 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, api.Principal
 	})
 }
 
-
 func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Principal) {
 	stream, typ := r.PathValue("id"), r.PathValue("type")
 	if !aggregate.ValidID(stream) {

@@ -72,7 +72,6 @@ func (v *View) instrument(route string, h http.Handler) http.Handler {
 	})
 }
 
-
 // StateResponse is a schedule's state at one version.
 type StateResponse struct {
 	TenantID   string `json:"tenantId"`
