@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/state"
 )
 
 // model is the Pebble read model. Reads are safe for concurrent use with
@@ -84,15 +84,9 @@ const modelFormat = 3
 var errCorrupt = errors.New("query: read model value cannot be decoded (rebuild by deleting the data dir)")
 
 func openModel(dir string, def *aggregate.Definition[schedule.State], logic, snapshotEvery int) (*model, bool, error) {
-	cache := pebble.NewCache(64 << 20)
-	defer cache.Unref()
-	opts := &pebble.Options{Cache: cache, MemTableSize: 16 << 20, Logger: quietLogger{}}
-	for i := range opts.Levels {
-		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
-	db, err := pebble.Open(dir, opts)
+	db, err := state.OpenPebble(dir, state.Options{CacheBytes: 64 << 20, MemTableBytes: 16 << 20}, nil)
 	if err != nil {
-		return nil, false, fmt.Errorf("query: open %s: %w", dir, err)
+		return nil, false, fmt.Errorf("query: %w", err)
 	}
 	m := &model{db: db, def: def, snapshotEvery: snapshotEvery}
 	mt, err := m.meta(db)
@@ -226,12 +220,4 @@ func (x *Summary) overlaps(from, to time.Time) bool {
 		return x.End.After(from)
 	}
 	return !x.Start.Before(from)
-}
-
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf(format, args...))
 }

@@ -13,9 +13,9 @@ import (
 
 // Options tune the store.
 type Options struct {
-	// CacheBytes is Pebble's block cache size. The default value is 256 MiB.
+	// CacheBytes is Pebble's block cache size. The default value is 128 MiB.
 	CacheBytes int64
-	// MemTableBytes is the size of one memtable. The default value is 32 MiB.
+	// MemTableBytes is the size of one memtable. The default value is 16 MiB.
 	MemTableBytes uint64
 }
 
@@ -36,6 +36,26 @@ type Store struct {
 
 // Open opens (creating if needed) the store in dir.
 func Open(dir string, o Options) (*Store, error) {
+	db, err := OpenPebble(dir, o, func(opts *pebble.Options) {
+		for i := range opts.Levels {
+			// Every lookup opens the index blocks of the tables it may
+			// hit; with a write-heavy, short-lived table set,
+			// decompressing them was a tenth of the processor's CPU.
+			// Space is cheap here.
+			opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// OpenPebble opens a Pebble database tuned as Rewind's caches are: the
+// block cache and memtable of o, bloom filters, Pebble's informational
+// logs dropped. tune, if not nil, adjusts the options first. The query
+// read model uses it too.
+func OpenPebble(dir string, o Options, tune func(*pebble.Options)) (*pebble.DB, error) {
 	o.setDefaults()
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
@@ -48,16 +68,15 @@ func Open(dir string, o Options) (*Store, error) {
 	// a miss skip the tables instead of reading their index blocks.
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-		// Every lookup opens the index blocks of the tables it may hit;
-		// with a write-heavy, short-lived table set, decompressing them
-		// was a tenth of the processor's CPU. Space is cheap here.
-		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	if tune != nil {
+		tune(opts)
 	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
-		return nil, fmt.Errorf("state: open %s: %w", dir, err)
+		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	return &Store{db: db}, nil
+	return db, nil
 }
 
 // Close flushes nothing (writes are unsynced by design) and closes the DB.
@@ -242,5 +261,5 @@ type quietLogger struct{}
 func (quietLogger) Infof(string, ...any)  {}
 func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("state: pebble: "+format, args...))
+	panic(fmt.Sprintf("pebble: "+format, args...))
 }
