@@ -212,32 +212,9 @@ type Page[T any] struct {
 }
 
 func (v *View) getEvents(w http.ResponseWriter, r *http.Request, who api.Principal) {
-	q, ok := parseParams(w, r, "after", "limit", "minVersion", "wait")
-	if !ok {
-		return
-	}
-	stream := q.id("id")
-	after := q.uint("after", 0)
-	limit := q.limit(100)
-	if !q.ok(w) {
-		return
-	}
-	h, snap, found := v.awaitHead(w, r, q, who.Tenant, stream)
-	if !found {
-		return
-	}
-	defer snap.Close()
-	after = min(after, h.Version) // past the end: an empty page
-	evs, more, err := v.model.events(snap, who.Tenant, stream, after, limit)
-	if err != nil {
-		v.internalError(w, err)
-		return
-	}
-	page := Page[AuditEvent]{Items: evs}
-	if more {
-		page.Next = fmt.Sprintf("%s?after=%d&limit=%d", r.URL.Path, evs[len(evs)-1].Version, limit)
-	}
-	writeJSON(w, page)
+	streamPage(v, w, r, who, 100, func(snap pebble.Reader, stream string, _ *head, after uint64, limit int) ([]AuditEvent, bool, error) {
+		return v.model.events(snap, who.Tenant, stream, after, limit)
+	}, func(e AuditEvent) uint64 { return e.Version })
 }
 
 // TimelineEntry is one event with the state after it and what it changed.
@@ -248,13 +225,23 @@ type TimelineEntry struct {
 }
 
 func (v *View) getTimeline(w http.ResponseWriter, r *http.Request, who api.Principal) {
+	streamPage(v, w, r, who, 20, func(snap pebble.Reader, stream string, h *head, after uint64, limit int) ([]TimelineEntry, bool, error) {
+		return v.timeline(snap, who.Tenant, stream, h, after, limit)
+	}, func(e TimelineEntry) uint64 { return e.Version })
+}
+
+// streamPage answers one page of a stream's history (?after=&limit=, with
+// ?minVersion=&wait=): the events after a version, in order, from fetch.
+// version gives an item's version, for the next page's URL.
+func streamPage[T any](v *View, w http.ResponseWriter, r *http.Request, who api.Principal, defaultLimit int,
+	fetch func(snap pebble.Reader, stream string, h *head, after uint64, limit int) ([]T, bool, error), version func(T) uint64) {
 	q, ok := parseParams(w, r, "after", "limit", "minVersion", "wait")
 	if !ok {
 		return
 	}
 	stream := q.id("id")
 	after := q.uint("after", 0)
-	limit := q.limit(20)
+	limit := q.limit(defaultLimit)
 	if !q.ok(w) {
 		return
 	}
@@ -263,14 +250,14 @@ func (v *View) getTimeline(w http.ResponseWriter, r *http.Request, who api.Princ
 		return
 	}
 	defer snap.Close()
-	entries, more, err := v.timeline(snap, who.Tenant, stream, &h, min(after, h.Version), limit)
+	items, more, err := fetch(snap, stream, &h, min(after, h.Version), limit) // past the end: an empty page
 	if err != nil {
 		v.internalError(w, err)
 		return
 	}
-	page := Page[TimelineEntry]{Items: entries}
+	page := Page[T]{Items: items}
 	if more {
-		page.Next = fmt.Sprintf("%s?after=%d&limit=%d", r.URL.Path, entries[len(entries)-1].Version, limit)
+		page.Next = fmt.Sprintf("%s?after=%d&limit=%d", r.URL.Path, version(items[len(items)-1]), limit)
 	}
 	writeJSON(w, page)
 }
