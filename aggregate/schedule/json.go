@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/rewind/rewind/aggregate"
 )
 
 // AppendJSON appends the state's JSON to b: byte for byte what
@@ -51,48 +53,27 @@ func (s *State) AppendJSON(b []byte) ([]byte, error) {
 		e.key("plannedProcedures")
 		e.strings(s.Planned)
 	}
-	if s.Consultations.Len() > 0 {
-		e.key("consultations")
-		e.b = append(e.b, '[')
-		for i, c := range s.Consultations.All() {
-			e.item(i)
-			e.str("counselorId", c.CounselorID)
-			e.time("startedAt", c.StartedAt)
-			e.timeOmit("completedAt", c.CompletedAt)
-			if len(c.Procedures) > 0 {
-				e.key("procedures")
-				e.strings(c.Procedures)
-			}
-			e.end()
+	objects(&e, "consultations", s.Consultations, func(c Consultation) {
+		e.str("counselorId", c.CounselorID)
+		e.time("startedAt", c.StartedAt)
+		e.timeOmit("completedAt", c.CompletedAt)
+		if len(c.Procedures) > 0 {
+			e.key("procedures")
+			e.strings(c.Procedures)
 		}
-		e.b = append(e.b, ']')
-	}
-	if s.Procedures.Len() > 0 {
-		e.key("procedures")
-		e.b = append(e.b, '[')
-		for i, p := range s.Procedures.All() {
-			e.item(i)
-			e.str("procedureId", p.ID)
-			e.str("doctorId", p.DoctorID)
-			e.time("startedAt", p.StartedAt)
-			e.timeOmit("completedAt", p.CompletedAt)
-			e.end()
-		}
-		e.b = append(e.b, ']')
-	}
-	if s.Photos.Len() > 0 {
-		e.key("photos")
-		e.b = append(e.b, '[')
-		for i, p := range s.Photos.All() {
-			e.item(i)
-			e.str("kind", p.Kind)
-			e.key("count")
-			e.b = strconv.AppendInt(e.b, int64(p.Count), 10)
-			e.time("at", p.At)
-			e.end()
-		}
-		e.b = append(e.b, ']')
-	}
+	})
+	objects(&e, "procedures", s.Procedures, func(p Procedure) {
+		e.str("procedureId", p.ID)
+		e.str("doctorId", p.DoctorID)
+		e.time("startedAt", p.StartedAt)
+		e.timeOmit("completedAt", p.CompletedAt)
+	})
+	objects(&e, "photos", s.Photos, func(p Photos) {
+		e.str("kind", p.Kind)
+		e.key("count")
+		e.b = strconv.AppendInt(e.b, int64(p.Count), 10)
+		e.time("at", p.At)
+	})
 	if a := s.Aftercare; a != (Aftercare{}) {
 		e.key("aftercare")
 		e.b = append(e.b, '{')
@@ -104,6 +85,26 @@ func (s *State) AppendJSON(b []byte) ([]byte, error) {
 	e.timeOmit("checkedOutAt", s.CheckedOutAt)
 	e.b = append(e.b, '}')
 	return e.b, e.err
+}
+
+// objects writes a non-empty list as an array of objects under key;
+// members writes one element's members.
+func objects[T any](e *jsonAppender, key string, l aggregate.List[T], members func(T)) {
+	if l.Len() == 0 {
+		return
+	}
+	e.key(key)
+	e.b = append(e.b, '[')
+	for i, x := range l.All() {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.b = append(e.b, '{')
+		e.first = true
+		members(x)
+		e.end()
+	}
+	e.b = append(e.b, ']')
 }
 
 // jsonAppender writes the members of JSON objects.
@@ -121,15 +122,6 @@ func (e *jsonAppender) key(k string) {
 	e.b = append(e.b, '"')
 	e.b = append(e.b, k...)
 	e.b = append(e.b, '"', ':')
-}
-
-// item starts element i of an array of objects.
-func (e *jsonAppender) item(i int) {
-	if i > 0 {
-		e.b = append(e.b, ',')
-	}
-	e.b = append(e.b, '{')
-	e.first = true
 }
 
 func (e *jsonAppender) end() {
