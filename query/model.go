@@ -66,14 +66,11 @@ type Summary struct {
 	Version uint64    `json:"version"`
 }
 
-// storedEvent is one event of the audit log.
+// storedEvent is one event of the audit log (encoded by encode, not JSON).
 type storedEvent struct {
-	Type          string          `json:"type"`
-	Time          time.Time       `json:"time"`
-	Initiator     string          `json:"initiator,omitempty"`
-	ProcessID     string          `json:"processId,omitempty"`
-	PredecessorID string          `json:"predecessorId,omitempty"`
-	Data          json.RawMessage `json:"data"`
+	Type, Initiator, ProcessID, PredecessorID string
+	Time                                      time.Time
+	Data                                      json.RawMessage
 }
 
 // modelFormat is the version of the model's layout: a model written in
