@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/topics"
@@ -15,6 +16,11 @@ import (
 type Config struct {
 	// Brokers are the Kafka seed brokers. Required.
 	Brokers []string
+	// ClientOpts are added to every Kafka client the processor creates:
+	// TLS, SASL and whatever else the deployment's brokers demand. The
+	// processor sets its own seed brokers, logger, metrics hooks and
+	// transactional options after them.
+	ClientOpts []kgo.Opt
 	// Group is the consumer group. The default value is "rewind-processor".
 	Group string
 	// InstanceID names this instance. It must be stable across restarts:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -157,11 +158,10 @@ func (p *Processor) leave(adm *kadm.Client) {
 }
 
 func (p *Processor) clientOpts() []kgo.Opt {
-	opts := []kgo.Opt{
+	return append(slices.Clone(p.cfg.ClientOpts),
 		kgo.SeedBrokers(p.cfg.Brokers...),
 		kgo.WithLogger(kslog.New(p.log)),
-	}
-	return opts
+	)
 }
 
 func (p *Processor) sessionOpts(ctx context.Context, adm *kadm.Client) []kgo.Opt {
