@@ -17,6 +17,7 @@ type Definition[S any] struct {
 	commands     map[string]commandEntry[S]
 	events       map[string]eventEntry[S]
 	eventNames   map[reflect.Type]string
+	codec        *StateCodec[S] // nil: JSON
 }
 
 // Executor decides what a command means for the current state: the events

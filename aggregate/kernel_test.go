@@ -135,7 +135,7 @@ func TestExpectedVersionConflict(t *testing.T) {
 
 func TestStateRoundTrip(t *testing.T) {
 	k := counterDef.Erase()
-	data, err := k.EncodeState(counter{N: 7})
+	data, err := k.AppendState(nil, counter{N: 7})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
 package aggregate
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // Kind is a [Definition] with its state type erased, for infrastructure
 // that must work with any aggregate type: the processor and the query side
@@ -22,8 +25,10 @@ type Kind interface {
 	EncodeEvent(e Event) ([]byte, error)
 	// Apply folds one event into the state.
 	Apply(state any, env *Envelope) any
-	// EncodeState and DecodeState (de)serialize a state for caches.
-	EncodeState(state any) ([]byte, error)
+	// AppendState appends a state's encoding to dst, and DecodeState
+	// reads it back: for caches and snapshots, never for Kafka records.
+	// The encoding is the definition's [StateCodec], JSON by default.
+	AppendState(dst []byte, state any) ([]byte, error)
 	DecodeState(data []byte) (any, error)
 }
 
@@ -65,9 +70,26 @@ func (k kind[S]) Apply(state any, env *Envelope) any {
 	return k.d.Apply(s, env)
 }
 
-func (k kind[S]) EncodeState(state any) ([]byte, error) { return json.Marshal(state) }
+func (k kind[S]) AppendState(dst []byte, state any) ([]byte, error) {
+	s, ok := state.(S)
+	if !ok {
+		return dst, fmt.Errorf("aggregate: %s state of type %T", k.d.name, state)
+	}
+	if c := k.d.codec; c != nil {
+		return c.Append(dst, s), nil
+	}
+	b, err := json.Marshal(s)
+	return append(dst, b...), err
+}
 
 func (k kind[S]) DecodeState(data []byte) (any, error) {
+	if c := k.d.codec; c != nil {
+		s, err := c.Decode(data)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	var s S
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, err

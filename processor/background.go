@@ -58,7 +58,9 @@ func (p *Processor) updateLag(ctx context.Context, adm *kadm.Client) {
 	})
 }
 
-// expireDedup drops dedup entries older than the window, hourly.
+// expireDedup drops, hourly, the first outcomes older than the window.
+// Writing a stream drops its own old ids and outcomes; this sweep finds
+// those of streams that went quiet.
 func (p *Processor) expireDedup(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -70,10 +72,10 @@ func (p *Processor) expireDedup(ctx context.Context) {
 		}
 		cutoff := time.Now().Add(-p.cfg.DedupWindow)
 		for part := range p.parts.snapshot() {
-			if n, err := p.store.ExpireDedup(part, cutoff); err != nil {
-				p.log.Warn("expire dedup", "partition", part, "err", err)
+			if n, err := p.store.ExpireOutcomes(part, cutoff); err != nil {
+				p.log.Warn("expire outcomes", "partition", part, "err", err)
 			} else if n > 0 {
-				p.log.Debug("expired dedup entries", "partition", part, "count", n)
+				p.log.Debug("expired outcomes", "partition", part, "count", n)
 			}
 		}
 	}

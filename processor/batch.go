@@ -21,8 +21,14 @@ const CodeInternal = "internal_error"
 // CodeEncodeFailed rejects a command whose events could not be encoded.
 const CodeEncodeFailed = "encode_failed"
 
-// batch is one transaction's work: the overlay of stream states and dedup
-// entries it changed, and the offsets it produced at.
+// CodeIdempotencyKeyReused rejects a command whose id the stream
+// remembers for another request (another type, data or expected
+// version). Answering it as a duplicate would tell the sender that a
+// command ran which never did.
+const CodeIdempotencyKeyReused = "idempotency_key_reused"
+
+// batch is one transaction's work: the overlay of stream states and
+// remembered commands it changed, and the offsets it produced at.
 type batch struct {
 	p     *Processor
 	ctx   context.Context
@@ -45,15 +51,32 @@ type streamRef struct {
 	key  string // tenant/stream
 }
 
+// stream is a stream as the batch (or a restore) sees it.
 type stream struct {
 	part    int32
 	version uint64
 	state   any
-	dirty   bool
-	// stored is set when Pebble holds a record of the stream (or will,
-	// after this batch). A stream has dedup entries only if it is stored,
-	// so for a new stream the dedup lookup, a sure miss, is skipped.
-	stored bool
+	// cmds are the commands the stored record remembers; added are those
+	// remembered since.
+	cmds  state.Commands
+	added []state.Command
+	dirty bool
+}
+
+// find returns the remembered command with the id.
+func (st *stream) find(id string) (state.Command, bool) {
+	for i := len(st.added) - 1; i >= 0; i-- {
+		if st.added[i].ID == id {
+			return st.added[i], true
+		}
+	}
+	return st.cmds.Find(id)
+}
+
+// remember adds a command id to the stream's record.
+func (st *stream) remember(c state.Command) {
+	st.added = append(st.added, c)
+	st.dirty = true
 }
 
 type dedupRef struct {
@@ -113,19 +136,23 @@ func (b *batch) handle(rec *kgo.Record) (err error) {
 	}
 	res.Version = st.version
 	dref := dedupRef{ref.part, ref.key, cmd.Meta.ID}
-	first, err := b.firstOutcome(dref, st.stored, cmd.Meta.Time)
+	fp := cmd.Fingerprint()
+	first, reused, err := b.firstOutcome(st, dref, fp, cmd.Meta.Time)
 	if err != nil {
 		return err
+	}
+	if reused {
+		setRejection(res, aggregate.Reject(CodeIdempotencyKeyReused,
+			"command id %q was used for another request on this schedule; send a new id for a new command", cmd.Meta.ID))
+		return b.finish(rec, cmd, res, nil, nil)
 	}
 	if first != nil {
 		res.Status, res.FirstStatus = topics.StatusDuplicate, first.Status
 		res.Code, res.Message, res.Version, res.Events = first.Code, first.Message, first.Version, first.Events
 		return b.finish(rec, cmd, res, nil, nil)
 	}
-	// The outcome enters the dedup index, so the stream must be stored.
-	if !st.stored {
-		st.dirty, st.stored = true, true
-	}
+	st.remember(state.Command{ID: cmd.Meta.ID, At: cmd.Meta.Time.UnixNano(), Fingerprint: fp})
+	res.Fingerprint = fp
 	if rejection != nil {
 		setRejection(res, rejection)
 		return b.finish(rec, cmd, res, nil, &dref)
@@ -173,7 +200,7 @@ func (b *batch) finish(rec *kgo.Record, cmd topics.Command, res *topics.Result, 
 	if err != nil {
 		return fmt.Errorf("processor: encode result: %w", err)
 	}
-	r.Timestamp = cmd.Meta.Time // restore dates dedup entries by it
+	r.Timestamp = cmd.Meta.Time // restore dates remembered ids by it
 	for _, e := range events {
 		b.produce(e)
 	}
@@ -189,64 +216,116 @@ func (b *batch) finish(rec *kgo.Record, cmd topics.Command, res *topics.Result, 
 	return nil
 }
 
-// stream returns the stream from the overlay, then Pebble, then the seed.
+// stream returns the stream from the overlay, where prefetch put it.
 func (b *batch) stream(ref streamRef) (*stream, error) {
 	if st, ok := b.streams[ref]; ok {
 		return st, nil
 	}
-	gen := b.parts[ref.part].gen
-	if c, ok := b.p.cache.get(ref, gen); ok {
-		st := &stream{part: ref.part, version: c.version, state: c.state, stored: c.stored}
-		b.streams[ref] = st
-		return st, nil
-	}
-	st, err := b.p.loadStream(ref)
-	if err != nil {
+	if err := b.prefetch([]streamRef{ref}); err != nil {
 		return nil, err
 	}
-	b.p.cache.put(ref, cached{gen: gen, version: st.version, state: st.state, stored: st.stored})
-	b.streams[ref] = st
-	return st, nil
+	return b.streams[ref], nil
 }
 
-// loadStream reads a stream from Pebble, or returns the seed.
-func (p *Processor) loadStream(ref streamRef) (*stream, error) {
-	st := &stream{part: ref.part, state: p.cfg.Kind.Seed()}
-	version, data, found, err := p.store.Stream(ref.part, ref.key)
-	if err != nil || !found {
-		return st, err
+// prefetch puts the streams of refs into the overlay: from the cache,
+// else from Pebble in one pass in key order, else the seed.
+func (b *batch) prefetch(refs []streamRef) error {
+	var missing []streamRef
+	for _, ref := range refs {
+		if _, ok := b.streams[ref]; ok {
+			continue
+		}
+		if record, ok := b.p.cache.get(ref, b.parts[ref.part].gen); ok {
+			b.p.metrics.cacheHits.Inc()
+			st, err := b.p.decodeStream(ref, record)
+			if err != nil {
+				return err
+			}
+			b.streams[ref] = st
+			continue
+		}
+		b.p.metrics.cacheMisses.Inc()
+		b.streams[ref] = &stream{part: ref.part, state: b.p.cfg.Kind.Seed()}
+		missing = append(missing, ref)
 	}
-	st.stored = true
-	s, err := p.cfg.Kind.DecodeState(data)
+	if len(missing) == 0 {
+		return nil
+	}
+	keys := make([]state.Ref, len(missing))
+	for i, ref := range missing {
+		keys[i] = state.Ref{Partition: ref.part, Stream: ref.key}
+	}
+	return b.p.store.Streams(keys, func(i int, record []byte) error {
+		ref := missing[i]
+		st, err := b.p.decodeStream(ref, record)
+		if err != nil {
+			return err
+		}
+		b.streams[ref] = st
+		b.p.cache.put(ref, b.parts[ref.part].gen, record)
+		return nil
+	})
+}
+
+// prefetchRecords prefetches the streams the polled records address.
+// Records whose key does not route here are left to handle, which
+// rejects them.
+func (b *batch) prefetchRecords(recs []*kgo.Record) error {
+	refs := make([]streamRef, 0, len(recs))
+	for _, rec := range recs {
+		if _, ready := b.parts[rec.Partition]; !ready {
+			continue
+		}
+		if _, _, ok := topics.ParseStreamKey(rec.Key); ok {
+			refs = append(refs, streamRef{rec.Partition, string(rec.Key)})
+		}
+	}
+	return b.prefetch(refs)
+}
+
+// newStream decodes a stored stream record's state.
+func (p *Processor) newStream(ref streamRef, rec state.Stream) (*stream, error) {
+	s, err := p.cfg.Kind.DecodeState(rec.State)
 	if err != nil {
 		return nil, fmt.Errorf("processor: stored state of %s on partition %d undecodable: %w", ref.key, ref.part, err)
 	}
-	st.state, st.version = s, version
-	return st, nil
+	return &stream{part: ref.part, version: rec.Version, state: s, cmds: rec.Commands}, nil
+}
+
+// decodeStream decodes a stream record as the store and cache hold it.
+func (p *Processor) decodeStream(ref streamRef, record []byte) (*stream, error) {
+	rec, err := state.DecodeStream(record)
+	if err != nil {
+		return nil, fmt.Errorf("processor: stored record of %s on partition %d: %w", ref.key, ref.part, err)
+	}
+	return p.newStream(ref, rec)
 }
 
 // firstOutcome returns the first outcome of the command id on its stream
-// within the dedup window before at, or nil.
-func (b *batch) firstOutcome(ref dedupRef, stored bool, at time.Time) (*topics.Result, error) {
-	e, ok := b.dedup[ref]
-	if !ok {
-		if !stored {
-			return nil, nil
-		}
-		result, stored, found, err := b.p.store.Dedup(ref.part, ref.key, ref.commandID)
+// within the dedup window before at, or nil. reused is set when the
+// stream remembers the id for another request (fingerprint fp differs).
+// Only an actual duplicate reads an outcome from the store.
+func (b *batch) firstOutcome(st *stream, ref dedupRef, fp uint64, at time.Time) (first *topics.Result, reused bool, err error) {
+	c, ok := st.find(ref.commandID)
+	if !ok || c.At < at.Add(-b.p.cfg.DedupWindow).UnixNano() {
+		return nil, false, nil
+	}
+	if c.Fingerprint != 0 && fp != c.Fingerprint {
+		return nil, true, nil
+	}
+	value := b.dedup[ref].result
+	if value == nil {
+		v, found, err := b.p.store.Outcome(ref.part, ref.key, ref.commandID)
 		if err != nil || !found {
-			return nil, err
+			return nil, false, err // swept by the window: no longer a duplicate
 		}
-		e = dedupEntry{at: stored, result: result}
+		value = v
 	}
-	if e.at.Before(at.Add(-b.p.cfg.DedupWindow)) {
-		return nil, nil
-	}
-	first, err := topics.DecodeResult(e.result)
+	res, err := topics.DecodeResult(value)
 	if err != nil {
-		return nil, nil // an undecodable entry is no proof of a duplicate
+		return nil, false, nil // an undecodable entry is no proof of a duplicate
 	}
-	return &first, nil
+	return &res, false, nil
 }
 
 func setRejection(res *topics.Result, err error) {
@@ -310,43 +389,32 @@ func (b *batch) persist() error {
 		cps[tp.part] = cp
 	}
 	return b.p.parts.commit(b.parts, cps, func(keep func(int32) bool) error {
-		wb := b.p.store.NewBatch()
-		defer wb.Close()
+		w := b.p.newWriter(len(b.streams), len(b.dedup))
+		defer w.close()
+		// Streams first: pruning a record's old ids deletes their
+		// outcomes, and an id used again must keep its new one.
 		for ref, st := range b.streams {
-			if !st.dirty || !keep(ref.part) {
-				continue
-			}
-			data, err := b.p.cfg.Kind.EncodeState(st.state)
-			if err != nil {
-				return fmt.Errorf("processor: encode state: %w", err)
-			}
-			if err := wb.SetStream(ref.part, ref.key, st.version, data); err != nil {
-				return err
+			if st.dirty && keep(ref.part) {
+				if err := w.setStream(ref, st, b.parts[ref.part].gen); err != nil {
+					return err
+				}
 			}
 		}
 		for ref, e := range b.dedup {
 			if keep(ref.part) {
-				if err := wb.SetDedup(ref.part, ref.key, ref.commandID, e.at, e.result); err != nil {
+				if err := w.setOutcome(ref, e); err != nil {
 					return err
 				}
 			}
 		}
 		for part, cp := range cps {
 			if keep(part) {
-				if err := wb.SetCheckpoint(part, cp); err != nil {
+				if err := w.wb.SetCheckpoint(part, cp); err != nil {
 					return err
 				}
 			}
 		}
-		if err := wb.Commit(); err != nil {
-			return err
-		}
-		for ref, st := range b.streams {
-			if st.dirty && keep(ref.part) {
-				b.p.cache.put(ref, cached{gen: b.parts[ref.part].gen, version: st.version, state: st.state, stored: true})
-			}
-		}
-		return nil
+		return w.commit()
 	})
 }
 

@@ -39,10 +39,11 @@ type Config struct {
 	// MaxBatch caps the commands of one transaction. The default value is
 	// 2000.
 	MaxBatch int
-	// StateCache is how many streams are kept decoded in memory between
-	// batches; 0 takes the default, a negative value disables the cache.
-	// The default value is 50000.
-	StateCache int
+	// StateCacheBytes is the memory for stream records kept between
+	// batches (W-TinyLFU, records as stored); 0 takes the default, a
+	// negative value disables the cache. The default value is 128 MiB,
+	// about 500,000 streams of a few commands each.
+	StateCacheBytes int64
 	// DedupWindow is how long a command id is remembered per stream. The
 	// default value is 7 days (the retention of schedule-results).
 	DedupWindow time.Duration
@@ -84,8 +85,8 @@ func (c *Config) setDefaults() {
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 2000
 	}
-	if c.StateCache == 0 {
-		c.StateCache = 50000
+	if c.StateCacheBytes == 0 {
+		c.StateCacheBytes = 128 << 20
 	}
 	if c.DedupWindow == 0 {
 		c.DedupWindow = 7 * 24 * time.Hour

@@ -54,10 +54,17 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 	finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.TransactionTimeout)
 	defer cancel()
 	b := p.newBatch(finish, sess)
-	// 2. Handle each command in partition order. A record of a partition
-	// that is not restored (assigned after this poll began) aborts the
-	// batch: its fetch is paused, and End rewinds the others.
-	for _, rec := range fetches.Records() {
+	records := fetches.Records()
+	// 2. Read the streams the batch needs that are not in memory, in one
+	// pass in key order. Then handle each command in partition order. A
+	// record of a partition that is not restored (assigned after this
+	// poll began) aborts the batch: its fetch is paused, and End rewinds
+	// the others.
+	b.err = b.prefetchRecords(records)
+	for _, rec := range records {
+		if b.err != nil {
+			break
+		}
 		if _, ok := b.parts[rec.Partition]; !ok {
 			b.err = errNotReady
 			break
@@ -103,6 +110,7 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 		return err
 	}
 	b.count()
+	p.metrics.cacheBytes.Set(float64(p.cache.bytes()))
 	p.metrics.batch.Observe(time.Since(start).Seconds())
 	return nil
 }

@@ -15,6 +15,8 @@ import (
 //	rewind_processor_restoring_partitions           partitions restoring now
 //	rewind_processor_restore_remaining{partition}   records left to fold, while the partition restores
 //	rewind_processor_partitions_owned               partitions this instance owns
+//	rewind_processor_state_cache_total{result}      stream lookups by the state cache: hit or miss (a miss reads Pebble)
+//	rewind_processor_state_cache_bytes              bytes the state cache holds
 type metrics struct {
 	commands     *prometheus.CounterVec
 	events       *prometheus.CounterVec
@@ -25,6 +27,9 @@ type metrics struct {
 	restoring    prometheus.Gauge
 	restoreLeft  *prometheus.GaugeVec
 	owned        prometheus.Gauge
+	cacheHits    prometheus.Counter
+	cacheMisses  prometheus.Counter
+	cacheBytes   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -58,9 +63,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		owned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rewind_processor_partitions_owned", Help: "Partitions this instance owns.",
 		}),
+		cacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rewind_processor_state_cache_bytes", Help: "Bytes of stream records the state cache holds.",
+		}),
 	}
+	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rewind_processor_state_cache_total", Help: "Stream lookups by the state cache, by result: hit, or miss (read from Pebble).",
+	}, []string{"result"})
+	m.cacheHits, m.cacheMisses = lookups.WithLabelValues("hit"), lookups.WithLabelValues("miss")
 	if reg != nil {
-		reg.MustRegister(m.commands, m.events, m.transactions, m.batch, m.lag, m.restored, m.restoring, m.restoreLeft, m.owned)
+		reg.MustRegister(m.commands, m.events, m.transactions, m.batch, m.lag, m.restored, m.restoring, m.restoreLeft, m.owned,
+			lookups, m.cacheBytes)
 	}
 	return m
 }

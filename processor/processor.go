@@ -51,7 +51,7 @@ func New(cfg Config) (*Processor, error) {
 	p := &Processor{
 		cfg:     cfg,
 		known:   known,
-		cache:   newStreamCache(cfg.StateCache),
+		cache:   newStreamCache(cfg.StateCacheBytes),
 		log:     cfg.Logger.With("instance", cfg.InstanceID),
 		store:   store,
 		metrics: newMetrics(cfg.Registerer),

@@ -246,3 +246,88 @@ func withExpected(r *kgo.Record, v uint64) *kgo.Record {
 	r.Headers = append(r.Headers, kgo.RecordHeader{Key: topics.HeaderExpectedVersion, Value: []byte(strconv.FormatUint(v, 10))})
 	return r
 }
+
+// TestCommandIDReuse sends a command id again with another command (it is
+// refused with idempotency_key_reused and changes nothing), as an exact
+// retry (a duplicate), and after the dedup window (a new command), then
+// does the same after a cold restore, when all the processor knows of the
+// first outcomes comes from schedule-results.
+func TestCommandIDReuse(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, testPartitions)
+	dir := filepath.Join(t.TempDir(), "p1")
+	prod := testkit.Producer(t, brokers)
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	cmd := func(id, typ, data string, at time.Time) *kgo.Record {
+		return testkit.Cmd{Tenant: "t1", Stream: "s1", Type: typ, Data: data, ID: id, Time: at}.Record()
+	}
+	reserve := func(at time.Time) *kgo.Record {
+		return cmd("r1", "Reserve", `{"visitorId":"v1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, at)
+	}
+	// The window is measured on the stream's own clock, its commands'
+	// times: s2 lives past it, s1 does not.
+	const window = time.Hour
+	withWindow := func(c *processor.Config) { c.DedupWindow = window }
+	walkIn := func(at time.Time) *kgo.Record {
+		return testkit.Cmd{Tenant: "t1", Stream: "s2", Type: "CheckIn", Data: `{"channel":"desk","visitorId":"v2"}`, ID: "n1", Time: at}.Record()
+	}
+	first := []*kgo.Record{
+		reserve(at),
+		cmd("r1", "CheckIn", `{"channel":"desk"}`, at), // another command under r1's id
+		reserve(at.Add(time.Minute)),                   // an exact retry
+		withExpected(reserve(at.Add(time.Minute)), 0),  // the same, but with an expected version
+		walkIn(at),                             // accepted
+		walkIn(at.Add(2 * window)),             // the window is over: a new command (rejected: already checked in)
+		walkIn(at.Add(2*window + time.Minute)), // a retry of that one
+	}
+	testkit.Send(t, prod, first)
+	p := start(t, brokers, "p1", dir, withWindow)
+	testkit.WaitResults(t, brokers, len(first), time.Minute, p.alive(t))
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	second := []*kgo.Record{
+		cmd("r1", "CheckIn", `{"channel":"desk"}`, at.Add(2*time.Minute)),
+		reserve(at.Add(2 * time.Minute)),
+		walkIn(at.Add(2*window + 2*time.Minute)),
+	}
+	testkit.Send(t, prod, second)
+	p = start(t, brokers, "p1", dir, withWindow)
+	testkit.WaitResults(t, brokers, len(first)+len(second), time.Minute, p.alive(t))
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	log := testkit.ReadAll(t, brokers)
+	var got []string
+	for _, rec := range log.Results {
+		r, err := topics.DecodeResult(rec.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r.CommandID+" "+r.Status+"/"+r.FirstStatus+"/"+r.Code+" v"+strconv.FormatUint(r.Version, 10))
+	}
+	slices.Sort(got) // two streams, maybe two partitions: compare as sets
+	want := []string{
+		"r1 accepted// v1",
+		"r1 rejected//idempotency_key_reused v1",
+		"r1 duplicate/accepted/ v1",
+		"r1 rejected//idempotency_key_reused v1",
+		"n1 accepted// v1",
+		"n1 rejected//already_checked_in v1",
+		"n1 duplicate/rejected/already_checked_in v1",
+		// After the cold restore.
+		"r1 rejected//idempotency_key_reused v1",
+		"r1 duplicate/accepted/ v1",
+		"n1 duplicate/rejected/already_checked_in v1",
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("results:\n got %q\nwant %q", got, want)
+	}
+	if len(log.Events) != 2 {
+		t.Fatalf("want 2 events (Reserved, CheckedIn), got %d", len(log.Events))
+	}
+}

@@ -383,7 +383,7 @@ func (r *restorer) foldEvent(rec *kgo.Record) error {
 		e.Data = data
 		st.state = r.p.cfg.Kind.Apply(st.state, &e.Envelope)
 	}
-	st.version, st.dirty, st.stored = e.Version, true, true
+	st.version, st.dirty = e.Version, true
 	r.p.metrics.restored.Inc()
 	return nil
 }
@@ -401,24 +401,28 @@ func (r *restorer) foldResult(rec *kgo.Record) error {
 	if !valid || status == topics.StatusDuplicate {
 		return nil
 	}
+	// A refused reuse of an id is not that id's outcome: the processor
+	// did not remember it, and neither does a restore.
+	if status == topics.StatusRejected {
+		if res, err := topics.DecodeResult(rec.Value); err == nil && res.Code == CodeIdempotencyKeyReused {
+			return nil
+		}
+	}
 	// Only outcomes of records on their stream's partition are in the
 	// index (topics.Command.Routed), as when the processor handled them.
 	key := topics.StreamKey(tenant, stream)
 	if topics.PartitionFor(key, r.p.nparts) != rec.Partition {
 		return nil
 	}
-	// A stream with dedup entries must be stored (see stream.stored).
 	st, err := r.stream(streamRef{rec.Partition, key})
 	if err != nil {
 		return err
-	}
-	if !st.stored {
-		st.dirty, st.stored = true, true
 	}
 	// A later non-duplicate outcome of the same id can only follow the
 	// end of the dedup window, so the latest is the one in force.
 	// The copy matters: rec.Value points into a decompressed fetch buffer,
 	// which the entry would otherwise keep alive until the next flush.
+	st.remember(state.Command{ID: id, At: rec.Timestamp.UnixNano(), Fingerprint: topics.ResultFingerprint(rec)})
 	r.dedup[dedupRef{rec.Partition, key, id}] = dedupEntry{at: rec.Timestamp, result: bytes.Clone(rec.Value)}
 	return nil
 }
@@ -438,36 +442,42 @@ func (r *restorer) stream(ref streamRef) (*stream, error) {
 // flush writes the overlay and the checkpoints reached, then starts a new
 // overlay.
 func (r *restorer) flush() error {
-	// About 300 bytes per dedup entry or state.
-	wb := r.p.store.NewBatch(300 * (len(r.streams) + len(r.dedup)))
-	defer wb.Close()
+	w := r.p.newWriter(len(r.streams), len(r.dedup))
+	defer w.close()
 	for ref, st := range r.streams {
-		if !st.dirty {
-			continue
-		}
-		data, err := r.p.cfg.Kind.EncodeState(st.state)
-		if err != nil {
-			return err
-		}
-		if err := wb.SetStream(ref.part, ref.key, st.version, data); err != nil {
-			return err
+		if st.dirty {
+			if err := w.setStream(ref, st, 0); err != nil {
+				return err
+			}
 		}
 	}
 	for ref, e := range r.dedup {
-		if err := wb.SetDedup(ref.part, ref.key, ref.commandID, e.at, e.result); err != nil {
+		if err := w.setOutcome(ref, e); err != nil {
 			return err
 		}
 	}
 	for part, cp := range r.cps {
-		if err := wb.SetCheckpoint(part, cp); err != nil {
+		if err := w.wb.SetCheckpoint(part, cp); err != nil {
 			return err
 		}
 	}
-	if err := wb.Commit(); err != nil {
+	if err := w.commit(); err != nil {
 		return err
 	}
 	clear(r.streams)
 	clear(r.dedup)
 	r.pending = 0
 	return nil
+}
+
+// loadStream reads a stream from Pebble, or returns the seed.
+func (p *Processor) loadStream(ref streamRef) (*stream, error) {
+	rec, found, err := p.store.Stream(ref.part, ref.key)
+	if err != nil {
+		return nil, fmt.Errorf("processor: stored record of %s on partition %d: %w", ref.key, ref.part, err)
+	}
+	if !found {
+		return &stream{part: ref.part, state: p.cfg.Kind.Seed()}, nil
+	}
+	return p.newStream(ref, rec)
 }

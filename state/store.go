@@ -1,15 +1,27 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
+
+// ErrCorrupt reports a value that cannot be decoded: the store was written
+// by something else. Wipe the partition and rebuild.
+var ErrCorrupt = errors.New("state: corrupt value")
+
+// Layout is the version of the key and value layout. A store of another
+// layout is wiped when opened, so its partitions are rebuilt from Kafka
+// instead of misread. Layout 2 keeps a stream's command ids in its record.
+const Layout = 2
 
 // Options tune the store.
 type Options struct {
@@ -17,6 +29,9 @@ type Options struct {
 	CacheBytes int64
 	// MemTableBytes is the size of one memtable. The default value is 16 MiB.
 	MemTableBytes uint64
+	// InMemory keeps everything in memory and nothing on disk: for
+	// measuring what durability costs, never for production.
+	InMemory bool
 }
 
 func (o *Options) setDefaults() {
@@ -34,7 +49,8 @@ type Store struct {
 	db *pebble.DB
 }
 
-// Open opens (creating if needed) the store in dir.
+// Open opens (creating if needed) the store in dir. A store of another
+// [Layout] is emptied.
 func Open(dir string, o Options) (*Store, error) {
 	db, err := OpenPebble(dir, o, func(opts *pebble.Options) {
 		for i := range opts.Levels {
@@ -48,7 +64,32 @@ func Open(dir string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db}
+	if err := s.checkLayout(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkLayout empties a store written with another layout (or none: the
+// first layout had no marker) and records the current one.
+func (s *Store) checkLayout() error {
+	v, found, err := s.get(layoutKey)
+	if err != nil {
+		return err
+	}
+	want := binary.AppendUvarint(nil, Layout)
+	if found && bytes.Equal(v, want) {
+		return nil
+	}
+	if err := s.db.DeleteRange([]byte{'p'}, []byte{'q'}, pebble.NoSync); err != nil {
+		return fmt.Errorf("state: wipe old layout: %w", err)
+	}
+	if err := s.db.Set(layoutKey, want, pebble.Sync); err != nil {
+		return fmt.Errorf("state: set layout: %w", err)
+	}
+	return nil
 }
 
 // OpenPebble opens a Pebble database tuned as Rewind's caches are: the
@@ -64,8 +105,11 @@ func OpenPebble(dir string, o Options, tune func(*pebble.Options)) (*pebble.DB, 
 		MemTableSize: o.MemTableBytes,
 		Logger:       quietLogger{},
 	}
-	// Most lookups of a new stream or command id miss: bloom filters let
-	// a miss skip the tables instead of reading their index blocks.
+	if o.InMemory {
+		opts.FS = vfs.NewMem()
+	}
+	// Most lookups of a new stream miss: bloom filters let a miss skip
+	// the tables instead of reading their index blocks.
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
@@ -91,8 +135,8 @@ func (s *Store) Close() error {
 type Checkpoint struct {
 	// Events is the next schedule-events offset to fold.
 	Events int64
-	// Results is the next schedule-results offset to fold into the dedup
-	// index.
+	// Results is the next schedule-results offset to fold into the
+	// remembered command ids.
 	Results int64
 	// Logic is the logic version that built the partition's state.
 	Logic int64
@@ -124,31 +168,63 @@ func (s *Store) Checkpoint(p int32) (cp Checkpoint, ok bool, err error) {
 	return cp, true, nil
 }
 
-// Stream returns a stream's version and encoded state. found is false for
-// a stream with no events.
-func (s *Store) Stream(p int32, stream string) (version uint64, data []byte, found bool, err error) {
+// Stream returns a stream's record. found is false for a stream the store
+// does not know.
+func (s *Store) Stream(p int32, stream string) (rec Stream, found bool, err error) {
 	v, found, err := s.get(streamKey(p, stream))
 	if err != nil || !found {
-		return 0, nil, false, err
+		return Stream{}, false, err
 	}
-	version, n := binary.Uvarint(v)
-	if n <= 0 {
-		return 0, nil, false, fmt.Errorf("%w: stream %q", ErrCorrupt, stream)
-	}
-	return version, v[n:], true, nil
+	rec, err = DecodeStream(v)
+	return rec, err == nil, err
 }
 
-// Dedup returns the first outcome recorded for a command id on a stream,
-// and when it was recorded.
-func (s *Store) Dedup(p int32, stream, commandID string) (outcome []byte, at time.Time, found bool, err error) {
-	v, found, err := s.get(dedupKey(p, stream, commandID))
+// Ref names a stream of a partition.
+type Ref struct {
+	Partition int32
+	Stream    string
+}
+
+// Streams reads the records of many streams at once, visiting their keys
+// in order (neighbouring keys share blocks, and each step goes forward),
+// and calls found with the index in refs of each stream it knows and its
+// encoded record (decode it with [DecodeStream]; it is a copy the callee
+// may keep).
+func (s *Store) Streams(refs []Ref, found func(i int, record []byte) error) error {
+	type keyed struct {
+		key []byte
+		i   int
+	}
+	keys := make([]keyed, len(refs))
+	for i, r := range refs {
+		keys[i] = keyed{streamKey(r.Partition, r.Stream), i}
+	}
+	slices.SortFunc(keys, func(a, b keyed) int { return bytes.Compare(a.key, b.key) })
+	for _, k := range keys {
+		v, ok, err := s.get(k.key)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := found(k.i, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Outcome returns the first outcome recorded for a command id of a
+// stream: read only when a command turns out to be a duplicate.
+func (s *Store) Outcome(p int32, stream, commandID string) (outcome []byte, found bool, err error) {
+	v, found, err := s.get(outcomeKey(p, stream, commandID))
 	if err != nil || !found {
-		return nil, time.Time{}, false, err
+		return nil, false, err
 	}
 	if len(v) < 8 {
-		return nil, time.Time{}, false, fmt.Errorf("%w: dedup entry", ErrCorrupt)
+		return nil, false, fmt.Errorf("%w: outcome of %q", ErrCorrupt, commandID)
 	}
-	return v[8:], time.Unix(0, int64(binary.BigEndian.Uint64(v))), true, nil
+	return v[8:], true, nil
 }
 
 // get returns a copy of the value at key.
@@ -160,12 +236,13 @@ func (s *Store) get(key []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("state: get: %w", err)
 	}
-	out := append([]byte(nil), v...)
+	out := bytes.Clone(v)
 	return out, true, closer.Close()
 }
 
-// WipePartition removes everything of partition p: states, dedup entries
-// and the checkpoint. It is one range tombstone, cheap at any size.
+// WipePartition removes everything of partition p: stream records,
+// outcomes and the checkpoint. It is one range tombstone, cheap at any
+// size.
 func (s *Store) WipePartition(p int32) error {
 	if err := s.db.DeleteRange(partitionPrefix(p), partitionPrefix(p+1), pebble.NoSync); err != nil {
 		return fmt.Errorf("state: wipe partition %d: %w", p, err)
@@ -173,14 +250,16 @@ func (s *Store) WipePartition(p int32) error {
 	return nil
 }
 
-// ExpireDedup deletes the dedup entries of partition p recorded before
-// cutoff and returns how many it deleted.
-func (s *Store) ExpireDedup(p int32, cutoff time.Time) (int, error) {
-	lower := append(partitionPrefix(p), kindDedup)
-	upper := append(partitionPrefix(p), kindDedup+1)
+// ExpireOutcomes deletes the outcomes of partition p recorded before
+// cutoff and returns how many it deleted. Outcomes of streams that are
+// written again go with their ids (see [Commands.Keep]); this sweep finds
+// those of streams that went quiet.
+func (s *Store) ExpireOutcomes(p int32, cutoff time.Time) (int, error) {
+	lower := append(partitionPrefix(p), kindOutcome)
+	upper := append(partitionPrefix(p), kindOutcome+1)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
-		return 0, fmt.Errorf("state: expire dedup: %w", err)
+		return 0, fmt.Errorf("state: expire outcomes: %w", err)
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -196,10 +275,10 @@ func (s *Store) ExpireDedup(p int32, cutoff time.Time) (int, error) {
 		}
 	}
 	if err := it.Close(); err != nil {
-		return 0, fmt.Errorf("state: expire dedup: %w", err)
+		return 0, fmt.Errorf("state: expire outcomes: %w", err)
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
-		return 0, fmt.Errorf("state: expire dedup: %w", err)
+		return 0, fmt.Errorf("state: expire outcomes: %w", err)
 	}
 	return n, nil
 }
@@ -207,32 +286,43 @@ func (s *Store) ExpireDedup(p int32, cutoff time.Time) (int, error) {
 // NewBatch starts a write batch. Nothing is visible until Commit; the
 // caller MUST call Close. sizeHint, when known, is the bytes it will hold:
 // growing a large batch by doubling copies it again and again.
-func (s *Store) NewBatch(sizeHint ...int) *Batch {
-	if len(sizeHint) > 0 && sizeHint[0] > 0 {
-		return &Batch{b: s.db.NewBatchWithSize(sizeHint[0])}
+func (s *Store) NewBatch(sizeHint int) *Batch {
+	if sizeHint > 0 {
+		return &Batch{b: s.db.NewBatchWithSize(sizeHint)}
 	}
 	return &Batch{b: s.db.NewBatch()}
 }
 
-// Batch collects states, dedup entries and checkpoints that must land
+// Batch collects stream records, outcomes and checkpoints that must land
 // together.
 type Batch struct {
-	b *pebble.Batch
+	b   *pebble.Batch
+	buf []byte
 }
 
-// SetStream records a stream's version and encoded state.
-func (b *Batch) SetStream(p int32, stream string, version uint64, data []byte) error {
-	v := make([]byte, 0, binary.MaxVarintLen64+len(data))
-	v = binary.AppendUvarint(v, version)
-	v = append(v, data...)
-	return b.b.Set(streamKey(p, stream), v, nil)
+// SetStream records a stream. The record is copied.
+func (b *Batch) SetStream(p int32, stream string, s Stream) error {
+	b.buf = encodeStream(b.buf[:0], s)
+	return b.SetStreamRecord(p, stream, b.buf)
 }
 
-// SetDedup records the first outcome of a command id.
-func (b *Batch) SetDedup(p int32, stream, commandID string, at time.Time, outcome []byte) error {
-	v := make([]byte, 8, 8+len(outcome))
-	binary.BigEndian.PutUint64(v, uint64(at.UnixNano()))
-	return b.b.Set(dedupKey(p, stream, commandID), append(v, outcome...), nil)
+// SetStreamRecord records a stream whose record is already encoded
+// ([EncodeStream]). The record is copied.
+func (b *Batch) SetStreamRecord(p int32, stream string, record []byte) error {
+	return b.b.Set(streamKey(p, stream), record, nil)
+}
+
+// SetOutcome records the first outcome of a command id, and when it was
+// recorded.
+func (b *Batch) SetOutcome(p int32, stream, commandID string, at time.Time, outcome []byte) error {
+	b.buf = binary.BigEndian.AppendUint64(b.buf[:0], uint64(at.UnixNano()))
+	b.buf = append(b.buf, outcome...)
+	return b.b.Set(outcomeKey(p, stream, commandID), b.buf, nil)
+}
+
+// DeleteOutcome forgets the outcome of a command id.
+func (b *Batch) DeleteOutcome(p int32, stream, commandID string) error {
+	return b.b.Delete(outcomeKey(p, stream, commandID), nil)
 }
 
 // SetCheckpoint records how far partition p has folded.

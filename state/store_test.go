@@ -1,8 +1,12 @@
 package state_test
 
 import (
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/rewind/rewind/state"
 )
@@ -14,11 +18,14 @@ func TestStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	old, recent := time.Unix(100, 0), time.Unix(200, 0)
-	b := s.NewBatch()
-	must(t, b.SetStream(1, "t/a", 7, []byte("state-a")))
-	must(t, b.SetStream(2, "t/b", 3, []byte("state-b")))
-	must(t, b.SetDedup(1, "t/a", "c1", old, []byte("first")))
-	must(t, b.SetDedup(1, "t/a", "c2", recent, []byte("second")))
+	cmds := state.Commands{}.Append(
+		state.Command{ID: "c1", At: old.UnixNano(), Fingerprint: 11},
+		state.Command{ID: "c2", At: recent.UnixNano(), Fingerprint: 22})
+	b := s.NewBatch(0)
+	must(t, b.SetStream(1, "t/a", state.Stream{Version: 7, State: []byte("state-a"), Commands: cmds}))
+	must(t, b.SetStream(2, "t/b", state.Stream{Version: 3, State: []byte("state-b")}))
+	must(t, b.SetOutcome(1, "t/a", "c1", old, []byte("first")))
+	must(t, b.SetOutcome(1, "t/a", "c2", recent, []byte("second")))
 	must(t, b.SetCheckpoint(1, state.Checkpoint{Events: 10, Results: 20, Logic: 1}))
 	must(t, b.Commit())
 	must(t, b.Close())
@@ -29,36 +36,119 @@ func TestStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, data, found, err := s.Stream(1, "t/a"); err != nil || !found || v != 7 || string(data) != "state-a" {
-		t.Fatalf("stream: %d %q %v %v", v, data, found, err)
+	rec, found, err := s.Stream(1, "t/a")
+	if err != nil || !found || rec.Version != 7 || string(rec.State) != "state-a" {
+		t.Fatalf("stream: %+v %v %v", rec, found, err)
 	}
-	if out, at, found, err := s.Dedup(1, "t/a", "c1"); err != nil || !found || string(out) != "first" || !at.Equal(old) {
-		t.Fatalf("dedup: %q %v %v %v", out, at, found, err)
+	if c, ok := rec.Commands.Find("c2"); !ok || c.Fingerprint != 22 || c.At != recent.UnixNano() {
+		t.Fatalf("remembered c2: %+v %v", c, ok)
+	}
+	if _, ok := rec.Commands.Find("c3"); ok {
+		t.Fatal("found a command never remembered")
+	}
+	if out, found, err := s.Outcome(1, "t/a", "c1"); err != nil || !found || string(out) != "first" {
+		t.Fatalf("outcome: %q %v %v", out, found, err)
 	}
 	if cp, ok, err := s.Checkpoint(1); err != nil || !ok || cp != (state.Checkpoint{Events: 10, Results: 20, Logic: 1}) {
 		t.Fatalf("checkpoint: %+v %v %v", cp, ok, err)
 	}
 
-	if n, err := s.ExpireDedup(1, time.Unix(150, 0)); err != nil || n != 1 {
+	// Streams reads many at once and reports only the known ones.
+	var got []int
+	must(t, s.Streams([]state.Ref{{2, "t/b"}, {1, "t/x"}, {1, "t/a"}}, func(i int, record []byte) error {
+		rec, err := state.DecodeStream(record)
+		if err != nil {
+			return err
+		}
+		if want := []uint64{3, 0, 7}[i]; rec.Version != want {
+			t.Errorf("ref %d: version %d, want %d", i, rec.Version, want)
+		}
+		got = append(got, i)
+		return nil
+	}))
+	if slices.Sort(got); !slices.Equal(got, []int{0, 2}) {
+		t.Fatalf("found refs %v, want [0 2]", got)
+	}
+
+	if n, err := s.ExpireOutcomes(1, time.Unix(150, 0)); err != nil || n != 1 {
 		t.Fatalf("expire: %d %v", n, err)
 	}
-	if _, _, found, _ := s.Dedup(1, "t/a", "c1"); found {
-		t.Fatal("expired entry still there")
+	if _, found, _ := s.Outcome(1, "t/a", "c1"); found {
+		t.Fatal("expired outcome still there")
 	}
-	if _, _, found, _ := s.Dedup(1, "t/a", "c2"); !found {
-		t.Fatal("recent entry expired")
+	if _, found, _ := s.Outcome(1, "t/a", "c2"); !found {
+		t.Fatal("recent outcome expired")
 	}
 
 	// Wiping partition 1 leaves partition 2 alone.
 	must(t, s.WipePartition(1))
-	if _, _, found, _ := s.Stream(1, "t/a"); found {
+	if _, found, _ := s.Stream(1, "t/a"); found {
 		t.Fatal("wiped stream still there")
 	}
 	if _, ok, _ := s.Checkpoint(1); ok {
 		t.Fatal("wiped checkpoint still there")
 	}
-	if _, _, found, _ := s.Stream(2, "t/b"); !found {
+	if _, found, _ := s.Stream(2, "t/b"); !found {
 		t.Fatal("wipe of partition 1 removed partition 2")
+	}
+}
+
+func TestCommandsKeep(t *testing.T) {
+	var cmds state.Commands
+	for i := range 5 {
+		cmds = cmds.Append(state.Command{ID: string(rune('a' + i)), At: int64(i * 10), Fingerprint: uint64(i + 1)})
+	}
+	before := cmds.Len()
+	var dropped []string
+	kept := cmds.Keep(25, func(id string) { dropped = append(dropped, id) })
+	if !slices.Equal(dropped, []string{"a", "b", "c"}) {
+		t.Fatalf("dropped %v", dropped)
+	}
+	var ids []string
+	for c := range kept.All() {
+		ids = append(ids, c.ID)
+	}
+	if !slices.Equal(ids, []string{"d", "e"}) || cmds.Len() != before {
+		t.Fatalf("kept %v; the original changed: %v", ids, cmds.Len() != before)
+	}
+	// An id used again after its window: the latest one counts.
+	again := kept.Append(state.Command{ID: "d", At: 99, Fingerprint: 7})
+	if c, _ := again.Find("d"); c.At != 99 || c.Fingerprint != 7 {
+		t.Fatalf("found %+v, want the latest", c)
+	}
+}
+
+// TestOldLayoutIsWiped opens a store written with the first layout (no
+// layout key, dedup entries apart) and expects it empty, not misread.
+func TestOldLayoutIsWiped(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "old")
+	db, err := pebble.Open(dir, &pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A checkpoint key of the first layout: 'p', partition 1, 'c'.
+	must(t, db.Set([]byte{'p', 0, 0, 0, 1, 'c'}, make([]byte, 24), pebble.Sync))
+	must(t, db.Close())
+	s, err := state.Open(dir, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok, err := s.Checkpoint(1); ok || err != nil {
+		t.Fatalf("a checkpoint of the old layout survived (err %v)", err)
+	}
+}
+
+func TestCorruptRecords(t *testing.T) {
+	good := state.EncodeStream(state.Stream{Version: 3, State: []byte("x"),
+		Commands: state.Commands{}.Append(state.Command{ID: "c1", At: 5, Fingerprint: 9})})
+	if _, err := state.DecodeStream(good); err != nil {
+		t.Fatal(err)
+	}
+	for n := range len(good) - 1 { // cut inside the header or the commands
+		if _, err := state.DecodeStream(good[:n]); err == nil {
+			t.Fatalf("a record cut at %d bytes decoded", n)
+		}
 	}
 }
 

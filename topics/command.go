@@ -3,6 +3,7 @@ package topics
 import (
 	"bytes"
 	"encoding/json"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,23 @@ type Command struct {
 	// partition the key hashes to: the command belongs to a stream this
 	// partition owns, even if it is rejected for another reason.
 	Routed bool
+}
+
+// Fingerprint identifies what a command asks for: its type, its data and
+// its expected version. A retry has the fingerprint of the first send; an
+// id reused for another command has another (FNV-1a, 64 bits: this tells
+// mistakes apart, it does not resist forgery, which needs the tenant's
+// token anyway). It is never 0, which stores use for "unknown".
+func (c Command) Fingerprint() uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(c.Type))
+	h.Write([]byte{0})
+	h.Write(c.Data)
+	h.Write([]byte{0})
+	if c.Meta.HasExpectedVersion {
+		h.Write(strconv.AppendUint(nil, c.Meta.ExpectedVersion, 10))
+	}
+	return max(h.Sum64(), 1)
 }
 
 // CommandRecord builds the record for a command, with binary-mode

@@ -15,6 +15,11 @@ const (
 	HeaderPredecessorID   = "ce_predecessorid"
 	HeaderSequence        = "ce_sequence"
 	HeaderExpectedVersion = "ce_expectedversion"
+	// HeaderFingerprint, on a result, is the fingerprint of the command
+	// (see [Command.Fingerprint]) as 16 hex digits: a cold restore needs
+	// it to tell a retry from a reused id. It is not a CloudEvents
+	// attribute.
+	HeaderFingerprint = "rewind_fingerprint"
 )
 
 // Content types.

@@ -2,6 +2,8 @@ package topics
 
 import (
 	"encoding/json"
+	"fmt"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -31,6 +33,9 @@ type Result struct {
 	// when it was rejected.
 	Version uint64        `json:"version"`
 	Events  []ResultEvent `json:"events,omitempty"`
+	// Fingerprint is the command's fingerprint, carried in a header
+	// (HeaderFingerprint) when not zero.
+	Fingerprint uint64 `json:"-"`
 }
 
 // ResultEvent names one event a command produced.
@@ -49,15 +54,30 @@ func ResultRecord(res *Result, key []byte, p int32) (*kgo.Record, error) {
 	if len(key) > 200 {
 		key = key[:200]
 	}
-	return &kgo.Record{
-		Topic: Results, Partition: p, Key: key, Value: data,
-		Headers: []kgo.RecordHeader{
-			{Key: HeaderID, Value: []byte(res.CommandID)},
-			{Key: HeaderType, Value: []byte(resultTypes[res.Status])},
-			{Key: HeaderTenant, Value: []byte(res.TenantID)},
-			{Key: HeaderContentType, Value: []byte(ContentTypeJSON)},
-		},
-	}, nil
+	h := make([]kgo.RecordHeader, 4, 5)
+	h[0] = kgo.RecordHeader{Key: HeaderID, Value: []byte(res.CommandID)}
+	h[1] = kgo.RecordHeader{Key: HeaderType, Value: []byte(resultTypes[res.Status])}
+	h[2] = kgo.RecordHeader{Key: HeaderTenant, Value: []byte(res.TenantID)}
+	h[3] = kgo.RecordHeader{Key: HeaderContentType, Value: []byte(ContentTypeJSON)}
+	if res.Fingerprint != 0 {
+		h = append(h, kgo.RecordHeader{Key: HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", res.Fingerprint)})
+	}
+	return &kgo.Record{Topic: Results, Partition: p, Key: key, Value: data, Headers: h}, nil
+}
+
+// ResultFingerprint reads the command fingerprint of a result record; 0
+// when it has none (written before fingerprints, or a duplicate).
+func ResultFingerprint(r *kgo.Record) uint64 {
+	for _, h := range r.Headers {
+		if h.Key == HeaderFingerprint {
+			fp, err := strconv.ParseUint(string(h.Value), 16, 64)
+			if err != nil {
+				return 0
+			}
+			return fp
+		}
+	}
+	return 0
 }
 
 // The ce_type of a result record names its status, so readers that need

@@ -30,6 +30,7 @@ var Kind = Definition.Erase()
 
 func define() *aggregate.Definition[State] {
 	d := aggregate.NewDefinition(Name, LogicVersion, func() State { return State{Status: StatusNew} })
+	d.SetStateCodec(stateCodec)
 
 	aggregate.HandleCommand(d, "Reserve", reserve)
 	aggregate.HandleCommand(d, "Reschedule", reschedule)

@@ -243,7 +243,7 @@ func TestHandlersDoNotShareMemory(t *testing.T) {
 
 func clone(t *testing.T, s schedule.State) schedule.State {
 	t.Helper()
-	data, err := schedule.Kind.EncodeState(s)
+	data, err := schedule.Kind.AppendState(nil, s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func run(args []string) error {
 	httpAddr := fs.String("http", "127.0.0.1:8081", "address of /metrics, /healthz and /readyz")
 	partitions := fs.Int("partitions", 12, "partition count of topics this instance creates")
 	maxBatch := fs.Int("max-batch", 2000, "most commands in one transaction")
-	stateCache := fs.Int("state-cache", 50000, "streams kept decoded in memory between batches; -1 disables")
+	stateCache := fs.Int("state-cache-mib", 128, "MiB of stream records kept in memory between batches (W-TinyLFU); -1 disables")
 	dedup := fs.Duration("dedup-window", 0, "how long command ids are remembered (default 168h)")
 	memLimit := fs.Int("memory-limit-mib", 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top; 0 means none")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -55,7 +55,7 @@ func run(args []string) error {
 	reg := cli.Registry()
 	p, err := processor.New(processor.Config{
 		Brokers: strings.Split(*brokers, ","), Group: *group, InstanceID: *instance, DataDir: *dataDir,
-		Partitions: int32(*partitions), MaxBatch: *maxBatch, DedupWindow: *dedup, StateCache: *stateCache,
+		Partitions: int32(*partitions), MaxBatch: *maxBatch, DedupWindow: *dedup, StateCacheBytes: int64(*stateCache) << 20,
 		Kind: schedule.Kind, Logger: log, Registerer: reg,
 	})
 	if err != nil {

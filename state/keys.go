@@ -1,0 +1,34 @@
+package state
+
+import "encoding/binary"
+
+// Key layout: 'p' | partition (4 bytes, big endian) | kind | rest, and one
+// key outside the partitions for the layout version.
+const (
+	kindCheckpoint = 'c'
+	kindStream     = 's'
+	kindOutcome    = 'o'
+)
+
+// layoutKey holds the layout version of the whole store.
+var layoutKey = []byte("layout")
+
+func partitionPrefix(p int32) []byte {
+	k := make([]byte, 5, 64)
+	k[0] = 'p'
+	binary.BigEndian.PutUint32(k[1:], uint32(p))
+	return k
+}
+
+func checkpointKey(p int32) []byte { return append(partitionPrefix(p), kindCheckpoint) }
+
+func streamKey(p int32, stream string) []byte {
+	return append(append(partitionPrefix(p), kindStream), stream...)
+}
+
+// outcomeKey: stream ids never contain 0x00 (ids are validated), so the
+// separator keeps (stream, command) pairs distinct.
+func outcomeKey(p int32, stream, commandID string) []byte {
+	k := append(append(partitionPrefix(p), kindOutcome), stream...)
+	return append(append(k, 0), commandID...)
+}

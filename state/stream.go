@@ -1,0 +1,174 @@
+package state
+
+import (
+	"encoding/binary"
+	"fmt"
+	"iter"
+)
+
+// Stream is one stream's record: its version, its encoded state and the
+// command ids it remembers. Its byte slices may share the memory they were
+// decoded from; treat them as read-only.
+type Stream struct {
+	Version uint64
+	// State is the state as the aggregate's codec encoded it.
+	State []byte
+	// Commands are the command ids the stream remembers, oldest first.
+	Commands Commands
+}
+
+// Command is a remembered command id.
+type Command struct {
+	ID string
+	// At is the command's time in Unix nanoseconds: the dedup window is
+	// measured from it.
+	At int64
+	// Fingerprint identifies what the command asked for (its type, data
+	// and expected version), so a reused id with another request is told
+	// apart from a retry. Zero means unknown.
+	Fingerprint uint64
+}
+
+// Commands is an encoded list of remembered commands: per command its id
+// (length-prefixed), its time (varint) and its fingerprint (8 bytes). It is
+// kept encoded because most lookups miss and a miss needs no allocation.
+// The zero value is empty.
+type Commands struct{ raw []byte }
+
+// Len is the size of the encoding in bytes.
+func (c Commands) Len() int { return len(c.raw) }
+
+// Find returns the remembered command with the id; the latest, should an
+// id have been used again after its window ended.
+func (c Commands) Find(id string) (cmd Command, found bool) {
+	for e := range c.entries() {
+		if string(e.id) == id {
+			cmd, found = Command{ID: id, At: e.at, Fingerprint: e.fp}, true
+		}
+	}
+	return cmd, found
+}
+
+// All yields the remembered commands, oldest first.
+func (c Commands) All() iter.Seq[Command] {
+	return func(yield func(Command) bool) {
+		for e := range c.entries() {
+			if !yield(Command{ID: string(e.id), At: e.at, Fingerprint: e.fp}) {
+				return
+			}
+		}
+	}
+}
+
+// Keep returns the list without the commands older than cutoff (Unix
+// nanoseconds), and calls dropped with the id of each one removed.
+func (c Commands) Keep(cutoff int64, dropped func(id string)) Commands {
+	out := Commands{}
+	for e := range c.entries() {
+		if e.at < cutoff {
+			dropped(string(e.id))
+			continue
+		}
+		out.raw = append(out.raw, e.raw...)
+	}
+	if len(out.raw) == len(c.raw) {
+		return c // nothing dropped: share the memory
+	}
+	return out
+}
+
+// Append returns the list with cmds added at the end. It never writes
+// into the receiver's memory.
+func (c Commands) Append(cmds ...Command) Commands {
+	if len(cmds) == 0 {
+		return c
+	}
+	out := make([]byte, len(c.raw), len(c.raw)+len(cmds)*48)
+	copy(out, c.raw)
+	for _, cmd := range cmds {
+		out = binary.AppendUvarint(out, uint64(len(cmd.ID)))
+		out = append(out, cmd.ID...)
+		out = binary.AppendVarint(out, cmd.At)
+		out = binary.BigEndian.AppendUint64(out, cmd.Fingerprint)
+	}
+	return Commands{raw: out}
+}
+
+type entry struct {
+	raw, id []byte
+	at      int64
+	fp      uint64
+}
+
+// entries walks the encoding. It stops at the first malformed entry;
+// decodeStream has checked the whole list before any walk.
+func (c Commands) entries() iter.Seq[entry] {
+	return func(yield func(entry) bool) {
+		b := c.raw
+		for len(b) > 0 {
+			e, n := nextEntry(b)
+			if n == 0 || !yield(e) {
+				return
+			}
+			b = b[n:]
+		}
+	}
+}
+
+// nextEntry decodes the entry at the start of b; n is 0 when malformed.
+func nextEntry(b []byte) (e entry, n int) {
+	l, k := binary.Uvarint(b)
+	if k <= 0 || l > uint64(len(b)-k) {
+		return e, 0
+	}
+	e.id = b[k : k+int(l)]
+	n = k + int(l)
+	at, k := binary.Varint(b[n:])
+	if k <= 0 || len(b)-n-k < 8 {
+		return e, 0
+	}
+	e.at = at
+	n += k
+	e.fp = binary.BigEndian.Uint64(b[n:])
+	n += 8
+	e.raw = b[:n]
+	return e, n
+}
+
+// encodeStream appends s's record: version | commands length | commands |
+// state.
+func encodeStream(dst []byte, s Stream) []byte {
+	dst = binary.AppendUvarint(dst, s.Version)
+	dst = binary.AppendUvarint(dst, uint64(len(s.Commands.raw)))
+	dst = append(dst, s.Commands.raw...)
+	return append(dst, s.State...)
+}
+
+// DecodeStream reads a record written by the store, sharing v's memory.
+// It is exported for the processor's cache, which keeps records encoded.
+func DecodeStream(v []byte) (Stream, error) {
+	version, n := binary.Uvarint(v)
+	if n <= 0 {
+		return Stream{}, fmt.Errorf("%w: stream version", ErrCorrupt)
+	}
+	v = v[n:]
+	l, n := binary.Uvarint(v)
+	if n <= 0 || l > uint64(len(v)-n) {
+		return Stream{}, fmt.Errorf("%w: stream commands", ErrCorrupt)
+	}
+	cmds := v[n : n+int(l)]
+	for b := cmds; len(b) > 0; {
+		_, k := nextEntry(b)
+		if k == 0 {
+			return Stream{}, fmt.Errorf("%w: remembered command", ErrCorrupt)
+		}
+		b = b[k:]
+	}
+	return Stream{Version: version, Commands: Commands{raw: cmds}, State: v[n+int(l):]}, nil
+}
+
+// EncodeStream returns the record of s, as the store writes it: what the
+// processor's cache keeps.
+func EncodeStream(s Stream) []byte {
+	return encodeStream(make([]byte, 0, 2*binary.MaxVarintLen64+len(s.Commands.raw)+len(s.State)), s)
+}
