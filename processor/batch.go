@@ -118,7 +118,7 @@ func (b *batch) handle(rec *kgo.Record) (err error) {
 	cmd, rejection := topics.DecodeCommand(rec, b.p.nparts)
 	res.CommandID, res.TenantID, res.ScheduleID = cmd.Meta.ID, cmd.Meta.Tenant, cmd.Meta.Stream
 	defer func() {
-		// I5: nothing about one record may stop the partition.
+		// I5 (docs/processor.md): nothing about one record may stop the partition.
 		if r := recover(); r != nil {
 			b.p.log.Error("panic handling command", "partition", rec.Partition, "offset", rec.Offset, "panic", fmt.Sprint(r))
 			setRejection(res, aggregate.Reject(CodeInternal, "internal error"))

@@ -1,5 +1,5 @@
 // Package processor turns commands into events, exactly once. It is the
-// loop of DESIGN.md §2: one kgo.GroupTransactSession per instance reads
+// loop of docs/processor.md: one kgo.GroupTransactSession per instance reads
 // schedule-commands read-committed, runs each command through an
 // aggregate's pure executor, and writes the events, one result per command
 // record and the consumed offsets in one Kafka transaction. Only after the

@@ -200,8 +200,8 @@ func TestRestoreAfterBrokerCrashInTransaction(t *testing.T) {
 
 // stopKafka stops devkafka with SIGTERM. (SIGKILL is not used here: kfake,
 // killed while a transaction is live, can come back having aborted records
-// of a transaction whose offsets it then commits — see README, kfake
-// differences. TestRestoreAfterBrokerCrashInTransaction covers SIGKILL.)
+// of a transaction whose offsets it then commits — see docs/operations.md,
+// the development broker. TestRestoreAfterBrokerCrashInTransaction covers SIGKILL.)
 func stopKafka(t *testing.T, p *testkit.Process) {
 	t.Helper()
 	_ = p.Cmd.Process.Signal(syscall.SIGTERM)

@@ -15,7 +15,7 @@ type crashError struct{ err error }
 
 func (c *crashError) Error() string { return "processor: crash: " + c.err.Error() }
 
-// loop is DESIGN.md §2: per polled batch, Begin; handle each command;
+// loop is the batch of docs/processor.md: per polled batch, Begin; handle each command;
 // End(TryCommit); after a commit, write the overlay to Pebble.
 func (p *Processor) loop(ctx context.Context, sess *kgo.GroupTransactSession) error {
 	for {

@@ -4,6 +4,6 @@
 // and [Ensure], which creates missing topics and verifies existing ones.
 //
 // Everything that reads or writes a Rewind record goes through this
-// package, so the contract of DESIGN.md §1 is encoded once. It imports
+// package, so the contract of docs/topics.md is encoded once. It imports
 // Kafka client packages and the aggregate kernel, never Pebble.
 package topics

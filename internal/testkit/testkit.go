@@ -1,6 +1,7 @@
 // Package testkit starts real parts for tests — an in-process kfake broker
 // over TCP, the processor binaries — and checks Rewind's invariants I1–I5
-// from the topics themselves, never from a processor's own view.
+// (defined in docs/processor.md) from the topics themselves, never from a
+// processor's own view.
 package testkit
 
 import (
