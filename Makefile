@@ -63,9 +63,12 @@ e2e: build ## end to end: a real Prometheus (Debian's package) scrapes the runni
 	$(GO) tool gotestsum --format testname -- -tags e2e -count=1 -timeout 10m -run TestPrometheus ./e2e/
 
 .PHONY: fuzz
-fuzz: ## fuzz the command decoder and random command sequences for a while
+fuzz: ## fuzz the command decoder, random command sequences, and the token and If-Match parsers for a while
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCommand -fuzztime 60s ./aggregate/schedule
 	$(GO) test -run '^$$' -fuzz FuzzSequence -fuzztime 60s ./aggregate/schedule
+	$(GO) test -run '^$$' -fuzz FuzzTokensFile -fuzztime 30s ./internal/api
+	$(GO) test -run '^$$' -fuzz FuzzParseBearer -fuzztime 30s ./internal/api
+	$(GO) test -run '^$$' -fuzz FuzzParseIfMatch -fuzztime 30s ./internal/api
 
 .PHONY: bench
 bench: build ## print the performance numbers (devkafka as a separate process)

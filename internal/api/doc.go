@@ -1,4 +1,7 @@
 // Package api holds what Rewind's HTTP services share: bearer tokens
-// (stored as SHA-256 digests, compared in constant time) mapping to a
-// tenant and a subject, and RFC 9457 problem documents with stable codes.
+// (stored as SHA-256 digests, compared in constant time, scoped read
+// and/or write, re-read when the file changes) mapping to a tenant and a
+// subject, RFC 9457 problem documents with stable codes, the parsers of
+// the Authorization and If-Match headers, and the bound on requests that
+// wait.
 package api

@@ -3,10 +3,22 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"strings"
 )
 
-// CodeUnauthorized answers a request without a known bearer token (401).
-const CodeUnauthorized = "unauthorized"
+// Codes of the problems every service answers with.
+const (
+	// CodeUnauthorized answers a request without a known bearer token (401).
+	CodeUnauthorized = "unauthorized"
+	// CodeInsufficientScope answers a known token that lacks the scope
+	// the service requires: read for query, write for ingest (403).
+	CodeInsufficientScope = "insufficient_scope"
+	// CodeTooManyWaiting answers a request that would wait (for an
+	// outcome, for the view to catch up) while the most requests allowed
+	// to wait at once already do (503, with Retry-After).
+	CodeTooManyWaiting = "too_many_waiting"
+)
 
 // Problem is an RFC 9457 problem document with Rewind's stable code.
 type Problem struct {
@@ -31,7 +43,7 @@ func WriteProblem(w http.ResponseWriter, status int, code, detail string) {
 // Authenticate resolves the request's bearer token. On failure it has
 // already answered 401 and returns ok false.
 func (t *Tokens) Authenticate(w http.ResponseWriter, r *http.Request) (who Principal, ok bool) {
-	token, hasBearer := cutBearer(r.Header.Get("Authorization"))
+	token, hasBearer := ParseBearer(r.Header.Get("Authorization"))
 	who, known := t.Lookup(token)
 	if !hasBearer || !known {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rewind"`)
@@ -41,11 +53,74 @@ func (t *Tokens) Authenticate(w http.ResponseWriter, r *http.Request) (who Princ
 	return who, true
 }
 
-func cutBearer(h string) (string, bool) {
-	if len(h) > 7 && (h[:7] == "Bearer " || h[:7] == "bearer ") {
-		return h[7:], true
+// Require authenticates the request and checks that its token holds
+// scope. On failure it has already answered (401, or 403
+// insufficient_scope as RFC 6750 names it) and returns ok false.
+func (t *Tokens) Require(w http.ResponseWriter, r *http.Request, scope Scope) (who Principal, ok bool) {
+	who, ok = t.Authenticate(w, r)
+	if !ok {
+		return Principal{}, false
 	}
-	return "", false
+	if !who.Can(scope) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="rewind", error="insufficient_scope", scope="`+scope.String()+`"`)
+		WriteProblem(w, http.StatusForbidden, CodeInsufficientScope, "this token lacks the "+scope.String()+" scope this service requires")
+		return Principal{}, false
+	}
+	return who, true
+}
+
+// maxTokenLen bounds a bearer token: Rewind's are 48 characters; a
+// megabyte of "token" is not one.
+const maxTokenLen = 1024
+
+// ParseBearer reads an Authorization header of the Bearer scheme (RFC
+// 6750 §2.1; the scheme name is case-insensitive). The token is one
+// token68: no spaces, no control characters.
+func ParseBearer(h string) (token string, ok bool) {
+	scheme, rest, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimLeft(rest, " ")
+	if token == "" || len(token) > maxTokenLen {
+		return "", false
+	}
+	for i := 0; i < len(token); i++ {
+		if !isToken68(token[i]) {
+			return "", false
+		}
+	}
+	return token, true
+}
+
+// isToken68 reports whether c may appear in an RFC 7235 token68.
+func isToken68(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~+/=", c) >= 0
+}
+
+// ParseIfMatch reads an If-Match header that names one version, as the
+// ETags of ingest and query are written: "3". A bare 3 and a weak W/"3"
+// are taken too, as they always were. A list, "*", an erasure-counting
+// ETag such as "3.1", or anything else is refused.
+func ParseIfMatch(h string) (version uint64, ok bool) {
+	h = strings.TrimPrefix(h, "W/")
+	if len(h) >= 2 && h[0] == '"' && h[len(h)-1] == '"' {
+		h = h[1 : len(h)-1]
+	}
+	if h == "" || len(h) > 20 {
+		return 0, false
+	}
+	for i := 0; i < len(h); i++ {
+		if h[i] < '0' || h[i] > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseUint(h, 10, 64)
+	return v, err == nil
 }
 
 // StatusRecorder remembers the status code a handler wrote, for request
@@ -65,3 +140,44 @@ func (r *StatusRecorder) WriteHeader(code int) {
 	r.Status = code
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap gives http.ResponseController the underlying writer (flushes,
+// deadlines).
+func (r *StatusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Waiters bounds the requests that wait at once — for a command's outcome,
+// for the read model to reach a version — so that a flood of waits cannot
+// pile up goroutines, tickets and connections without limit.
+type Waiters struct {
+	slots chan struct{}
+}
+
+// DefaultMaxWaiting is the bound of NewWaiters(0).
+const DefaultMaxWaiting = 1024
+
+// NewWaiters allows n requests to wait at once; n ≤ 0 means
+// DefaultMaxWaiting.
+func NewWaiters(n int) *Waiters {
+	if n <= 0 {
+		n = DefaultMaxWaiting
+	}
+	return &Waiters{slots: make(chan struct{}, n)}
+}
+
+// Acquire takes a slot for a request about to wait. When none is free it
+// answers 503 too_many_waiting with Retry-After and returns ok false;
+// otherwise the caller MUST call release when the wait ends.
+func (l *Waiters) Acquire(w http.ResponseWriter) (release func(), ok bool) {
+	select {
+	case l.slots <- struct{}{}:
+		return func() { <-l.slots }, true
+	default:
+		w.Header().Set("Retry-After", "1")
+		WriteProblem(w, http.StatusServiceUnavailable, CodeTooManyWaiting,
+			"too many requests are waiting at once; retry in a second (a command sent with an Idempotency-Key may be retried safely)")
+		return nil, false
+	}
+}
+
+// Waiting is how many requests hold a slot.
+func (l *Waiters) Waiting() int { return len(l.slots) }

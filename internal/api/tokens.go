@@ -2,25 +2,82 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/internal/reload"
 )
 
-// Principal is who a token speaks for.
+// Scope is what a token may do: read (the query service) and write
+// (ingest), as a bit set.
+type Scope uint8
+
+// The scopes.
+const (
+	ScopeRead Scope = 1 << iota
+	ScopeWrite
+	// ScopeAll is what a token without a scope column may do: today's
+	// tokens files keep working.
+	ScopeAll = ScopeRead | ScopeWrite
+)
+
+func (s Scope) String() string {
+	switch s {
+	case ScopeRead:
+		return "read"
+	case ScopeWrite:
+		return "write"
+	case ScopeAll:
+		return "read,write"
+	}
+	return "none"
+}
+
+// ParseScope reads a scope column: "read", "write" or both, comma
+// separated, in any order.
+func ParseScope(s string) (Scope, error) {
+	var out Scope
+	for part := range strings.SplitSeq(s, ",") {
+		switch part {
+		case "read":
+			out |= ScopeRead
+		case "write":
+			out |= ScopeWrite
+		default:
+			return 0, fmt.Errorf("api: unknown scope %q (want read, write or read,write)", part)
+		}
+	}
+	return out, nil
+}
+
+// Principal is who a token speaks for, and what it may do.
 type Principal struct {
 	Tenant  string
 	Subject string
+	Scopes  Scope
 }
 
+// Can reports whether the principal holds every scope of s.
+func (p Principal) Can(s Scope) bool { return p.Scopes&s == s }
+
 // Tokens maps token hashes to principals. Only SHA-256 hashes are kept.
+// The file is re-read by Reload (see package reload): a revoked token
+// stops working without a restart.
 type Tokens struct {
-	entries []tokenEntry
+	path    string
+	mu      sync.Mutex // serialises reloads
+	stamp   reload.Stamp
+	entries atomic.Pointer[[]tokenEntry]
 }
 
 type tokenEntry struct {
@@ -28,42 +85,103 @@ type tokenEntry struct {
 	who  Principal
 }
 
-// LoadTokens reads a tokens file: one "<sha256 hex> <tenant> <subject>"
-// per line; blank lines and lines starting with # are ignored.
+// LoadTokens reads a tokens file. Its format, one token per line:
+//
+//	<sha256 hex of the token> <tenant> <subject> [<scope>]
+//
+// scope is read, write or read,write; a line without it may do both, so
+// files written before scopes existed keep their meaning. Blank lines and
+// lines starting with # are ignored. The file holds digests only, yet
+// names every tenant and subject: keep it readable by the service alone
+// (0600).
 func LoadTokens(path string) (*Tokens, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("tokens: %w", err)
+	t := &Tokens{path: path}
+	if _, err := t.Reload(true); err != nil {
+		return nil, err
 	}
-	defer f.Close()
-	t := &Tokens{}
-	sc := bufio.NewScanner(f)
+	return t, nil
+}
+
+// Reload re-reads the file when it changed (or when force is set) and
+// reports whether it did. On error the previous tokens stay in force, so
+// a half-edited file locks nobody out; the error names the line.
+func (t *Tokens) Reload(force bool) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	stamp, err := reload.StampOf(t.path)
+	if err != nil {
+		return false, fmt.Errorf("tokens: %w", err)
+	}
+	if !force && stamp == t.stamp && t.entries.Load() != nil {
+		return false, nil
+	}
+	data, err := os.ReadFile(t.path)
+	if err != nil {
+		return false, fmt.Errorf("tokens: %w", err)
+	}
+	entries, err := parseTokens(bytes.NewReader(data))
+	if err != nil {
+		return false, fmt.Errorf("tokens %s: %w", t.path, err)
+	}
+	t.entries.Store(&entries)
+	t.stamp = stamp
+	return true, nil
+}
+
+// parseTokens parses the lines of a tokens file (format at LoadTokens).
+// Errors name the line, never its digest. A digest given twice is an
+// error: which principal it speaks for would be a guess.
+func parseTokens(r io.Reader) ([]tokenEntry, error) {
+	var entries []tokenEntry
+	lineOf := map[[sha256.Size]byte]int{}
+	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		fields := strings.Fields(line)
-		if len(fields) != 3 {
-			return nil, fmt.Errorf("tokens %s:%d: want <sha256> <tenant> <subject>", path, n)
+		e, err := parseTokenLine(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
-		raw, err := hex.DecodeString(fields[0])
-		if err != nil || len(raw) != sha256.Size {
-			return nil, fmt.Errorf("tokens %s:%d: not a SHA-256 hex digest", path, n)
+		if first, dup := lineOf[e.hash]; dup {
+			return nil, fmt.Errorf("line %d: the same token digest as line %d", n, first)
 		}
-		if !aggregate.ValidID(fields[1]) || !aggregate.ValidID(fields[2]) {
-			return nil, fmt.Errorf("tokens %s:%d: tenant and subject must match %s", path, n, aggregate.IDPattern)
-		}
-		var e tokenEntry
-		copy(e.hash[:], raw)
-		e.who = Principal{Tenant: fields[1], Subject: fields[2]}
-		t.entries = append(t.entries, e)
+		lineOf[e.hash] = n
+		entries = append(entries, e)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("tokens: %w", err)
+		return nil, err
 	}
-	return t, nil
+	return entries, nil
 }
+
+func parseTokenLine(line string) (tokenEntry, error) {
+	var e tokenEntry
+	fields := strings.Fields(line)
+	if len(fields) != 3 && len(fields) != 4 {
+		return e, errors.New("want <sha256> <tenant> <subject> [read|write|read,write]")
+	}
+	raw, err := hex.DecodeString(fields[0])
+	if err != nil || len(raw) != sha256.Size {
+		return e, errors.New("not a SHA-256 hex digest")
+	}
+	if !aggregate.ValidID(fields[1]) || !aggregate.ValidID(fields[2]) {
+		return e, fmt.Errorf("tenant and subject must match %s", aggregate.IDPattern)
+	}
+	scopes := ScopeAll
+	if len(fields) == 4 {
+		if scopes, err = ParseScope(fields[3]); err != nil {
+			return e, err
+		}
+	}
+	copy(e.hash[:], raw)
+	e.who = Principal{Tenant: fields[1], Subject: fields[2], Scopes: scopes}
+	return e, nil
+}
+
+// Len is the number of tokens in force.
+func (t *Tokens) Len() int { return len(*t.entries.Load()) }
 
 // HashToken is the form a token is stored in.
 func HashToken(token string) string {
@@ -77,7 +195,7 @@ func (t *Tokens) Lookup(token string) (Principal, bool) {
 	sum := sha256.Sum256([]byte(token))
 	var who Principal
 	found := 0
-	for _, e := range t.entries {
+	for _, e := range *t.entries.Load() {
 		if subtle.ConstantTimeCompare(sum[:], e.hash[:]) == 1 {
 			who, found = e.who, 1
 		}
