@@ -1,6 +1,7 @@
 // Package cli holds what the thin mains share: flags with REWIND_*
-// environment fallbacks, logging, and the ops HTTP server (/metrics,
-// /healthz, /readyz).
+// environment fallbacks, logging, and the HTTP server of every service
+// (its API, /metrics, /healthz, /readyz; HTTPS with a certificate that is
+// re-read when it changes; timeouts, header limits and security headers).
 package cli
 
 import (
@@ -9,16 +10,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // EnvName is the environment variable that backs a flag: REWIND_ and the
@@ -67,45 +64,5 @@ func Registry() *prometheus.Registry {
 // readiness for /readyz. extra routes may be added to mux before calling.
 // On ctx's end it drains in-flight requests for up to 5 s.
 func Serve(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, mux *http.ServeMux) error {
-	return ServeDrain(ctx, addr, reg, ready, mux, 5*time.Second)
-}
-
-// ServeDrain is Serve draining for up to drain. It returns only once the
-// drain is over, so what requests still need can be stopped after it.
-func ServeDrain(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, mux *http.ServeMux, drain time.Duration) error {
-	if mux == nil {
-		mux = http.NewServeMux()
-	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	// Profiles on the ops port (loopback by default): how the numbers in
-	// the README were explained, and how an operator explains theirs.
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), drain)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	// Serve returns as soon as Shutdown starts; the drain goes on.
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	<-drained
-	return nil
+	return Server{Addr: addr, Registry: reg, Ready: ready, Mux: mux}.Run(ctx)
 }
