@@ -27,9 +27,9 @@ type BatchCommand struct {
 	ExpectedVersion *uint64         `json:"expectedVersion,omitempty"`
 }
 
-// batchLine is one answer line: the outcome, or a problem for a line that
-// was never produced (with its HTTP status and code, as a single request
-// would have been answered).
+// batchLine is one answer line: the outcome, or a problem (with its HTTP
+// status and code, as a single request would have been answered) for a
+// line that was never produced or whose idempotencyKey was reused.
 type batchLine struct {
 	Line int `json:"line"`
 	*topics.Result
@@ -52,6 +52,13 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who api.Princ
 	if perr != nil {
 		writeProblem(w, http.StatusBadRequest, perr.Code, perr.Message)
 		return
+	}
+	if wait > 0 {
+		release, ok := s.waiters.Acquire(w)
+		if !ok {
+			return
+		}
+		defer release()
 	}
 	deadline := time.Now().Add(wait)
 	sc := bufio.NewScanner(r.Body)
@@ -140,6 +147,15 @@ func (s *Server) finishLine(ctx context.Context, n int, l *pendingLine, deadline
 	res, ok := l.ticket.Wait(wctx)
 	if !ok {
 		res = topics.Result{CommandID: l.meta.ID, TenantID: l.meta.Tenant, ScheduleID: l.meta.Stream, Status: "pending"}
+	}
+	return outcomeLine(n, res)
+}
+
+// outcomeLine is the answer line of an outcome: the result, or for a
+// reused idempotencyKey the problem a single request gets (422).
+func outcomeLine(n int, res topics.Result) batchLine {
+	if p := reusedKey(res); p != nil {
+		return batchLine{Line: n, Problem: p}
 	}
 	return batchLine{Line: n, Result: &res}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -28,6 +29,8 @@ import (
 const (
 	tokenA = "token-of-clinic-a"
 	tokenB = "token-of-clinic-b"
+	// tokenAuditor reads clinic-a's schedules (query) and may not write.
+	tokenAuditor = "token-of-clinic-a-auditor"
 )
 
 type env struct {
@@ -36,6 +39,7 @@ type env struct {
 	tokens  *api.Tokens
 	srv     *ingest.Server
 	cluster interface{ Close() }
+	reg     *prometheus.Registry
 }
 
 // seen records "METHOD /pattern STATUS" of every answer, for the OpenAPI
@@ -69,13 +73,14 @@ func recording(mux *http.ServeMux) http.Handler {
 	})
 }
 
-// setup runs kfake, the real processor and an ingest server over HTTP.
-func setup(t *testing.T, opts ...kfake.Opt) *env {
+// setupTokens writes the tokens file of the tests: clinic-a's desk-1
+// (no scope column: read and write), clinic-b's desk-9 (read,write), and
+// clinic-a's auditor (read only).
+func setupTokens(t *testing.T) *env {
 	t.Helper()
-	c, brokers := testkit.Cluster(t, opts...)
-	testkit.Topics(t, brokers, 4)
 	tokens := filepath.Join(t.TempDir(), "tokens")
-	content := "# test tokens\n" + api.HashToken(tokenA) + " clinic-a desk-1\n" + api.HashToken(tokenB) + " clinic-b desk-9\n"
+	content := "# test tokens\n" + api.HashToken(tokenA) + " clinic-a desk-1\n" + api.HashToken(tokenB) + " clinic-b desk-9 read,write\n" +
+		api.HashToken(tokenAuditor) + " clinic-a auditor read\n"
 	if err := os.WriteFile(tokens, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +88,15 @@ func setup(t *testing.T, opts ...kfake.Opt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &env{tokens: tk}
+}
+
+// setup runs kfake, the real processor and an ingest server over HTTP.
+func setup(t *testing.T, opts ...kfake.Opt) *env {
+	t.Helper()
+	c, brokers := testkit.Cluster(t, opts...)
+	testkit.Topics(t, brokers, 4)
+	tk := setupTokens(t).tokens
 	p, err := processor.New(processor.Config{Brokers: []string{brokers}, InstanceID: "p1",
 		DataDir: filepath.Join(t.TempDir(), "p"), Partitions: 4, Kind: schedule.Kind, SessionTimeout: 3 * time.Second})
 	if err != nil {
@@ -91,7 +105,7 @@ func setup(t *testing.T, opts ...kfake.Opt) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = p.Run(ctx) }()
-	w, err := ingest.NewWaiter(context.Background(), []string{brokers}, 1000, nil)
+	w, err := ingest.NewWaiter(context.Background(), []kgo.Opt{kgo.SeedBrokers(brokers)}, 1000, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +185,16 @@ func statusCodes(t *testing.T, e *env) {
 	if r.status != 200 || r.body["status"] != "duplicate" || r.body["firstStatus"] != "accepted" || r.header.Get("ETag") != `"1"` {
 		t.Fatalf("duplicate: %d %v", r.status, r.body)
 	}
+	// The same key with another command is refused, and changes nothing;
+	// the exact retry is still a duplicate.
+	r = e.do(t, "POST", post+"CheckIn", tokenA, `{"channel":"desk"}`, "Idempotency-Key", "k1")
+	if r.status != 422 || r.body["code"] != "idempotency_key_reused" || r.header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("reused key: %d %v", r.status, r.body)
+	}
+	r = e.do(t, "POST", post+"Reserve", tokenA, reserve, "Idempotency-Key", "k1")
+	if r.status != 200 || r.body["status"] != "duplicate" || r.body["version"] != 1.0 {
+		t.Fatalf("exact retry after a reused key: %d %v", r.status, r.body)
+	}
 	r = e.do(t, "POST", post+"Reserve", tokenA, reserve)
 	if r.status != 409 || r.body["code"] != "already_reserved" {
 		t.Fatalf("rejected: %d %v", r.status, r.body)
@@ -210,6 +234,17 @@ func statusCodes(t *testing.T, e *env) {
 	}
 	if r := e.do(t, "POST", post+"CheckOut", "wrong", `{}`); r.status != 401 {
 		t.Errorf("bad token: %d %v", r.status, r.body)
+	}
+	// A read-only token writes nothing: ingest needs the write scope.
+	if r := e.do(t, "POST", post+"CheckOut", tokenAuditor, `{}`); r.status != 403 || r.body["code"] != "insufficient_scope" ||
+		!strings.Contains(r.header.Get("WWW-Authenticate"), "insufficient_scope") {
+		t.Errorf("read-only token: %d %v %v", r.status, r.header, r.body)
+	}
+	if r := e.do(t, "POST", "/v1/commands", tokenAuditor, `{"scheduleId":"visit-1","type":"CheckOut"}`); r.status != 403 || r.body["code"] != "insufficient_scope" {
+		t.Errorf("read-only token, batch: %d %v", r.status, r.body)
+	}
+	if r := e.do(t, "GET", "/v1/commands/k1", tokenAuditor, ""); r.status != 403 || r.body["code"] != "insufficient_scope" {
+		t.Errorf("read-only token, GET: %d %v", r.status, r.body)
 	}
 
 	// ?wait=0 answers 202 at once; the outcome is then found by id.
@@ -391,7 +426,7 @@ func TestKafkaDownAndBack(t *testing.T) {
 func TestTwoInstances(t *testing.T) {
 	e := setup(t)
 	brokers := e.brokers
-	w, err := ingest.NewWaiter(context.Background(), []string{brokers}, 1000, nil)
+	w, err := ingest.NewWaiter(context.Background(), []kgo.Opt{kgo.SeedBrokers(brokers)}, 1000, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

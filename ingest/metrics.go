@@ -6,6 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 //
 //	rewind_ingest_requests_total{code}   requests answered, by HTTP status
 //	rewind_ingest_wait_seconds           time from produce to outcome
+//	rewind_ingest_waiting_requests       requests waiting for outcomes now (registered by New)
 type metrics struct {
 	requests *prometheus.CounterVec
 	wait     prometheus.Histogram

@@ -51,6 +51,8 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	tenantIsolation(t, setup(t))
 	batchLines(t, setup(t), 10)
 	kafkaDown(t, setup(t))
+	reusedKey(t, fakeEnv(t, 0))
+	waitingBound(t, fakeEnv(t, 1))
 	e := setup(t)
 	if r := e.do(t, "POST", "/v1/commands?wait=never", tokenA, "{}"); r.status != 400 {
 		t.Fatalf("bad wait on batch: %d", r.status)
@@ -85,8 +87,12 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			t.Errorf("documented route %q has no handler or was never exercised", route)
 		}
 	}
+	if ingest.CodeIdempotencyKeyReused != processor.CodeIdempotencyKeyReused {
+		t.Errorf("ingest answers %q with 422, the processor rejects with %q", ingest.CodeIdempotencyKeyReused, processor.CodeIdempotencyKeyReused)
+	}
 	for _, code := range []string{ingest.CodeUnauthorized, ingest.CodeForbidden, ingest.CodeTooLarge,
 		ingest.CodeBadParameter, ingest.CodeUnavailable, ingest.CodeUnknownCommand,
+		ingest.CodeInsufficientScope, ingest.CodeTooManyWaiting, ingest.CodeIdempotencyKeyReused,
 		"malformed", "unknown_type", "unknown_field", "invalid_field", "missing_field", "invalid_id"} {
 		if !codes[code] {
 			t.Errorf("problem code %q is not in openapi.yaml", code)

@@ -14,10 +14,20 @@ const (
 	CodeBadParameter   = "bad_parameter"     // 400: a query parameter or header with a bad value
 	CodeUnavailable    = "kafka_unavailable" // 503: Kafka did not take the command
 	CodeUnknownCommand = "unknown_command"   // 404: no recent outcome for that id
+	// CodeIdempotencyKeyReused (422): the key (the command id) was
+	// already used for a command with another type, data or expected
+	// version. The processor rejects such a record without running it,
+	// with this code (processor.CodeIdempotencyKeyReused); ingest answers
+	// it as a problem, never as a duplicate.
+	CodeIdempotencyKeyReused = "idempotency_key_reused"
 )
 
-// CodeUnauthorized answers a request without a known bearer token (401).
-const CodeUnauthorized = api.CodeUnauthorized
+// Codes shared by every service.
+const (
+	CodeUnauthorized      = api.CodeUnauthorized      // 401: no valid bearer token
+	CodeInsufficientScope = api.CodeInsufficientScope // 403: the token lacks the write scope
+	CodeTooManyWaiting    = api.CodeTooManyWaiting    // 503: too many requests wait for outcomes
+)
 
 func writeProblem(w http.ResponseWriter, status int, code, detail string) {
 	api.WriteProblem(w, status, code, detail)

@@ -42,8 +42,13 @@ type Config struct {
 	// ProduceTimeout bounds waiting for Kafka's acknowledgement; past it
 	// the answer is 503. The default value is 10s.
 	ProduceTimeout time.Duration
-	Logger         *slog.Logger
-	Registerer     prometheus.Registerer
+	// MaxWaiting bounds the requests waiting for outcomes at once (a
+	// request with ?wait=0 does not count); past it the answer is 503
+	// too_many_waiting with Retry-After, before anything is produced.
+	// The default value is api.DefaultMaxWaiting.
+	MaxWaiting int
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 }
 
 // OpenAPI is the API's OpenAPI document, served at /openapi.yaml.
@@ -56,6 +61,7 @@ type Server struct {
 	cfg     Config
 	types   map[string]bool
 	metrics *metrics
+	waiters *api.Waiters
 	kafkaOK atomic.Bool
 }
 
@@ -105,7 +111,13 @@ func New(cfg Config) (*Server, error) {
 	for _, t := range cfg.Kind.CommandTypes() {
 		types[t] = true
 	}
-	return &Server{cfg: cfg, types: types, metrics: newMetrics(cfg.Registerer)}, nil
+	waiters := api.NewWaiters(cfg.MaxWaiting)
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rewind_ingest_waiting_requests",
+			Help: "Requests waiting for outcomes now (bounded by -max-waiting)."},
+			func() float64 { return float64(waiters.Waiting()) }))
+	}
+	return &Server{cfg: cfg, types: types, metrics: newMetrics(cfg.Registerer), waiters: waiters}, nil
 }
 
 // Routes adds the API's routes to mux.
@@ -123,12 +135,14 @@ func (s *Server) Routes(mux *http.ServeMux) {
 // tenant or initiator; both come from the token alone.
 var forbiddenHeaders = []string{"Ce-Tenantid", "Ce-Initiator", "X-Tenant-Id", "X-Initiator"}
 
-// authed resolves the bearer token and counts the answer.
+// authed resolves the bearer token, which must hold the write scope (a
+// read-only token, such as an auditor's, is answered 403
+// insufficient_scope), and counts the answer.
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, api.Principal)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := api.NewStatusRecorder(w)
 		defer func() { s.metrics.requests.WithLabelValues(strconv.Itoa(rec.Status)).Inc() }()
-		who, ok := s.cfg.Tokens.Authenticate(rec, r)
+		who, ok := s.cfg.Tokens.Require(rec, r, api.ScopeWrite)
 		if !ok {
 			return
 		}
@@ -170,6 +184,13 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Pri
 		writeProblem(w, http.StatusBadRequest, perr.Code, perr.Message)
 		return
 	}
+	if wait > 0 {
+		release, ok := s.waiters.Acquire(w)
+		if !ok {
+			return
+		}
+		defer release()
+	}
 	res, done, status := s.send(r.Context(), typ, meta, body, wait)
 	if status != 0 {
 		writeProblem(w, status, CodeUnavailable, "Kafka did not acknowledge command "+meta.ID+
@@ -195,9 +216,9 @@ func (s *Server) meta(r *http.Request, who api.Principal, stream string) (aggreg
 		return m, 0, aggregate.Reject(CodeBadParameter, "Idempotency-Key is at most 256 bytes of one line")
 	}
 	if im := r.Header.Get("If-Match"); im != "" {
-		v, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(im, "W/"), `"`), 10, 64)
-		if err != nil {
-			return m, 0, aggregate.Reject(CodeBadParameter, `If-Match must be a version, like "3"`)
+		v, ok := api.ParseIfMatch(im)
+		if !ok {
+			return m, 0, aggregate.Reject(CodeBadParameter, `If-Match must be one version, like "3"`)
 		}
 		m.ExpectedVersion, m.HasExpectedVersion = v, true
 	}
@@ -273,8 +294,14 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, who api.Prin
 
 // writeOutcome answers with a result: 200 for accepted and duplicate
 // (with the first outcome), 412 for a version conflict, 409 for any other
-// rejection.
+// rejection — except an Idempotency-Key already used for another
+// command, which is no outcome of this command at all: 422, a problem
+// (the command was not run; the client must not take it for done).
 func writeOutcome(w http.ResponseWriter, res topics.Result) {
+	if p := reusedKey(res); p != nil {
+		writeProblem(w, p.Status, p.Code, p.Detail)
+		return
+	}
 	status := http.StatusOK
 	switch {
 	case res.Status == topics.StatusRejected && res.Code == aggregate.CodeVersionConflict:
@@ -286,6 +313,19 @@ func writeOutcome(w http.ResponseWriter, res topics.Result) {
 		w.Header().Set("ETag", `"`+strconv.FormatUint(res.Version, 10)+`"`)
 	}
 	writeJSON(w, status, res)
+}
+
+// reusedKey is the problem answering a result that refuses a reused
+// Idempotency-Key (or command id), and nil for any other result.
+func reusedKey(res topics.Result) *api.Problem {
+	if res.Status != topics.StatusRejected || res.Code != CodeIdempotencyKeyReused {
+		return nil
+	}
+	return &api.Problem{Type: "https://rewind.dev/problems/" + CodeIdempotencyKeyReused,
+		Title: http.StatusText(http.StatusUnprocessableEntity), Status: http.StatusUnprocessableEntity,
+		Code: CodeIdempotencyKeyReused,
+		Detail: "Idempotency-Key " + res.CommandID + " was already used for a different command (another type, data or " +
+			"expected version); this command was not run. Send it with a new key."}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

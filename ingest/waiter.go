@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,17 +35,20 @@ type Waiter struct {
 
 // NewWaiter creates the results consumer, starting at the current end of
 // every partition (read from the broker, so an outcome committed after
-// NewWaiter returns is never missed); Run consumes. maxRecent bounds the
-// outcomes kept for GET /v1/commands/{id}.
-func NewWaiter(ctx context.Context, brokers []string, maxRecent int, log *slog.Logger) (*Waiter, error) {
+// NewWaiter returns is never missed); Run consumes. opts connect to Kafka
+// (seed brokers, TLS, SASL, logger, metrics hooks: one client is made
+// from them, which also lists the offsets). maxRecent bounds the outcomes
+// kept for GET /v1/commands/{id}.
+func NewWaiter(ctx context.Context, opts []kgo.Opt, maxRecent int, log *slog.Logger) (*Waiter, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	adm, err := kadm.NewOptClient(kgo.SeedBrokers(brokers...))
+	cl, err := kgo.NewClient(append(slices.Clone(opts),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(100*time.Millisecond))...)
 	if err != nil {
 		return nil, err
 	}
-	defer adm.Close()
+	adm := kadm.NewClient(cl)
 	// The processor creates the topics; a service started beside it (make
 	// run, docker compose) waits for them instead of failing.
 	var ends kadm.ListedOffsets
@@ -59,17 +63,14 @@ func NewWaiter(ctx context.Context, brokers []string, maxRecent int, log *slog.L
 		log.Info("waiting for topic", "topic", topics.Results, "err", err)
 		select {
 		case <-ctx.Done():
+			cl.Close()
 			return nil, fmt.Errorf("ingest: results end offsets: %w", err)
 		case <-time.After(time.Second):
 		}
 	}
 	start := map[string]map[int32]kgo.Offset{topics.Results: {}}
 	ends.Each(func(o kadm.ListedOffset) { start[topics.Results][o.Partition] = kgo.NewOffset().At(o.Offset) })
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(start),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(100*time.Millisecond))
-	if err != nil {
-		return nil, err
-	}
+	cl.AddConsumePartitions(start)
 	return &Waiter{cl: cl, log: log, waiting: map[string]map[*Ticket]struct{}{},
 		recent: make(map[string]topics.Result, maxRecent), order: make([]string, maxRecent)}, nil
 }

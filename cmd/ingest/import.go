@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,11 +29,24 @@ func runImport(args []string) error {
 	url := fs.String("url", "http://127.0.0.1:8080", "ingest base URL")
 	token := fs.String("token", "", "bearer token (or REWIND_TOKEN)")
 	chunk := fs.Int("chunk", 1000, "commands per request")
+	caFile := fs.String("tls-ca", "", "PEM file of the CAs to trust for an https -url (default: the system's)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || *token == "" {
-		return errors.New("usage: ingest import [-url URL] -token TOKEN FILE|-")
+		return errors.New("usage: ingest import [-url URL] [-tls-ca FILE] -token TOKEN FILE|-")
+	}
+	client := &http.Client{Timeout: 2 * time.Minute}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("ingest import: -tls-ca %s holds no PEM certificate", *caFile)
+		}
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
 	var in io.Reader = os.Stdin
 	total := 0
@@ -50,7 +65,7 @@ func runImport(args []string) error {
 	if isTerminal(os.Stderr) {
 		progress = func(done int) { fmt.Fprint(os.Stderr, "\r"+bar(done, total, time.Since(start))) }
 	}
-	sum, err := ingest.Import(ctx, &http.Client{Timeout: 2 * time.Minute}, *url, *token, bufio.NewReader(in), *chunk, progress)
+	sum, err := ingest.Import(ctx, client, *url, *token, bufio.NewReader(in), *chunk, progress)
 	if isTerminal(os.Stderr) {
 		fmt.Fprintln(os.Stderr)
 	}

@@ -1,6 +1,8 @@
-// Command ingest serves Rewind's HTTP command API; `ingest import FILE|-`
-// sends an NDJSON file of commands to a running ingest. Flags may also be
-// set as REWIND_* environment variables (-tokens → REWIND_TOKENS).
+// Command ingest serves Rewind's HTTP command API, over HTTPS with
+// -tls-cert; `ingest import FILE|-` sends an NDJSON file of commands to a
+// running ingest. Flags may also be set as REWIND_* environment variables
+// (-tokens → REWIND_TOKENS). The tokens file and the certificate are
+// re-read when they change and on SIGHUP.
 package main
 
 import (
@@ -11,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +25,8 @@ import (
 	"github.com/rewind/rewind/ingest"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/cli"
+	"github.com/rewind/rewind/internal/kafkaconf"
+	"github.com/rewind/rewind/internal/reload"
 )
 
 func main() {
@@ -43,10 +46,12 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka seed brokers, comma separated")
+	kafka := kafkaconf.Register(fs) // -brokers, -kafka-tls…, -kafka-sasl…
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the API and of /metrics, /healthz, /readyz")
-	tokensFile := fs.String("tokens", "data/tokens", "tokens file: <sha256 hex> <tenant> <subject> per line")
+	httpsFlags := cli.RegisterTLS(fs)
+	tokensFile := fs.String("tokens", "data/tokens", "tokens file: <sha256 hex> <tenant> <subject> [read|write|read,write] per line; re-read when it changes and on SIGHUP")
 	wait := fs.Duration("wait", 5*time.Second, "how long a request waits for its outcome by default")
+	maxWaiting := fs.Int("max-waiting", api.DefaultMaxWaiting, "most requests waiting for outcomes at once; more are answered 503 with Retry-After")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -56,24 +61,33 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	cert, err := httpsFlags.Load()
+	if err != nil {
+		return err
+	}
 	reg := cli.Registry()
-	seeds := strings.Split(*brokers, ",")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	kafkaOpts, err := kafka.Connect(ctx, log)
+	if err != nil {
+		return err
+	}
 	// Idempotent with acks=all are franz-go's defaults; linger 0 because a
 	// person is waiting for each command.
-	prod, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(time.Minute),
-		kgo.WithLogger(kslog.New(log)), kgo.WithHooks(kprom.NewMetrics("rewind_ingest_kafka", kprom.Registerer(reg))))
+	prod, err := kgo.NewClient(append(kafkaOpts, kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(time.Minute),
+		kgo.WithLogger(kslog.New(log)), kgo.WithHooks(kprom.NewMetrics("rewind_ingest_kafka", kprom.Registerer(reg))))...)
 	if err != nil {
 		return err
 	}
 	defer prod.Close() // last: after the server has drained
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	waiter, err := ingest.NewWaiter(ctx, seeds, 100000, log)
+	// The results consumer is a client of its own, with metrics of its own.
+	waiter, err := ingest.NewWaiter(ctx, append(kafkaOpts, kgo.WithLogger(kslog.New(log)),
+		kgo.WithHooks(kprom.NewMetrics("rewind_ingest_results_kafka", kprom.Registerer(reg)))), 100000, log)
 	if err != nil {
 		return err
 	}
 	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: waiter, Tokens: tokens, Kind: schedule.Kind,
-		DefaultWait: *wait, Logger: log, Registerer: reg})
+		DefaultWait: *wait, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -88,11 +102,16 @@ func run(args []string) error {
 	g.Go(func() error { return waiter.Run(waitCtx) })
 	g.Go(func() error { srv.Watch(gctx); return nil })
 	g.Go(func() error {
+		cli.WatchFiles(gctx, log, cert, reload.File{Name: "tokens", Reload: tokens.Reload})
+		return nil
+	})
+	g.Go(func() error {
 		defer stopWaiter()
 		// Drain for as long as a request may wait for its outcome.
-		return cli.ServeDrain(gctx, *httpAddr, reg, srv.Ready, mux, 35*time.Second)
+		return cli.Server{Addr: *httpAddr, Registry: reg, Ready: srv.Ready, Mux: mux, Drain: 35 * time.Second,
+			TLS: cert, Log: log}.Run(gctx)
 	})
-	log.Info("ingest listening", "addr", *httpAddr)
+	log.Info("ingest listening", "addr", *httpAddr, "https", cert != nil, "tokens", tokens.Len())
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
