@@ -29,6 +29,8 @@ const (
 	partitions = 4
 	tokenA     = "token-clinic-a"
 	tokenB     = "token-clinic-b"
+	// tokenKiosk writes for clinic-a (ingest) and may not read.
+	tokenKiosk = "token-clinic-a-kiosk"
 )
 
 var t0 = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
@@ -203,7 +205,8 @@ type service struct {
 func tokensFile(t *testing.T) *api.Tokens {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tokens")
-	content := api.HashToken(tokenA) + " clinic-a desk-1\n" + api.HashToken(tokenB) + " clinic-b desk-9\n"
+	content := api.HashToken(tokenA) + " clinic-a desk-1\n" + api.HashToken(tokenB) + " clinic-b desk-9 read\n" +
+		api.HashToken(tokenKiosk) + " clinic-a kiosk write\n"
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}

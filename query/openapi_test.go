@@ -69,7 +69,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			t.Errorf("problem code %s is not in openapi.yaml", m[1])
 		}
 	}
-	for _, code := range []string{"invalid_id", "unauthorized"} {
+	for _, code := range []string{"invalid_id", query.CodeUnauthorized, query.CodeInsufficientScope, query.CodeTooManyWaiting} {
 		if !slices.Contains(enum, code) {
 			t.Errorf("problem code %s is not in openapi.yaml", code)
 		}

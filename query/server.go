@@ -25,6 +25,11 @@ const (
 	CodeBeforeFirstEvent = "before_first_event" // 404: ?at= is before the schedule's first event
 	CodeViewBehind       = "view_behind"        // 503: ?minVersion= not reached within ?wait=
 	CodeInternal         = "internal"           // 500: the read model failed
+	// Shared with ingest: 401 no valid token, 403 a token without the
+	// read scope, 503 too many requests waiting for minVersion at once.
+	CodeUnauthorized      = api.CodeUnauthorized
+	CodeInsufficientScope = api.CodeInsufficientScope
+	CodeTooManyWaiting    = api.CodeTooManyWaiting
 )
 
 // Limits of waits and pages.
@@ -35,13 +40,15 @@ const (
 	maxLimit     = 1000
 )
 
-// Routes registers the API and the UI on mux. Every /v1 route is scoped to
-// the tenant of the request's bearer token: another tenant's schedule is
-// answered as unknown, never as forbidden, so its existence does not leak.
+// Routes registers the API and the UI on mux. Every /v1 route needs a
+// token with the read scope (a write-only token, such as a kiosk's, is
+// answered 403 insufficient_scope) and is scoped to the tenant of that
+// token: another tenant's schedule is answered as unknown, never as
+// forbidden, so its existence does not leak.
 func (v *View) Routes(mux *http.ServeMux, tokens *api.Tokens) {
 	handle := func(pattern string, h func(http.ResponseWriter, *http.Request, api.Principal)) {
 		mux.Handle(pattern, v.instrument(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			who, ok := tokens.Authenticate(w, r)
+			who, ok := tokens.Require(w, r, api.ScopeRead)
 			if !ok {
 				return
 			}
@@ -177,6 +184,12 @@ func (v *View) awaitHead(w http.ResponseWriter, r *http.Request, q *params, tena
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
+	var release func() // a slot of v.waiters, taken once the request must wait
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
 	for {
 		changed := v.changes()
 		snap := v.model.db.NewSnapshot()
@@ -193,6 +206,12 @@ func (v *View) awaitHead(w http.ResponseWriter, r *http.Request, q *params, tena
 		if minVersion == 0 {
 			api.WriteProblem(w, http.StatusNotFound, CodeUnknownSchedule, "no schedule with this id")
 			return head{}, nil, false
+		}
+		if release == nil {
+			var ok bool
+			if release, ok = v.waiters.Acquire(w); !ok {
+				return head{}, nil, false
+			}
 		}
 		select {
 		case <-changed:

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -37,7 +38,11 @@ type Config struct {
 	// MaxPoll bounds the records folded into one Pebble batch. Zero
 	// means 10000.
 	MaxPoll int
-	Logger  *slog.Logger
+	// MaxWaiting bounds the requests waiting at once for ?minVersion= to
+	// be folded; past it the answer is 503 too_many_waiting with
+	// Retry-After. Zero means api.DefaultMaxWaiting.
+	MaxWaiting int
+	Logger     *slog.Logger
 	// Registerer receives the view's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 }
@@ -56,7 +61,8 @@ type View struct {
 	// and wiped it.
 	Rebuilt bool
 
-	cache *streamCache
+	cache   *streamCache
+	waiters *api.Waiters
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
@@ -89,8 +95,15 @@ func Open(cfg Config) (*View, error) {
 	if rebuilt {
 		cfg.Logger.Info("read model was built by other fold logic or layout; rebuilding from the start", "logic", cfg.LogicVersion)
 	}
+	waiters := api.NewWaiters(cfg.MaxWaiting)
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rewind_query_waiting_requests",
+			Help: "Requests waiting for ?minVersion= now (bounded by -max-waiting)."},
+			func() float64 { return float64(waiters.Waiting()) }))
+	}
 	return &View{cfg: cfg, log: cfg.Logger, model: m, metrics: newMetrics(cfg.Registerer),
-		Rebuilt: rebuilt, changed: make(chan struct{}), cache: newStreamCache(cfg.StreamCache)}, nil
+		Rebuilt: rebuilt, changed: make(chan struct{}), cache: newStreamCache(cfg.StreamCache),
+		waiters: waiters}, nil
 }
 
 // Close closes the read model. Run must have returned.

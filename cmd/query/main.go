@@ -2,7 +2,9 @@
 // were (time travel), their audit logs and timelines, range and visitor
 // lists, and the operator UI at /ui/. It folds schedule-events alone.
 // Flags may also be set as REWIND_* environment variables
-// (-data-dir → REWIND_DATA_DIR).
+// (-data-dir → REWIND_DATA_DIR). It serves HTTPS with -tls-cert; the
+// tokens file and the certificate are re-read when they change and on
+// SIGHUP.
 package main
 
 import (
@@ -13,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,6 +24,8 @@ import (
 
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/cli"
+	"github.com/rewind/rewind/internal/kafkaconf"
+	"github.com/rewind/rewind/internal/reload"
 	"github.com/rewind/rewind/query"
 )
 
@@ -38,10 +41,12 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka seed brokers, comma separated")
+	kafka := kafkaconf.Register(fs) // -brokers, -kafka-tls…, -kafka-sasl…
 	httpAddr := fs.String("http", "127.0.0.1:8082", "address of the API, /ui/, /metrics, /healthz and /readyz")
+	httpsFlags := cli.RegisterTLS(fs)
 	dataDir := fs.String("data-dir", "data/query", "Pebble read model directory (a cache: deleting it rebuilds it)")
-	tokensFile := fs.String("tokens", "data/tokens", "tokens file: <sha256 hex> <tenant> <subject> per line")
+	tokensFile := fs.String("tokens", "data/tokens", "tokens file: <sha256 hex> <tenant> <subject> [read|write|read,write] per line; re-read when it changes and on SIGHUP")
+	maxWaiting := fs.Int("max-waiting", api.DefaultMaxWaiting, "most requests waiting for ?minVersion= at once; more are answered 503 with Retry-After")
 	snapshotEvery := fs.Int("snapshot-every", 64, "events between two state snapshots: the most a time-travel answer folds")
 	memLimit := fs.Int("memory-limit-mib", 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top; 0 means none")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -58,23 +63,41 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	cert, err := httpsFlags.Load()
+	if err != nil {
+		return err
+	}
 	reg := cli.Registry()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	kafkaOpts, err := kafka.Connect(ctx, log)
+	if err != nil {
+		return err
+	}
 	view, err := query.Open(query.Config{
-		DataDir: *dataDir, SnapshotEvery: *snapshotEvery, Logger: log, Registerer: reg,
-		ClientOpts: []kgo.Opt{kgo.SeedBrokers(strings.Split(*brokers, ",")...), kgo.WithLogger(kslog.New(log)),
-			kgo.WithHooks(kprom.NewMetrics("rewind_query_kafka", kprom.Registerer(reg)))},
+		DataDir: *dataDir, SnapshotEvery: *snapshotEvery, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg,
+		ClientOpts: append(kafkaOpts, kgo.WithLogger(kslog.New(log)),
+			kgo.WithHooks(kprom.NewMetrics("rewind_query_kafka", kprom.Registerer(reg)))),
 	})
 	if err != nil {
 		return err
 	}
 	defer view.Close() // after Run has returned: the errgroup waits
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	mux := http.NewServeMux()
 	view.Routes(mux, tokens)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return view.Run(gctx) })
-	g.Go(func() error { return cli.Serve(gctx, *httpAddr, reg, view.Ready, mux) })
-	log.Info("query listening", "addr", *httpAddr, "ui", "http://"+*httpAddr+"/ui/")
+	g.Go(func() error {
+		cli.WatchFiles(gctx, log, cert, reload.File{Name: "tokens", Reload: tokens.Reload})
+		return nil
+	})
+	g.Go(func() error {
+		return cli.Server{Addr: *httpAddr, Registry: reg, Ready: view.Ready, Mux: mux, TLS: cert, Log: log}.Run(gctx)
+	})
+	scheme := "http://"
+	if cert != nil {
+		scheme = "https://"
+	}
+	log.Info("query listening", "addr", *httpAddr, "ui", scheme+*httpAddr+"/ui/", "tokens", tokens.Len())
 	return g.Wait()
 }
