@@ -87,8 +87,9 @@ Rewind is running.
   kafka      %[4]s
   logs       %[5]s/logs/
 
-Dev token (tenant %[6]s, subject dev-user; kept in %[5]s/dev-token):
+Dev token (tenant %[6]s, subject dev-user, scopes read and write; kept in %[5]s/dev-token):
   %[7]s
+The staff's tokens and a read-only auditor's are in %[5]s/dev-tokens.
 
 Try it:
   # 1. reserve a visit

@@ -34,6 +34,24 @@ const Tenant = "clinic-dev"
 // the people and devices of a clinic, so that audit trails say who acted.
 var Staff = []string{"front-desk", "kiosk", "counselor-choi", "dr-kim", "dr-lee", "dr-park", "nurse-han"}
 
+// Auditor is the subject of a development token that may only read: it
+// sees every schedule and audit trail through query, and ingest answers
+// its commands 403 insufficient_scope.
+const Auditor = "auditor"
+
+// Scope is the scope column of a development token: the kiosk checks
+// patients in but reads nobody's schedule, the auditor only reads,
+// everyone else does both.
+func Scope(subject string) string {
+	switch subject {
+	case Auditor:
+		return "read"
+	case "kiosk":
+		return "write"
+	}
+	return "read,write"
+}
+
 // Config says where things are.
 type Config struct {
 	// Bin is the directory with the binaries.
@@ -46,7 +64,7 @@ type Config struct {
 	Kafka, Processor, Ingest, Query string
 }
 
-// Defaults are the addresses of DESIGN.md §4.
+// Defaults are the addresses in docs/architecture.md (Processes).
 func Defaults() Config {
 	return Config{Bin: "bin", Data: "data", Kafka: "127.0.0.1:9092", Processor: "127.0.0.1:8081",
 		Ingest: "127.0.0.1:8080", Query: "127.0.0.1:8082"}
@@ -203,7 +221,8 @@ func (s *Stack) Stop() error {
 }
 
 // EnsureTokens returns the development tokens, creating them on first use:
-// data/tokens holds their SHA-256 digests (what ingest and query read),
+// data/tokens holds their SHA-256 digests and scopes (what ingest and
+// query read),
 // data/dev-token the dev-user token, data/dev-tokens "<subject> <token>"
 // for every subject. Existing tokens are kept, so a second run works with
 // the same token.
@@ -223,7 +242,8 @@ func EnsureTokens(data string) (string, map[string]string, error) {
 		tokens["dev-user"] = strings.TrimSpace(string(b)) // written by an older make run
 	}
 	var added []string
-	for _, subject := range append([]string{"dev-user"}, Staff...) {
+	subjects := append(append([]string{"dev-user"}, Staff...), Auditor)
+	for _, subject := range subjects {
 		if tokens[subject] == "" {
 			tokens[subject] = newToken()
 			added = append(added, subject)
@@ -234,7 +254,7 @@ func EnsureTokens(data string) (string, map[string]string, error) {
 			return "", nil, err
 		}
 		var raw strings.Builder
-		for _, subject := range append([]string{"dev-user"}, Staff...) {
+		for _, subject := range subjects {
 			fmt.Fprintf(&raw, "%s %s\n", subject, tokens[subject])
 		}
 		if err := os.WriteFile(rawPath, []byte(raw.String()), 0o600); err != nil {
@@ -251,8 +271,10 @@ func EnsureTokens(data string) (string, map[string]string, error) {
 		}
 		defer f.Close()
 		fmt.Fprintf(f, "# development tokens of tenant %s; the tokens themselves are in dev-tokens\n", Tenant)
+		// Lines of an earlier run have no scope column and keep both
+		// scopes; new lines say what their subject may do.
 		for _, subject := range added {
-			fmt.Fprintf(f, "%s %s %s\n", api.HashToken(tokens[subject]), Tenant, subject)
+			fmt.Fprintf(f, "%s %s %s %s\n", api.HashToken(tokens[subject]), Tenant, subject, Scope(subject))
 		}
 	}
 	return tokens["dev-user"], tokens, nil
