@@ -1,0 +1,245 @@
+package e2e_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/testcerts"
+	"github.com/rewind/rewind/internal/testkit"
+)
+
+// TestManagedKafkaAndHTTPS runs Rewind as against a managed Kafka:
+// devkafka demands TLS with client certificates and SASL/SCRAM-SHA-512
+// (SASL_SSL with mTLS), with a CA and certificates made by the test. The
+// processor, ingest and query connect with the -kafka-* flags (the
+// password from REWIND_KAFKA_PASSWORD), ingest and query serve HTTPS, and
+// a command goes end to end under scoped tokens. Then a revoked token
+// stops working and a rotated certificate is served, both without a
+// restart; and a wrong password or an untrusted broker certificate stops
+// each binary within seconds with an error that names the cause.
+func TestManagedKafkaAndHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "log.txt")
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile)
+			if len(b) > 8000 {
+				b = b[len(b)-8000:]
+			}
+			t.Logf("process logs (tail):\n%s", b)
+		}
+	})
+	ca := testcerts.NewCA(t, "rewind-e2e")
+	brokerCert, brokerKey, _ := ca.Issue(t, dir, "broker", true)
+	clientCert, clientKey, _ := ca.Issue(t, dir, "rewind-services", false)
+	httpsCert, httpsKey, _ := ca.Issue(t, dir, "https", true)
+
+	const password = "correct-horse-battery-staple"
+	kafka := testkit.FreeAddr(t)
+	testkit.Start(t, "devkafka", logFile, "-addr", kafka, "-data-dir", "", "-tls-cert", brokerCert, "-tls-key", brokerKey,
+		"-tls-client-ca", ca.File, "-sasl", "scram-sha-512", "-sasl-user", "rewind", "-sasl-password", password)
+	testkit.WaitListening(t, kafka, 20*time.Second)
+	// The services take the password from the environment, as a
+	// container would from a secret; the other settings are flags.
+	t.Setenv("REWIND_KAFKA_PASSWORD", password)
+	kafkaArgs := []string{"-brokers", kafka, "-kafka-tls-ca", ca.File, "-kafka-tls-cert", clientCert, "-kafka-tls-key", clientKey,
+		"-kafka-sasl", "scram-sha-512", "-kafka-user", "rewind"}
+
+	const desk, auditor = "e2e-desk-token", "e2e-auditor-token"
+	tokens := filepath.Join(dir, "tokens")
+	writeAtomically(t, tokens, api.HashToken(desk)+" clinic-e2e desk-1\n"+api.HashToken(auditor)+" clinic-e2e auditor read\n")
+
+	procHTTP, ingestHTTP, queryHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
+	testkit.Start(t, "processor", logFile, append(kafkaArgs, "-instance-id", "p0", "-data-dir", filepath.Join(dir, "p0"),
+		"-http", procHTTP, "-partitions", "4")...)
+	testkit.Start(t, "ingest", logFile, append(kafkaArgs, "-http", ingestHTTP, "-tokens", tokens,
+		"-tls-cert", httpsCert, "-tls-key", httpsKey)...)
+	testkit.Start(t, "query", logFile, append(kafkaArgs, "-http", queryHTTP, "-tokens", tokens, "-data-dir", filepath.Join(dir, "query"),
+		"-tls-cert", httpsCert, "-tls-key", httpsKey)...)
+	client := &http.Client{Timeout: 40 * time.Second, Transport: &http.Transport{TLSClientConfig: ca.ClientTLS()}}
+	waitReady(t, procHTTP)
+	waitHTTPSReady(t, client, ingestHTTP)
+	waitHTTPSReady(t, client, queryHTTP)
+
+	// A command end to end, over HTTPS and through SASL_SSL.
+	reserve := `{"visitorId":"v-1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
+	r := call(t, client, "POST", "https://"+ingestHTTP+"/v1/schedules/visit-1/commands/Reserve?wait=20s", desk, reserve, "Idempotency-Key", "e2e-1")
+	if r.status != 200 || r.body["status"] != "accepted" || r.header.Get("X-Content-Type-Options") != "nosniff" ||
+		r.header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("reserve: %d %v %v", r.status, r.header, r.body)
+	}
+	r = call(t, client, "POST", "https://"+ingestHTTP+"/v1/schedules/visit-1/commands/CheckIn", desk, `{"channel":"desk"}`, "Idempotency-Key", "e2e-1")
+	if r.status != 422 || r.body["code"] != "idempotency_key_reused" {
+		t.Fatalf("a reused key: %d %v", r.status, r.body)
+	}
+	if r := call(t, client, "POST", "https://"+ingestHTTP+"/v1/schedules/visit-1/commands/CheckIn", auditor, `{"channel":"desk"}`); r.status != 403 || r.body["code"] != "insufficient_scope" {
+		t.Fatalf("the auditor writes: %d %v", r.status, r.body)
+	}
+	r = call(t, client, "GET", "https://"+queryHTTP+"/v1/schedules/visit-1?minVersion=1&wait=30s", auditor, "")
+	state, _ := r.body["state"].(map[string]any)
+	if r.status != 200 || r.body["version"] != 1.0 || state["status"] != "reserved" {
+		t.Fatalf("the auditor reads: %d %v", r.status, r.body)
+	}
+
+	// `ingest import` over HTTPS, trusting the private CA.
+	batch := filepath.Join(dir, "batch.ndjson")
+	writeAtomically(t, batch, `{"scheduleId":"visit-2","type":"Reserve","data":`+reserve+`}`+"\n"+
+		`{"scheduleId":"visit-3","type":"Reserve","data":`+reserve+`}`+"\n")
+	if out, err, _ := runBriefly(t, "ingest", "import", "-url", "https://"+ingestHTTP, "-tls-ca", ca.File, "-token", desk, batch); err != nil ||
+		!strings.Contains(out, "accepted 2,") {
+		t.Fatalf("ingest import over HTTPS: %v\n%s", err, out)
+	}
+	if out, err, _ := runBriefly(t, "ingest", "import", "-url", "https://"+ingestHTTP, "-token", desk, batch); err == nil ||
+		!strings.Contains(out, "certificate signed by unknown authority") {
+		t.Fatalf("ingest import without the CA: %v\n%s", err, out)
+	}
+
+	// The auditor's token is revoked: refused within seconds, no restart.
+	writeAtomically(t, tokens, api.HashToken(desk)+" clinic-e2e desk-1\n")
+	eventually(t, "the revoked token refused by query", func() bool {
+		return call(t, client, "GET", "https://"+queryHTTP+"/v1/schedules/visit-1", auditor, "").status == 401
+	})
+	if r := call(t, client, "GET", "https://"+queryHTTP+"/v1/schedules/visit-1", desk, ""); r.status != 200 {
+		t.Fatalf("the desk token after the revocation: %d %v", r.status, r.body)
+	}
+
+	// The HTTPS certificate is rotated in place: served without a restart.
+	_, _, rotated := ca.Issue(t, dir, "https", true)
+	eventually(t, "the rotated certificate served by ingest", func() bool { return servedSerial(t, ca, ingestHTTP) == rotated })
+	eventually(t, "the rotated certificate served by query", func() bool { return servedSerial(t, ca, queryHTTP) == rotated })
+
+	// Failing fast, with the cause named: each binary probes Kafka once at
+	// startup, and a TLS or SASL failure ends it instead of a silent retry.
+	other := testcerts.NewCA(t, "not-the-brokers-ca")
+	for _, tt := range []struct {
+		bin  string
+		args []string
+		want []string
+	}{
+		{"processor", append(kafkaArgs, "-kafka-password", "guessed", "-instance-id", "p9", "-data-dir", filepath.Join(dir, "p9"), "-http", testkit.FreeAddr(t)),
+			[]string{"kafka: SASL authentication failed"}},
+		{"query", append(kafkaArgs, "-kafka-password", "guessed", "-http", testkit.FreeAddr(t), "-tokens", tokens, "-data-dir", filepath.Join(dir, "q9")),
+			[]string{"kafka: SASL authentication failed"}},
+		{"ingest", []string{"-brokers", kafka, "-kafka-tls-ca", other.File, "-kafka-tls-cert", clientCert, "-kafka-tls-key", clientKey,
+			"-kafka-sasl", "scram-sha-512", "-kafka-user", "rewind", "-http", testkit.FreeAddr(t), "-tokens", tokens},
+			[]string{"kafka: TLS", "certificate signed by unknown authority"}},
+		{"ingest", []string{"-brokers", kafka, "-kafka-tls-ca", ca.File, "-kafka-sasl", "scram-sha-512", "-kafka-user", "rewind",
+			"-http", testkit.FreeAddr(t), "-tokens", tokens},
+			[]string{"kafka: TLS", "certificate required"}},
+	} {
+		out, err, took := runBriefly(t, tt.bin, tt.args...)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+			t.Errorf("%s %v: %v after %s, want a non-zero exit\n%s", tt.bin, tt.want, err, took, out)
+			continue
+		}
+		t.Logf("%s gives up after %s: %s", tt.bin, took.Round(time.Millisecond), strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:]))
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s exited without naming the cause %q:\n%s", tt.bin, w, out)
+			}
+		}
+		if took > 15*time.Second {
+			t.Errorf("%s took %s to give up", tt.bin, took)
+		}
+		if strings.Contains(out, password) {
+			t.Errorf("%s printed the password:\n%s", tt.bin, out)
+		}
+	}
+	if b, _ := os.ReadFile(logFile); strings.Contains(string(b), password) {
+		t.Error("a service logged the Kafka password")
+	}
+}
+
+// runBriefly runs a binary that must exit by itself, for at most 30 s.
+func runBriefly(t *testing.T, name string, args ...string) (string, error, time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, filepath.Join(testkit.Binaries(t), name), args...).CombinedOutput()
+	return string(out), err, time.Since(start)
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   map[string]any
+}
+
+func call(t *testing.T, client *http.Client, method, url, token, body string, headers ...string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return answer{resp.StatusCode, resp.Header, m}
+}
+
+func waitHTTPSReady(t *testing.T, client *http.Client, addr string) {
+	t.Helper()
+	eventually(t, addr+" ready over HTTPS", func() bool {
+		resp, err := client.Get("https://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+// servedSerial is the serial number of the certificate addr presents on
+// a new connection.
+func servedSerial(t *testing.T, ca *testcerts.CA, addr string) int64 {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, ca.ClientTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 60s", what)
+		}
+	}
+}
+
+// writeAtomically replaces a file through a rename, as rotation tooling
+// (and a Kubernetes secret) does: a reader never sees half of it.
+func writeAtomically(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path+".tmp", []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		t.Fatal(err)
+	}
+}
