@@ -28,8 +28,12 @@ type Config struct {
 	// id, so a restarted instance fences its own dead transaction at once
 	// and gets its partitions back without a rebalance. Required.
 	InstanceID string
-	// DataDir holds the Pebble store. Required.
+	// DataDir holds the Pebble store. Required unless InMemory.
 	DataDir string
+	// InMemory keeps the store in memory: every start restores from the
+	// topics. It measures what durability costs; production keeps a
+	// data dir, which makes restarts cheap.
+	InMemory bool
 	// Partitions is the partition count used when creating the topics. The
 	// default value is 12. Existing topics keep their count.
 	Partitions int32
@@ -111,7 +115,7 @@ func (c *Config) Validate() error {
 	if !aggregate.ValidID(c.InstanceID) {
 		errs = append(errs, errors.New("processor: instance id is required and must match "+aggregate.IDPattern))
 	}
-	if c.DataDir == "" {
+	if c.DataDir == "" && !c.InMemory {
 		errs = append(errs, errors.New("processor: data dir is required"))
 	}
 	if c.Partitions < 1 {

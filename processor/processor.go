@@ -40,7 +40,7 @@ func New(cfg Config) (*Processor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	store, err := state.Open(cfg.DataDir, state.Options{})
+	store, err := state.Open(cfg.DataDir, state.Options{InMemory: cfg.InMemory})
 	if err != nil {
 		return nil, err
 	}

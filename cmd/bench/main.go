@@ -29,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/internal/kafkaconf"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -40,11 +41,26 @@ var (
 	profile      = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor here")
 	httpRequests = flag.Int("requests", 20000, "HTTP requests of the ingest load")
 	heapProf     = flag.String("heapprofile", "", "write a heap profile of the processor after the many-stream drain here")
-	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: drain (1k streams), latency or restore")
+	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix, drain (1k streams), latency or restore")
+	mixStreams   = flag.Int("mix-schedules", 400000, "schedules in the many-schedules case (a few interleaved commands each)")
+	// An external Kafka, and how to reach it; the services bench starts
+	// get the -kafka-* settings through their REWIND_* variables.
+	kafkaFlags = kafkaconf.RegisterDefault(flag.CommandLine, "", "an external Kafka's seed brokers (its topics must be empty); empty starts devkafka")
 )
 
 func main() {
 	flag.Parse()
+	for _, kv := range kafkaFlags.Environ() {
+		name, value, _ := strings.Cut(kv, "=")
+		os.Setenv(name, value)
+	}
+	if *loadgen {
+		if err := runLoadgen(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: loadgen:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -65,15 +81,23 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	e := &env{dir: dir, kafka: freeAddr()}
-	kafka := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", e.kafka, "-data-dir", filepath.Join(dir, "kafka"))
-	kafka.Stderr = os.Stderr
-	if err := kafka.Start(); err != nil {
+	e := &env{dir: dir, kafka: kafkaFlags.Brokers}
+	if e.kafka == "" {
+		e.kafka = freeAddr()
+		kafka := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", e.kafka, "-data-dir", filepath.Join(dir, "kafka"))
+		kafka.Stderr = os.Stderr
+		if err := kafka.Start(); err != nil {
+			return err
+		}
+		defer kafka.Process.Kill()
+		waitListening(e.kafka)
+		kafkaFlags.Brokers = e.kafka
+	}
+	kafkaOpts, err := kafkaFlags.Connect(context.Background(), nil)
+	if err != nil {
 		return err
 	}
-	defer kafka.Process.Kill()
-	waitListening(e.kafka)
-	e.cl, err = kgo.NewClient(kgo.SeedBrokers(e.kafka), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))
+	e.cl, err = kgo.NewClient(append(kafkaOpts, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))...)
 	if err != nil {
 		return err
 	}
@@ -90,6 +114,14 @@ func run() error {
 		return err
 	}
 	fmt.Printf("raw produce rate (200 B values)         %9.0f records/s\n", raw)
+
+	// Many schedules, more than the state cache holds, a few interleaved
+	// commands each: durable, then the same loop with its state in memory.
+	if *mixStreams > 0 {
+		if err := mixCase(dir, raw); err != nil {
+			return err
+		}
+	}
 
 	// 1k streams: a walk-in, then photo sessions; every command is accepted.
 	if err := e.produceCommands(ctx, *backlog, 1000); err != nil {
@@ -108,11 +140,13 @@ func run() error {
 	if *profile != "" && *phase == "latency" {
 		go e.cpuProfile(*profile)
 	}
-	p50, p99, err := e.latency(ctx, tp1k*0.3)
-	if err != nil {
-		return err
+	for _, rate := range []float64{5000, 10000} {
+		p50, p99, err := e.latencyAt(rate)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("produce → committed result at %5.0f/s  p50 %.1f ms, p99 %.1f ms (load generator in its own process)\n", rate, p50, p99)
 	}
-	fmt.Printf("command→event latency at %.0f/s (30%%)   p50 %.1f ms, p99 %.1f ms\n", tp1k*0.3, p50, p99)
 	if os.Getenv("BENCH_DEBUG") != "" {
 		e.printMetrics("rewind_processor_batch_seconds_sum", "rewind_processor_batch_seconds_count", "rewind_processor_transactions_total")
 	}
@@ -195,10 +229,10 @@ func (e *env) produceCommands(ctx context.Context, n, streams int) error {
 	return e.cl.Flush(ctx)
 }
 
-func (e *env) startProcessor() {
+func (e *env) startProcessor(extra ...string) {
 	e.procHTTP = freeAddr()
-	e.proc = exec.Command(filepath.Join(*binDir, "processor"), "-brokers", e.kafka, "-instance-id", "bench-1",
-		"-data-dir", filepath.Join(e.dir, "processor"), "-http", e.procHTTP, "-log-level", "warn")
+	e.proc = exec.Command(filepath.Join(*binDir, "processor"), append([]string{"-brokers", e.kafka, "-instance-id", "bench-1",
+		"-data-dir", filepath.Join(e.dir, "processor"), "-http", e.procHTTP, "-log-level", "warn"}, extra...)...)
 	e.proc.Stderr = os.Stderr
 	if err := e.proc.Start(); err != nil {
 		panic(err)
@@ -236,61 +270,6 @@ func (e *env) drain(ctx context.Context, n int) (float64, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("backlog of %d not drained", n)
-}
-
-// latency produces at rate for 10 s and measures produce → event visible
-// (read committed) from the events' ce_time, which is the produce time.
-func (e *env) latency(ctx context.Context, rate float64) (p50, p99 float64, err error) {
-	cons, err := kgo.NewClient(kgo.SeedBrokers(e.kafka), kgo.ConsumeTopics(topics.Events),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.FetchMaxWait(50*time.Millisecond))
-	if err != nil {
-		return 0, 0, err
-	}
-	defer cons.Close()
-	prod, err := kgo.NewClient(kgo.SeedBrokers(e.kafka), kgo.ProducerLinger(0))
-	if err != nil {
-		return 0, 0, err
-	}
-	defer prod.Close()
-	// Resolve the end offsets before producing, so nothing is missed.
-	warm, cancel := context.WithTimeout(ctx, time.Second)
-	cons.PollRecords(warm, 1)
-	cancel()
-	const seconds = 10
-	n := int(rate * seconds)
-	go func() {
-		interval := time.Second / time.Duration(rate)
-		next := time.Now()
-		for i := range n {
-			m := aggregate.Meta{ID: fmt.Sprint("lat-", i), Tenant: "bench", Stream: fmt.Sprint("lat-", i%500), Initiator: "bench", Time: time.Now()}
-			typ, data := "Reschedule", slot(i)
-			if i < 500 {
-				typ, data = "Reserve", `{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
-			}
-			prod.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
-			next = next.Add(interval)
-			time.Sleep(time.Until(next))
-		}
-	}()
-	var lat []float64
-	deadline := time.Now().Add(seconds*time.Second + 30*time.Second)
-	for len(lat) < n && time.Now().Before(deadline) {
-		pctx, pcancel := context.WithTimeout(ctx, time.Second)
-		fs := cons.PollFetches(pctx)
-		pcancel()
-		now := time.Now()
-		fs.EachRecord(func(r *kgo.Record) {
-			ev, err := topics.DecodeEvent(r)
-			if err == nil && strings.HasPrefix(ev.Stream, "lat-") {
-				lat = append(lat, float64(now.Sub(ev.Time).Microseconds())/1000)
-			}
-		})
-	}
-	slices.Sort(lat)
-	if len(lat) == 0 {
-		return 0, 0, fmt.Errorf("no events seen")
-	}
-	return lat[len(lat)/2], lat[len(lat)*99/100], nil
 }
 
 // restore stops the processor, deletes its state and times the cold

@@ -10,13 +10,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/cli"
+	"github.com/rewind/rewind/internal/kafkaconf"
 	"github.com/rewind/rewind/processor"
 )
 
@@ -32,7 +32,7 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("processor", flag.ContinueOnError)
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka seed brokers, comma separated")
+	kafka := kafkaconf.Register(fs) // -brokers, -kafka-tls…, -kafka-sasl…
 	group := fs.String("group", "rewind-processor", "consumer group")
 	instance := fs.String("instance-id", hostname(), "stable instance id: static member id and transactional id suffix")
 	dataDir := fs.String("data-dir", "data/processor", "Pebble state directory")
@@ -40,6 +40,7 @@ func run(args []string) error {
 	partitions := fs.Int("partitions", 12, "partition count of topics this instance creates")
 	maxBatch := fs.Int("max-batch", 2000, "most commands in one transaction")
 	stateCache := fs.Int("state-cache-mib", 128, "MiB of stream records kept in memory between batches (W-TinyLFU); -1 disables")
+	inMemory := fs.Bool("in-memory", false, "keep the state in memory, restored from Kafka at every start (to measure what the data dir saves)")
 	dedup := fs.Duration("dedup-window", 0, "how long command ids are remembered (default 168h)")
 	memLimit := fs.Int("memory-limit-mib", 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top; 0 means none")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -53,9 +54,13 @@ func run(args []string) error {
 	}
 	log := cli.Logger(*logLevel)
 	reg := cli.Registry()
+	kafkaOpts, err := kafka.Connect(context.Background(), log)
+	if err != nil {
+		return err
+	}
 	p, err := processor.New(processor.Config{
-		Brokers: strings.Split(*brokers, ","), Group: *group, InstanceID: *instance, DataDir: *dataDir,
-		Partitions: int32(*partitions), MaxBatch: *maxBatch, DedupWindow: *dedup, StateCacheBytes: int64(*stateCache) << 20,
+		Brokers: kafka.SeedBrokers(), ClientOpts: kafkaOpts, Group: *group, InstanceID: *instance, DataDir: *dataDir,
+		Partitions: int32(*partitions), MaxBatch: *maxBatch, DedupWindow: *dedup, StateCacheBytes: int64(*stateCache) << 20, InMemory: *inMemory,
 		Kind: schedule.Kind, Logger: log, Registerer: reg,
 	})
 	if err != nil {

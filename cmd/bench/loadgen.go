@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/topics"
+)
+
+// The load generator runs in a process of its own (bench -loadgen), so
+// its producing and timing do not share the bench's goroutines or heap.
+var (
+	loadgen     = flag.Bool("loadgen", false, "run as the latency load generator (used by bench itself)")
+	loadBrokers = flag.String("loadgen-brokers", "", "loadgen: Kafka")
+	loadRate    = flag.Float64("loadgen-rate", 5000, "loadgen: commands per second")
+	loadSeconds = flag.Int("loadgen-seconds", 10, "loadgen: how long to produce")
+	loadTag     = flag.String("loadgen-tag", "lat", "loadgen: command id prefix")
+)
+
+// latencyAt runs the load generator at rate and returns the latency from
+// produce to committed result, p50 and p99 in ms.
+func (e *env) latencyAt(rate float64) (p50, p99 float64, err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, 0, err
+	}
+	tag := "lat" + strconv.Itoa(int(rate))
+	out, err := exec.Command(self, "-loadgen", "-loadgen-brokers", e.kafka, "-loadgen-rate", fmt.Sprint(rate),
+		"-loadgen-tag", tag).Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("loadgen: %w", err)
+	}
+	_, err = fmt.Sscan(string(out), &p50, &p99)
+	return p50, p99, err
+}
+
+// runLoadgen produces commands at a fixed rate over 5,000 schedules and
+// prints the p50 and p99 of produce → committed result, in ms.
+func runLoadgen() error {
+	ctx := context.Background()
+	cons, err := kgo.NewClient(kgo.SeedBrokers(*loadBrokers), kgo.ConsumeTopics(topics.Results),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
+		kgo.FetchMaxWait(20*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer cons.Close()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(*loadBrokers), kgo.ProducerLinger(0))
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+	// Resolve the end offsets before producing, so nothing is missed.
+	warm, cancel := context.WithTimeout(ctx, time.Second)
+	cons.PollRecords(warm, 1)
+	cancel()
+	n := int(*loadRate * float64(*loadSeconds))
+	sent := make([]time.Time, n)
+	var mu sync.Mutex
+	go func() {
+		interval := time.Duration(float64(time.Second) / *loadRate)
+		next := time.Now()
+		for i := range n {
+			stream := i % 5000
+			typ, data := "Reschedule", slot(i)
+			if i < 5000 {
+				typ, data = "Reserve", `{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
+			}
+			now := time.Now()
+			m := aggregate.Meta{ID: *loadTag + "-" + strconv.Itoa(i), Tenant: "bench", Stream: *loadTag + "-" + strconv.Itoa(stream),
+				Initiator: "bench", Time: now}
+			mu.Lock()
+			sent[i] = now
+			mu.Unlock()
+			prod.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
+			next = next.Add(interval)
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+		}
+	}()
+	lat := make([]float64, 0, n)
+	deadline := time.Now().Add(time.Duration(*loadSeconds)*time.Second + 30*time.Second)
+	for len(lat) < n && time.Now().Before(deadline) {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		fs := cons.PollFetches(pctx)
+		pcancel()
+		now := time.Now()
+		fs.EachRecord(func(r *kgo.Record) {
+			id, _, ok := topics.ResultHead(r)
+			i, err := strconv.Atoi(strings.TrimPrefix(id, *loadTag+"-"))
+			if !ok || err != nil || !strings.HasPrefix(id, *loadTag+"-") || i >= n {
+				return
+			}
+			mu.Lock()
+			at := sent[i]
+			mu.Unlock()
+			lat = append(lat, float64(now.Sub(at).Microseconds())/1000)
+		})
+	}
+	if len(lat) < n {
+		return fmt.Errorf("%d of %d results seen", len(lat), n)
+	}
+	slices.Sort(lat)
+	fmt.Printf("%.2f %.2f\n", lat[len(lat)/2], lat[len(lat)*99/100])
+	return nil
+}

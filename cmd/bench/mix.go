@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/topics"
+)
+
+// visits are the command sequences of the many-schedules case, one per
+// kind of visit; schedule i follows visits[i%len(visits)]. Every command
+// is accepted, so each one writes an event, a result and a state.
+var visits = [][][2]string{
+	{ // booked, consulted, checked out
+		{"Reserve", `{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z","procedures":["botox"],"channel":"app"}`},
+		{"CheckIn", `{"channel":"kiosk"}`},
+		{"StartConsultation", `{"counselorId":"c-1"}`},
+		{"CompleteConsultation", `{"procedures":["filler"]}`},
+		{"CheckOut", `{}`},
+	},
+	{ // a procedure
+		{"Reserve", `{"visitorId":"v","start":"2026-03-02T12:00:00Z","end":"2026-03-02T13:00:00Z","procedures":["botox"]}`},
+		{"CheckIn", `{"channel":"desk"}`},
+		{"StartProcedure", `{"procedureId":"botox","doctorId":"dr-kim"}`},
+		{"CompleteProcedure", `{"procedureId":"botox"}`},
+		{"TakePhotos", `{"kind":"after","count":3}`},
+	},
+	{ // moved twice, then canceled
+		{"Reserve", `{"visitorId":"v","start":"2026-03-03T09:00:00Z","end":"2026-03-03T09:30:00Z"}`},
+		{"Reschedule", `{"start":"2026-03-03T10:00:00Z","end":"2026-03-03T10:30:00Z"}`},
+		{"Reschedule", `{"start":"2026-03-04T10:00:00Z","end":"2026-03-04T10:30:00Z"}`},
+		{"CancelReservation", `{"reason":"sick"}`},
+	},
+	{ // a walk-in with photos and after-care
+		{"CheckIn", `{"channel":"desk","visitorId":"v"}`},
+		{"TakePhotos", `{"kind":"before","count":2}`},
+		{"StartAftercare", `{}`},
+		{"CompleteAftercare", `{}`},
+		{"CheckOut", `{}`},
+	},
+}
+
+// mixCase prints the many-schedules case: durable, then the same loop
+// with its state in memory.
+func mixCase(dir string, raw float64) error {
+	mix, n, err := mixRate(filepath.Join(dir, "mix"), *mixStreams, false)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("many schedules (%dk, %d commands)   %9.0f commands/s (ratio to raw %.3f)\n", *mixStreams/1000, n, mix, mix/raw)
+	mem, _, err := mixRate(filepath.Join(dir, "mix-memory"), *mixStreams, true)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  the same, state in memory             %9.0f commands/s (durable ÷ in-memory %.2f)\n", mem, mix/mem)
+	return nil
+}
+
+// mixRate drains the many-schedules case on a broker and processor of
+// its own (inMemory: the processor keeps its state in memory) and
+// returns commands per second from the first commit to the last.
+func mixRate(dir string, schedules int, inMemory bool) (float64, int, error) {
+	kafka := freeAddr()
+	broker := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", kafka, "-data-dir", filepath.Join(dir, "kafka"))
+	broker.Stderr = os.Stderr
+	if err := broker.Start(); err != nil {
+		return 0, 0, err
+	}
+	defer func() { broker.Process.Signal(syscall.SIGTERM); broker.Wait() }()
+	waitListening(kafka)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	if _, err := topics.Ensure(ctx, cl, 12, -1); err != nil {
+		return 0, 0, err
+	}
+	n, err := produceMix(ctx, cl, schedules)
+	if err != nil {
+		return 0, 0, err
+	}
+	e := &env{dir: dir, kafka: kafka, adm: kadm.NewClient(cl)}
+	var extra []string
+	if inMemory {
+		// Pebble's files then live on the Go heap: a heap limit sized
+		// for the durable store would make the GC run back to back.
+		extra = append(extra, "-in-memory", "-memory-limit-mib", "0")
+	}
+	e.startProcessor(extra...)
+	if *profile != "" && *phase == "mix" && !inMemory {
+		go e.cpuProfile(*profile)
+	}
+	defer func() { e.proc.Process.Signal(syscall.SIGTERM); e.proc.Wait() }()
+	rate, err := e.drain(ctx, n)
+	return rate, n, err
+}
+
+// produceMix writes the visits of schedules schedules, interleaved: every
+// schedule's first command, then every schedule's second, and so on, so
+// consecutive commands of one schedule are a whole round apart.
+func produceMix(ctx context.Context, cl *kgo.Client, schedules int) (int, error) {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	n := 0
+	for round := range 5 {
+		for s := range schedules {
+			visit := visits[s%len(visits)]
+			if round >= len(visit) {
+				continue
+			}
+			m := aggregate.Meta{ID: "mix-" + strconv.Itoa(s) + "-" + strconv.Itoa(round), Tenant: "clinic-" + strconv.Itoa(s%50),
+				Stream: "visit-" + strconv.Itoa(s), Initiator: "front-desk", Time: at.Add(time.Duration(round) * 15 * time.Minute)}
+			cl.Produce(ctx, topics.CommandRecord(visit[round][0], m, []byte(visit[round][1])), func(_ *kgo.Record, err error) {
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "bench: produce:", err)
+				}
+			})
+			n++
+		}
+	}
+	return n, cl.Flush(ctx)
+}
