@@ -57,3 +57,19 @@ func jsonRejection(err error) error {
 	// time.Time and other Unmarshalers report their own parse errors.
 	return Reject(CodeInvalidField, "%s", strings.TrimPrefix(msg, "json: "))
 }
+
+// AppendJSONString quotes s as encoding/json does: plain printable ASCII
+// (every id and enum) directly, anything else through encoding/json. It
+// serves hand-written encoders of hot records, which must match
+// encoding/json byte for byte.
+func AppendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

@@ -51,12 +51,7 @@ func fakeProcessor(t *testing.T, brokers string) {
 				case strings.HasPrefix(id, "reused-"):
 					res.Status, res.Code, res.Message, res.Version = topics.StatusRejected, ingest.CodeIdempotencyKeyReused, "the id was used for another command", 0
 				}
-				rec, err := topics.ResultRecord(&res, r.Key, r.Partition)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				cl.Produce(ctx, rec, nil)
+				cl.Produce(ctx, topics.ResultRecord(&res, r.Key, r.Partition), nil)
 			})
 		}
 	}()

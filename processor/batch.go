@@ -196,10 +196,7 @@ func (b *batch) execute(st *stream, cmd topics.Command, res *topics.Result) ([]*
 // finish produces the command's events and its one result, and records
 // the result as the command id's first outcome when dref is set.
 func (b *batch) finish(rec *kgo.Record, cmd topics.Command, res *topics.Result, events []*kgo.Record, dref *dedupRef) error {
-	r, err := topics.ResultRecord(res, rec.Key, rec.Partition)
-	if err != nil {
-		return fmt.Errorf("processor: encode result: %w", err)
-	}
+	r := topics.ResultRecord(res, rec.Key, rec.Partition)
 	r.Timestamp = cmd.Meta.Time // restore dates remembered ids by it
 	for _, e := range events {
 		b.produce(e)

@@ -12,8 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
-	"github.com/twmb/franz-go/plugin/kslog"
 
+	"github.com/rewind/rewind/internal/kafkaconf"
 	"github.com/rewind/rewind/state"
 	"github.com/rewind/rewind/topics"
 )
@@ -160,7 +160,7 @@ func (p *Processor) leave(adm *kadm.Client) {
 func (p *Processor) clientOpts() []kgo.Opt {
 	return append(slices.Clone(p.cfg.ClientOpts),
 		kgo.SeedBrokers(p.cfg.Brokers...),
-		kgo.WithLogger(kslog.New(p.log)),
+		kafkaconf.Logger(p.log),
 	)
 }
 

@@ -94,15 +94,15 @@ func DecodeCommand(r *kgo.Record, partitions int32) (Command, error) {
 	var c Command
 	c.Meta.Time = r.Timestamp.UTC()
 	c.Data = r.Value
-	h := headerMap(r.Headers)
+	h := readHeaders(r.Headers)
 	var structErr error
-	if strings.HasPrefix(h[HeaderContentType], ContentTypeCloudEvent) && len(r.Value) <= MaxCommandBytes {
-		structErr = fromStructured(r.Value, h, &c)
+	if strings.HasPrefix(h.contentType, ContentTypeCloudEvent) && len(r.Value) <= MaxCommandBytes {
+		structErr = fromStructured(r.Value, &h, &c)
 	}
 	// The id comes first, so that even a record with a bad key gets a
 	// result its sender can find.
 	c.Meta.ID = r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)
-	if id := h[HeaderID]; id != "" {
+	if id := h.id; id != "" {
 		if len(id) > maxCommandIDBytes || strings.ContainsRune(id, 0) {
 			return c, aggregate.Reject(aggregate.CodeInvalidID, "ce_id is longer than %d bytes or contains NUL", maxCommandIDBytes)
 		}
@@ -123,40 +123,74 @@ func DecodeCommand(r *kgo.Record, partitions int32) (Command, error) {
 	if structErr != nil {
 		return c, structErr
 	}
-	return c, c.applyHeaders(h)
+	return c, c.applyHeaders(&h)
 }
 
-func headerMap(hs []kgo.RecordHeader) map[string]string {
-	m := make(map[string]string, len(hs))
-	for _, h := range hs {
-		if _, dup := m[h.Key]; !dup { // the first wins; a later copy cannot override
-			m[h.Key] = string(h.Value)
+// commandHeaders are the headers a command is read from. A record has a
+// dozen; reading them into fields instead of a map saves a map and a
+// string per header on every command.
+type commandHeaders struct {
+	id, typ, subject, time, contentType, tenant, initiator, processID, expectedVersion string
+}
+
+// readHeaders reads the headers; the first of a repeated key wins, so a
+// later copy cannot override it.
+func readHeaders(hs []kgo.RecordHeader) commandHeaders {
+	var h commandHeaders
+	var seen [9]bool
+	for _, hd := range hs {
+		var dst *string
+		var i int
+		switch hd.Key {
+		case HeaderID:
+			i, dst = 0, &h.id
+		case HeaderType:
+			i, dst = 1, &h.typ
+		case HeaderSubject:
+			i, dst = 2, &h.subject
+		case HeaderTime:
+			i, dst = 3, &h.time
+		case HeaderContentType:
+			i, dst = 4, &h.contentType
+		case HeaderTenant:
+			i, dst = 5, &h.tenant
+		case HeaderInitiator:
+			i, dst = 6, &h.initiator
+		case HeaderProcessID:
+			i, dst = 7, &h.processID
+		case HeaderExpectedVersion:
+			i, dst = 8, &h.expectedVersion
+		default:
+			continue
+		}
+		if !seen[i] {
+			seen[i], *dst = true, string(hd.Value)
 		}
 	}
-	return m
+	return h
 }
 
-func (c *Command) applyHeaders(h map[string]string) error {
-	c.Type = h[HeaderType]
+func (c *Command) applyHeaders(h *commandHeaders) error {
+	c.Type = h.typ
 	if c.Type == "" {
 		return aggregate.Reject(aggregate.CodeMissingField, "ce_type is required")
 	}
-	if t := h[HeaderTenant]; t != "" && t != c.Meta.Tenant {
+	if t := h.tenant; t != "" && t != c.Meta.Tenant {
 		return aggregate.Reject(CodeTenantMismatch, "ce_tenantid differs from the key's tenant")
 	}
-	if s := h[HeaderSubject]; s != "" && s != c.Meta.Stream {
+	if s := h.subject; s != "" && s != c.Meta.Stream {
 		return aggregate.Reject(CodeSubjectMismatch, "ce_subject differs from the key's schedule id")
 	}
-	if t := h[HeaderTime]; t != "" {
+	if t := h.time; t != "" {
 		at, err := time.Parse(time.RFC3339Nano, t)
 		if err != nil {
 			return aggregate.Reject(CodeInvalidHeader, "ce_time is not RFC 3339")
 		}
 		c.Meta.Time = at.UTC()
 	}
-	c.Meta.Initiator = h[HeaderInitiator]
-	c.Meta.ProcessID = h[HeaderProcessID]
-	if v := h[HeaderExpectedVersion]; v != "" {
+	c.Meta.Initiator = h.initiator
+	c.Meta.ProcessID = h.processID
+	if v := h.expectedVersion; v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			return aggregate.Reject(CodeInvalidHeader, "ce_expectedversion is not a version number")
@@ -184,25 +218,25 @@ type structured struct {
 
 // fromStructured moves a structured-mode envelope's attributes into h
 // (binary-mode headers win when both are present) and its data into c.
-func fromStructured(value []byte, h map[string]string, c *Command) error {
+func fromStructured(value []byte, h *commandHeaders, c *Command) error {
 	var s structured
 	if err := aggregate.DecodeLenient(value, &s); err != nil {
 		return err
 	}
-	set := func(k, v string) {
-		if v != "" && h[k] == "" {
-			h[k] = v
+	set := func(dst *string, v string) {
+		if v != "" && *dst == "" {
+			*dst = v
 		}
 	}
-	set(HeaderID, s.ID)
-	set(HeaderType, s.Type)
-	set(HeaderSubject, s.Subject)
-	set(HeaderTime, s.Time)
-	set(HeaderTenant, s.TenantID)
-	set(HeaderInitiator, s.Initiator)
-	set(HeaderProcessID, s.ProcessID)
+	set(&h.id, s.ID)
+	set(&h.typ, s.Type)
+	set(&h.subject, s.Subject)
+	set(&h.time, s.Time)
+	set(&h.tenant, s.TenantID)
+	set(&h.initiator, s.Initiator)
+	set(&h.processID, s.ProcessID)
 	if ev := bytes.Trim(s.ExpectedVersion, `"`); len(ev) > 0 && string(ev) != "null" {
-		set(HeaderExpectedVersion, string(ev))
+		set(&h.expectedVersion, string(ev))
 	}
 	c.Data = s.Data
 	return nil

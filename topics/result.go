@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
 )
 
 // The statuses of a result.
@@ -46,11 +48,8 @@ type ResultEvent struct {
 
 // ResultRecord builds the record of a result on partition p. key is the
 // command's key (as received, truncated when hostile).
-func ResultRecord(res *Result, key []byte, p int32) (*kgo.Record, error) {
-	data, err := json.Marshal(res)
-	if err != nil {
-		return nil, err
-	}
+func ResultRecord(res *Result, key []byte, p int32) *kgo.Record {
+	data := res.AppendJSON(make([]byte, 0, 160))
 	if len(key) > 200 {
 		key = key[:200]
 	}
@@ -62,7 +61,7 @@ func ResultRecord(res *Result, key []byte, p int32) (*kgo.Record, error) {
 	if res.Fingerprint != 0 {
 		h = append(h, kgo.RecordHeader{Key: HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", res.Fingerprint)})
 	}
-	return &kgo.Record{Topic: Results, Partition: p, Key: key, Value: data, Headers: h}, nil
+	return &kgo.Record{Topic: Results, Partition: p, Key: key, Value: data, Headers: h}
 }
 
 // ResultFingerprint reads the command fingerprint of a result record; 0
@@ -111,4 +110,44 @@ func DecodeResult(value []byte) (Result, error) {
 	var res Result
 	err := json.Unmarshal(value, &res)
 	return res, err
+}
+
+// AppendJSON appends the result's JSON, byte for byte what encoding/json
+// writes, at a fraction of the cost: the processor encodes one result per
+// command.
+func (r *Result) AppendJSON(b []byte) []byte {
+	b = append(b, `{"commandId":`...)
+	b = aggregate.AppendJSONString(b, r.CommandID)
+	field := func(name, v string) {
+		if v != "" {
+			b = append(b, `,"`...)
+			b = append(b, name...)
+			b = append(b, `":`...)
+			b = aggregate.AppendJSONString(b, v)
+		}
+	}
+	field("tenantId", r.TenantID)
+	field("scheduleId", r.ScheduleID)
+	b = append(b, `,"status":`...)
+	b = aggregate.AppendJSONString(b, r.Status)
+	field("firstStatus", r.FirstStatus)
+	field("code", r.Code)
+	field("message", r.Message)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendUint(b, r.Version, 10)
+	if len(r.Events) > 0 {
+		b = append(b, `,"events":[`...)
+		for i, e := range r.Events {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"type":`...)
+			b = aggregate.AppendJSONString(b, e.Type)
+			b = append(b, `,"version":`...)
+			b = strconv.AppendUint(b, e.Version, 10)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
 }

@@ -2,6 +2,8 @@ package topics_test
 
 import (
 	"context"
+	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +153,27 @@ func TestEnsure(t *testing.T) {
 	}
 	if _, err := topics.Ensure(ctx, cl2, 6, -1); err == nil || !strings.Contains(err.Error(), "partition counts differ") {
 		t.Fatalf("want a partition count error, got %v", err)
+	}
+}
+
+// TestResultJSONMatchesEncodingJSON holds the hand-written result encoder
+// to encoding/json's output on random results.
+func TestResultJSONMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 8))
+	strs := []string{"", "c-1", "accepted", `quo"te`, "<&>", "é", "line\nbreak", "ctl\x02"}
+	str := func() string { return strs[r.IntN(len(strs))] }
+	for i := range 2000 {
+		res := topics.Result{CommandID: str(), TenantID: str(), ScheduleID: str(), Status: str(), FirstStatus: str(),
+			Code: str(), Message: str(), Version: r.Uint64N(1 << 40), Fingerprint: r.Uint64()}
+		for range r.IntN(3) {
+			res.Events = append(res.Events, topics.ResultEvent{Type: str(), Version: r.Uint64N(100)})
+		}
+		want, err := json.Marshal(&res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.AppendJSON(nil); string(got) != string(want) {
+			t.Fatalf("result %d:\n got %s\nwant %s", i, got, want)
+		}
 	}
 }

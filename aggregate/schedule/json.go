@@ -1,7 +1,6 @@
 package schedule
 
 import (
-	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
@@ -131,7 +130,7 @@ func (e *jsonAppender) end() {
 
 func (e *jsonAppender) str(k, v string) {
 	e.key(k)
-	e.b = appendJSONString(e.b, v)
+	e.b = aggregate.AppendJSONString(e.b, v)
 }
 
 func (e *jsonAppender) strOmit(k, v string) {
@@ -146,7 +145,7 @@ func (e *jsonAppender) strings(vs []string) {
 		if i > 0 {
 			e.b = append(e.b, ',')
 		}
-		e.b = appendJSONString(e.b, v)
+		e.b = aggregate.AppendJSONString(e.b, v)
 	}
 	e.b = append(e.b, ']')
 }
@@ -166,18 +165,4 @@ func (e *jsonAppender) timeOmit(k string, t time.Time) {
 	if !t.IsZero() {
 		e.time(k, t)
 	}
-}
-
-// appendJSONString quotes s as encoding/json does: plain printable ASCII
-// (every id and enum) directly, anything else through encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

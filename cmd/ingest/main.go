@@ -18,7 +18,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
-	"github.com/twmb/franz-go/plugin/kslog"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rewind/rewind/aggregate/schedule"
@@ -75,13 +74,13 @@ func run(args []string) error {
 	// Idempotent with acks=all are franz-go's defaults; linger 0 because a
 	// person is waiting for each command.
 	prod, err := kgo.NewClient(append(kafkaOpts, kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(time.Minute),
-		kgo.WithLogger(kslog.New(log)), kgo.WithHooks(kprom.NewMetrics("rewind_ingest_kafka", kprom.Registerer(reg))))...)
+		kafkaconf.Logger(log), kgo.WithHooks(kprom.NewMetrics("rewind_ingest_kafka", kprom.Registerer(reg))))...)
 	if err != nil {
 		return err
 	}
 	defer prod.Close() // last: after the server has drained
 	// The results consumer is a client of its own, with metrics of its own.
-	waiter, err := ingest.NewWaiter(ctx, append(kafkaOpts, kgo.WithLogger(kslog.New(log)),
+	waiter, err := ingest.NewWaiter(ctx, append(kafkaOpts, kafkaconf.Logger(log),
 		kgo.WithHooks(kprom.NewMetrics("rewind_ingest_results_kafka", kprom.Registerer(reg)))), 100000, log)
 	if err != nil {
 		return err

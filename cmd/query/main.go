@@ -19,7 +19,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
-	"github.com/twmb/franz-go/plugin/kslog"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rewind/rewind/internal/api"
@@ -76,7 +75,7 @@ func run(args []string) error {
 	}
 	view, err := query.Open(query.Config{
 		DataDir: *dataDir, SnapshotEvery: *snapshotEvery, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg,
-		ClientOpts: append(kafkaOpts, kgo.WithLogger(kslog.New(log)),
+		ClientOpts: append(kafkaOpts, kafkaconf.Logger(log),
 			kgo.WithHooks(kprom.NewMetrics("rewind_query_kafka", kprom.Registerer(reg)))),
 	})
 	if err != nil {

@@ -32,6 +32,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/reload"
@@ -435,3 +436,24 @@ func (s *trackedSession) Challenge(c []byte) (bool, []byte, error) {
 	}
 	return done, out, err
 }
+
+// Logger is the client option that sends franz-go's logs to log. The
+// client logs every transaction and rebalance at INFO, thousands of lines
+// for a short demo, so they pass at WARN and above unless log has DEBUG
+// enabled (-log-level debug).
+func Logger(log *slog.Logger) kgo.Opt {
+	return kgo.WithLogger(kslog.New(slog.New(warnFloor{log.Handler()})))
+}
+
+// warnFloor drops records below WARN unless its handler takes DEBUG.
+type warnFloor struct{ slog.Handler }
+
+func (w warnFloor) Enabled(ctx context.Context, l slog.Level) bool {
+	if l < slog.LevelWarn && !w.Handler.Enabled(ctx, slog.LevelDebug) {
+		return false
+	}
+	return w.Handler.Enabled(ctx, l)
+}
+
+func (w warnFloor) WithAttrs(as []slog.Attr) slog.Handler { return warnFloor{w.Handler.WithAttrs(as)} }
+func (w warnFloor) WithGroup(name string) slog.Handler    { return warnFloor{w.Handler.WithGroup(name)} }
