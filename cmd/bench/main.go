@@ -140,12 +140,17 @@ func run() error {
 	if *profile != "" && *phase == "latency" {
 		go e.cpuProfile(*profile)
 	}
-	for _, rate := range []float64{5000, 10000} {
+	// The load generator runs in a process of its own.
+	rates := []float64{5000, 10000}
+	for _, rate := range rates {
 		p50, p99, err := e.latencyAt(rate)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("produce → committed result at %5.0f/s  p50 %.1f ms, p99 %.1f ms (load generator in its own process)\n", rate, p50, p99)
+		fmt.Printf("produce → committed result at %5.0f/s  p50 %.1f ms, p99 %.1f ms (broker on disk)\n", rate, p50, p99)
+	}
+	if err := latencyOnMemoryBroker(filepath.Join(dir, "latency"), rates); err != nil {
+		return err
 	}
 	if os.Getenv("BENCH_DEBUG") != "" {
 		e.printMetrics("rewind_processor_batch_seconds_sum", "rewind_processor_batch_seconds_count", "rewind_processor_transactions_total")
@@ -292,20 +297,24 @@ func (e *env) restore() (int64, float64, error) {
 	if *heapProf != "" {
 		go func() { time.Sleep(3 * time.Second); e.fetchProfile("heap", *heapProf+".restore") }()
 	}
-	for {
+	if err := e.waitReady(10 * time.Minute); err != nil {
+		return 0, 0, err
+	}
+	return events, float64(events) / time.Since(start).Seconds(), nil
+}
+
+// waitReady polls the processor's /readyz until it answers 200.
+func (e *env) waitReady(timeout time.Duration) error {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		resp, err := http.Get("http://" + e.procHTTP + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				break
+				return nil
 			}
 		}
-		if time.Since(start) > 10*time.Minute {
-			return 0, 0, fmt.Errorf("restore did not finish")
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	return events, float64(events) / time.Since(start).Seconds(), nil
+	return fmt.Errorf("processor not ready within %v", timeout)
 }
 
 // failover keeps a trickle of commands flowing, SIGKILLs the processor,
