@@ -54,12 +54,31 @@ func latencyOnMemoryBroker(dir string, rates []float64) error {
 	if _, _, err := e.latencyRun(1000, 3); err != nil {
 		return err
 	}
+	if err := e.printLatencies(rates, "broker in memory"); err != nil {
+		return err
+	}
+	// Two transactional members in one group on the same 2 cores, as
+	// stream threads would be: does overlapping one member's commit with
+	// the other's work shorten the tail?
+	second := &env{dir: filepath.Join(dir, "second"), kafka: e.kafka}
+	second.startProcessor("-instance-id", "bench-2")
+	defer func() { second.proc.Process.Signal(syscall.SIGTERM); second.proc.Wait() }()
+	if err := second.waitReady(time.Minute); err != nil {
+		return err
+	}
+	if _, _, err := e.latencyRun(1000, 3); err != nil { // the rebalance
+		return err
+	}
+	return e.printLatencies(rates, "broker in memory, two members")
+}
+
+func (e *env) printLatencies(rates []float64, what string) error {
 	for _, rate := range rates {
 		p50, p99, err := e.latencyAt(rate)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("produce → committed result at %5.0f/s  p50 %.1f ms, p99 %.1f ms (broker in memory)\n", rate, p50, p99)
+		fmt.Printf("produce → committed result at %5.0f/s  p50 %.1f ms, p99 %.1f ms (%s)\n", rate, p50, p99, what)
 	}
 	return nil
 }

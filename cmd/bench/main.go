@@ -236,6 +236,7 @@ func (e *env) produceCommands(ctx context.Context, n, streams int) error {
 
 func (e *env) startProcessor(extra ...string) {
 	e.procHTTP = freeAddr()
+	// Later flags win: extra may name another instance.
 	e.proc = exec.Command(filepath.Join(*binDir, "processor"), append([]string{"-brokers", e.kafka, "-instance-id", "bench-1",
 		"-data-dir", filepath.Join(e.dir, "processor"), "-http", e.procHTTP, "-log-level", "warn"}, extra...)...)
 	e.proc.Stderr = os.Stderr

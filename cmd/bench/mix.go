@@ -104,6 +104,14 @@ func mixRate(dir string, schedules int, inMemory bool) (float64, int, error) {
 	}
 	defer func() { e.proc.Process.Signal(syscall.SIGTERM); e.proc.Wait() }()
 	rate, err := e.drain(ctx, n)
+	if err == nil {
+		// The GC's share, to see that the soft memory limit does not make
+		// it run back to back.
+		metrics := "http://" + e.procHTTP + "/metrics"
+		cycles := metricValue(metrics, "go_gc_duration_seconds_count")
+		cpu := metricValue(metrics, "process_cpu_seconds_total")
+		fmt.Printf("    (processor: %.0f GC cycles, %.1f CPU seconds, RSS %.0f MiB)\n", cycles, cpu, rss(e.proc.Process.Pid, "VmRSS"))
+	}
 	return rate, n, err
 }
 
