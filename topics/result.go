@@ -46,6 +46,9 @@ type ResultEvent struct {
 	Version uint64 `json:"version"`
 }
 
+// ResultSource is the ce_source of every result record.
+const ResultSource = "rewind/processor"
+
 // ResultRecord builds the record of a result on partition p. key is the
 // command's key (as received, truncated when hostile).
 func ResultRecord(res *Result, key []byte, p int32) *kgo.Record {
@@ -53,11 +56,15 @@ func ResultRecord(res *Result, key []byte, p int32) *kgo.Record {
 	if len(key) > 200 {
 		key = key[:200]
 	}
-	h := make([]kgo.RecordHeader, 4, 5)
-	h[0] = kgo.RecordHeader{Key: HeaderID, Value: []byte(res.CommandID)}
-	h[1] = kgo.RecordHeader{Key: HeaderType, Value: []byte(resultTypes[res.Status])}
-	h[2] = kgo.RecordHeader{Key: HeaderTenant, Value: []byte(res.TenantID)}
-	h[3] = kgo.RecordHeader{Key: HeaderContentType, Value: []byte(ContentTypeJSON)}
+	// A result is a CloudEvent like an event: the SDKs' validate() needs
+	// specversion, id, source and type.
+	h := make([]kgo.RecordHeader, 6, 7)
+	h[0] = kgo.RecordHeader{Key: HeaderSpecVersion, Value: []byte(SpecVersion)}
+	h[1] = kgo.RecordHeader{Key: HeaderID, Value: []byte(res.CommandID)}
+	h[2] = kgo.RecordHeader{Key: HeaderType, Value: []byte(resultTypes[res.Status])}
+	h[3] = kgo.RecordHeader{Key: HeaderSource, Value: []byte(ResultSource)}
+	h[4] = kgo.RecordHeader{Key: HeaderTenant, Value: []byte(res.TenantID)}
+	h[5] = kgo.RecordHeader{Key: HeaderContentType, Value: []byte(ContentTypeJSON)}
 	if res.Fingerprint != 0 {
 		h = append(h, kgo.RecordHeader{Key: HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", res.Fingerprint)})
 	}

@@ -177,3 +177,33 @@ func TestResultJSONMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordsAreCloudEvents checks the attributes CloudEvents 1.0 requires
+// (specversion, id, source, type) on event and result records, in Kafka
+// binary mode: what the SDKs' validate() checks.
+func TestRecordsAreCloudEvents(t *testing.T) {
+	env := aggregate.Envelope{Type: "Reserved", Version: 1, Time: time.Now(), Tenant: "t1", Stream: "s1", Initiator: "u", PredecessorID: "c1"}
+	results := []topics.Result{
+		{CommandID: "c1", TenantID: "t1", ScheduleID: "s1", Status: topics.StatusAccepted, Version: 1, Fingerprint: 9},
+		{CommandID: "c1", TenantID: "t1", ScheduleID: "s1", Status: topics.StatusDuplicate, FirstStatus: topics.StatusAccepted},
+		{CommandID: "x", Status: topics.StatusRejected, Code: topics.CodeInvalidKey},
+	}
+	recs := []*kgo.Record{topics.EventRecord(&env, []byte(`{}`), 0)}
+	for i := range results {
+		recs = append(recs, topics.ResultRecord(&results[i], []byte("t1/s1"), 0))
+	}
+	for i, r := range recs {
+		h := map[string]string{}
+		for _, hd := range r.Headers {
+			h[hd.Key] = string(hd.Value)
+		}
+		if h[topics.HeaderSpecVersion] != "1.0" {
+			t.Errorf("record %d (%s): ce_specversion %q", i, r.Topic, h[topics.HeaderSpecVersion])
+		}
+		for _, k := range []string{topics.HeaderID, topics.HeaderSource, topics.HeaderType, topics.HeaderContentType} {
+			if h[k] == "" {
+				t.Errorf("record %d (%s): no %s", i, r.Topic, k)
+			}
+		}
+	}
+}
