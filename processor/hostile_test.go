@@ -2,7 +2,10 @@ package processor_test
 
 import (
 	"bytes"
+	"hash/crc32"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +77,11 @@ func TestHostileRecords(t *testing.T) {
 	reserve := `{"visitorId":"v1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
 	misrouted := cmd("misrouted", "s1", "Reserve", reserve)
 	misrouted.Partition = (topics.PartitionFor(string(misrouted.Key), testPartitions) + 1) % testPartitions
+	// librdkafka's default partitioner (consistent_random) is a CRC32 of
+	// the key: what confluent-kafka-go, Python and .NET clients do unless
+	// told partitioner=murmur2_random.
+	crcRouted := cmd("crc32", librdkafkaStream(), "Reserve", reserve)
+	crcRouted.Partition = int32(crc32.ChecksumIEEE(crcRouted.Key) % testPartitions)
 	badKey := cmd("traversal", "s1", "Reserve", reserve)
 	badKey.Key = []byte("t1/../etc")
 	slashKey := cmd("slash", "s1", "Reserve", reserve)
@@ -87,6 +95,7 @@ func TestHostileRecords(t *testing.T) {
 		{route(cmd("unknown", "s1", "Teleport", `{}`)), aggregate.CodeUnknownType},
 		{route(setHeader(cmd("tenant", "s1", "Reserve", reserve), topics.HeaderTenant, "t2")), topics.CodeTenantMismatch},
 		{misrouted, topics.CodeMisrouted},
+		{crcRouted, topics.CodeMisrouted},
 		{route(cmd("huge", "s1", "Reserve", `{"visitorId":"`+string(bytes.Repeat([]byte("a"), 900<<10))+`"}`)), topics.CodeTooLarge},
 		{route(badKey), topics.CodeInvalidKey},
 		{route(slashKey), topics.CodeInvalidKey},
@@ -115,6 +124,10 @@ func TestHostileRecords(t *testing.T) {
 			t.Errorf("%s: want one rejection %q, got %+v", id, h.code, rs)
 		}
 	}
+	// The message tells a librdkafka user what to change.
+	if rs := results["crc32"]; len(rs) != 1 || !strings.Contains(rs[0].Message, "partitioner=murmur2_random") {
+		t.Errorf("misrouted by CRC32: the message does not name the fix: %+v", rs)
+	}
 	var noIDResult []topics.Result
 	for id, rs := range results {
 		if len(id) > len(topics.Commands) && id[:len(topics.Commands)] == topics.Commands {
@@ -126,5 +139,17 @@ func TestHostileRecords(t *testing.T) {
 	}
 	if rs := results["good"]; len(rs) != 1 || rs[0].Status != topics.StatusAccepted || rs[0].Version != 1 {
 		t.Errorf("the partition did not move on: good command got %+v", rs)
+	}
+}
+
+// librdkafkaStream returns a stream of tenant t1 whose key librdkafka's
+// CRC32 partitioner places elsewhere than murmur2 does.
+func librdkafkaStream() string {
+	for i := 0; ; i++ {
+		stream := "crc-" + strconv.Itoa(i)
+		key := []byte("t1/" + stream)
+		if int32(crc32.ChecksumIEEE(key)%testPartitions) != topics.PartitionFor(string(key), testPartitions) {
+			return stream
+		}
 	}
 }

@@ -114,7 +114,10 @@ func DecodeCommand(r *kgo.Record, partitions int32) (Command, error) {
 	}
 	c.Meta.Tenant, c.Meta.Stream = tenant, stream
 	if want := PartitionFor(string(r.Key), partitions); want != r.Partition {
-		return c, aggregate.Reject(CodeMisrouted, "key hashes to partition %d (murmur2), record is on %d", want, r.Partition)
+		return c, aggregate.Reject(CodeMisrouted, "the key hashes to partition %d with murmur2, Kafka's default partitioner, "+
+			"but the record is on partition %d: set the producer's partitioner to murmur2 "+
+			"(librdkafka clients: partitioner=murmur2_random; kafkajs: the default, or "+
+			"Partitioners.DefaultPartitioner; Java and franz-go: the default) and the command will be applied", want, r.Partition)
 	}
 	c.Routed = true
 	if len(r.Value) > MaxCommandBytes {
