@@ -22,6 +22,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
 	}
+	// The statuses ingest answers, at zero from the start, so that
+	// dashboards and rate() alerts work before the first command.
+	for _, code := range []string{"200", "202", "400", "401", "403", "404", "409", "412", "413", "422", "503"} {
+		m.requests.WithLabelValues(code)
+	}
 	if reg != nil {
 		reg.MustRegister(m.requests, m.wait)
 	}

@@ -2,6 +2,8 @@ package processor
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rewind/rewind/topics"
 )
 
 // metrics are the processor's Prometheus metrics:
@@ -76,4 +78,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			lookups, m.cacheBytes)
 	}
 	return m
+}
+
+// initLabels creates the series whose labels are known at start, at zero,
+// so that dashboards and rate() alerts work before the first command.
+func (m *metrics) initLabels(commandTypes []string) {
+	for _, typ := range commandTypes {
+		for _, outcome := range []string{topics.StatusAccepted, topics.StatusRejected, topics.StatusDuplicate} {
+			m.commands.WithLabelValues(typ, outcome)
+		}
+	}
+	for _, result := range []string{"committed", "aborted", "failed"} {
+		m.transactions.WithLabelValues(result)
+	}
 }

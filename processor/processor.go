@@ -59,6 +59,7 @@ func New(cfg Config) (*Processor, error) {
 		fatal:   make(chan error, 1),
 		ready:   make(chan struct{}),
 	}
+	p.metrics.initLabels(append(cfg.Kind.CommandTypes(), "unknown"))
 	if cfg.Registerer != nil {
 		p.kprom = kprom.NewMetrics("rewind_processor_kafka", kprom.Registerer(cfg.Registerer))
 	}
@@ -176,6 +177,7 @@ func (p *Processor) sessionOpts(ctx context.Context, adm *kadm.Client) []kgo.Opt
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
+		kgo.ProducerBatchCompression(compressions[p.cfg.Compression]),
 		kgo.ProducerBatchMaxBytes(4<<20),
 		kgo.FetchMaxWait(200*time.Millisecond),
 		// A transaction takes at most MaxBatch commands (under 64 KiB each,

@@ -103,6 +103,38 @@ func TestSteadyLoad(t *testing.T) {
 		t.Fatalf("unexpected rejections %v", codes)
 	}
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
+	// By default nothing is compressed, so every client can read it.
+	for _, r := range append(log.Events, log.Results...) {
+		if c := r.Attrs.CompressionType(); c != 0 {
+			t.Fatalf("%s record compressed with codec %d", r.Topic, c)
+		}
+	}
+}
+
+// TestMetricsBeforeTheFirstCommand: the series of known labels exist at
+// zero from the start, so rate() alerts and dashboards work at once.
+func TestMetricsBeforeTheFirstCommand(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	p, err := processor.New(processor.Config{Brokers: []string{"127.0.0.1:1"}, InstanceID: "p1",
+		DataDir: t.TempDir(), Kind: schedule.Kind, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := map[string]int{}
+	for _, f := range families {
+		series[f.GetName()] = len(f.GetMetric())
+	}
+	if n := series["rewind_processor_commands_total"]; n != 3*(len(schedule.Kind.CommandTypes())+1) {
+		t.Errorf("rewind_processor_commands_total: %d series at start", n)
+	}
+	if n := series["rewind_processor_transactions_total"]; n != 3 {
+		t.Errorf("rewind_processor_transactions_total: %d series at start", n)
+	}
 }
 
 var errCrash = errors.New("injected crash")

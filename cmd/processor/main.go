@@ -41,6 +41,7 @@ func run(args []string) error {
 	maxBatch := fs.Int("max-batch", 2000, "most commands in one transaction")
 	stateCache := fs.Int("state-cache-mib", 128, "MiB of stream records kept in memory between batches (W-TinyLFU); -1 disables")
 	inMemory := fs.Bool("in-memory", false, "keep the state in memory, restored from Kafka at every start (to measure what the data dir saves)")
+	compression := fs.String("compression", "none", "compression of the events and results written: none, gzip, snappy, lz4 or zstd (none: every client reads it)")
 	dedup := fs.Duration("dedup-window", 0, "how long command ids are remembered (default 168h)")
 	memLimit := fs.Int("memory-limit-mib", 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top; 0 means none")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -60,7 +61,7 @@ func run(args []string) error {
 	}
 	p, err := processor.New(processor.Config{
 		Brokers: kafka.SeedBrokers(), ClientOpts: kafkaOpts, Group: *group, InstanceID: *instance, DataDir: *dataDir,
-		Partitions: int32(*partitions), MaxBatch: *maxBatch, DedupWindow: *dedup, StateCacheBytes: int64(*stateCache) << 20, InMemory: *inMemory,
+		Partitions: int32(*partitions), MaxBatch: *maxBatch, DedupWindow: *dedup, StateCacheBytes: int64(*stateCache) << 20, InMemory: *inMemory, Compression: *compression,
 		Kind: schedule.Kind, Logger: log, Registerer: reg,
 	})
 	if err != nil {
