@@ -53,43 +53,46 @@ var visits = [][][2]string{
 // mixCase prints the many-schedules case: durable, then the same loop
 // with its state in memory.
 func mixCase(dir string, raw float64) error {
-	mix, n, err := mixRate(filepath.Join(dir, "mix"), *mixStreams, false)
+	mix, n, stats, err := mixRate(filepath.Join(dir, "mix"), *mixStreams, false)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("many schedules (%dk, %d commands)   %9.0f commands/s (ratio to raw %.3f)\n", *mixStreams/1000, n, mix, mix/raw)
-	mem, _, err := mixRate(filepath.Join(dir, "mix-memory"), *mixStreams, true)
+	fmt.Println(stats)
+	mem, _, stats, err := mixRate(filepath.Join(dir, "mix-memory"), *mixStreams, true)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("  the same, state in memory             %9.0f commands/s (durable ÷ in-memory %.2f)\n", mem, mix/mem)
+	fmt.Println(stats)
 	return nil
 }
 
 // mixRate drains the many-schedules case on a broker and processor of
 // its own (inMemory: the processor keeps its state in memory) and
-// returns commands per second from the first commit to the last.
-func mixRate(dir string, schedules int, inMemory bool) (float64, int, error) {
+// returns commands per second from the first commit to the last, and a
+// line on the processor's GC, CPU and memory.
+func mixRate(dir string, schedules int, inMemory bool) (rate float64, n int, stats string, err error) {
 	kafka := freeAddr()
 	broker := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", kafka, "-data-dir", filepath.Join(dir, "kafka"))
 	broker.Stderr = os.Stderr
 	if err := broker.Start(); err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
 	defer func() { broker.Process.Signal(syscall.SIGTERM); broker.Wait() }()
 	waitListening(kafka)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
 	defer cl.Close()
 	ctx := context.Background()
 	if _, err := topics.Ensure(ctx, cl, 12, -1); err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
-	n, err := produceMix(ctx, cl, schedules)
+	n, err = produceMix(ctx, cl, schedules)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
 	e := &env{dir: dir, kafka: kafka, adm: kadm.NewClient(cl)}
 	var extra []string
@@ -103,16 +106,16 @@ func mixRate(dir string, schedules int, inMemory bool) (float64, int, error) {
 		go e.cpuProfile(*profile)
 	}
 	defer func() { e.proc.Process.Signal(syscall.SIGTERM); e.proc.Wait() }()
-	rate, err := e.drain(ctx, n)
+	rate, err = e.drain(ctx, n)
 	if err == nil {
 		// The GC's share, to see that the soft memory limit does not make
 		// it run back to back.
 		metrics := "http://" + e.procHTTP + "/metrics"
 		cycles := metricValue(metrics, "go_gc_duration_seconds_count")
 		cpu := metricValue(metrics, "process_cpu_seconds_total")
-		fmt.Printf("    (processor: %.0f GC cycles, %.1f CPU seconds, RSS %.0f MiB)\n", cycles, cpu, rss(e.proc.Process.Pid, "VmRSS"))
+		stats = fmt.Sprintf("    (processor: %.0f GC cycles, %.1f CPU seconds, RSS %.0f MiB)", cycles, cpu, rss(e.proc.Process.Pid, "VmRSS"))
 	}
-	return rate, n, err
+	return rate, n, stats, err
 }
 
 // produceMix writes the visits of schedules schedules, interleaved: every
