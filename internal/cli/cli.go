@@ -60,9 +60,10 @@ func Registry() *prometheus.Registry {
 	return reg
 }
 
-// Serve runs the ops endpoints on addr until ctx is done. ready reports
+// Serve runs the ops endpoints, profiles included, on addr until ctx is
+// done: for a port that is not public (the processor's). ready reports
 // readiness for /readyz. extra routes may be added to mux before calling.
 // On ctx's end it drains in-flight requests for up to 5 s.
 func Serve(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, mux *http.ServeMux) error {
-	return Server{Addr: addr, Registry: reg, Ready: ready, Mux: mux}.Run(ctx)
+	return Server{Addr: addr, Registry: reg, Ready: ready, Mux: mux, Profiles: true}.Run(ctx)
 }

@@ -36,7 +36,8 @@ const (
 )
 
 // Server is a service's HTTP server: its API (routes already in Mux, if
-// any), /metrics, /healthz, /readyz and /debug/pprof/, over HTTP or HTTPS.
+// any), /metrics, /healthz, /readyz and, if Profiles, /debug/pprof/, over
+// HTTP or HTTPS.
 type Server struct {
 	Addr     string
 	Registry *prometheus.Registry
@@ -54,6 +55,12 @@ type Server struct {
 	// Listening, when set, is called with the bound address once the
 	// server accepts connections.
 	Listening func(net.Addr)
+	// Profiles serves /debug/pprof/. Only on a port that is not public:
+	// profiles are unauthenticated, and a CPU profile costs the service
+	// for as long as the caller asks. The processor's ops port
+	// (loopback by default) has them; ingest's and query's API ports
+	// do not.
+	Profiles bool
 	// Log receives net/http's own errors (failed TLS handshakes, broken
 	// requests) at info level; nil leaves them on stderr.
 	Log *slog.Logger
@@ -66,10 +73,12 @@ func (s Server) Run(ctx context.Context) error {
 		mux = http.NewServeMux()
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
-	// Profiles on the ops port (loopback by default): how the numbers in
-	// the README were explained, and how an operator explains theirs.
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	if s.Profiles {
+		// How the numbers in docs/performance.md were explained, and how
+		// an operator explains theirs.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.Ready() {

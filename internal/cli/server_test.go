@@ -251,3 +251,26 @@ func TestHeaderLimit(t *testing.T) {
 		t.Fatal("the write timeout must exceed the longest wait (30 s) and Kafka's acknowledgement (10 s)")
 	}
 }
+
+// TestNoProfilesOnAPIPort: an API server (ingest's, query's) serves no
+// /debug/pprof/: profiles are unauthenticated, and a CPU profile costs
+// the service as long as the caller asks.
+func TestNoProfilesOnAPIPort(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	writeFile(t, path, api.HashToken("alice")+" clinic-a alice\n")
+	tokens, err := api.LoadTokens(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startService(t, tokens, nil)
+	for _, p := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/profile?seconds=1"} {
+		resp, err := http.Get("http://" + s.addr + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s on an API port: %d, want 404", p, resp.StatusCode)
+		}
+	}
+}
