@@ -243,7 +243,6 @@ func (v *View) fold(fetches kgo.Fetches) error {
 			if ferr = w.erase(e.Tenant, e.Stream, e.Version); ferr != nil {
 				return
 			}
-			v.metrics.erased.Inc()
 			// The erasure commits alone: a later record of the same
 			// stream in this poll must read the refolded stream back,
 			// not the state from before the erasure.
@@ -251,6 +250,9 @@ func (v *View) fold(fetches kgo.Fetches) error {
 			if ferr = v.commit(w); ferr != nil {
 				return
 			}
+			// Counted once readers see it: the count tells when an
+			// erasure has taken effect.
+			v.metrics.erased.Inc()
 			w, ferr = v.model.newWriter(v.cache)
 			return
 		default:
