@@ -68,6 +68,17 @@ func startService(t *testing.T, tokens *api.Tokens, kp *reload.KeyPair) *service
 	return s
 }
 
+// loadTokens writes a tokens file and loads it.
+func loadTokens(t *testing.T, path, content string) *api.Tokens {
+	t.Helper()
+	writeFile(t, path, content)
+	tokens, err := api.LoadTokens(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tokens
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	tmp := path + ".tmp"
@@ -107,11 +118,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // within the poll interval, without a restart; a token added works.
 func TestRevokedTokenStopsWorking(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens")
-	writeFile(t, path, api.HashToken("alice")+" clinic-a alice read\n"+api.HashToken("bob")+" clinic-a bob\n")
-	tokens, err := api.LoadTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens := loadTokens(t, path, api.HashToken("alice")+" clinic-a alice read\n"+api.HashToken("bob")+" clinic-a bob\n")
 	s := startService(t, tokens, nil)
 	url := "http://" + s.addr + "/v1/who"
 	if code, _, body := get(t, http.DefaultClient, url, "bob"); code != 200 || body != "bob" {
@@ -180,11 +187,7 @@ func TestHTTPSRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "tokens")
-	writeFile(t, path, api.HashToken("alice")+" clinic-a alice\n")
-	tokens, err := api.LoadTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens := loadTokens(t, path, api.HashToken("alice")+" clinic-a alice\n")
 	s := startService(t, tokens, kp)
 	served := func() int64 {
 		// A new connection each time: the certificate is chosen per
@@ -227,11 +230,7 @@ func TestHTTPSRotation(t *testing.T) {
 // refused before any handler runs.
 func TestHeaderLimit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens")
-	writeFile(t, path, api.HashToken("alice")+" clinic-a alice\n")
-	tokens, err := api.LoadTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens := loadTokens(t, path, api.HashToken("alice")+" clinic-a alice\n")
 	s := startService(t, tokens, nil)
 	conn, err := net.Dial("tcp", s.addr)
 	if err != nil {
@@ -257,11 +256,7 @@ func TestHeaderLimit(t *testing.T) {
 // the service as long as the caller asks.
 func TestNoProfilesOnAPIPort(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens")
-	writeFile(t, path, api.HashToken("alice")+" clinic-a alice\n")
-	tokens, err := api.LoadTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens := loadTokens(t, path, api.HashToken("alice")+" clinic-a alice\n")
 	s := startService(t, tokens, nil)
 	for _, p := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/profile?seconds=1"} {
 		resp, err := http.Get("http://" + s.addr + p)

@@ -2,7 +2,6 @@ package repocheck
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rewind/rewind/internal/testkit"
 )
 
 // The patterns are assembled from pieces so that this file, which is
@@ -54,7 +55,7 @@ var textNames = []string{"Makefile", "Dockerfile"}
 // TestNoReferenceOutsideRepo fails for every line of a text file that
 // refers to a path outside the repository.
 func TestNoReferenceOutsideRepo(t *testing.T) {
-	root, err := repoRoot()
+	root, err := testkit.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,23 +171,3 @@ func isText(rel string) bool {
 	return rel == ".ci/run" || slices.Contains(textNames, name) || slices.Contains(textExts, filepath.Ext(name))
 }
 
-// repoRoot is the nearest directory at or above the working directory
-// (the package's, under go test) that holds go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return "", err
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("repocheck: no go.mod at or above the working directory")
-		}
-		dir = parent
-	}
-}

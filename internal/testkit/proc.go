@@ -26,7 +26,7 @@ func Binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		root, err := moduleRoot()
+		root, err := ModuleRoot()
 		if err != nil {
 			buildErr = err
 			return
@@ -44,7 +44,9 @@ func Binaries(t testing.TB) string {
 	return binDir
 }
 
-func moduleRoot() (string, error) {
+// ModuleRoot is the nearest directory at or above the working directory
+// (the package's, under go test) that holds go.mod.
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
