@@ -170,4 +170,3 @@ func isText(rel string) bool {
 	name := filepath.Base(rel)
 	return rel == ".ci/run" || slices.Contains(textNames, name) || slices.Contains(textExts, filepath.Ext(name))
 }
-
