@@ -3,7 +3,7 @@ package topics
 import (
 	"bytes"
 	"encoding/json"
-	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,15 +49,26 @@ type Command struct {
 // mistakes apart, it does not resist forgery, which needs the tenant's
 // token anyway). It is never 0, which stores use for "unknown".
 func (c Command) Fingerprint() uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(c.Type))
-	h.Write([]byte{0})
-	h.Write(c.Data)
-	h.Write([]byte{0})
-	if c.Meta.HasExpectedVersion {
-		h.Write(strconv.AppendUint(nil, c.Meta.ExpectedVersion, 10))
+	// FNV-1a written out: hash/fnv would allocate a hasher and a byte
+	// slice per string on every command.
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	add := func(b byte) { h = (h ^ uint64(b)) * prime }
+	for i := range len(c.Type) {
+		add(c.Type[i])
 	}
-	return max(h.Sum64(), 1)
+	add(0)
+	for _, b := range c.Data {
+		add(b)
+	}
+	add(0)
+	if c.Meta.HasExpectedVersion {
+		var digits [20]byte
+		for _, b := range strconv.AppendUint(digits[:0], c.Meta.ExpectedVersion, 10) {
+			add(b)
+		}
+	}
+	return max(h, 1)
 }
 
 // CommandRecord builds the record for a command, with binary-mode
@@ -96,13 +107,13 @@ func DecodeCommand(r *kgo.Record, partitions int32) (Command, error) {
 	c.Data = r.Value
 	h := readHeaders(r.Headers)
 	var structErr error
-	if strings.HasPrefix(h.contentType, ContentTypeCloudEvent) && len(r.Value) <= MaxCommandBytes {
+	if strings.HasPrefix(h[hContentType], ContentTypeCloudEvent) && len(r.Value) <= MaxCommandBytes {
 		structErr = fromStructured(r.Value, &h, &c)
 	}
 	// The id comes first, so that even a record with a bad key gets a
 	// result its sender can find.
 	c.Meta.ID = r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)
-	if id := h.id; id != "" {
+	if id := h[hID]; id != "" {
 		if len(id) > maxCommandIDBytes || strings.ContainsRune(id, 0) {
 			return c, aggregate.Reject(aggregate.CodeInvalidID, "ce_id is longer than %d bytes or contains NUL", maxCommandIDBytes)
 		}
@@ -129,71 +140,65 @@ func DecodeCommand(r *kgo.Record, partitions int32) (Command, error) {
 	return c, c.applyHeaders(&h)
 }
 
-// commandHeaders are the headers a command is read from. A record has a
-// dozen; reading them into fields instead of a map saves a map and a
-// string per header on every command.
-type commandHeaders struct {
-	id, typ, subject, time, contentType, tenant, initiator, processID, expectedVersion string
+// The headers a command is read from, as indexes of commandHeaders.
+const (
+	hID = iota
+	hType
+	hSubject
+	hTime
+	hContentType
+	hTenant
+	hInitiator
+	hProcessID
+	hExpectedVersion
+	numCommandHeaders
+)
+
+var commandHeaderKeys = [numCommandHeaders]string{
+	hID: HeaderID, hType: HeaderType, hSubject: HeaderSubject, hTime: HeaderTime,
+	hContentType: HeaderContentType, hTenant: HeaderTenant, hInitiator: HeaderInitiator,
+	hProcessID: HeaderProcessID, hExpectedVersion: HeaderExpectedVersion,
 }
+
+// commandHeaders are the values of the headers a command is read from. A
+// record has a dozen headers; reading them into an array instead of a map
+// saves a map and a string per header on every command.
+type commandHeaders [numCommandHeaders]string
 
 // readHeaders reads the headers; the first of a repeated key wins, so a
 // later copy cannot override it.
 func readHeaders(hs []kgo.RecordHeader) commandHeaders {
 	var h commandHeaders
-	var seen [9]bool
+	var seen [numCommandHeaders]bool
 	for _, hd := range hs {
-		var dst *string
-		var i int
-		switch hd.Key {
-		case HeaderID:
-			i, dst = 0, &h.id
-		case HeaderType:
-			i, dst = 1, &h.typ
-		case HeaderSubject:
-			i, dst = 2, &h.subject
-		case HeaderTime:
-			i, dst = 3, &h.time
-		case HeaderContentType:
-			i, dst = 4, &h.contentType
-		case HeaderTenant:
-			i, dst = 5, &h.tenant
-		case HeaderInitiator:
-			i, dst = 6, &h.initiator
-		case HeaderProcessID:
-			i, dst = 7, &h.processID
-		case HeaderExpectedVersion:
-			i, dst = 8, &h.expectedVersion
-		default:
-			continue
-		}
-		if !seen[i] {
-			seen[i], *dst = true, string(hd.Value)
+		if i := slices.Index(commandHeaderKeys[:], hd.Key); i >= 0 && !seen[i] {
+			seen[i], h[i] = true, string(hd.Value)
 		}
 	}
 	return h
 }
 
 func (c *Command) applyHeaders(h *commandHeaders) error {
-	c.Type = h.typ
+	c.Type = h[hType]
 	if c.Type == "" {
 		return aggregate.Reject(aggregate.CodeMissingField, "ce_type is required")
 	}
-	if t := h.tenant; t != "" && t != c.Meta.Tenant {
+	if t := h[hTenant]; t != "" && t != c.Meta.Tenant {
 		return aggregate.Reject(CodeTenantMismatch, "ce_tenantid differs from the key's tenant")
 	}
-	if s := h.subject; s != "" && s != c.Meta.Stream {
+	if s := h[hSubject]; s != "" && s != c.Meta.Stream {
 		return aggregate.Reject(CodeSubjectMismatch, "ce_subject differs from the key's schedule id")
 	}
-	if t := h.time; t != "" {
+	if t := h[hTime]; t != "" {
 		at, err := time.Parse(time.RFC3339Nano, t)
 		if err != nil {
 			return aggregate.Reject(CodeInvalidHeader, "ce_time is not RFC 3339")
 		}
 		c.Meta.Time = at.UTC()
 	}
-	c.Meta.Initiator = h.initiator
-	c.Meta.ProcessID = h.processID
-	if v := h.expectedVersion; v != "" {
+	c.Meta.Initiator = h[hInitiator]
+	c.Meta.ProcessID = h[hProcessID]
+	if v := h[hExpectedVersion]; v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			return aggregate.Reject(CodeInvalidHeader, "ce_expectedversion is not a version number")
@@ -231,15 +236,15 @@ func fromStructured(value []byte, h *commandHeaders, c *Command) error {
 			*dst = v
 		}
 	}
-	set(&h.id, s.ID)
-	set(&h.typ, s.Type)
-	set(&h.subject, s.Subject)
-	set(&h.time, s.Time)
-	set(&h.tenant, s.TenantID)
-	set(&h.initiator, s.Initiator)
-	set(&h.processID, s.ProcessID)
+	set(&h[hID], s.ID)
+	set(&h[hType], s.Type)
+	set(&h[hSubject], s.Subject)
+	set(&h[hTime], s.Time)
+	set(&h[hTenant], s.TenantID)
+	set(&h[hInitiator], s.Initiator)
+	set(&h[hProcessID], s.ProcessID)
 	if ev := bytes.Trim(s.ExpectedVersion, `"`); len(ev) > 0 && string(ev) != "null" {
-		set(&h.expectedVersion, string(ev))
+		set(&h[hExpectedVersion], string(ev))
 	}
 	c.Data = s.Data
 	return nil

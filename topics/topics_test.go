@@ -3,6 +3,7 @@ package topics_test
 import (
 	"context"
 	"encoding/json"
+	"hash/fnv"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -205,5 +206,27 @@ func TestRecordsAreCloudEvents(t *testing.T) {
 				t.Errorf("record %d (%s): no %s", i, r.Topic, k)
 			}
 		}
+	}
+}
+
+// TestFingerprint: FNV-1a of type, data and expected version, as
+// documented; a retry matches, another command or version does not.
+func TestFingerprint(t *testing.T) {
+	c := topics.Command{Type: "Reserve", Data: []byte(`{"a":1}`)}
+	c.Meta.HasExpectedVersion, c.Meta.ExpectedVersion = true, 12
+	h := fnv.New64a()
+	h.Write([]byte("Reserve\x00{\"a\":1}\x0012"))
+	if got := c.Fingerprint(); got != h.Sum64() {
+		t.Fatalf("fingerprint %x, want FNV-1a %x", got, h.Sum64())
+	}
+	other := c
+	other.Meta.ExpectedVersion = 21
+	if other.Fingerprint() == c.Fingerprint() {
+		t.Fatal("another expected version has the same fingerprint")
+	}
+	other = c
+	other.Type = "CheckIn"
+	if other.Fingerprint() == c.Fingerprint() {
+		t.Fatal("another type has the same fingerprint")
 	}
 }
