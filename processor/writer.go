@@ -57,7 +57,7 @@ func (w *writer) setStream(ref streamRef, st *stream, gen uint64) error {
 		cmds = cmds.Append(st.added...)
 	}
 	record := state.EncodeStream(state.Stream{Version: st.version, State: w.buf, Commands: cmds})
-	if err := w.wb.SetStreamRecord(ref.part, ref.key, record); err != nil {
+	if err := w.wb.SetStream(ref.part, ref.key, record); err != nil {
 		return err
 	}
 	if gen != 0 {

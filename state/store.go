@@ -300,15 +300,9 @@ type Batch struct {
 	buf []byte
 }
 
-// SetStream records a stream. The record is copied.
-func (b *Batch) SetStream(p int32, stream string, s Stream) error {
-	b.buf = encodeStream(b.buf[:0], s)
-	return b.SetStreamRecord(p, stream, b.buf)
-}
-
-// SetStreamRecord records a stream whose record is already encoded
-// ([EncodeStream]). The record is copied.
-func (b *Batch) SetStreamRecord(p int32, stream string, record []byte) error {
+// SetStream records a stream's record, encoded by [EncodeStream]. The
+// record is copied.
+func (b *Batch) SetStream(p int32, stream string, record []byte) error {
 	return b.b.Set(streamKey(p, stream), record, nil)
 }
 

@@ -22,8 +22,8 @@ func TestStore(t *testing.T) {
 		state.Command{ID: "c1", At: old.UnixNano(), Fingerprint: 11},
 		state.Command{ID: "c2", At: recent.UnixNano(), Fingerprint: 22})
 	b := s.NewBatch(0)
-	must(t, b.SetStream(1, "t/a", state.Stream{Version: 7, State: []byte("state-a"), Commands: cmds}))
-	must(t, b.SetStream(2, "t/b", state.Stream{Version: 3, State: []byte("state-b")}))
+	must(t, b.SetStream(1, "t/a", state.EncodeStream(state.Stream{Version: 7, State: []byte("state-a"), Commands: cmds})))
+	must(t, b.SetStream(2, "t/b", state.EncodeStream(state.Stream{Version: 3, State: []byte("state-b")})))
 	must(t, b.SetOutcome(1, "t/a", "c1", old, []byte("first")))
 	must(t, b.SetOutcome(1, "t/a", "c2", recent, []byte("second")))
 	must(t, b.SetCheckpoint(1, state.Checkpoint{Events: 10, Results: 20, Logic: 1}))

@@ -135,17 +135,7 @@ func nextEntry(b []byte) (e entry, n int) {
 	return e, n
 }
 
-// encodeStream appends s's record: version | commands length | commands |
-// state.
-func encodeStream(dst []byte, s Stream) []byte {
-	dst = binary.AppendUvarint(dst, s.Version)
-	dst = binary.AppendUvarint(dst, uint64(len(s.Commands.raw)))
-	dst = append(dst, s.Commands.raw...)
-	return append(dst, s.State...)
-}
-
 // DecodeStream reads a record written by the store, sharing v's memory.
-// It is exported for the processor's cache, which keeps records encoded.
 func DecodeStream(v []byte) (Stream, error) {
 	version, n := binary.Uvarint(v)
 	if n <= 0 {
@@ -167,8 +157,12 @@ func DecodeStream(v []byte) (Stream, error) {
 	return Stream{Version: version, Commands: Commands{raw: cmds}, State: v[n+int(l):]}, nil
 }
 
-// EncodeStream returns the record of s, as the store writes it: what the
-// processor's cache keeps.
+// EncodeStream returns the record of s as the store keeps it: version |
+// commands length | commands | state.
 func EncodeStream(s Stream) []byte {
-	return encodeStream(make([]byte, 0, 2*binary.MaxVarintLen64+len(s.Commands.raw)+len(s.State)), s)
+	b := make([]byte, 0, 2*binary.MaxVarintLen64+len(s.Commands.raw)+len(s.State))
+	b = binary.AppendUvarint(b, s.Version)
+	b = binary.AppendUvarint(b, uint64(len(s.Commands.raw)))
+	b = append(b, s.Commands.raw...)
+	return append(b, s.State...)
 }
