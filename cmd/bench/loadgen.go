@@ -28,6 +28,7 @@ var (
 	loadRate    = flag.Float64("loadgen-rate", 5000, "loadgen: commands per second")
 	loadSeconds = flag.Int("loadgen-seconds", 10, "loadgen: how long to produce")
 	loadTag     = flag.String("loadgen-tag", "lat", "loadgen: command id prefix")
+	loadSecure  = flag.Bool("loadgen-secure", false, "loadgen: connect with the -kafka-* security settings")
 )
 
 // latencyOnMemoryBroker prints the latency at each rate on a devkafka
@@ -94,8 +95,10 @@ func (e *env) latencyRun(rate float64, seconds int) (p50, p99 float64, err error
 	}
 	tag := "lat" + strconv.Itoa(int(rate))
 	tag += "-" + strconv.Itoa(seconds)
-	out, err := exec.Command(self, "-loadgen", "-loadgen-brokers", e.kafka, "-loadgen-rate", fmt.Sprint(rate),
-		"-loadgen-seconds", strconv.Itoa(seconds), "-loadgen-tag", tag).Output()
+	cmd := exec.Command(self, "-loadgen", "-loadgen-brokers", e.kafka, "-loadgen-rate", fmt.Sprint(rate),
+		"-loadgen-seconds", strconv.Itoa(seconds), "-loadgen-tag", tag, fmt.Sprintf("-loadgen-secure=%v", e.secure))
+	cmd.Env = e.childEnv()
+	out, err := cmd.Output()
 	if err != nil {
 		return 0, 0, fmt.Errorf("loadgen: %w", err)
 	}
@@ -107,14 +110,22 @@ func (e *env) latencyRun(rate float64, seconds int) (p50, p99 float64, err error
 // prints the p50 and p99 of produce → committed result, in ms.
 func runLoadgen() error {
 	ctx := context.Background()
-	cons, err := kgo.NewClient(kgo.SeedBrokers(*loadBrokers), kgo.ConsumeTopics(topics.Results),
+	base := []kgo.Opt{kgo.SeedBrokers(*loadBrokers)}
+	if *loadSecure {
+		kafkaFlags.Brokers = *loadBrokers
+		var err error
+		if base, err = kafkaFlags.Opts(); err != nil {
+			return err
+		}
+	}
+	cons, err := kgo.NewClient(append(base, kgo.ConsumeTopics(topics.Results),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
-		kgo.FetchMaxWait(20*time.Millisecond))
+		kgo.FetchMaxWait(20*time.Millisecond))...)
 	if err != nil {
 		return err
 	}
 	defer cons.Close()
-	prod, err := kgo.NewClient(kgo.SeedBrokers(*loadBrokers), kgo.ProducerLinger(0))
+	prod, err := kgo.NewClient(append(base, kgo.ProducerLinger(0))...)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/kafkaconf"
 	"github.com/rewind/rewind/topics"
 )
@@ -49,7 +50,11 @@ var (
 )
 
 func main() {
-	flag.Parse()
+	// REWIND_* variables fill flags not given: how the load generator
+	// gets the security settings of -brokers.
+	if err := cli.Parse(flag.CommandLine, os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
 	for _, kv := range kafkaFlags.Environ() {
 		name, value, _ := strings.Cut(kv, "=")
 		os.Setenv(name, value)
@@ -69,10 +74,14 @@ func main() {
 
 type env struct {
 	dir, kafka string
-	adm        *kadm.Client
-	cl         *kgo.Client
-	proc       *exec.Cmd
-	procHTTP   string
+	// secure is set for the Kafka of -brokers, whose -kafka-* security
+	// settings apply; the bench's own devkafkas are plaintext, and the
+	// processes it starts on them get none.
+	secure   bool
+	adm      *kadm.Client
+	cl       *kgo.Client
+	proc     *exec.Cmd
+	procHTTP string
 }
 
 func run() error {
@@ -81,7 +90,7 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	e := &env{dir: dir, kafka: kafkaFlags.Brokers}
+	e := &env{dir: dir, kafka: kafkaFlags.Brokers, secure: kafkaFlags.Brokers != ""}
 	if e.kafka == "" {
 		e.kafka = freeAddr()
 		kafka := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", e.kafka, "-data-dir", filepath.Join(dir, "kafka"))
@@ -142,12 +151,12 @@ func run() error {
 	}
 	// The load generator runs in a process of its own.
 	rates := []float64{5000, 10000}
-	for _, rate := range rates {
-		p50, p99, err := e.latencyAt(rate)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("produce → committed result at %5.0f/s  p50 %.1f ms, p99 %.1f ms (broker on disk)\n", rate, p50, p99)
+	where := "devkafka on disk"
+	if e.secure {
+		where = "the Kafka of -brokers"
+	}
+	if err := e.printLatencies(rates, where); err != nil {
+		return err
 	}
 	if err := latencyOnMemoryBroker(filepath.Join(dir, "latency"), rates); err != nil {
 		return err
@@ -240,9 +249,19 @@ func (e *env) startProcessor(extra ...string) {
 	e.proc = exec.Command(filepath.Join(*binDir, "processor"), append([]string{"-brokers", e.kafka, "-instance-id", "bench-1",
 		"-data-dir", filepath.Join(e.dir, "processor"), "-http", e.procHTTP, "-log-level", "warn"}, extra...)...)
 	e.proc.Stderr = os.Stderr
+	e.proc.Env = e.childEnv()
 	if err := e.proc.Start(); err != nil {
 		panic(err)
 	}
+}
+
+// childEnv is the environment of a process the bench starts on e's Kafka:
+// without the REWIND_KAFKA_* security settings unless e is secure.
+func (e *env) childEnv() []string {
+	if e.secure {
+		return nil // the bench's own
+	}
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "REWIND_KAFKA_") })
 }
 
 // committed sums the group's committed offsets and the commands' ends.
