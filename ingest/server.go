@@ -68,7 +68,7 @@ type Server struct {
 // healthEvery is how often Watch checks Kafka and the topics.
 const healthEvery = 2 * time.Second
 
-// Watch checks until ctx ends that Kafka answers and the three topics are
+// Watch checks until ctx ends that Kafka answers and the four topics are
 // present and sound, for Ready.
 func (s *Server) Watch(ctx context.Context) {
 	for {

@@ -57,26 +57,3 @@ func (p *Processor) updateLag(ctx context.Context, adm *kadm.Client) {
 		p.metrics.lag.WithLabelValues(strconv.Itoa(int(end.Partition))).Set(float64(max(end.Offset-from, 0)))
 	})
 }
-
-// expireDedup drops, hourly, the first outcomes older than the window.
-// Writing a stream drops its own old ids and outcomes; this sweep finds
-// those of streams that went quiet.
-func (p *Processor) expireDedup(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		cutoff := time.Now().Add(-p.cfg.DedupWindow)
-		for part := range p.parts.snapshot() {
-			if n, err := p.store.ExpireOutcomes(part, cutoff); err != nil {
-				p.log.Warn("expire outcomes", "partition", part, "err", err)
-			} else if n > 0 {
-				p.log.Debug("expired outcomes", "partition", part, "count", n)
-			}
-		}
-	}
-}

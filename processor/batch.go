@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,10 +36,11 @@ type batch struct {
 	sess  *kgo.GroupTransactSession
 	parts map[int32]owned // ready partitions when the batch began
 
-	streams map[streamRef]*stream
-	dedup   map[dedupRef]dedupEntry
-	outcome map[outcomeKey]int
-	events  map[string]int
+	streams  map[streamRef]*stream
+	records  []record         // the stream records the batch produced, to store after the commit
+	rewrites map[int32]string // per partition being copied to the state topic, where this batch's part ended ("" at the end)
+	outcome  map[outcomeKey]int
+	events   map[string]int
 
 	mu       sync.Mutex
 	inflight sync.WaitGroup
@@ -79,19 +81,6 @@ func (st *stream) remember(c state.Command) {
 	st.dirty = true
 }
 
-type dedupRef struct {
-	part      int32
-	key       string
-	commandID string
-}
-
-// dedupEntry is a command id's first outcome: the value of its result
-// record, and the command's time.
-type dedupEntry struct {
-	at     time.Time
-	result []byte
-}
-
 type outcomeKey struct{ typ, status string }
 
 type topicPartition struct {
@@ -102,7 +91,7 @@ type topicPartition struct {
 func (p *Processor) newBatch(ctx context.Context, sess *kgo.GroupTransactSession) *batch {
 	return &batch{
 		p: p, ctx: ctx, sess: sess, parts: p.parts.snapshot(),
-		streams: map[streamRef]*stream{}, dedup: map[dedupRef]dedupEntry{},
+		streams: map[streamRef]*stream{}, rewrites: map[int32]string{},
 		outcome: map[outcomeKey]int{}, events: map[string]int{},
 		next: map[topicPartition]int64{},
 	}
@@ -135,12 +124,8 @@ func (b *batch) handle(rec *kgo.Record) (err error) {
 		return err
 	}
 	res.Version = st.version
-	dref := dedupRef{ref.part, ref.key, cmd.Meta.ID}
 	fp := cmd.Fingerprint()
-	first, reused, err := b.firstOutcome(st, dref, fp, cmd.Meta.Time)
-	if err != nil {
-		return err
-	}
+	first, reused := b.firstOutcome(st, cmd.Meta.ID, fp, cmd.Meta.Time)
 	if reused {
 		setRejection(res, aggregate.Reject(CodeIdempotencyKeyReused,
 			"command id %q was used for another request on this schedule; send a new id for a new command", cmd.Meta.ID))
@@ -151,17 +136,16 @@ func (b *batch) handle(rec *kgo.Record) (err error) {
 		res.Code, res.Message, res.Version, res.Events = first.Code, first.Message, first.Version, first.Events
 		return b.finish(rec, cmd, res, nil, nil)
 	}
-	st.remember(state.Command{ID: cmd.Meta.ID, At: cmd.Meta.Time.UnixNano(), Fingerprint: fp})
 	res.Fingerprint = fp
 	if rejection != nil {
 		setRejection(res, rejection)
-		return b.finish(rec, cmd, res, nil, &dref)
+		return b.finish(rec, cmd, res, nil, st)
 	}
 	events, err := b.execute(st, cmd, res)
 	if err != nil {
 		setRejection(res, err)
 	}
-	return b.finish(rec, cmd, res, events, &dref)
+	return b.finish(rec, cmd, res, events, st)
 }
 
 // execute runs the command on the stream. On success it advances the
@@ -193,17 +177,18 @@ func (b *batch) execute(st *stream, cmd topics.Command, res *topics.Result) ([]*
 	return recs, nil
 }
 
-// finish produces the command's events and its one result, and records
-// the result as the command id's first outcome when dref is set.
-func (b *batch) finish(rec *kgo.Record, cmd topics.Command, res *topics.Result, events []*kgo.Record, dref *dedupRef) error {
+// finish produces the command's events and its one result. When st is
+// set, the stream remembers the command id with the result as its first
+// outcome.
+func (b *batch) finish(rec *kgo.Record, cmd topics.Command, res *topics.Result, events []*kgo.Record, st *stream) error {
 	r := topics.ResultRecord(res, rec.Key, rec.Partition)
 	r.Timestamp = cmd.Meta.Time // restore dates remembered ids by it
 	for _, e := range events {
 		b.produce(e)
 	}
 	b.produce(r)
-	if dref != nil {
-		b.dedup[*dref] = dedupEntry{at: cmd.Meta.Time, result: r.Value}
+	if st != nil {
+		st.remember(state.Command{ID: cmd.Meta.ID, At: cmd.Meta.Time.UnixNano(), Fingerprint: res.Fingerprint, Outcome: appendOutcome(nil, res)})
 	}
 	typ := cmd.Type
 	if !b.p.known[typ] {
@@ -301,28 +286,19 @@ func (p *Processor) decodeStream(ref streamRef, record []byte) (*stream, error) 
 // firstOutcome returns the first outcome of the command id on its stream
 // within the dedup window before at, or nil. reused is set when the
 // stream remembers the id for another request (fingerprint fp differs).
-// Only an actual duplicate reads an outcome from the store.
-func (b *batch) firstOutcome(st *stream, ref dedupRef, fp uint64, at time.Time) (first *topics.Result, reused bool, err error) {
-	c, ok := st.find(ref.commandID)
+func (b *batch) firstOutcome(st *stream, id string, fp uint64, at time.Time) (first *topics.Result, reused bool) {
+	c, ok := st.find(id)
 	if !ok || c.At < at.Add(-b.p.cfg.DedupWindow).UnixNano() {
-		return nil, false, nil
+		return nil, false
 	}
 	if c.Fingerprint != 0 && fp != c.Fingerprint {
-		return nil, true, nil
+		return nil, true
 	}
-	value := b.dedup[ref].result
-	if value == nil {
-		v, found, err := b.p.store.Outcome(ref.part, ref.key, ref.commandID)
-		if err != nil || !found {
-			return nil, false, err // swept by the window: no longer a duplicate
-		}
-		value = v
+	first = &topics.Result{}
+	if err := decodeOutcome(c.Outcome, first); err != nil {
+		return nil, false // an undecodable entry is no proof of a duplicate
 	}
-	res, err := topics.DecodeResult(value)
-	if err != nil {
-		return nil, false, nil // an undecodable entry is no proof of a duplicate
-	}
-	return &res, false, nil
+	return first, false
 }
 
 func setRejection(res *topics.Result, err error) {
@@ -368,7 +344,51 @@ func (b *batch) wait() {
 	b.inflight.Wait()
 }
 
-// persist writes the overlay and the new checkpoints to Pebble in one
+// produceStates encodes the record of every stream the batch changed and
+// produces it to the state topic, in the transaction.
+func (b *batch) produceStates() error {
+	var buf []byte
+	for ref, st := range b.streams {
+		if !st.dirty {
+			continue
+		}
+		var value []byte
+		var err error
+		if value, buf, err = b.p.encodeRecord(ref, st, buf); err != nil {
+			return err
+		}
+		b.records = append(b.records, record{ref, value})
+		b.produce(topics.StateRecord(ref.key, value, ref.part))
+	}
+	return nil
+}
+
+// rewriteChunk is how many stored records a batch copies to the state
+// topic per partition being rewritten.
+const rewriteChunk = 5000
+
+// produceRewrites copies the next stored records of each partition being
+// rewritten to the state topic, and the completeness marker after the
+// last. They go before the batch's own state records, which are newer.
+func (b *batch) produceRewrites(rewrites map[int32]string) error {
+	logic := uint64(b.p.cfg.Kind.LogicVersion())
+	for part, after := range rewrites {
+		last, err := b.p.store.PartitionStreams(part, after, rewriteChunk, func(stream string, rec []byte) error {
+			b.produce(topics.StateRecord(stream, bytes.Clone(rec), part))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if last == "" {
+			b.produce(topics.CompleteRecord(logic, part))
+		}
+		b.rewrites[part] = last
+	}
+	return nil
+}
+
+// persist writes the records and the new checkpoints to Pebble in one
 // batch, for the partitions still owned in the same generation.
 func (b *batch) persist() error {
 	cps := map[int32]state.Checkpoint{}
@@ -382,24 +402,24 @@ func (b *batch) persist() error {
 			cp.Events = max(cp.Events, next)
 		case topics.Results:
 			cp.Results = max(cp.Results, next)
+		case topics.State:
+			cp.State = max(cp.State, next)
 		}
 		cps[tp.part] = cp
 	}
-	return b.p.parts.commit(b.parts, cps, func(keep func(int32) bool) error {
-		w := b.p.newWriter(len(b.streams), len(b.dedup))
-		defer w.close()
-		// Streams first: pruning a record's old ids deletes their
-		// outcomes, and an id used again must keep its new one.
-		for ref, st := range b.streams {
-			if st.dirty && keep(ref.part) {
-				if err := w.setStream(ref, st, b.parts[ref.part].gen); err != nil {
-					return err
-				}
-			}
+	for part, last := range b.rewrites {
+		if last == "" {
+			cp := cps[part]
+			cp.Synced = true
+			cps[part] = cp
 		}
-		for ref, e := range b.dedup {
-			if keep(ref.part) {
-				if err := w.setOutcome(ref, e); err != nil {
+	}
+	return b.p.parts.commit(b.parts, cps, b.rewrites, func(keep func(int32) bool) error {
+		w := b.p.newWriter(len(b.records))
+		defer w.close()
+		for _, r := range b.records {
+			if keep(r.ref.part) {
+				if err := w.set(r, b.parts[r.ref.part].gen); err != nil {
 					return err
 				}
 			}

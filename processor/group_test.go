@@ -65,7 +65,10 @@ type bumped struct{ aggregate.Kind }
 func (bumped) LogicVersion() int { return schedule.LogicVersion + 1 }
 
 // TestLogicVersionBump rebuilds the store when the logic version changes:
-// the state after the rebuild equals the state before, and equals the fold.
+// the state topic's records are of the old version, so the restore folds
+// the events, and the fold is copied to the state topic. The state after
+// the rebuild equals the state before, and equals the fold; a cold member
+// of the new version then restores from the state topic.
 func TestLogicVersionBump(t *testing.T) {
 	_, brokers := testkit.Cluster(t)
 	testkit.Topics(t, brokers, testPartitions)
@@ -80,13 +83,11 @@ func TestLogicVersionBump(t *testing.T) {
 	log := testkit.ReadAll(t, brokers)
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
 
-	r := start(t, brokers, "p1", dir, withKind(bumped{schedule.Kind}))
-	deadline := time.Now().Add(time.Minute)
-	for !r.p.Ready() {
-		if time.Now().After(deadline) {
-			t.Fatal("rebuild did not finish")
-		}
-		time.Sleep(20 * time.Millisecond)
+	reg := prometheus.NewRegistry()
+	r := start(t, brokers, "p1", dir, withKind(bumped{schedule.Kind}), withRegistry(reg))
+	waitOwnedAndReady(t, r, reg)
+	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "events"); n != testPartitions {
+		t.Fatalf("%d partitions folded the events after a logic bump, want %d", n, testPartitions)
 	}
 	// One more command after the rebuild proves the rebuilt state is used.
 	testkit.Send(t, testkit.Producer(t, brokers), []*kgo.Record{testkit.Cmd{Tenant: "clinic-1", Stream: "s000001",
@@ -101,6 +102,17 @@ func TestLogicVersionBump(t *testing.T) {
 		t.Fatalf("after the rebuild a checked-out visit must reject with closed, got %+v", rs)
 	}
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
+	testkit.StateMatches(t, bumped{schedule.Kind}, log)
+
+	reg = prometheus.NewRegistry()
+	cold := start(t, brokers, "p2", filepath.Join(t.TempDir(), "p2"), withKind(bumped{schedule.Kind}), withRegistry(reg))
+	waitOwnedAndReady(t, cold, reg)
+	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "state"); n != testPartitions {
+		t.Fatalf("%d partitions of the new version restored from the rewritten state topic, want %d", n, testPartitions)
+	}
+	if err := cold.stop(t); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestRestoreProgressExported: while a cold member restores, the records

@@ -24,16 +24,20 @@ func (p *Processor) loop(ctx context.Context, sess *kgo.GroupTransactSession) er
 			return err
 		default:
 		}
-		fetches := sess.PollRecords(ctx, p.cfg.MaxBatch)
+		// The poll is bounded so that copying a partition to the state
+		// topic goes on while no command arrives.
+		pctx, cancel := context.WithTimeout(ctx, idlePoll)
+		fetches := sess.PollRecords(pctx, p.cfg.MaxBatch)
+		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
 		fetches.EachError(func(t string, part int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				p.log.Warn("fetch", "topic", t, "partition", part, "err", err)
 			}
 		})
-		if fetches.NumRecords() == 0 {
+		if fetches.NumRecords() == 0 && !p.parts.rewritePending() {
 			continue
 		}
 		if err := p.handleBatch(ctx, sess, fetches); err != nil {
@@ -55,12 +59,17 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 	defer cancel()
 	b := p.newBatch(finish, sess)
 	records := fetches.Records()
+	if rewrites := p.parts.rewriting(b.parts); len(rewrites) > 0 {
+		b.err = b.produceRewrites(rewrites)
+	}
 	// 2. Read the streams the batch needs that are not in memory, in one
 	// pass in key order. Then handle each command in partition order. A
 	// record of a partition that is not restored (assigned after this
 	// poll began) aborts the batch: its fetch is paused, and End rewinds
 	// the others.
-	b.err = b.prefetchRecords(records)
+	if b.err == nil {
+		b.err = b.prefetchRecords(records)
+	}
 	for _, rec := range records {
 		if b.err != nil {
 			break
@@ -73,6 +82,9 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 			b.err = err
 			break
 		}
+	}
+	if b.err == nil {
+		b.err = b.produceStates()
 	}
 	b.wait()
 	if b.err == nil && p.cfg.Hooks.BeforeCommit != nil {
@@ -116,3 +128,6 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 }
 
 var errNotReady = errors.New("processor: record of a partition still restoring")
+
+// idlePoll bounds a poll of the loop.
+const idlePoll = 200 * time.Millisecond

@@ -14,24 +14,26 @@ import (
 //	rewind_processor_batch_seconds                  time from poll to the Pebble write of a batch
 //	rewind_processor_consumer_lag{partition}        commands behind the last stable offset, every partition
 //	rewind_processor_restore_events_total           events folded while restoring
+//	rewind_processor_restore_seconds{source}        time to restore a partition, by what it read: state-tail, state or events
 //	rewind_processor_restoring_partitions           partitions restoring now
 //	rewind_processor_restore_remaining{partition}   records left to fold, while the partition restores
 //	rewind_processor_partitions_owned               partitions this instance owns
 //	rewind_processor_state_cache_total{result}      stream lookups by the state cache: hit or miss (a miss reads Pebble)
 //	rewind_processor_state_cache_bytes              bytes the state cache holds
 type metrics struct {
-	commands     *prometheus.CounterVec
-	events       *prometheus.CounterVec
-	transactions *prometheus.CounterVec
-	batch        prometheus.Histogram
-	lag          *prometheus.GaugeVec
-	restored     prometheus.Counter
-	restoring    prometheus.Gauge
-	restoreLeft  *prometheus.GaugeVec
-	owned        prometheus.Gauge
-	cacheHits    prometheus.Counter
-	cacheMisses  prometheus.Counter
-	cacheBytes   prometheus.Gauge
+	commands       *prometheus.CounterVec
+	events         *prometheus.CounterVec
+	transactions   *prometheus.CounterVec
+	batch          prometheus.Histogram
+	lag            *prometheus.GaugeVec
+	restored       prometheus.Counter
+	restoring      prometheus.Gauge
+	restoreSeconds *prometheus.HistogramVec
+	restoreLeft    *prometheus.GaugeVec
+	owned          prometheus.Gauge
+	cacheHits      prometheus.Counter
+	cacheMisses    prometheus.Counter
+	cacheBytes     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -55,6 +57,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		restored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rewind_processor_restore_events_total", Help: "Events folded into Pebble while restoring.",
 		}),
+		restoreSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rewind_processor_restore_seconds",
+			Help:    "Time to restore a partition, by source: the state topic's tail since the checkpoint, the whole state topic, or a fold of the events.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+		}, []string{"source"}),
 		restoring: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rewind_processor_restoring_partitions", Help: "Partitions being restored now.",
 		}),
@@ -74,7 +81,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}, []string{"result"})
 	m.cacheHits, m.cacheMisses = lookups.WithLabelValues("hit"), lookups.WithLabelValues("miss")
 	if reg != nil {
-		reg.MustRegister(m.commands, m.events, m.transactions, m.batch, m.lag, m.restored, m.restoring, m.restoreLeft, m.owned,
+		reg.MustRegister(m.commands, m.events, m.transactions, m.batch, m.lag, m.restored, m.restoreSeconds, m.restoring, m.restoreLeft, m.owned,
 			lookups, m.cacheBytes)
 	}
 	return m
@@ -90,5 +97,8 @@ func (m *metrics) initLabels(commandTypes []string) {
 	}
 	for _, result := range []string{"committed", "aborted", "failed"} {
 		m.transactions.WithLabelValues(result)
+	}
+	for _, s := range []source{fromStateTail, fromState, fromEvents} {
+		m.restoreSeconds.WithLabelValues(s.String())
 	}
 }

@@ -113,7 +113,6 @@ func (p *Processor) Run(ctx context.Context) error {
 		return fmt.Errorf("processor: init producer id: %w", err)
 	}
 	go p.pollLag(runCtx, adm)
-	go p.expireDedup(runCtx)
 	close(p.ready)
 	p.log.Info("processor running", "partitions", n, "group", p.cfg.Group)
 
@@ -262,6 +261,10 @@ type ownership struct {
 	restoring map[int32]context.CancelFunc
 	ready     map[int32]owned
 	runs      map[int32]chan struct{} // closed when the last restore of a partition has returned
+	// rewrites holds, per ready partition whose store the state topic
+	// does not yet mirror (after a fold of the events), the last stream
+	// copied to the state topic so far ("" before the first).
+	rewrites map[int32]string
 }
 
 type owned struct {
@@ -270,7 +273,7 @@ type owned struct {
 }
 
 func newOwnership() *ownership {
-	return &ownership{restoring: map[int32]context.CancelFunc{}, ready: map[int32]owned{}, runs: map[int32]chan struct{}{}}
+	return &ownership{restoring: map[int32]context.CancelFunc{}, ready: map[int32]owned{}, runs: map[int32]chan struct{}{}, rewrites: map[int32]string{}}
 }
 
 // startRestore marks parts as restoring by the run that closes done, and
@@ -291,7 +294,8 @@ func (o *ownership) startRestore(parts []int32, cancel context.CancelFunc, done 
 }
 
 // finishRestore marks restored partitions ready, unless they were revoked
-// meanwhile, and returns the ones it marked.
+// meanwhile, and returns the ones it marked. Those the state topic does
+// not mirror are to be copied to it.
 func (o *ownership) finishRestore(cps map[int32]state.Checkpoint) []int32 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -301,6 +305,9 @@ func (o *ownership) finishRestore(cps map[int32]state.Checkpoint) []int32 {
 			delete(o.restoring, part)
 			o.gen++
 			o.ready[part] = owned{cp: cp, gen: o.gen}
+			if !cp.Synced {
+				o.rewrites[part] = ""
+			}
 			done = append(done, part)
 		}
 	}
@@ -316,6 +323,7 @@ func (o *ownership) drop(parts []int32) {
 			delete(o.restoring, part)
 		}
 		delete(o.ready, part)
+		delete(o.rewrites, part)
 	}
 }
 
@@ -338,11 +346,25 @@ func (o *ownership) snapshot() map[int32]owned {
 	return out
 }
 
+// rewriting returns the cursors of the partitions of seen being copied to
+// the state topic.
+func (o *ownership) rewriting(seen map[int32]owned) map[int32]string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := map[int32]string{}
+	for part, after := range o.rewrites {
+		if _, ok := seen[part]; ok {
+			out[part] = after
+		}
+	}
+	return out
+}
+
 // commit calls write with the partitions of seen that are still ready in
-// the same generation, and records their new checkpoints. It holds the
-// lock throughout, so a restore cannot read a checkpoint while a batch's
-// states are half written.
-func (o *ownership) commit(seen map[int32]owned, cps map[int32]state.Checkpoint, write func(keep func(int32) bool) error) error {
+// the same generation, and records their new checkpoints and rewrite
+// cursors ("" ends a rewrite). It holds the lock throughout, so a restore
+// cannot read a checkpoint while a batch's states are half written.
+func (o *ownership) commit(seen map[int32]owned, cps map[int32]state.Checkpoint, rewrites map[int32]string, write func(keep func(int32) bool) error) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	keep := func(part int32) bool {
@@ -357,7 +379,22 @@ func (o *ownership) commit(seen map[int32]owned, cps map[int32]state.Checkpoint,
 			o.ready[part] = owned{cp: cp, gen: o.ready[part].gen}
 		}
 	}
+	for part, last := range rewrites {
+		if _, ok := o.rewrites[part]; ok && keep(part) {
+			if last == "" {
+				delete(o.rewrites, part)
+			} else {
+				o.rewrites[part] = last
+			}
+		}
+	}
 	return nil
+}
+
+func (o *ownership) rewritePending() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.rewrites) > 0
 }
 
 func (o *ownership) ownedCount() int {

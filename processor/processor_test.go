@@ -202,6 +202,10 @@ func withHooks(h processor.Hooks) func(*processor.Config) {
 }
 
 // withKind sets the aggregate kind.
+func withRegistry(reg *prometheus.Registry) func(*processor.Config) {
+	return func(c *processor.Config) { c.Registerer = reg }
+}
+
 func withKind(k aggregate.Kind) func(*processor.Config) {
 	return func(c *processor.Config) { c.Kind = k }
 }

@@ -1,12 +1,12 @@
 package processor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -18,112 +18,357 @@ import (
 	"github.com/rewind/rewind/topics"
 )
 
-// restoreFlushEvery bounds the records folded between two Pebble writes.
-const restoreFlushEvery = 10000
+// A restore brings the store's partitions up to Kafka. It reads the
+// state topic when it can: from the checkpoint on when the store mirrors
+// the topic (a warm restart or a standby's copy), else the whole
+// partition (a lost disk), which holds one live record per stream, not
+// the history. It folds schedule-events and schedule-results only when the
+// state topic cannot serve: records or a completeness marker of another
+// logic version, no marker (a topic younger than the events), or a
+// checkpoint below the log start. The loop then copies the fold to the
+// state topic (batch.produceRewrites).
+//
+// Partitions share nothing (keys, checkpoints and streams are per
+// partition), so they restore in parallel: restoreParallelism groups,
+// each with its own consumer.
 
-// restore brings the Pebble state of parts up to the log: it folds
-// schedule-events into the stream states and schedule-results into the
-// dedup index, each from its checkpoint to a point with no open
-// transaction. A checkpoint below the log start, or built by another logic
-// version, wipes the partition and rebuilds it from the log start.
+// restoreParallelism is how many groups of partitions restore at once.
+const restoreParallelism = 2
+
+// restoreFlushBytes bounds the bytes of records between two Pebble
+// writes of a restore: large batches go to Pebble whole, without the
+// memtable's per-key inserts.
+const restoreFlushBytes = 32 << 20
+
+// source is where a partition's restore reads from.
+type source int
+
+const (
+	fromStateTail source = iota // the state topic from the checkpoint on
+	fromState                   // the whole state topic partition
+	fromEvents                  // events and results, from the checkpoint on
+)
+
+func (s source) String() string {
+	return [...]string{"state-tail", "state", "events"}[s]
+}
+
+// restoreStats is what a partition's restore read, for its log line.
+type restoreStats struct {
+	source                 source
+	state, events, results int64
+}
+
 func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]state.Checkpoint, error) {
 	adm, err := kadm.NewOptClient(p.clientOpts()...)
 	if err != nil {
 		return nil, err
 	}
 	defer adm.Close()
-	cps, err := p.startingPoints(ctx, adm, parts)
+	start := time.Now()
+	cps, sources, err := p.startingPoints(ctx, adm, parts)
 	if err != nil {
 		return nil, err
 	}
-	ends, err := stableEnds(ctx, adm, parts)
-	if err != nil {
-		return nil, err
-	}
-	// Partitions share nothing (keys, checkpoints and streams are per
-	// partition), so they fold in parallel: each group with its own
-	// consumer and overlay.
-	groups := min(restoreParallelism, len(parts))
-	restorers := make([]*restorer, groups)
-	for i := range restorers {
-		restorers[i] = &restorer{p: p, cps: map[int32]state.Checkpoint{}, ends: map[topicPartition]int64{},
-			streams: make(map[streamRef]*stream, restoreFlushEvery), dedup: make(map[dedupRef]dedupEntry, restoreFlushEvery)}
-	}
-	for i, part := range parts {
-		r := restorers[i%groups]
-		r.cps[part] = cps[part]
-		for _, t := range []string{topics.Events, topics.Results} {
-			tp := topicPartition{t, part}
-			r.ends[tp] = ends[tp]
+	stats := map[int32]*restoreStats{}
+	var fold []int32
+	var fromTopic []int32
+	for _, part := range parts {
+		stats[part] = &restoreStats{source: sources[part]}
+		if sources[part] == fromEvents {
+			fold = append(fold, part)
+		} else {
+			fromTopic = append(fromTopic, part)
 		}
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, r := range restorers {
-		g.Go(func() error { return r.run(gctx) })
+	if len(fromTopic) > 0 {
+		ok, err := p.restoreState(ctx, adm, fromTopic, cps, stats)
+		if err != nil {
+			return nil, err
+		}
+		for _, part := range fromTopic {
+			if ok[part] {
+				continue
+			}
+			// The state topic cannot serve: fold the events from the start.
+			if err := p.store.WipePartition(part); err != nil {
+				return nil, err
+			}
+			cp, err := p.foldStart(ctx, adm, part)
+			if err != nil {
+				return nil, err
+			}
+			cps[part] = cp
+			stats[part].source = fromEvents
+			fold = append(fold, part)
+		}
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	if len(fold) > 0 {
+		if err := p.restoreEvents(ctx, adm, fold, cps, stats); err != nil {
+			return nil, err
+		}
 	}
-	for _, r := range restorers {
-		maps.Copy(cps, r.cps)
+	took := time.Since(start)
+	for _, part := range parts {
+		s := stats[part]
+		p.metrics.restoreSeconds.WithLabelValues(s.source.String()).Observe(took.Seconds())
+		p.log.Info("partition restored", "partition", part, "source", s.source.String(),
+			"state_records", s.state, "events", s.events, "results", s.results, "took", took.Round(time.Millisecond))
 	}
 	return cps, nil
 }
 
-// restoreParallelism is how many groups of partitions restore at once.
-const restoreParallelism = 2
-
-// startingPoints reads each partition's checkpoint and wipes those that
-// cannot be continued.
-func (p *Processor) startingPoints(ctx context.Context, adm *kadm.Client, parts []int32) (map[int32]state.Checkpoint, error) {
-	starts, err := adm.ListStartOffsets(ctx, topics.Events)
+// startingPoints reads each partition's checkpoint and chooses where its
+// restore reads from. A partition that cannot continue from its
+// checkpoint is wiped.
+func (p *Processor) startingPoints(ctx context.Context, adm *kadm.Client, parts []int32) (map[int32]state.Checkpoint, map[int32]source, error) {
+	starts, err := adm.ListStartOffsets(ctx, topics.Events, topics.State)
 	if err != nil {
-		return nil, fmt.Errorf("list start offsets: %w", err)
+		return nil, nil, fmt.Errorf("list start offsets: %w", err)
 	}
 	logic := int64(p.cfg.Kind.LogicVersion())
-	cps := map[int32]state.Checkpoint{}
+	cps, sources := map[int32]state.Checkpoint{}, map[int32]source{}
 	for _, part := range parts {
-		start, ok := starts.Lookup(topics.Events, part)
-		if !ok || start.Err != nil {
-			return nil, fmt.Errorf("log start of %s/%d unknown: %v", topics.Events, part, start.Err)
+		eventsStart, err1 := logStart(starts, topics.Events, part)
+		stateStart, err2 := logStart(starts, topics.State, part)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, nil, err
 		}
 		cp, found, err := p.store.Checkpoint(part)
 		if err != nil && !errors.Is(err, state.ErrCorrupt) {
-			return nil, err
+			return nil, nil, err
 		}
 		switch {
-		case found && cp.Logic == logic && cp.Events >= start.Offset:
-			cps[part] = cp
+		case found && cp.Logic == logic && cp.Synced && cp.State >= stateStart:
+			cps[part], sources[part] = cp, fromStateTail
+			continue
+		case found && cp.Logic == logic && !cp.Synced && cp.Events >= eventsStart:
+			// A fold the state topic does not mirror yet: go on with it.
+			cps[part], sources[part] = cp, fromEvents
 			continue
 		case found && cp.Logic != logic:
 			p.log.Info("logic version changed: rebuilding partition", "partition", part, "stored", cp.Logic, "code", logic)
 		case found:
-			p.log.Warn("checkpoint below the log start: rebuilding partition", "partition", part, "checkpoint", cp.Events, "log_start", start.Offset)
+			p.log.Warn("checkpoint below the log start: rebuilding partition", "partition", part)
 		}
 		if err := p.store.WipePartition(part); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		cps[part] = state.Checkpoint{Events: start.Offset, Logic: logic}
+		cps[part], sources[part] = state.Checkpoint{State: stateStart, Logic: logic}, fromState
 	}
-	return cps, nil
+	return cps, sources, nil
 }
 
-// stableEnds waits until no transaction is open on the events and results
-// partitions (last stable offset = high watermark) and returns those ends.
+func logStart(starts kadm.ListedOffsets, topic string, part int32) (int64, error) {
+	o, ok := starts.Lookup(topic, part)
+	if !ok || o.Err != nil {
+		return 0, fmt.Errorf("log start of %s/%d unknown: %v", topic, part, o.Err)
+	}
+	return o.Offset, nil
+}
+
+// foldStart is the checkpoint a fold from the log start begins at.
+func (p *Processor) foldStart(ctx context.Context, adm *kadm.Client, part int32) (state.Checkpoint, error) {
+	starts, err := adm.ListStartOffsets(ctx, topics.Events)
+	if err != nil {
+		return state.Checkpoint{}, fmt.Errorf("list start offsets: %w", err)
+	}
+	start, err := logStart(starts, topics.Events, part)
+	return state.Checkpoint{Events: start, Logic: int64(p.cfg.Kind.LogicVersion())}, err
+}
+
+// restoreState applies the state topic to the partitions, each from its
+// checkpoint's State offset, and reports per partition whether the
+// result is whole: a tail of records of this logic version, or a whole
+// partition whose latest completeness marker and every stream's latest
+// record are of this logic version. It sets the checkpoints of those.
+func (p *Processor) restoreState(ctx context.Context, adm *kadm.Client, parts []int32, cps map[int32]state.Checkpoint, stats map[int32]*restoreStats) (map[int32]bool, error) {
+	ends, err := stableEnds(ctx, adm, []string{topics.State}, parts)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	ok := map[int32]bool{}
+	err = p.inGroups(ctx, parts, func(ctx context.Context, group []int32) error {
+		r := &stateReader{p: p, logic: uint64(p.cfg.Kind.LogicVersion()), parts: map[int32]*statePart{}}
+		from := map[topicPartition]int64{}
+		groupEnds := map[topicPartition]int64{}
+		for _, part := range group {
+			tp := topicPartition{topics.State, part}
+			from[tp], groupEnds[tp] = cps[part].State, ends[tp]
+			r.parts[part] = &statePart{cp: cps[part], tail: stats[part].source == fromStateTail, bad: map[string]bool{}, stats: stats[part]}
+		}
+		r.w = p.newWriter(0)
+		defer func() { r.w.close() }()
+		if err := p.catchUp(ctx, from, groupEnds, r); err != nil {
+			return err
+		}
+		if err := r.flush(true); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for part, sp := range r.parts {
+			if sp.whole(r.logic) {
+				cps[part] = sp.cp
+				ok[part] = true
+			}
+		}
+		return nil
+	})
+	return ok, err
+}
+
+// stateReader applies state topic records to the store.
+type stateReader struct {
+	p     *Processor
+	logic uint64
+	parts map[int32]*statePart
+	w     *writer
+}
+
+type statePart struct {
+	cp     state.Checkpoint
+	tail   bool            // the store mirrored the topic up to cp.State
+	failed bool            // a record this logic version cannot use
+	marker uint64          // the latest completeness marker's logic; 0 for none
+	bad    map[string]bool // streams whose latest record is of another logic version
+	stats  *restoreStats
+}
+
+// whole reports whether the partition's store now mirrors the state
+// topic completely.
+func (sp *statePart) whole(logic uint64) bool {
+	if sp.failed {
+		return false
+	}
+	return sp.tail || (sp.marker == logic && len(sp.bad) == 0)
+}
+
+func (r *stateReader) apply(rec *kgo.Record) error {
+	sp := r.parts[rec.Partition]
+	sp.cp.State = rec.Offset + 1
+	if rec.Attrs.IsControl() || sp.failed {
+		return nil
+	}
+	sp.stats.state++
+	key := string(rec.Key)
+	if key == topics.CompleteKey {
+		logic, err := topics.ParseComplete(rec.Value)
+		sp.marker = logic
+		if err != nil || logic != r.logic {
+			sp.marker = 0
+			sp.failed = sp.tail // a rewrite by another logic version since our copy
+		}
+		return nil
+	}
+	if rec.Value == nil {
+		delete(sp.bad, key)
+		return r.w.wb.DeleteStream(rec.Partition, key)
+	}
+	if logic, err := state.RecordLogic(rec.Value); err != nil || logic != r.logic {
+		sp.bad[key] = true
+		sp.failed = sp.tail
+		return nil
+	}
+	delete(sp.bad, key)
+	// The record's bytes are the store's: copied as they come.
+	return r.w.wb.SetStream(rec.Partition, key, rec.Value)
+}
+
+func (r *stateReader) skip(tp topicPartition, offset int64) { r.parts[tp.part].cp.State = offset }
+
+func (r *stateReader) flushDue() bool { return r.w.wb.Len() >= restoreFlushBytes }
+
+// flush writes the batch. A tail's checkpoint moves with it; a whole
+// partition gets its checkpoint only at the end, once it is known to be
+// whole: a crash before that leaves no checkpoint, and the next restore
+// starts over.
+func (r *stateReader) flush(last bool) error {
+	for part, sp := range r.parts {
+		if (sp.tail && !sp.failed) || (last && sp.whole(r.logic)) {
+			sp.cp.Synced = true
+			if err := r.w.wb.SetCheckpoint(part, sp.cp); err != nil {
+				return err
+			}
+		}
+	}
+	if err := r.w.commit(); err != nil {
+		return err
+	}
+	r.w.close()
+	r.w = r.p.newWriter(0)
+	return nil
+}
+
+// restoreEvents folds schedule-events into the stream states and
+// schedule-results into the remembered command ids, each from its
+// checkpoint to a point with no open transaction.
+func (p *Processor) restoreEvents(ctx context.Context, adm *kadm.Client, parts []int32, cps map[int32]state.Checkpoint, stats map[int32]*restoreStats) error {
+	ends, err := stableEnds(ctx, adm, []string{topics.Events, topics.Results}, parts)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	return p.inGroups(ctx, parts, func(ctx context.Context, group []int32) error {
+		r := &folder{p: p, cps: map[int32]state.Checkpoint{}, stats: stats,
+			streams: make(map[streamRef]*stream, restoreFlushEvery)}
+		from := map[topicPartition]int64{}
+		groupEnds := map[topicPartition]int64{}
+		mu.Lock()
+		for _, part := range group {
+			r.cps[part] = cps[part]
+			from[topicPartition{topics.Events, part}] = cps[part].Events
+			from[topicPartition{topics.Results, part}] = cps[part].Results
+		}
+		mu.Unlock()
+		for tp := range from {
+			groupEnds[tp] = ends[tp]
+		}
+		if err := p.catchUp(ctx, from, groupEnds, r); err != nil {
+			return err
+		}
+		if err := r.flush(true); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		maps.Copy(cps, r.cps)
+		return nil
+	})
+}
+
+// inGroups runs restore in up to restoreParallelism groups of parts at
+// once.
+func (p *Processor) inGroups(ctx context.Context, parts []int32, restore func(context.Context, []int32) error) error {
+	n := min(restoreParallelism, len(parts))
+	groups := make([][]int32, n)
+	for i, part := range parts {
+		groups[i%n] = append(groups[i%n], part)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, group := range groups {
+		g.Go(func() error { return restore(gctx, group) })
+	}
+	return g.Wait()
+}
+
+// stableEnds waits until no transaction is open on the partitions of the
+// topics (last stable offset = high watermark) and returns those ends.
 // An open transaction belongs to a previous owner that is being fenced or
-// timed out; its outcome must be known before folding.
-func stableEnds(ctx context.Context, adm *kadm.Client, parts []int32) (map[topicPartition]int64, error) {
+// timed out; its outcome must be known before reading.
+func stableEnds(ctx context.Context, adm *kadm.Client, names []string, parts []int32) (map[topicPartition]int64, error) {
 	for delay := 10 * time.Millisecond; ; delay = min(2*delay, time.Second) {
-		hwm, err := adm.ListEndOffsets(ctx, topics.Events, topics.Results)
+		hwm, err := adm.ListEndOffsets(ctx, names...)
 		if err != nil {
 			return nil, fmt.Errorf("list end offsets: %w", err)
 		}
-		lso, err := adm.ListCommittedOffsets(ctx, topics.Events, topics.Results)
+		lso, err := adm.ListCommittedOffsets(ctx, names...)
 		if err != nil {
 			return nil, fmt.Errorf("list stable offsets: %w", err)
 		}
 		ends, stable := map[topicPartition]int64{}, true
-		for _, t := range []string{topics.Events, topics.Results} {
+		for _, t := range names {
 			for _, part := range parts {
 				h, ok1 := hwm.Lookup(t, part)
 				l, ok2 := lso.Lookup(t, part)
@@ -147,34 +392,41 @@ func stableEnds(ctx context.Context, adm *kadm.Client, parts []int32) (map[topic
 	}
 }
 
-// restorer folds records into an overlay and flushes it with checkpoints.
-type restorer struct {
-	p       *Processor
-	cps     map[int32]state.Checkpoint
-	ends    map[topicPartition]int64
-	streams map[streamRef]*stream
-	dedup   map[dedupRef]dedupEntry
-	pending int
+// applier is what catchUp feeds.
+type applier interface {
+	// apply takes the next record of a partition, control records
+	// included.
+	apply(rec *kgo.Record) error
+	// skip moves a partition's position to offset with nothing to apply
+	// (a tail of aborted records).
+	skip(tp topicPartition, offset int64)
+	flushDue() bool
+	// flush writes what was applied; last is set by the caller's final
+	// flush, after catchUp returns.
+	flush(last bool) error
 }
 
-func (r *restorer) run(ctx context.Context) error {
+// catchUp reads the topic partitions from their offsets in from to their
+// ends with read_committed, into a. It exports the records left per
+// partition while it runs.
+func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]int64, a applier) error {
+	pos := maps.Clone(from)
 	offsets := map[string]map[int32]kgo.Offset{}
 	remaining := 0
-	for tp, end := range r.ends {
-		from := r.from(tp)
-		if from >= end {
+	for tp, end := range ends {
+		if pos[tp] >= end {
 			continue
 		}
 		if offsets[tp.topic] == nil {
 			offsets[tp.topic] = map[int32]kgo.Offset{}
 		}
-		offsets[tp.topic][tp.part] = kgo.NewOffset().At(from)
+		offsets[tp.topic][tp.part] = kgo.NewOffset().At(pos[tp])
 		remaining++
 	}
 	if remaining == 0 {
-		return r.flush()
+		return nil
 	}
-	cl, err := kgo.NewClient(append(r.p.clientOpts(),
+	cl, err := kgo.NewClient(append(p.clientOpts(),
 		kgo.ConsumePartitions(offsets),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Control records mark transaction ends; keeping them lets us see
@@ -182,10 +434,10 @@ func (r *restorer) run(ctx context.Context) error {
 		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		// Fetched batches decompress to several times their size, and a
-		// buffered and an in-flight response are alive at once: 2 MiB
+		// buffered and an in-flight response are alive at once: 4 MiB
 		// responses keep that near 100 MiB of heap.
-		kgo.FetchMaxBytes(2<<20),
-		kgo.FetchMaxPartitionBytes(512<<10),
+		kgo.FetchMaxBytes(4<<20),
+		kgo.FetchMaxPartitionBytes(1<<20),
 	)...)
 	if err != nil {
 		return err
@@ -193,12 +445,12 @@ func (r *restorer) run(ctx context.Context) error {
 	defer cl.Close()
 	done := map[topicPartition]bool{}
 	progress := map[topicPartition]time.Time{}
-	for tp := range r.ends {
+	for tp := range ends {
 		progress[tp] = time.Now()
 	}
-	defer r.clearProgress()
+	defer p.clearProgress(ends)
 	for remaining > 0 {
-		r.exportProgress()
+		p.exportProgress(pos, ends)
 		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		fetches := cl.PollFetches(pctx)
 		cancel()
@@ -211,12 +463,13 @@ func (r *restorer) run(ctx context.Context) error {
 		var ferr error
 		fetches.EachRecord(func(rec *kgo.Record) {
 			tp := topicPartition{rec.Topic, rec.Partition}
-			if ferr != nil || done[tp] || rec.Offset >= r.ends[tp] {
+			if ferr != nil || done[tp] || rec.Offset >= ends[tp] {
 				return
 			}
-			ferr = r.fold(rec)
+			ferr = a.apply(rec)
+			pos[tp] = rec.Offset + 1
 			progress[tp] = time.Now()
-			if rec.Offset+1 >= r.ends[tp] {
+			if rec.Offset+1 >= ends[tp] {
 				done[tp] = true
 				remaining--
 			}
@@ -224,45 +477,46 @@ func (r *restorer) run(ctx context.Context) error {
 		if ferr != nil {
 			return ferr
 		}
-		for tp, end := range r.ends {
-			if done[tp] || r.from(tp) >= end || time.Since(progress[tp]) < stuckAfter {
+		for tp, end := range ends {
+			if done[tp] || pos[tp] >= end || time.Since(progress[tp]) < stuckAfter {
 				continue
 			}
-			tail, err := r.abortedTail(ctx, tp)
+			tail, err := p.abortedTail(ctx, tp, pos[tp], end)
 			if err != nil {
 				return err
 			}
 			progress[tp] = time.Now()
 			if tail {
-				r.setFrom(tp, end)
+				a.skip(tp, end)
+				pos[tp] = end
 				done[tp] = true
 				remaining--
 			}
 		}
-		if r.pending >= restoreFlushEvery {
-			if err := r.flush(); err != nil {
+		if a.flushDue() {
+			if err := a.flush(false); err != nil {
 				return err
 			}
 		}
 	}
-	return r.flush()
+	return nil
 }
 
-// exportProgress sets, per partition, the records of events and results
-// still to fold: what an operator watches while a partition restores.
-func (r *restorer) exportProgress() {
+// exportProgress sets, per partition, the records still to read: what an
+// operator watches while a partition restores.
+func (p *Processor) exportProgress(pos, ends map[topicPartition]int64) {
 	left := map[int32]int64{}
-	for tp, end := range r.ends {
-		left[tp.part] += max(end-r.from(tp), 0)
+	for tp, end := range ends {
+		left[tp.part] += max(end-pos[tp], 0)
 	}
 	for part, n := range left {
-		r.p.metrics.restoreLeft.WithLabelValues(strconv.Itoa(int(part))).Set(float64(n))
+		p.metrics.restoreLeft.WithLabelValues(strconv.Itoa(int(part))).Set(float64(n))
 	}
 }
 
-func (r *restorer) clearProgress() {
-	for part := range r.cps {
-		r.p.metrics.restoreLeft.DeleteLabelValues(strconv.Itoa(int(part)))
+func (p *Processor) clearProgress(ends map[topicPartition]int64) {
+	for tp := range ends {
+		p.metrics.restoreLeft.DeleteLabelValues(strconv.Itoa(int(tp.part)))
 	}
 }
 
@@ -270,15 +524,14 @@ func (r *restorer) clearProgress() {
 // before restore checks for a tail of aborted records without a marker.
 const stuckAfter = 2 * time.Second
 
-// abortedTail reports whether everything between tp's position and its end
-// is transactional data with no marker: records a read-committed consumer
+// abortedTail reports whether everything between from and end of tp is
+// transactional data with no marker: records a read-committed consumer
 // never delivers, so the end is never seen. With LSO = end no transaction
 // is open, and a committed one always ends in a commit marker, so such
 // records are aborted. Real Kafka writes abort markers; kfake does not for
 // a transaction open when it was killed.
-func (r *restorer) abortedTail(ctx context.Context, tp topicPartition) (bool, error) {
-	from, end := r.from(tp), r.ends[tp]
-	cl, err := kgo.NewClient(append(r.p.clientOpts(),
+func (p *Processor) abortedTail(ctx context.Context, tp topicPartition, from, end int64) (bool, error) {
+	cl, err := kgo.NewClient(append(p.clientOpts(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{tp.topic: {tp.part: kgo.NewOffset().At(from)}}),
 		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
 		kgo.KeepControlRecords(),
@@ -311,20 +564,10 @@ func (r *restorer) abortedTail(ctx context.Context, tp topicPartition) (bool, er
 			return false, nil
 		}
 		if last+1 >= end {
-			r.p.log.Warn("aborted records without a marker at the end of a partition", "topic", tp.topic, "partition", tp.part, "from", from, "end", end)
+			p.log.Warn("aborted records without a marker at the end of a partition", "topic", tp.topic, "partition", tp.part, "from", from, "end", end)
 			return true, nil
 		}
 	}
-}
-
-func (r *restorer) setFrom(tp topicPartition, offset int64) {
-	cp := r.cps[tp.part]
-	if tp.topic == topics.Events {
-		cp.Events = offset
-	} else {
-		cp.Results = offset
-	}
-	r.cps[tp.part] = cp
 }
 
 func fetchError(fetches kgo.Fetches) error {
@@ -337,33 +580,48 @@ func fetchError(fetches kgo.Fetches) error {
 	return err
 }
 
-func (r *restorer) from(tp topicPartition) int64 {
-	if tp.topic == topics.Events {
-		return r.cps[tp.part].Events
-	}
-	return r.cps[tp.part].Results
+// restoreFlushEvery bounds the records folded between two Pebble writes.
+const restoreFlushEvery = 10000
+
+// folder folds events and results into an overlay of streams and flushes
+// it with checkpoints.
+type folder struct {
+	p       *Processor
+	cps     map[int32]state.Checkpoint
+	stats   map[int32]*restoreStats
+	streams map[streamRef]*stream
+	pending int
+	buf     []byte
 }
 
-// fold applies one record and advances its checkpoint.
-func (r *restorer) fold(rec *kgo.Record) error {
-	cp := r.cps[rec.Partition]
-	if rec.Topic == topics.Events {
-		cp.Events = rec.Offset + 1
-	} else {
-		cp.Results = rec.Offset + 1
-	}
-	r.cps[rec.Partition] = cp
+// apply folds one record and advances its checkpoint.
+func (r *folder) apply(rec *kgo.Record) error {
+	r.skip(topicPartition{rec.Topic, rec.Partition}, rec.Offset+1)
 	r.pending++
 	if rec.Attrs.IsControl() {
 		return nil
 	}
 	if rec.Topic == topics.Events {
+		r.stats[rec.Partition].events++
 		return r.foldEvent(rec)
 	}
+	r.stats[rec.Partition].results++
 	return r.foldResult(rec)
 }
 
-func (r *restorer) foldEvent(rec *kgo.Record) error {
+func (r *folder) skip(tp topicPartition, offset int64) {
+	cp := r.cps[tp.part]
+	if tp.topic == topics.Events {
+		cp.Events = offset
+	} else {
+		cp.Results = offset
+	}
+	r.cps[tp.part] = cp
+}
+
+func (r *folder) flushDue() bool { return r.pending >= restoreFlushEvery }
+
+func (r *folder) foldEvent(rec *kgo.Record) error {
 	e, err := topics.DecodeEvent(rec)
 	if err != nil || e.Tombstone {
 		return nil // not ours, or erased on purpose: nothing to fold
@@ -388,28 +646,20 @@ func (r *restorer) foldEvent(rec *kgo.Record) error {
 	return nil
 }
 
-func (r *restorer) foldResult(rec *kgo.Record) error {
-	id, status, ok := topics.ResultHead(rec)
-	if !ok {
-		res, err := topics.DecodeResult(rec.Value)
-		if err != nil {
-			return nil
-		}
-		id, status = res.CommandID, res.Status
-	}
-	tenant, stream, valid := topics.ParseStreamKey(rec.Key)
-	if !valid || status == topics.StatusDuplicate {
+func (r *folder) foldResult(rec *kgo.Record) error {
+	if _, status, ok := topics.ResultHead(rec); ok && status == topics.StatusDuplicate {
 		return nil
 	}
+	res, err := topics.DecodeResult(rec.Value)
+	tenant, stream, valid := topics.ParseStreamKey(rec.Key)
 	// A refused reuse of an id is not that id's outcome: the processor
 	// did not remember it, and neither does a restore.
-	if status == topics.StatusRejected {
-		if res, err := topics.DecodeResult(rec.Value); err == nil && res.Code == CodeIdempotencyKeyReused {
-			return nil
-		}
+	if err != nil || !valid || res.Status == topics.StatusDuplicate || res.Code == CodeIdempotencyKeyReused {
+		return nil
 	}
-	// Only outcomes of records on their stream's partition are in the
-	// index (topics.Command.Routed), as when the processor handled them.
+	// Only outcomes of records on their stream's partition are
+	// remembered (topics.Command.Routed), as when the processor handled
+	// them.
 	key := topics.StreamKey(tenant, stream)
 	if topics.PartitionFor(key, r.p.nparts) != rec.Partition {
 		return nil
@@ -420,14 +670,12 @@ func (r *restorer) foldResult(rec *kgo.Record) error {
 	}
 	// A later non-duplicate outcome of the same id can only follow the
 	// end of the dedup window, so the latest is the one in force.
-	// The copy matters: rec.Value points into a decompressed fetch buffer,
-	// which the entry would otherwise keep alive until the next flush.
-	st.remember(state.Command{ID: id, At: rec.Timestamp.UnixNano(), Fingerprint: topics.ResultFingerprint(rec)})
-	r.dedup[dedupRef{rec.Partition, key, id}] = dedupEntry{at: rec.Timestamp, result: bytes.Clone(rec.Value)}
+	st.remember(state.Command{ID: res.CommandID, At: rec.Timestamp.UnixNano(), Fingerprint: topics.ResultFingerprint(rec),
+		Outcome: appendOutcome(nil, &res)})
 	return nil
 }
 
-func (r *restorer) stream(ref streamRef) (*stream, error) {
+func (r *folder) stream(ref streamRef) (*stream, error) {
 	if st, ok := r.streams[ref]; ok {
 		return st, nil
 	}
@@ -441,18 +689,19 @@ func (r *restorer) stream(ref streamRef) (*stream, error) {
 
 // flush writes the overlay and the checkpoints reached, then starts a new
 // overlay.
-func (r *restorer) flush() error {
-	w := r.p.newWriter(len(r.streams), len(r.dedup))
+func (r *folder) flush(bool) error {
+	w := r.p.newWriter(len(r.streams))
 	defer w.close()
 	for ref, st := range r.streams {
-		if st.dirty {
-			if err := w.setStream(ref, st, 0); err != nil {
-				return err
-			}
+		if !st.dirty {
+			continue
 		}
-	}
-	for ref, e := range r.dedup {
-		if err := w.setOutcome(ref, e); err != nil {
+		var value []byte
+		var err error
+		if value, r.buf, err = r.p.encodeRecord(ref, st, r.buf); err != nil {
+			return err
+		}
+		if err := w.set(record{ref, value}, 0); err != nil {
 			return err
 		}
 	}
@@ -465,7 +714,6 @@ func (r *restorer) flush() error {
 		return err
 	}
 	clear(r.streams)
-	clear(r.dedup)
 	r.pending = 0
 	return nil
 }

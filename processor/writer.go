@@ -1,19 +1,43 @@
 package processor
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/rewind/rewind/state"
 )
 
-// writer turns an overlay into one Pebble batch: stream records, with
-// their remembered ids cut to the dedup window, the first outcomes, and
-// checkpoints. The loop and restore both write through it.
+// encodeRecord returns a stream's record as the store and the state topic
+// hold it, its remembered ids cut to the dedup window.
+func (p *Processor) encodeRecord(ref streamRef, st *stream, buf []byte) ([]byte, []byte, error) {
+	buf, err := p.cfg.Kind.AppendState(buf[:0], st.state)
+	if err != nil {
+		return nil, buf, fmt.Errorf("processor: encode state of %s: %w", ref.key, err)
+	}
+	cmds := st.cmds
+	if len(st.added) > 0 {
+		// The window is measured from the stream's newest command, as
+		// the lookup measures it from the command at hand.
+		newest := st.added[0].At
+		for _, c := range st.added[1:] {
+			newest = max(newest, c.At)
+		}
+		cmds = cmds.Keep(newest - p.cfg.DedupWindow.Nanoseconds()).Append(st.added...)
+	}
+	logic := uint64(p.cfg.Kind.LogicVersion())
+	return state.EncodeStream(state.Stream{Logic: logic, Version: st.version, State: buf, Commands: cmds}), buf, nil
+}
+
+// record is an encoded stream record waiting to be written.
+type record struct {
+	ref   streamRef
+	bytes []byte
+}
+
+// writer turns records and checkpoints into one Pebble batch. The loop
+// and restore both write through it.
 type writer struct {
 	p      *Processor
 	wb     *state.Batch
-	buf    []byte
 	cached []pendingCache
 }
 
@@ -24,50 +48,23 @@ type pendingCache struct {
 	record []byte
 }
 
-// recordBytes approximates a stream record or an outcome in a batch.
-const recordBytes = 300
+// recordBytes approximates a stream record in a batch.
+const recordBytes = 400
 
-func (p *Processor) newWriter(streams, outcomes int) *writer {
-	return &writer{p: p, wb: p.store.NewBatch(recordBytes * (streams + outcomes))}
+func (p *Processor) newWriter(streams int) *writer {
+	return &writer{p: p, wb: p.store.NewBatch(recordBytes * streams)}
 }
 
-// setStream writes the stream's record. gen is the partition generation
-// to cache the record under; 0 does not cache it.
-func (w *writer) setStream(ref streamRef, st *stream, gen uint64) error {
-	var err error
-	w.buf, err = w.p.cfg.Kind.AppendState(w.buf[:0], st.state)
-	if err != nil {
-		return fmt.Errorf("processor: encode state of %s: %w", ref.key, err)
-	}
-	cmds := st.cmds
-	if len(st.added) > 0 {
-		// The window is measured from the stream's newest command, as
-		// the lookup measures it from the command at hand.
-		newest := st.added[0].At
-		for _, c := range st.added[1:] {
-			newest = max(newest, c.At)
-		}
-		cutoff := newest - w.p.cfg.DedupWindow.Nanoseconds()
-		cmds = cmds.Keep(cutoff, func(id string) {
-			err = errors.Join(err, w.wb.DeleteOutcome(ref.part, ref.key, id))
-		})
-		if err != nil {
-			return err
-		}
-		cmds = cmds.Append(st.added...)
-	}
-	record := state.EncodeStream(state.Stream{Version: st.version, State: w.buf, Commands: cmds})
-	if err := w.wb.SetStream(ref.part, ref.key, record); err != nil {
+// set writes a stream's record. gen is the partition generation to cache
+// the record under; 0 does not cache it.
+func (w *writer) set(r record, gen uint64) error {
+	if err := w.wb.SetStream(r.ref.part, r.ref.key, r.bytes); err != nil {
 		return err
 	}
 	if gen != 0 {
-		w.cached = append(w.cached, pendingCache{ref, gen, record})
+		w.cached = append(w.cached, pendingCache{r.ref, gen, r.bytes})
 	}
 	return nil
-}
-
-func (w *writer) setOutcome(ref dedupRef, e dedupEntry) error {
-	return w.wb.SetOutcome(ref.part, ref.key, ref.commandID, e.at, e.result)
 }
 
 // commit applies the batch, then caches its records.

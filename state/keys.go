@@ -7,7 +7,6 @@ import "encoding/binary"
 const (
 	kindCheckpoint = 'c'
 	kindStream     = 's'
-	kindOutcome    = 'o'
 )
 
 // layoutKey holds the layout version of the whole store.
@@ -24,11 +23,4 @@ func checkpointKey(p int32) []byte { return append(partitionPrefix(p), kindCheck
 
 func streamKey(p int32, stream string) []byte {
 	return append(append(partitionPrefix(p), kindStream), stream...)
-}
-
-// outcomeKey: stream ids never contain 0x00 (ids are validated), so the
-// separator keeps (stream, command) pairs distinct.
-func outcomeKey(p int32, stream, commandID string) []byte {
-	k := append(append(partitionPrefix(p), kindOutcome), stream...)
-	return append(append(k, 0), commandID...)
 }

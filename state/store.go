@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -20,8 +19,10 @@ var ErrCorrupt = errors.New("state: corrupt value")
 
 // Layout is the version of the key and value layout. A store of another
 // layout is wiped when opened, so its partitions are rebuilt from Kafka
-// instead of misread. Layout 2 keeps a stream's command ids in its record.
-const Layout = 2
+// instead of misread. Layout 2 kept a stream's command ids in its record;
+// layout 3 keeps their outcomes there too, and the state topic's offset
+// in the checkpoint.
+const Layout = 3
 
 // Options tune the store.
 type Options struct {
@@ -131,24 +132,36 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Checkpoint is how far a partition's state has folded each topic.
+// Checkpoint is how far a partition's state has caught up with Kafka.
 type Checkpoint struct {
 	// Events is the next schedule-events offset to fold.
 	Events int64
 	// Results is the next schedule-results offset to fold into the
 	// remembered command ids.
 	Results int64
+	// State is the next offset of the state topic's partition to apply.
+	State int64
 	// Logic is the logic version that built the partition's state.
 	Logic int64
+	// Synced is set when the state topic holds every stream of the
+	// partition under Logic, and the store mirrors it up to State: a
+	// restore then reads only the state topic from State on. Unset, the
+	// store is a fold of the events and results up to Events and
+	// Results, which the state topic does not (yet) mirror.
+	Synced bool
 }
 
-const checkpointLen = 24
+const checkpointLen = 33
 
 func (c Checkpoint) encode() []byte {
 	b := make([]byte, checkpointLen)
 	binary.BigEndian.PutUint64(b[0:], uint64(c.Events))
 	binary.BigEndian.PutUint64(b[8:], uint64(c.Results))
-	binary.BigEndian.PutUint64(b[16:], uint64(c.Logic))
+	binary.BigEndian.PutUint64(b[16:], uint64(c.State))
+	binary.BigEndian.PutUint64(b[24:], uint64(c.Logic))
+	if c.Synced {
+		b[32] = 1
+	}
 	return b
 }
 
@@ -164,7 +177,9 @@ func (s *Store) Checkpoint(p int32) (cp Checkpoint, ok bool, err error) {
 	}
 	cp.Events = int64(binary.BigEndian.Uint64(v[0:]))
 	cp.Results = int64(binary.BigEndian.Uint64(v[8:]))
-	cp.Logic = int64(binary.BigEndian.Uint64(v[16:]))
+	cp.State = int64(binary.BigEndian.Uint64(v[16:]))
+	cp.Logic = int64(binary.BigEndian.Uint64(v[24:]))
+	cp.Synced = v[32] == 1
 	return cp, true, nil
 }
 
@@ -214,19 +229,6 @@ func (s *Store) Streams(refs []Ref, found func(i int, record []byte) error) erro
 	return nil
 }
 
-// Outcome returns the first outcome recorded for a command id of a
-// stream: read only when a command turns out to be a duplicate.
-func (s *Store) Outcome(p int32, stream, commandID string) (outcome []byte, found bool, err error) {
-	v, found, err := s.get(outcomeKey(p, stream, commandID))
-	if err != nil || !found {
-		return nil, false, err
-	}
-	if len(v) < 8 {
-		return nil, false, fmt.Errorf("%w: outcome of %q", ErrCorrupt, commandID)
-	}
-	return v[8:], true, nil
-}
-
 // get returns a copy of the value at key.
 func (s *Store) get(key []byte) ([]byte, bool, error) {
 	v, closer, err := s.db.Get(key)
@@ -240,47 +242,47 @@ func (s *Store) get(key []byte) ([]byte, bool, error) {
 	return out, true, closer.Close()
 }
 
-// WipePartition removes everything of partition p: stream records,
-// outcomes and the checkpoint. It is one range tombstone, cheap at any
+// PartitionStreams calls fn with up to limit stream records of partition
+// p, in key order, starting after the stream named after ("" for the
+// first), and returns the last stream visited ("" when none). The record
+// is only valid during the call.
+func (s *Store) PartitionStreams(p int32, after string, limit int, fn func(stream string, record []byte) error) (last string, err error) {
+	lower := streamKey(p, after)
+	if after != "" {
+		lower = append(lower, 0) // the next key after it
+	}
+	upper := append(partitionPrefix(p), kindStream+1)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return "", fmt.Errorf("state: iterate partition %d: %w", p, err)
+	}
+	prefix := len(partitionPrefix(p)) + 1
+	n := 0
+	for it.First(); it.Valid() && n < limit; it.Next() {
+		last = string(it.Key()[prefix:])
+		if err := fn(last, it.Value()); err != nil {
+			it.Close()
+			return "", err
+		}
+		n++
+	}
+	if n < limit {
+		last = ""
+	}
+	if err := it.Close(); err != nil {
+		return "", fmt.Errorf("state: iterate partition %d: %w", p, err)
+	}
+	return last, nil
+}
+
+// WipePartition removes everything of partition p: stream records and the
+// checkpoint. It is one range tombstone, cheap at any
 // size.
 func (s *Store) WipePartition(p int32) error {
 	if err := s.db.DeleteRange(partitionPrefix(p), partitionPrefix(p+1), pebble.NoSync); err != nil {
 		return fmt.Errorf("state: wipe partition %d: %w", p, err)
 	}
 	return nil
-}
-
-// ExpireOutcomes deletes the outcomes of partition p recorded before
-// cutoff and returns how many it deleted. Outcomes of streams that are
-// written again go with their ids (see [Commands.Keep]); this sweep finds
-// those of streams that went quiet.
-func (s *Store) ExpireOutcomes(p int32, cutoff time.Time) (int, error) {
-	lower := append(partitionPrefix(p), kindOutcome)
-	upper := append(partitionPrefix(p), kindOutcome+1)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return 0, fmt.Errorf("state: expire outcomes: %w", err)
-	}
-	b := s.db.NewBatch()
-	defer b.Close()
-	n := 0
-	for it.First(); it.Valid(); it.Next() {
-		v := it.Value()
-		if len(v) >= 8 && int64(binary.BigEndian.Uint64(v)) < cutoff.UnixNano() {
-			if err := b.Delete(it.Key(), nil); err != nil {
-				it.Close()
-				return 0, err
-			}
-			n++
-		}
-	}
-	if err := it.Close(); err != nil {
-		return 0, fmt.Errorf("state: expire outcomes: %w", err)
-	}
-	if err := b.Commit(pebble.NoSync); err != nil {
-		return 0, fmt.Errorf("state: expire outcomes: %w", err)
-	}
-	return n, nil
 }
 
 // NewBatch starts a write batch. Nothing is visible until Commit; the
@@ -293,12 +295,13 @@ func (s *Store) NewBatch(sizeHint int) *Batch {
 	return &Batch{b: s.db.NewBatch()}
 }
 
-// Batch collects stream records, outcomes and checkpoints that must land
-// together.
+// Batch collects stream records and checkpoints that must land together.
 type Batch struct {
-	b   *pebble.Batch
-	buf []byte
+	b *pebble.Batch
 }
+
+// Len is the batch's size in bytes.
+func (b *Batch) Len() int { return b.b.Len() }
 
 // SetStream records a stream's record, encoded by [EncodeStream]. The
 // record is copied.
@@ -306,17 +309,10 @@ func (b *Batch) SetStream(p int32, stream string, record []byte) error {
 	return b.b.Set(streamKey(p, stream), record, nil)
 }
 
-// SetOutcome records the first outcome of a command id, and when it was
-// recorded.
-func (b *Batch) SetOutcome(p int32, stream, commandID string, at time.Time, outcome []byte) error {
-	b.buf = binary.BigEndian.AppendUint64(b.buf[:0], uint64(at.UnixNano()))
-	b.buf = append(b.buf, outcome...)
-	return b.b.Set(outcomeKey(p, stream, commandID), b.buf, nil)
-}
-
-// DeleteOutcome forgets the outcome of a command id.
-func (b *Batch) DeleteOutcome(p int32, stream, commandID string) error {
-	return b.b.Delete(outcomeKey(p, stream, commandID), nil)
+// DeleteStream forgets a stream: its record was erased on the state
+// topic.
+func (b *Batch) DeleteStream(p int32, stream string) error {
+	return b.b.Delete(streamKey(p, stream), nil)
 }
 
 // SetCheckpoint records how far partition p has folded.

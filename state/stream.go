@@ -6,10 +6,14 @@ import (
 	"iter"
 )
 
-// Stream is one stream's record: its version, its encoded state and the
-// command ids it remembers. Its byte slices may share the memory they were
-// decoded from; treat them as read-only.
+// Stream is one stream's record: the logic version that computed it, its
+// version, its encoded state and the command ids it remembers with their
+// first outcomes. The same bytes are the stream's record on the state
+// topic, so a restore copies them without decoding. Its byte slices may
+// share the memory they were decoded from; treat them as read-only.
 type Stream struct {
+	// Logic is the aggregate's logic version that computed State.
+	Logic   uint64
 	Version uint64
 	// State is the state as the aggregate's codec encoded it.
 	State []byte
@@ -27,10 +31,14 @@ type Command struct {
 	// and expected version), so a reused id with another request is told
 	// apart from a retry. Zero means unknown.
 	Fingerprint uint64
+	// Outcome is the command's first outcome, encoded by the caller:
+	// what a duplicate of the id is answered with.
+	Outcome []byte
 }
 
 // Commands is an encoded list of remembered commands: per command its id
-// (length-prefixed), its time (varint) and its fingerprint (8 bytes). It is
+// (length-prefixed), its time (varint), its fingerprint (8 bytes) and its
+// outcome (length-prefixed). It is
 // kept encoded because most lookups miss and a miss needs no allocation.
 // The zero value is empty.
 type Commands struct{ raw []byte }
@@ -43,7 +51,7 @@ func (c Commands) Len() int { return len(c.raw) }
 func (c Commands) Find(id string) (cmd Command, found bool) {
 	for e := range c.entries() {
 		if string(e.id) == id {
-			cmd, found = Command{ID: id, At: e.at, Fingerprint: e.fp}, true
+			cmd, found = Command{ID: id, At: e.at, Fingerprint: e.fp, Outcome: e.outcome}, true
 		}
 	}
 	return cmd, found
@@ -53,7 +61,7 @@ func (c Commands) Find(id string) (cmd Command, found bool) {
 func (c Commands) All() iter.Seq[Command] {
 	return func(yield func(Command) bool) {
 		for e := range c.entries() {
-			if !yield(Command{ID: string(e.id), At: e.at, Fingerprint: e.fp}) {
+			if !yield(Command{ID: string(e.id), At: e.at, Fingerprint: e.fp, Outcome: e.outcome}) {
 				return
 			}
 		}
@@ -61,12 +69,11 @@ func (c Commands) All() iter.Seq[Command] {
 }
 
 // Keep returns the list without the commands older than cutoff (Unix
-// nanoseconds), and calls dropped with the id of each one removed.
-func (c Commands) Keep(cutoff int64, dropped func(id string)) Commands {
+// nanoseconds).
+func (c Commands) Keep(cutoff int64) Commands {
 	out := Commands{}
 	for e := range c.entries() {
 		if e.at < cutoff {
-			dropped(string(e.id))
 			continue
 		}
 		out.raw = append(out.raw, e.raw...)
@@ -83,22 +90,26 @@ func (c Commands) Append(cmds ...Command) Commands {
 	if len(cmds) == 0 {
 		return c
 	}
-	out := make([]byte, len(c.raw), len(c.raw)+len(cmds)*48)
+	out := make([]byte, len(c.raw), len(c.raw)+len(cmds)*72)
 	copy(out, c.raw)
 	for _, cmd := range cmds {
 		out = binary.AppendUvarint(out, uint64(len(cmd.ID)))
 		out = append(out, cmd.ID...)
 		out = binary.AppendVarint(out, cmd.At)
 		out = binary.BigEndian.AppendUint64(out, cmd.Fingerprint)
+		out = binary.AppendUvarint(out, uint64(len(cmd.Outcome)))
+		out = append(out, cmd.Outcome...)
 	}
 	return Commands{raw: out}
 }
 
 type entry struct {
-	raw, id []byte
-	at      int64
-	fp      uint64
+	raw, id, outcome []byte
+	at               int64
+	fp               uint64
 }
+
+
 
 // entries walks the encoding. It stops at the first malformed entry;
 // decodeStream has checked the whole list before any walk.
@@ -131,12 +142,42 @@ func nextEntry(b []byte) (e entry, n int) {
 	n += k
 	e.fp = binary.BigEndian.Uint64(b[n:])
 	n += 8
+	l, k = binary.Uvarint(b[n:])
+	if k <= 0 || l > uint64(len(b)-n-k) {
+		return e, 0
+	}
+	e.outcome = b[n+k : n+k+int(l)]
+	n += k + int(l)
 	e.raw = b[:n]
 	return e, n
 }
 
-// DecodeStream reads a record written by the store, sharing v's memory.
+// recordFormat is the first byte of a stream record: a record of another
+// format (a newer build's, read from the state topic) is refused, not
+// misread.
+const recordFormat = 1
+
+// RecordLogic returns the logic version of an encoded stream record
+// without decoding the rest: what a restore checks before copying it.
+func RecordLogic(v []byte) (uint64, error) {
+	if len(v) == 0 || v[0] != recordFormat {
+		return 0, fmt.Errorf("%w: stream record format", ErrCorrupt)
+	}
+	logic, n := binary.Uvarint(v[1:])
+	if n <= 0 {
+		return 0, fmt.Errorf("%w: stream logic version", ErrCorrupt)
+	}
+	return logic, nil
+}
+
+// DecodeStream reads a record written by [EncodeStream], sharing v's
+// memory.
 func DecodeStream(v []byte) (Stream, error) {
+	logic, err := RecordLogic(v)
+	if err != nil {
+		return Stream{}, err
+	}
+	v = v[1+uvarintLen(logic):]
 	version, n := binary.Uvarint(v)
 	if n <= 0 {
 		return Stream{}, fmt.Errorf("%w: stream version", ErrCorrupt)
@@ -154,13 +195,20 @@ func DecodeStream(v []byte) (Stream, error) {
 		}
 		b = b[k:]
 	}
-	return Stream{Version: version, Commands: Commands{raw: cmds}, State: v[n+int(l):]}, nil
+	return Stream{Logic: logic, Version: version, Commands: Commands{raw: cmds}, State: v[n+int(l):]}, nil
 }
 
-// EncodeStream returns the record of s as the store keeps it: version |
-// commands length | commands | state.
+func uvarintLen(x uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], x)
+}
+
+// EncodeStream returns the record of s as the store and the state topic
+// keep it: format | logic | version | commands length | commands | state.
 func EncodeStream(s Stream) []byte {
-	b := make([]byte, 0, 2*binary.MaxVarintLen64+len(s.Commands.raw)+len(s.State))
+	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+len(s.Commands.raw)+len(s.State))
+	b = append(b, recordFormat)
+	b = binary.AppendUvarint(b, s.Logic)
 	b = binary.AppendUvarint(b, s.Version)
 	b = binary.AppendUvarint(b, uint64(len(s.Commands.raw)))
 	b = append(b, s.Commands.raw...)

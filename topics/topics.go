@@ -18,6 +18,9 @@ const (
 	Commands = "schedule-commands"
 	Events   = "schedule-events"
 	Results  = "schedule-results"
+	// State is the processor's compacted cache of stream states: see
+	// StateRecord.
+	State = "schedule-state"
 )
 
 // DefaultPartitions is the partition count of newly created topics.
@@ -36,11 +39,14 @@ func Configs() map[string]map[string]*string {
 		// tombstone (event keys are unique, so nothing else is removed).
 		Events:  {"cleanup.policy": s("compact"), "retention.ms": s("-1"), "retention.bytes": s("-1")},
 		Results: {"cleanup.policy": s("delete"), "retention.ms": s(weekMS)},
+		// One live record per stream: compaction keeps the latest and
+		// nothing is removed by age.
+		State: {"cleanup.policy": s("compact"), "retention.ms": s("-1"), "retention.bytes": s("-1")},
 	}
 }
 
-// All lists the three topics.
-func All() []string { return []string{Commands, Events, Results} }
+// All lists the four topics.
+func All() []string { return []string{Commands, Events, Results, State} }
 
 // Ensure creates the topics that are missing, with partitions partitions
 // and replication factor rf (-1: the broker's default), and verifies all
@@ -85,7 +91,7 @@ func Ensure(ctx context.Context, cl *kgo.Client, partitions int32, rf int16) (in
 	}
 }
 
-// Verify checks the three topics without changing anything and returns
+// Verify checks the four topics without changing anything and returns
 // their common partition count.
 func Verify(ctx context.Context, cl *kgo.Client) (int32, error) {
 	adm := kadm.NewClient(cl)
@@ -103,18 +109,20 @@ func Verify(ctx context.Context, cl *kgo.Client) (int32, error) {
 		}
 		counts[name] = len(d.Partitions)
 	}
-	if len(errs) == 0 && (counts[Commands] != counts[Events] || counts[Commands] != counts[Results]) {
-		errs = append(errs, fmt.Errorf("partition counts differ (%s %d, %s %d, %s %d): a stream's commands, events and results must share a partition number",
-			Commands, counts[Commands], Events, counts[Events], Results, counts[Results]))
+	if len(errs) == 0 && (counts[Commands] != counts[Events] || counts[Commands] != counts[Results] || counts[Commands] != counts[State]) {
+		errs = append(errs, fmt.Errorf("partition counts differ (%s %d, %s %d, %s %d, %s %d): a stream's commands, events, results and state must share a partition number",
+			Commands, counts[Commands], Events, counts[Events], Results, counts[Results], State, counts[State]))
 	}
-	rcs, err := adm.DescribeTopicConfigs(ctx, Events)
+	rcs, err := adm.DescribeTopicConfigs(ctx, Events, State)
 	if err != nil {
 		return 0, fmt.Errorf("topics: describe configs: %w", err)
 	}
-	if rc, err := rcs.On(Events, nil); err == nil && rc.Err == nil {
-		errs = append(errs, checkEventsConfig(rc.Configs)...)
-	} else if len(errs) == 0 {
-		errs = append(errs, fmt.Errorf("configs of %s unreadable: %v", Events, errors.Join(err, rc.Err)))
+	for _, name := range []string{Events, State} {
+		if rc, err := rcs.On(name, nil); err == nil && rc.Err == nil {
+			errs = append(errs, checkCompactedForever(name, rc.Configs)...)
+		} else if len(errs) == 0 {
+			errs = append(errs, fmt.Errorf("configs of %s unreadable: %v", name, errors.Join(err, rc.Err)))
+		}
 	}
 	if len(errs) > 0 {
 		return 0, fmt.Errorf("topics: %w", errors.Join(errs...))
@@ -122,7 +130,10 @@ func Verify(ctx context.Context, cl *kgo.Client) (int32, error) {
 	return int32(counts[Commands]), nil
 }
 
-func checkEventsConfig(configs []kadm.Config) []error {
+// checkCompactedForever checks that a topic is compacted with no time or
+// size retention: events are the truth, and the state topic's record of a
+// quiet stream must outlive any retention.
+func checkCompactedForever(name string, configs []kadm.Config) []error {
 	get := func(key string) (string, bool) {
 		for _, c := range configs {
 			if c.Key == key && c.Value != nil {
@@ -133,12 +144,12 @@ func checkEventsConfig(configs []kadm.Config) []error {
 	}
 	var errs []error
 	if v, _ := get("cleanup.policy"); strings.TrimSpace(v) != "compact" {
-		errs = append(errs, fmt.Errorf("%s has cleanup.policy=%q, want compact (events are kept forever)", Events, v))
+		errs = append(errs, fmt.Errorf("%s has cleanup.policy=%q, want compact", name, v))
 	}
 	for _, key := range []string{"retention.ms", "retention.bytes"} {
 		if v, ok := get(key); ok {
 			if n, err := strconv.ParseInt(v, 10, 64); err != nil || n >= 0 {
-				errs = append(errs, fmt.Errorf("%s has %s=%s, want -1 (no time or size retention)", Events, key, v))
+				errs = append(errs, fmt.Errorf("%s has %s=%s, want -1 (no time or size retention)", name, key, v))
 			}
 		}
 	}

@@ -24,9 +24,10 @@ type Log struct {
 	Commands   []*kgo.Record
 	Events     []*kgo.Record
 	Results    []*kgo.Record
+	State      []*kgo.Record
 }
 
-// ReadAll reads the three topics to their current ends.
+// ReadAll reads the four topics to their current ends.
 func ReadAll(t testing.TB, brokers string) *Log {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -90,6 +91,8 @@ func ReadAll(t testing.TB, brokers string) *Log {
 				log.Events = append(log.Events, r)
 			case topics.Results:
 				log.Results = append(log.Results, r)
+			case topics.State:
+				log.State = append(log.State, r)
 			}
 		})
 	}
@@ -251,6 +254,52 @@ func StoreMatches(t testing.TB, kind aggregate.Kind, log *Log, dir string) {
 		gotData, _ := json.Marshal(got)
 		if rec.Version != w.Version || !reflect.DeepEqual(wantData, gotData) {
 			t.Fatalf("I4: stream %s: store v%d %s\nfold v%d %s", key, rec.Version, gotData, w.Version, wantData)
+		}
+	}
+}
+
+// StateMatches checks the state topic: every stream's latest record holds
+// the fold of its committed events, computed under kind's logic version,
+// and every partition with events ends in a completeness marker of that
+// version.
+func StateMatches(t testing.TB, kind aggregate.Kind, log *Log) {
+	t.Helper()
+	latest := map[string][]byte{}
+	markers := map[int32]string{}
+	for _, r := range log.State {
+		if string(r.Key) == topics.CompleteKey {
+			markers[r.Partition] = string(r.Value)
+			continue
+		}
+		latest[string(r.Key)] = r.Value
+	}
+	logic := uint64(kind.LogicVersion())
+	for key, w := range Fold(t, kind, log) {
+		v, ok := latest[key]
+		if !ok {
+			t.Fatalf("state topic: stream %s has no record", key)
+		}
+		rec, err := state.DecodeStream(v)
+		if err != nil {
+			t.Fatalf("state topic: stream %s: %v", key, err)
+		}
+		got, err := kind.DecodeState(rec.State)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantData, _ := json.Marshal(w.State)
+		gotData, _ := json.Marshal(got)
+		if rec.Logic != logic || rec.Version != w.Version || string(wantData) != string(gotData) {
+			t.Fatalf("state topic: stream %s: logic %d v%d %s\nfold: logic %d v%d %s", key, rec.Logic, rec.Version, gotData, logic, w.Version, wantData)
+		}
+	}
+	for _, e := range log.Events {
+		m, ok := markers[e.Partition]
+		if !ok {
+			t.Fatalf("state topic: partition %d has no completeness marker", e.Partition)
+		}
+		if got, err := topics.ParseComplete([]byte(m)); err != nil || got != logic {
+			t.Fatalf("state topic: partition %d is complete for logic %d (%v), want %d", e.Partition, got, err, logic)
 		}
 	}
 }

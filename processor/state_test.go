@@ -1,0 +1,111 @@
+package processor_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/topics"
+)
+
+// TestColdRestoreFromStateTopic: a member with an empty disk restores
+// every partition from the state topic, reading no event; its store then
+// equals the fold of the events, and duplicates of commands handled by
+// the lost member are still answered with their first outcome. The state
+// topic keeps all of that through a compaction.
+func TestColdRestoreFromStateTopic(t *testing.T) {
+	cluster, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, testPartitions)
+	// Recent commands: compaction applies retention to the commands and
+	// results topics as well.
+	recs := testkit.Interleave("clinic-1", 600, time.Now().Add(-time.Hour))
+	prod := testkit.Producer(t, brokers)
+	testkit.Send(t, prod, recs)
+	p := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"))
+	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.alive(t))
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	before := testkit.ReadAll(t, brokers)
+	testkit.StateMatches(t, schedule.Kind, before)
+
+	cluster.Compact()
+	log := testkit.ReadAll(t, brokers)
+	testkit.StateMatches(t, schedule.Kind, log)
+	if len(log.State) >= len(before.State) {
+		t.Fatalf("compaction removed nothing from the state topic (%d records)", len(log.State))
+	}
+	t.Logf("state topic: %d records, %d after compaction, for %d events", len(before.State), len(log.State), len(log.Events))
+
+	reg := prometheus.NewRegistry()
+	dir := filepath.Join(t.TempDir(), "cold")
+	r := start(t, brokers, "p2", dir, withRegistry(reg))
+	waitOwnedAndReady(t, r, reg)
+	if n := gauge(t, reg, "rewind_processor_restore_events_total"); n != 0 {
+		t.Fatalf("a cold restore with a state topic folded %v events", n)
+	}
+	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "state"); n != testPartitions {
+		t.Fatalf("%d partitions restored from the state topic, want %d", n, testPartitions)
+	}
+	// Retries of commands the lost member handled: new records with the
+	// same key, value and headers.
+	var retries []*kgo.Record
+	for _, rec := range recs[:50] {
+		retries = append(retries, &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Headers: rec.Headers})
+	}
+	testkit.Send(t, prod, retries)
+	testkit.WaitResults(t, brokers, len(recs)+len(retries), time.Minute, r.alive(t))
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	log = testkit.ReadAll(t, brokers)
+	results := testkit.Invariants(t, log)
+	for _, rec := range retries {
+		id := testkit.CommandID(rec)
+		rs := results[id]
+		if len(rs) != 2 || rs[1].Status != topics.StatusDuplicate || rs[1].FirstStatus != rs[0].Status ||
+			rs[1].Version != rs[0].Version || rs[1].Code != rs[0].Code || len(rs[1].Events) != len(rs[0].Events) {
+			t.Fatalf("retry of %s after a cold restore: %+v", id, rs)
+		}
+	}
+	testkit.StoreMatches(t, schedule.Kind, log, dir)
+}
+
+// waitOwnedAndReady waits until r owns every partition and is ready.
+// Owned first: it is set after the partitions are marked restoring, so a
+// Ready read after it is not one from before the assignment.
+func waitOwnedAndReady(t *testing.T, r *running, reg *prometheus.Registry) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); gauge(t, reg, "rewind_processor_partitions_owned") != testPartitions || !r.p.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("restore did not finish in a minute")
+		}
+		r.alive(t)()
+	}
+}
+
+// histogramCount is the observation count of a histogram's series with
+// the one label value.
+func histogramCount(t *testing.T, reg *prometheus.Registry, name, label string) uint64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
+				return m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return 0
+}
