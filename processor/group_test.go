@@ -57,6 +57,7 @@ func TestMembersJoinAndLeave(t *testing.T) {
 	if len(log.Events) != 3000*7 {
 		t.Fatalf("want %d events, got %d", 3000*7, len(log.Events))
 	}
+	testkit.StateMatches(t, schedule.Kind, log)
 }
 
 // bumped is the Schedule kind under a new logic version.

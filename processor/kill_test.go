@@ -104,6 +104,7 @@ func TestKillProcesses(t *testing.T) {
 		t.Fatalf("want %d events, got %d", 1500*7, len(log.Events))
 	}
 	testkit.StoreMatches(t, schedule.Kind, log, procDir)
+	testkit.StateMatches(t, schedule.Kind, log)
 }
 
 func tail(b []byte, n int) []byte {
@@ -196,6 +197,7 @@ func TestRestoreAfterBrokerCrashInTransaction(t *testing.T) {
 		t.Fatalf("want the walk-in accepted at version 1, got %+v", rs)
 	}
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
+	testkit.StateMatches(t, schedule.Kind, log)
 }
 
 // stopKafka stops devkafka with SIGTERM. (SIGKILL is not used here: kfake,

@@ -184,6 +184,7 @@ func TestCrashPoints(t *testing.T) {
 				t.Fatalf("want %d events, got %d", 500*7, len(log.Events))
 			}
 			testkit.StoreMatches(t, schedule.Kind, log, dir)
+			testkit.StateMatches(t, schedule.Kind, log)
 		})
 	}
 }
