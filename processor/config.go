@@ -59,6 +59,11 @@ type Config struct {
 	// codec every client reads, lz4 or zstd where bandwidth is dear and
 	// the consumers support it.
 	Compression string
+	// StandbyReplicas is how many members keep a warm copy of each
+	// partition besides its owner (see standbys), so that a failover
+	// reads the state topic's short tail instead of a whole partition.
+	// The default value is 0, as in Kafka Streams.
+	StandbyReplicas int
 	// SessionTimeout of the group member. The default value is 10s.
 	SessionTimeout time.Duration
 	// TransactionTimeout, after which the broker aborts a transaction of a
@@ -137,6 +142,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Partitions < 1 {
 		errs = append(errs, errors.New("processor: partitions must be at least 1"))
+	}
+	if c.StandbyReplicas < 0 {
+		errs = append(errs, errors.New("processor: standby replicas must not be negative"))
 	}
 	if c.MaxBatch < 1 {
 		errs = append(errs, errors.New("processor: max batch must be at least 1"))

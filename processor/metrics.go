@@ -18,6 +18,7 @@ import (
 //	rewind_processor_restoring_partitions           partitions restoring now
 //	rewind_processor_restore_remaining{partition}   records left to fold, while the partition restores
 //	rewind_processor_partitions_owned               partitions this instance owns
+//	rewind_processor_standby_lag{partition}         state topic records a standby copy is behind, per partition kept
 //	rewind_processor_state_cache_total{result}      stream lookups by the state cache: hit or miss (a miss reads Pebble)
 //	rewind_processor_state_cache_bytes              bytes the state cache holds
 type metrics struct {
@@ -31,6 +32,7 @@ type metrics struct {
 	restoreSeconds *prometheus.HistogramVec
 	restoreLeft    *prometheus.GaugeVec
 	owned          prometheus.Gauge
+	standbyLag     *prometheus.GaugeVec
 	cacheHits      prometheus.Counter
 	cacheMisses    prometheus.Counter
 	cacheBytes     prometheus.Gauge
@@ -72,6 +74,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		owned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rewind_processor_partitions_owned", Help: "Partitions this instance owns.",
 		}),
+		standbyLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "rewind_processor_standby_lag",
+			Help: "Records of the state topic a standby copy has yet to apply, per partition this instance keeps a copy of.",
+		}, []string{"partition"}),
 		cacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rewind_processor_state_cache_bytes", Help: "Bytes of stream records the state cache holds.",
 		}),
@@ -81,7 +87,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}, []string{"result"})
 	m.cacheHits, m.cacheMisses = lookups.WithLabelValues("hit"), lookups.WithLabelValues("miss")
 	if reg != nil {
-		reg.MustRegister(m.commands, m.events, m.transactions, m.batch, m.lag, m.restored, m.restoreSeconds, m.restoring, m.restoreLeft, m.owned,
+		reg.MustRegister(m.commands, m.events, m.transactions, m.batch, m.lag, m.restored, m.restoreSeconds, m.restoring, m.restoreLeft, m.owned, m.standbyLag,
 			lookups, m.cacheBytes)
 	}
 	return m

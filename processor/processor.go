@@ -29,8 +29,10 @@ type Processor struct {
 	nparts  int32
 	known   map[string]bool // command types, for metric labels
 	cache   *streamCache
+	standby *standbys // nil without standby replicas
 	fatal   chan error
-	ready   chan struct{} // closed once the session runs
+	joined  chan struct{} // closed at the first assignment
+	once    sync.Once
 }
 
 // New opens the store and checks the config. It does not touch Kafka
@@ -57,7 +59,10 @@ func New(cfg Config) (*Processor, error) {
 		metrics: newMetrics(cfg.Registerer),
 		parts:   newOwnership(),
 		fatal:   make(chan error, 1),
-		ready:   make(chan struct{}),
+		joined:  make(chan struct{}),
+	}
+	if cfg.StandbyReplicas > 0 {
+		p.standby = newStandbys(p, cfg.StandbyReplicas)
 	}
 	p.metrics.initLabels(append(cfg.Kind.CommandTypes(), "unknown"))
 	if cfg.Registerer != nil {
@@ -69,11 +74,14 @@ func New(cfg Config) (*Processor, error) {
 // Close closes the store.
 func (p *Processor) Close() error { return p.store.Close() }
 
-// Ready reports whether the processor has joined the group and every
-// partition it owns is restored.
+// Ready reports whether the group has given this member its first
+// assignment (possibly of no partition: a member beyond the partition
+// count is a spare) and every partition it owns is restored. Before that
+// it owns nothing and knows of nothing to restore, and saying ready
+// would let a rolling restart move on before the member took any work.
 func (p *Processor) Ready() bool {
 	select {
-	case <-p.ready:
+	case <-p.joined:
 		return p.parts.restoringCount() == 0
 	default:
 		return false
@@ -113,7 +121,9 @@ func (p *Processor) Run(ctx context.Context) error {
 		return fmt.Errorf("processor: init producer id: %w", err)
 	}
 	go p.pollLag(runCtx, adm)
-	close(p.ready)
+	if p.standby != nil {
+		go p.standby.run(runCtx, adm)
+	}
 	p.log.Info("processor running", "partitions", n, "group", p.cfg.Group)
 
 	err = p.loop(runCtx, sess)
@@ -172,6 +182,10 @@ func (p *Processor) sessionOpts(ctx context.Context, adm *kadm.Client) []kgo.Opt
 		kgo.TransactionalID(TransactionalID(p.cfg.Group, p.cfg.InstanceID)),
 		kgo.TransactionTimeout(p.cfg.TransactionTimeout),
 		kgo.SessionTimeout(p.cfg.SessionTimeout),
+		// Kafka's rule: heartbeat at most every third of the session
+		// timeout. franz-go's fixed 3s default loses the membership of a
+		// member with a short session timeout.
+		kgo.HeartbeatInterval(p.cfg.SessionTimeout/3),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -203,6 +217,10 @@ func (p *Processor) sessionOpts(ctx context.Context, adm *kadm.Client) []kgo.Opt
 // assigned pauses the new partitions and restores them in the background;
 // each is resumed once it has caught up. Heartbeats go on meanwhile.
 func (p *Processor) assigned(ctx context.Context, cl *kgo.Client, parts []int32) {
+	defer p.once.Do(func() { close(p.joined) })
+	if p.standby != nil {
+		p.standby.wake() // the group changed
+	}
 	if len(parts) == 0 {
 		return
 	}
@@ -219,6 +237,9 @@ func (p *Processor) assigned(ctx context.Context, cl *kgo.Client, parts []int32)
 		// reading its half-written state would fold events twice.
 		for _, prev := range previous {
 			<-prev
+		}
+		if p.standby != nil {
+			p.standby.release(parts) // its copies are this restore's start
 		}
 		start := time.Now()
 		cps, err := p.restore(rctx, parts)
@@ -246,6 +267,9 @@ func (p *Processor) revoked(parts []int32) {
 		return
 	}
 	p.parts.drop(parts)
+	if p.standby != nil {
+		p.standby.unhold(parts)
+	}
 	p.metrics.owned.Set(float64(p.parts.ownedCount()))
 	p.metrics.restoring.Set(float64(p.parts.restoringCount()))
 	p.log.Info("partitions revoked", "partitions", parts)

@@ -193,11 +193,13 @@ func (p *Processor) restoreState(ctx context.Context, adm *kadm.Client, parts []
 		r := &stateReader{p: p, logic: uint64(p.cfg.Kind.LogicVersion()), parts: map[int32]*statePart{}}
 		from := map[topicPartition]int64{}
 		groupEnds := map[topicPartition]int64{}
+		mu.Lock()
 		for _, part := range group {
 			tp := topicPartition{topics.State, part}
 			from[tp], groupEnds[tp] = cps[part].State, ends[tp]
 			r.parts[part] = &statePart{cp: cps[part], tail: stats[part].source == fromStateTail, bad: map[string]bool{}, stats: stats[part]}
 		}
+		mu.Unlock()
 		r.w = p.newWriter(0)
 		defer func() { r.w.close() }()
 		if err := p.catchUp(ctx, from, groupEnds, r); err != nil {

@@ -1,0 +1,353 @@
+package processor
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/topics"
+)
+
+// Standby replicas (Config.StandbyReplicas) are warm copies, in this
+// member's store, of partitions another member owns: the member tails
+// their state topic partitions into Pebble with a checkpoint, exactly as
+// a restore would. When the group gives it one of them, the restore finds
+// a checkpoint that mirrors the state topic and reads only the tail since
+// (fromStateTail), instead of the whole partition.
+//
+// Who keeps which copy: the members of the group, ordered by instance id,
+// form a ring; the standbys of a partition are the N members after its
+// owner on the ring. Every member computes the same answer from the
+// group's description, with no coordination, and the copies spread
+// evenly. Kafka's balancer, not Rewind, picks a failed member's
+// successor, so only N = members - 1 guarantees that the successor holds
+// a copy; with two members and N = 1, it always does.
+type standbys struct {
+	p *Processor
+	n int
+
+	mu     sync.Mutex
+	held   map[int32]bool  // partitions this member owns: never standbys
+	cancel func()          // stops the catch-up in progress
+	pos    map[int32]int64 // per standby, the next state topic offset to apply
+	poke   chan struct{}
+
+	// work is held while the store of a standby partition is written, so
+	// that a restore taking the partition over waits for the write.
+	work  sync.Mutex
+	tails map[int32]*statePart // under work
+	cl    *kgo.Client          // tail consumer, under work
+}
+
+func newStandbys(p *Processor, n int) *standbys {
+	return &standbys{p: p, n: n, held: map[int32]bool{}, pos: map[int32]int64{}, poke: make(chan struct{}, 1), tails: map[int32]*statePart{}}
+}
+
+// release stops keeping parts as standbys, now that this member owns
+// them, and waits for any write to their store to end.
+func (s *standbys) release(parts []int32) {
+	s.mu.Lock()
+	for _, part := range parts {
+		s.held[part] = true
+		delete(s.pos, part)
+		s.p.metrics.standbyLag.DeleteLabelValues(strconv.Itoa(int(part)))
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.mu.Unlock()
+	s.work.Lock()
+	defer s.work.Unlock()
+	s.drop(parts)
+}
+
+// unhold makes revoked partitions candidates again.
+func (s *standbys) unhold(parts []int32) {
+	s.mu.Lock()
+	for _, part := range parts {
+		delete(s.held, part)
+	}
+	s.mu.Unlock()
+	s.wake()
+}
+
+// wake asks for the standby set to be computed again.
+func (s *standbys) wake() {
+	select {
+	case s.poke <- struct{}{}:
+	default:
+	}
+}
+
+// drop stops tailing parts. The caller holds work.
+func (s *standbys) drop(parts []int32) {
+	var gone []int32
+	for _, part := range parts {
+		if _, ok := s.tails[part]; ok {
+			delete(s.tails, part)
+			gone = append(gone, part)
+		}
+	}
+	if len(gone) > 0 && s.cl != nil {
+		s.cl.RemoveConsumePartitions(map[string][]int32{topics.State: gone})
+	}
+}
+
+// standbyRecompute is how often the standby set is computed again without
+// a rebalance, and standbySettle how long after a rebalance: the group's
+// description lags behind the members' own view for a moment.
+const (
+	standbyRecompute = 10 * time.Second
+	standbySettle    = 500 * time.Millisecond
+)
+
+// run keeps the standby copies until ctx ends.
+func (s *standbys) run(ctx context.Context, adm *kadm.Client) {
+	defer func() {
+		s.work.Lock()
+		defer s.work.Unlock()
+		s.drop(slices.Collect(maps.Keys(s.tails)))
+		if s.cl != nil {
+			s.cl.Close()
+		}
+	}()
+	recompute := time.NewTimer(standbySettle)
+	defer recompute.Stop()
+	for ctx.Err() == nil {
+		// Between polls of the copies, or blocked when there are none: a
+		// poke from a rebalance sets the timer, the timer recomputes.
+		var next <-chan struct{}
+		if s.tail(ctx) {
+			next = closed
+		}
+		select {
+		case <-ctx.Done():
+		case <-next:
+		case <-s.poke:
+			recompute.Reset(standbySettle)
+		case <-recompute.C:
+			if err := s.update(ctx, adm); err != nil && ctx.Err() == nil {
+				s.p.log.Warn("standby replicas", "err", err)
+			}
+			recompute.Reset(standbyRecompute)
+		}
+	}
+}
+
+// closed is a channel that is always ready.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// update computes the partitions to keep and starts or stops copies.
+func (s *standbys) update(ctx context.Context, adm *kadm.Client) error {
+	want, err := s.assignment(ctx, adm)
+	if err != nil {
+		return err
+	}
+	s.work.Lock()
+	var stop []int32
+	for part := range s.tails {
+		if !want[part] {
+			stop = append(stop, part)
+		}
+	}
+	s.drop(stop)
+	s.work.Unlock()
+	s.mu.Lock()
+	for _, part := range stop {
+		delete(s.pos, part)
+		s.p.metrics.standbyLag.DeleteLabelValues(strconv.Itoa(int(part)))
+	}
+	s.mu.Unlock()
+	for part := range want {
+		if err := s.start(ctx, adm, part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// assignment returns the partitions this member keeps copies of.
+func (s *standbys) assignment(ctx context.Context, adm *kadm.Client) (map[int32]bool, error) {
+	groups, err := adm.DescribeGroups(ctx, s.p.cfg.Group)
+	if err != nil {
+		return nil, fmt.Errorf("describe group: %w", err)
+	}
+	g, ok := groups[s.p.cfg.Group]
+	if !ok || g.Err != nil {
+		return nil, fmt.Errorf("describe group: %v", g.Err)
+	}
+	type member struct {
+		id    string
+		parts []int32
+	}
+	var members []member
+	for _, m := range g.Members {
+		id := m.MemberID
+		if m.InstanceID != nil {
+			id = *m.InstanceID
+		}
+		mm := member{id: id}
+		if a, ok := m.Assigned.AsConsumer(); ok {
+			for _, t := range a.Topics {
+				if t.Topic == topics.Commands {
+					mm.parts = t.Partitions
+				}
+			}
+		}
+		members = append(members, mm)
+	}
+	slices.SortFunc(members, func(a, b member) int { return cmp.Compare(a.id, b.id) })
+	me := slices.IndexFunc(members, func(m member) bool { return m.id == s.p.cfg.InstanceID })
+	want := map[int32]bool{}
+	if me < 0 {
+		return want, nil
+	}
+	n := min(s.n, len(members)-1)
+	for i, m := range members {
+		// Am I among the n members after m on the ring?
+		if d := (me - i + len(members)) % len(members); d >= 1 && d <= n {
+			for _, part := range m.parts {
+				want[part] = true
+			}
+		}
+	}
+	return want, nil
+}
+
+// start catches a partition's copy up with the state topic, as a restore
+// does, and tails it from there. A partition the state topic cannot serve
+// (see restoreState) is left empty: its owner will fold the events.
+func (s *standbys) start(ctx context.Context, adm *kadm.Client, part int32) error {
+	s.mu.Lock()
+	if s.held[part] {
+		s.mu.Unlock()
+		return nil
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	s.mu.Unlock()
+	defer cancel()
+	s.work.Lock()
+	defer s.work.Unlock()
+	if _, ok := s.tails[part]; ok || wctx.Err() != nil {
+		return nil
+	}
+	cps, sources, err := s.p.startingPoints(wctx, adm, []int32{part})
+	if err != nil {
+		return err
+	}
+	if sources[part] == fromEvents {
+		// A fold the state topic does not mirror: start the copy over.
+		if err := s.p.store.WipePartition(part); err != nil {
+			return err
+		}
+		cps[part], sources[part] = state.Checkpoint{Logic: int64(s.p.cfg.Kind.LogicVersion())}, fromState
+	}
+	stats := map[int32]*restoreStats{part: {source: sources[part]}}
+	ok, err := s.p.restoreState(wctx, adm, []int32{part}, cps, stats)
+	if wctx.Err() != nil {
+		return nil // owned now; what was written is consistent (see stateReader.flush)
+	}
+	if err != nil {
+		return err
+	}
+	if !ok[part] {
+		return s.p.store.WipePartition(part)
+	}
+	cp := cps[part]
+	s.tails[part] = &statePart{cp: cp, tail: true, bad: map[string]bool{}, stats: &restoreStats{}}
+	offsets := map[string]map[int32]kgo.Offset{topics.State: {part: kgo.NewOffset().At(cp.State)}}
+	if s.cl == nil {
+		s.cl, err = kgo.NewClient(append(s.p.clientOpts(),
+			kgo.ConsumePartitions(offsets),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.KeepControlRecords(),
+			kgo.FetchMaxBytes(4<<20),
+			kgo.FetchMaxPartitionBytes(1<<20),
+		)...)
+		if err != nil {
+			return err
+		}
+	} else {
+		s.cl.AddConsumePartitions(offsets)
+	}
+	s.mu.Lock()
+	s.pos[part] = cp.State
+	s.mu.Unlock()
+	s.p.log.Info("standby replica started", "partition", part, "source", sources[part].String(), "state_records", stats[part].state)
+	return nil
+}
+
+// tail applies what the state topic has for the copies; false when there
+// is none to tail.
+func (s *standbys) tail(ctx context.Context) bool {
+	s.work.Lock()
+	cl := s.cl
+	n := len(s.tails)
+	s.work.Unlock()
+	if cl == nil || n == 0 {
+		return false
+	}
+	pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	fetches := cl.PollFetches(pctx)
+	cancel()
+	s.work.Lock()
+	defer s.work.Unlock()
+	// All of it is written before work is released: a release finds no
+	// half-applied batch.
+	r := &stateReader{p: s.p, logic: uint64(s.p.cfg.Kind.LogicVersion()), parts: s.tails, w: s.p.newWriter(0)}
+	defer func() { r.w.close() }()
+	var err error
+	fetches.EachRecord(func(rec *kgo.Record) {
+		if _, ok := s.tails[rec.Partition]; ok && err == nil {
+			err = r.apply(rec) // else dropped since the poll
+		}
+	})
+	if err == nil {
+		err = r.flush(false) // checkpoints the copies that did not fail
+	}
+	if err != nil {
+		s.p.log.Warn("standby replicas: write", "err", err)
+		return true
+	}
+	var failed []int32
+	s.mu.Lock()
+	for part, sp := range s.tails {
+		if sp.failed {
+			failed = append(failed, part)
+		} else {
+			s.pos[part] = sp.cp.State
+		}
+	}
+	s.mu.Unlock()
+	for _, part := range failed {
+		// Rewritten by another logic version: this copy is no use.
+		s.p.log.Warn("standby replica dropped: the state topic has records it cannot use", "partition", part)
+		if err := s.p.store.WipePartition(part); err != nil {
+			s.p.log.Warn("wipe standby partition", "partition", part, "err", err)
+		}
+	}
+	s.drop(failed)
+	return true
+}
+
+// exportLag sets each copy's lag behind the state topic's last stable
+// offsets.
+func (s *standbys) exportLag(lso kadm.ListedOffsets) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for part, pos := range s.pos {
+		if o, ok := lso.Lookup(topics.State, part); ok && o.Err == nil {
+			s.p.metrics.standbyLag.WithLabelValues(strconv.Itoa(int(part))).Set(float64(max(o.Offset-pos, 0)))
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package processor_test
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testkit"
+)
+
+// TestStandbyTakeover runs devkafka and two processor processes with a
+// standby replica each, SIGKILLs one and deletes its disk, never to
+// restart it. The survivor serves the lost member's partitions within the
+// session timeout plus 1 s, restoring only the state topic's tail from its
+// warm copies, and every invariant holds after.
+func TestStandbyTakeover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode: starts devkafka and processor processes")
+	}
+	const session = 3 * time.Second
+	base := t.TempDir()
+	kafkaAddr := testkit.FreeAddr(t)
+	logFile := filepath.Join(base, "log.txt")
+	defer func() {
+		if t.Failed() {
+			out, _ := os.ReadFile(logFile)
+			t.Logf("process logs:\n%s", tail(out, 6000))
+		}
+	}()
+	testkit.Start(t, "devkafka", logFile, "-addr", kafkaAddr, "-data-dir", filepath.Join(base, "kafka"))
+	testkit.WaitListening(t, kafkaAddr, 20*time.Second)
+	testkit.Topics(t, kafkaAddr, testPartitions)
+	startProc := func(name, httpAddr string) *testkit.Process {
+		return testkit.Start(t, "processor", logFile, "-brokers", kafkaAddr, "-instance-id", name,
+			"-data-dir", filepath.Join(base, name), "-http", httpAddr, "-partitions", strconv.Itoa(testPartitions),
+			"-standby-replicas", "1", "-session-timeout", session.String())
+	}
+	http1, http2 := testkit.FreeAddr(t), testkit.FreeAddr(t)
+	p1 := startProc("p1", http1)
+	waitMetric(t, http1, func(m map[string]float64) bool { return m["rewind_processor_partitions_owned"] == testPartitions })
+	p2 := startProc("p2", http2)
+	defer func() {
+		_ = p2.Cmd.Process.Signal(syscall.SIGTERM)
+		p2.Wait(30 * time.Second)
+	}()
+	// Each owns half and keeps a copy of the other half.
+	for _, addr := range []string{http1, http2} {
+		waitMetric(t, addr, func(m map[string]float64) bool {
+			return m["rewind_processor_partitions_owned"] == testPartitions/2 && count(m, "rewind_processor_standby_lag{") == testPartitions/2
+		})
+	}
+
+	prod := testkit.Producer(t, kafkaAddr)
+	recs := testkit.Interleave("clinic-1", 1000, time.Now().Add(-time.Hour))
+	testkit.Send(t, prod, recs)
+	testkit.WaitResults(t, kafkaAddr, len(recs), 2*time.Minute, nil)
+	// p2's copies of p1's partitions have caught up.
+	waitMetric(t, http2, func(m map[string]float64) bool {
+		return count(m, "rewind_processor_standby_lag{") == testPartitions/2 && sum(m, "rewind_processor_standby_lag{") == 0
+	})
+	before := scrape(t, http2)
+
+	p1.Kill()
+	killed := time.Now()
+	if err := os.RemoveAll(filepath.Join(base, "p1")); err != nil {
+		t.Fatal(err)
+	}
+	// New visits (ids are per stream name, so new names), one command
+	// each: most land on the lost member's partitions too.
+	var more []*kgo.Record
+	for i := range 100 {
+		more = append(more, testkit.Visit("clinic-1", fmt.Sprintf("n%05d", i), time.Now())[0].Record())
+	}
+	testkit.Send(t, prod, more)
+	testkit.WaitResults(t, kafkaAddr, len(recs)+len(more), time.Minute, nil)
+	took := time.Since(killed)
+	t.Logf("the survivor served every partition %v after the kill (session timeout %v)", took.Round(time.Millisecond), session)
+	if took > session+time.Second {
+		t.Errorf("takeover took %v, want at most the session timeout + 1s (%v)", took, session+time.Second)
+	}
+	after := scrape(t, http2)
+	for _, source := range []string{"state", "events"} {
+		key := `rewind_processor_restore_seconds_count{source="` + source + `"}`
+		if after[key] != before[key] {
+			t.Errorf("the takeover restored %v partitions from %s, want only state topic tails", after[key]-before[key], source)
+		}
+	}
+	if tails := after[`rewind_processor_restore_seconds_count{source="state-tail"}`] - before[`rewind_processor_restore_seconds_count{source="state-tail"}`]; tails != testPartitions/2 {
+		t.Errorf("the takeover restored %v partitions from a state topic tail, want %d", tails, testPartitions/2)
+	}
+
+	_ = p2.Cmd.Process.Signal(syscall.SIGTERM)
+	if _, ok := p2.Wait(30 * time.Second); !ok {
+		t.Fatal("processor did not stop on SIGTERM")
+	}
+	log := testkit.ReadAll(t, kafkaAddr)
+	testkit.Invariants(t, log)
+	if want := len(recs)/8*7 + len(more); len(log.Events) != want {
+		t.Fatalf("want %d events, got %d", want, len(log.Events))
+	}
+	testkit.StoreMatches(t, schedule.Kind, log, filepath.Join(base, "p2"))
+	testkit.StateMatches(t, schedule.Kind, log)
+}
+
+// scrape reads a processor's metrics as "name{labels}" -> value.
+func scrape(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
+}
+
+// waitMetric waits up to a minute for a processor's metrics to satisfy ok.
+func waitMetric(t *testing.T, addr string, ok func(map[string]float64) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if m := scrape(t, addr); m != nil && ok(m) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics of %s did not reach the condition in a minute: %v", addr, scrape(t, addr))
+		}
+	}
+}
+
+func count(m map[string]float64, prefix string) (n int) {
+	for k := range m {
+		if strings.HasPrefix(k, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func sum(m map[string]float64, prefix string) (s float64) {
+	for k, v := range m {
+		if strings.HasPrefix(k, prefix) {
+			s += v
+		}
+	}
+	return s
+}
