@@ -327,6 +327,7 @@ func TestGrafanaProvisioning(t *testing.T) {
 	}
 	for _, metric := range []string{"rewind_processor_consumer_lag", "rewind_processor_commands_total", "rewind_processor_events_total",
 		"rewind_processor_batch_seconds_bucket", "rewind_processor_transactions_total", "rewind_processor_restore_remaining",
+		"rewind_processor_standby_lag", "rewind_processor_restore_seconds_bucket",
 		"rewind_ingest_wait_seconds_bucket", "rewind_query_request_seconds_bucket", "rewind_query_view_lag"} {
 		if !strings.Contains(all, metric) {
 			t.Errorf("dashboard has no panel on %s", metric)

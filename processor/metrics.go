@@ -16,7 +16,7 @@ import (
 //	rewind_processor_restore_events_total           events folded while restoring
 //	rewind_processor_restore_seconds{source}        time to restore a partition, by what it read: state-tail, state or events
 //	rewind_processor_restoring_partitions           partitions restoring now
-//	rewind_processor_restore_remaining{partition}   records left to fold, while the partition restores
+//	rewind_processor_restore_remaining{partition}   records left to read, while the partition restores
 //	rewind_processor_partitions_owned               partitions this instance owns
 //	rewind_processor_standby_lag{partition}         state topic records a standby copy is behind, per partition kept
 //	rewind_processor_state_cache_total{result}      stream lookups by the state cache: hit or miss (a miss reads Pebble)
@@ -69,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		restoreLeft: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "rewind_processor_restore_remaining",
-			Help: "Records of schedule-events and schedule-results left to fold, per partition being restored.",
+			Help: "Records left to read (state topic, or events and results when folding), per partition being restored.",
 		}, []string{"partition"}),
 		owned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rewind_processor_partitions_owned", Help: "Partitions this instance owns.",
