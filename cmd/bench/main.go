@@ -1,7 +1,8 @@
 // Command bench measures Rewind on this machine with devkafka as a
 // separate process, and prints the numbers of `make bench`: raw produce
 // rate, exactly-once throughput and its ratio, latency at 30% load,
-// restore rate, throughput with 1k and 1M streams, RSS and failover.
+// restores from the state topic and by folding the events, standby
+// takeover, throughput with 1k and 1M streams, RSS and failover.
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -25,6 +27,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -42,7 +46,7 @@ var (
 	profile      = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor here")
 	httpRequests = flag.Int("requests", 20000, "HTTP requests of the ingest load")
 	heapProf     = flag.String("heapprofile", "", "write a heap profile of the processor after the many-stream drain here")
-	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix, drain (1k streams), latency or restore")
+	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix, drain (1k streams), latency or fold (a restore folding the events)")
 	mixStreams   = flag.Int("mix-schedules", 400000, "schedules in the many-schedules case (a few interleaved commands each)")
 	// An external Kafka, and how to reach it; the services bench starts
 	// get the -kafka-* settings through their REWIND_* variables.
@@ -131,6 +135,12 @@ func run() error {
 			return err
 		}
 	}
+	// Restores of one set of schedules with 1× and 3× the history.
+	if *restoreSchedules > 0 {
+		if err := restoreCase(dir); err != nil {
+			return err
+		}
+	}
 
 	// 1k streams: a walk-in, then photo sessions; every command is accepted.
 	if err := e.produceCommands(ctx, *backlog, 1000); err != nil {
@@ -181,12 +191,6 @@ func run() error {
 			"go_memstats_sys_bytes", "go_memstats_stack_sys_bytes", "process_resident_memory_bytes")
 	}
 	fmt.Printf("processor RSS after %dk streams        %9.0f MiB (peak %.0f MiB)\n", *many/1000, rss(e.proc.Process.Pid, "VmRSS"), rss(e.proc.Process.Pid, "VmHWM"))
-
-	events, rate, err := e.restore()
-	if err != nil {
-		return err
-	}
-	fmt.Printf("restore rate (cold, %d events)      %9.0f events/s\n", events, rate)
 
 	fail, err := e.failover(ctx)
 	if err != nil {
@@ -295,32 +299,6 @@ func (e *env) drain(ctx context.Context, n int) (float64, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("backlog of %d not drained", n)
-}
-
-// restore stops the processor, deletes its state and times the cold
-// restore until /readyz.
-func (e *env) restore() (int64, float64, error) {
-	e.proc.Process.Signal(syscall.SIGTERM)
-	e.proc.Wait()
-	os.RemoveAll(filepath.Join(e.dir, "processor"))
-	ends, err := e.adm.ListEndOffsets(context.Background(), topics.Events)
-	if err != nil {
-		return 0, 0, err
-	}
-	var events int64
-	ends.Each(func(o kadm.ListedOffset) { events += o.Offset })
-	start := time.Now()
-	e.startProcessor()
-	if *profile != "" && *phase == "restore" {
-		go e.cpuProfile(*profile)
-	}
-	if *heapProf != "" {
-		go func() { time.Sleep(3 * time.Second); e.fetchProfile("heap", *heapProf+".restore") }()
-	}
-	if err := e.waitReady(10 * time.Minute); err != nil {
-		return 0, 0, err
-	}
-	return events, float64(events) / time.Since(start).Seconds(), nil
 }
 
 // waitReady polls the processor's /readyz until it answers 200.
@@ -433,16 +411,12 @@ func slot(i int) string {
 // printMetrics prints the processor's metric lines with the given
 // prefixes (BENCH_DEBUG=1).
 func (e *env) printMetrics(prefixes ...string) {
-	resp, err := http.Get("http://" + e.procHTTP + "/metrics")
-	if err != nil {
-		return
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, l := range strings.Split(string(b), "\n") {
+	m := scrape("http://" + e.procHTTP + "/metrics")
+	keys := slices.Sorted(maps.Keys(m))
+	for _, k := range keys {
 		for _, p := range prefixes {
-			if strings.HasPrefix(l, p) {
-				fmt.Println("   ", l)
+			if strings.HasPrefix(k, p) {
+				fmt.Println("   ", k, m[k])
 			}
 		}
 	}
@@ -651,18 +625,46 @@ func (e *env) queryBench(ctx context.Context) error {
 }
 
 // metricValue reads one unlabeled metric from a /metrics page.
-func metricValue(url, name string) float64 {
+func metricValue(url, name string) float64 { return scrape(url)[name] }
+
+// scrape reads a /metrics page into "name{label="value",…}" -> value,
+// labels in the page's order; a histogram or summary gives its _count
+// and _sum. An unreadable page gives an empty map.
+func scrape(url string) map[string]float64 {
+	out := map[string]float64{}
 	resp, err := http.Get(url)
 	if err != nil {
-		return 0
+		return out
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return out
+	}
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+strconv.Quote(l.GetValue()))
+			}
+			key := func(suffix string) string {
+				if len(labels) == 0 {
+					return name + suffix
+				}
+				return name + suffix + "{" + strings.Join(labels, ",") + "}"
+			}
+			switch {
+			case m.Histogram != nil:
+				out[key("_count")] = float64(m.GetHistogram().GetSampleCount())
+				out[key("_sum")] = m.GetHistogram().GetSampleSum()
+			case m.Summary != nil:
+				out[key("_count")] = float64(m.GetSummary().GetSampleCount())
+				out[key("_sum")] = m.GetSummary().GetSampleSum()
+			default:
+				out[key("")] = m.GetGauge().GetValue() + m.GetCounter().GetValue() + m.GetUntyped().GetValue()
+			}
 		}
 	}
-	return 0
+	return out
 }

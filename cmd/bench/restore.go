@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/topics"
+)
+
+// restoreSchedules is the schedules of the restore case; each gets
+// restoreEvents events at 1× history.
+var restoreSchedules = flag.Int("restore-schedules", 100000, "schedules in the restore case (10 events each at 1x history, 30 at 3x); 0 skips it")
+
+const restoreEvents = 10
+
+// restoreResult is what one history of the restore case measured.
+type restoreResult struct {
+	events   int64
+	plain    time.Duration // a read_committed read of events and results
+	cold     time.Duration // a lost disk: start to the first new commit
+	fold     time.Duration // no state topic: start to the first new commit
+	takeover time.Duration // SIGKILL of one of two members with standbys
+}
+
+// restoreCase prints the restore case: the same schedules with 1× and 3×
+// the history.
+func restoreCase(dir string) error {
+	var base restoreResult
+	for _, k := range []int{1, 3} {
+		r, err := restoreHistory(filepath.Join(dir, "restore-"+strconv.Itoa(k)), *restoreSchedules, k)
+		if err != nil {
+			return err
+		}
+		perM := r.cold.Seconds() / (float64(r.events) / 1e6)
+		fmt.Printf("restore, %dk schedules, %.1fM events (%d×)\n", *restoreSchedules/1000, float64(r.events)/1e6, k)
+		fmt.Printf("  plain read of events and results      %9.2f s\n", r.plain.Seconds())
+		fmt.Printf("  cold restore (lost disk), to a commit %9.2f s (%.2f s per 1M events; %.2f× the plain read)\n", r.cold.Seconds(), perM, r.cold.Seconds()/r.plain.Seconds())
+		fmt.Printf("  fold of the events (no state topic)   %9.2f s (%.0f events/s)\n", r.fold.Seconds(), float64(r.events)/r.fold.Seconds())
+		if k == 1 {
+			base = r
+			fmt.Printf("  standby takeover (SIGKILL, 6 s session) %7.2f s\n", r.takeover.Seconds())
+		} else {
+			fmt.Printf("  cold restore, %d× ÷ 1× history         %9.2f\n", k, r.cold.Seconds()/base.cold.Seconds())
+		}
+	}
+	return nil
+}
+
+// restoreHistory builds a history on a broker of its own and times its
+// restores.
+func restoreHistory(dir string, schedules, k int) (r restoreResult, err error) {
+	kafka := freeAddr()
+	broker := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", kafka, "-data-dir", filepath.Join(dir, "kafka"), "-compact-every", "0")
+	broker.Stderr = os.Stderr
+	out, err := broker.StdoutPipe()
+	if err != nil {
+		return r, err
+	}
+	if err := broker.Start(); err != nil {
+		return r, err
+	}
+	defer func() { broker.Process.Signal(syscall.SIGTERM); broker.Wait() }()
+	lines := bufio.NewScanner(out)
+	waitListening(kafka)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))
+	if err != nil {
+		return r, err
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	if _, err := topics.Ensure(ctx, cl, 12, -1); err != nil {
+		return r, err
+	}
+	e := &env{dir: dir, kafka: kafka, adm: kadm.NewClient(cl), cl: cl}
+	stop := func() { e.proc.Process.Signal(syscall.SIGTERM); e.proc.Wait() }
+
+	// The history: each schedule reserved, then moved again and again,
+	// round by round; every command is accepted with one event.
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	n := 0
+	for round := range restoreEvents * k {
+		for s := range schedules {
+			typ, data := "Reschedule", slot(round)
+			if round == 0 {
+				typ, data = "Reserve", `{"visitorId":"v`+strconv.Itoa(s)+`","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z","procedures":["botox"]}`
+			}
+			m := aggregate.Meta{ID: "r" + strconv.Itoa(s) + "-" + strconv.Itoa(round), Tenant: "clinic-" + strconv.Itoa(s%50),
+				Stream: "visit-" + strconv.Itoa(s), Initiator: "front-desk", Time: at.Add(time.Duration(round) * time.Minute)}
+			cl.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
+			n++
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return r, err
+	}
+	e.startProcessor()
+	if _, err := e.drain(ctx, n); err != nil {
+		stop()
+		return r, err
+	}
+	stop()
+	// Compaction keeps one record per stream of the state topic, as a
+	// real Kafka's cleaner does in the background.
+	broker.Process.Signal(syscall.SIGUSR1)
+	for lines.Scan() && !strings.HasPrefix(lines.Text(), "devkafka compacted") {
+	}
+	go func() {
+		for lines.Scan() {
+		}
+	}()
+	if r.events, err = e.sumEnds(ctx, topics.Events); err != nil {
+		return r, err
+	}
+	if r.plain, err = e.plainRead(ctx, topics.Events, topics.Results); err != nil {
+		return r, err
+	}
+
+	// A lost disk: the state topic's records, not the history.
+	if r.cold, err = e.timeToCommit(ctx, "cold"); err != nil {
+		return r, err
+	}
+	stop()
+	// No state topic (as before it existed, or after a logic change):
+	// the events are folded, then copied to a new state topic.
+	if _, err := e.adm.DeleteTopics(ctx, topics.State); err != nil {
+		return r, err
+	}
+	if r.fold, err = e.timeToCommit(ctx, "fold"); err != nil {
+		return r, err
+	}
+	if k > 1 {
+		stop()
+		return r, nil
+	}
+	r.takeover, err = e.takeover(ctx)
+	return r, err
+}
+
+// timeToCommit deletes the processor's store, starts it and times until
+// the group commits a new command.
+func (e *env) timeToCommit(ctx context.Context, id string) (time.Duration, error) {
+	os.RemoveAll(filepath.Join(e.dir, "processor"))
+	before, _ := e.committed(ctx)
+	m := aggregate.Meta{ID: "probe-" + id, Tenant: "bench", Stream: "probe-" + id, Initiator: "bench", Time: time.Now()}
+	if err := e.cl.ProduceSync(ctx, topics.CommandRecord("CheckIn", m, []byte(`{"channel":"desk","visitorId":"v"}`))).FirstErr(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	e.startProcessor()
+	if *profile != "" && *phase == id {
+		go e.cpuProfile(*profile)
+	}
+	for time.Since(start) < 10*time.Minute {
+		if done, _ := e.committed(ctx); done > before {
+			return time.Since(start), nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0, errors.New("no commit within 10 minutes of the start")
+}
+
+// takeover runs two members with a standby each on the warm store of the
+// running one, SIGKILLs the first, and times until every partition
+// commits again.
+func (e *env) takeover(ctx context.Context) (time.Duration, error) {
+	// The running member stops and comes back with standbys; a second
+	// member joins with an empty disk and copies the first's partitions.
+	e.proc.Process.Signal(syscall.SIGTERM)
+	e.proc.Wait()
+	args := []string{"-standby-replicas", "1", "-session-timeout", "6s"}
+	e.startProcessor(args...)
+	a, aHTTP := e.proc, e.procHTTP
+	b := &env{dir: filepath.Join(e.dir, "b"), kafka: e.kafka, adm: e.adm, cl: e.cl}
+	b.startProcessor(append(args, "-instance-id", "bench-2")...)
+	defer func() { b.proc.Process.Signal(syscall.SIGTERM); b.proc.Wait() }()
+	// Both own half the partitions, b's copies of a's half are caught up.
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		ma, mb := scrape("http://"+aHTTP+"/metrics"), scrape("http://"+b.procHTTP+"/metrics")
+		if ma["rewind_processor_partitions_owned"] == 6 && mb["rewind_processor_partitions_owned"] == 6 &&
+			count(mb, "rewind_processor_standby_lag{") == 6 && sum(mb, "rewind_processor_standby_lag{") == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, errors.New("standby copies did not catch up in 5 minutes")
+		}
+	}
+	a.Process.Kill()
+	a.Wait()
+	killed := time.Now()
+	// A command on every partition; all of them committed means the
+	// survivor serves every partition.
+	before, _ := e.committed(ctx)
+	for i := range 120 {
+		m := aggregate.Meta{ID: "to-" + strconv.Itoa(i), Tenant: "bench", Stream: "to-" + strconv.Itoa(i), Initiator: "bench", Time: time.Now()}
+		e.cl.Produce(ctx, topics.CommandRecord("CheckIn", m, []byte(`{"channel":"desk","visitorId":"v"}`)), nil)
+	}
+	if err := e.cl.Flush(ctx); err != nil {
+		return 0, err
+	}
+	for time.Since(killed) < time.Minute {
+		if done, _ := e.committed(ctx); done >= before+120 {
+			return time.Since(killed), nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0, errors.New("the survivor did not take over within a minute")
+}
+
+// sumEnds is the sum of a topic's end offsets.
+func (e *env) sumEnds(ctx context.Context, topic string) (int64, error) {
+	ends, err := e.adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n, nil
+}
+
+// plainRead times a read_committed consumer, with no group and no
+// processing, reading the topics from their start to their ends: the
+// floor of any restore that folds them.
+func (e *env) plainRead(ctx context.Context, names ...string) (time.Duration, error) {
+	ends, err := e.adm.ListEndOffsets(ctx, names...)
+	if err != nil {
+		return 0, err
+	}
+	left := map[topicPartition]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			left[topicPartition{o.Topic, o.Partition}] = o.Offset
+		}
+	})
+	start := time.Now()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.kafka), kgo.ConsumeTopics(names...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	for len(left) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			return 0, err
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			tp := topicPartition{r.Topic, r.Partition}
+			if end, ok := left[tp]; ok && r.Offset+1 >= end {
+				delete(left, tp)
+			}
+		})
+	}
+	return time.Since(start), nil
+}
+
+type topicPartition struct {
+	topic string
+	part  int32
+}
+
+func count(m map[string]float64, prefix string) (n int) {
+	for k := range m {
+		if strings.HasPrefix(k, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func sum(m map[string]float64, prefix string) (s float64) {
+	for k, v := range m {
+		if strings.HasPrefix(k, prefix) {
+			s += v
+		}
+	}
+	return s
+}
