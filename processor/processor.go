@@ -191,7 +191,10 @@ func (p *Processor) sessionOpts(ctx context.Context, adm *kadm.Client) []kgo.Opt
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
 		kgo.ProducerBatchCompression(compressions[p.cfg.Compression]),
-		kgo.ProducerBatchMaxBytes(4<<20),
+		// Within Kafka's default max.message.bytes (1 MiB): a copy of
+		// stored records to the state topic fills batches, and a larger
+		// one is refused. topics.StateRecord keeps one record under it.
+		kgo.ProducerBatchMaxBytes(1_000_000),
 		kgo.FetchMaxWait(200*time.Millisecond),
 		// A transaction takes at most MaxBatch commands (under 64 KiB each,
 		// usually about 300 B): buffering the default 50 MiB of fetched
@@ -336,6 +339,13 @@ func (o *ownership) finishRestore(cps map[int32]state.Checkpoint) []int32 {
 		}
 	}
 	return done
+}
+
+// lastRun returns the done channel of the last restore of part, or nil.
+func (o *ownership) lastRun(part int32) chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.runs[part]
 }
 
 func (o *ownership) drop(parts []int32) {

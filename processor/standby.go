@@ -236,6 +236,15 @@ func (s *standbys) start(ctx context.Context, adm *kadm.Client, part int32) erro
 	s.cancel = cancel
 	s.mu.Unlock()
 	defer cancel()
+	// A restore of the partition by this member, canceled by a revoke,
+	// may still be writing its store.
+	if run := s.p.parts.lastRun(part); run != nil {
+		select {
+		case <-run:
+		case <-wctx.Done():
+			return nil
+		}
+	}
 	s.work.Lock()
 	defer s.work.Unlock()
 	if _, ok := s.tails[part]; ok || wctx.Err() != nil {

@@ -1,6 +1,7 @@
 package processor_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/state"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -108,4 +110,52 @@ func histogramCount(t *testing.T, reg *prometheus.Registry, name, label string) 
 		}
 	}
 	return 0
+}
+
+// TestOversizedStreamRecord: a stream whose record outgrows a Kafka
+// record (photo sessions by the thousand) gets the oversized marker on
+// the state topic instead; a cold restore then folds that partition's
+// events, and the store still equals the fold.
+func TestOversizedStreamRecord(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, testPartitions)
+	at := time.Now().Add(-time.Hour)
+	recs := []*kgo.Record{testkit.Cmd{Tenant: "clinic-1", Stream: "photos", Type: "CheckIn",
+		Data: `{"channel":"desk","visitorId":"v1"}`, ID: "photos-0", Time: at}.Record()}
+	for i := 1; i < 15000; i++ {
+		recs = append(recs, testkit.Cmd{Tenant: "clinic-1", Stream: "photos", Type: "TakePhotos",
+			Data: `{"kind":"after","count":1}`, ID: fmt.Sprint("photos-", i), Time: at.Add(time.Duration(i) * time.Millisecond)}.Record())
+	}
+	recs = append(recs, testkit.Interleave("clinic-1", 200, at)...)
+	testkit.Send(t, testkit.Producer(t, brokers), recs)
+	p := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"))
+	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.alive(t))
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	log := testkit.ReadAll(t, brokers)
+	var last []byte
+	for _, r := range log.State {
+		if string(r.Key) == "clinic-1/photos" {
+			last = r.Value
+		}
+	}
+	if len(last) > topics.MaxStateValue || len(last) == 0 {
+		t.Fatalf("the photo stream's latest state record has %d bytes", len(last))
+	}
+	if _, err := state.RecordLogic(last); err == nil {
+		t.Fatalf("the photo stream's record (%d bytes) fits a Kafka record: the test needs a larger state", len(last))
+	}
+
+	reg := prometheus.NewRegistry()
+	dir := filepath.Join(t.TempDir(), "cold")
+	r := start(t, brokers, "p2", dir, withRegistry(reg))
+	waitOwnedAndReady(t, r, reg)
+	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "events"); n != 1 {
+		t.Fatalf("%d partitions folded the events, want the photo stream's only", n)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	testkit.StoreMatches(t, schedule.Kind, testkit.ReadAll(t, brokers), dir)
 }

@@ -26,8 +26,24 @@ import (
 // no '/', so no stream key equals it.
 const CompleteKey = "rewind.state-complete"
 
-// StateRecord is a stream's record on the state topic.
+// MaxStateValue is the largest stream record the state topic takes: a
+// Kafka record, with its batch, must stay under the broker's
+// max.message.bytes (1 MiB by default).
+const MaxStateValue = 900_000
+
+// oversized replaces a stream record larger than MaxStateValue. It is no
+// record of any logic version, so a restore that finds it as a stream's
+// latest record cannot use the partition's state topic and folds the
+// events instead: slow, never wrong.
+var oversized = []byte{0}
+
+// StateRecord is a stream's record on the state topic (or, when it is
+// too large for one Kafka record, the marker that sends a restore to the
+// events).
 func StateRecord(key string, value []byte, p int32) *kgo.Record {
+	if len(value) > MaxStateValue {
+		value = oversized
+	}
 	return &kgo.Record{Topic: State, Partition: p, Key: []byte(key), Value: value}
 }
 
