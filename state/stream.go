@@ -109,8 +109,6 @@ type entry struct {
 	fp               uint64
 }
 
-
-
 // entries walks the encoding. It stops at the first malformed entry;
 // decodeStream has checked the whole list before any walk.
 func (c Commands) entries() iter.Seq[entry] {
