@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,14 +80,19 @@ type Config struct {
 	Hooks Hooks
 }
 
-// Hooks are called at the two points where a crash is most dangerous. A
-// hook that returns an error makes Run return it at once, leaving the
-// transaction open and Pebble unwritten, exactly as a crash would.
+// Hooks are called at the points where a crash, or a rebalance, is most
+// dangerous. A commit hook that returns an error makes Run return it at
+// once, leaving the transaction open and Pebble unwritten, exactly as a
+// crash would.
 type Hooks struct {
 	// BeforeCommit runs after a batch's records are produced, before End.
 	BeforeCommit func() error
 	// AfterCommit runs after the Kafka commit, before the Pebble write.
 	AfterCommit func() error
+	// BeforeRestore runs when a restore of parts begins; ctx ends when
+	// they are revoked. An error fails the restore, as a failed read
+	// would.
+	BeforeRestore func(ctx context.Context, parts []int32) error
 }
 
 // compressions are the codecs of Config.Compression.

@@ -1,8 +1,10 @@
 package processor_test
 
 import (
+	"context"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,4 +200,40 @@ func restoreRemaining(t *testing.T, reg *prometheus.Registry) map[string]float64
 		}
 	}
 	return out
+}
+
+// TestPartialRevokeDuringRestore: a member restoring four partitions
+// loses two of them to a member that joins meanwhile. The revoke cancels
+// the restore of all four; the two it keeps must be restored again and
+// handle their commands.
+func TestPartialRevokeDuringRestore(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, testPartitions)
+	recs := testkit.Interleave("clinic-1", 400, time.Now().Add(-time.Hour))
+	testkit.Send(t, testkit.Producer(t, brokers), recs)
+	// The first restore of p1 holds until it is canceled, which only a
+	// revoke does; the ones after go through.
+	var first atomic.Bool
+	hold := processor.Hooks{BeforeRestore: func(ctx context.Context, parts []int32) error {
+		if first.CompareAndSwap(false, true) {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	}}
+	reg := prometheus.NewRegistry()
+	p1 := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"), withHooks(hold), withRegistry(reg))
+	for deadline := time.Now().Add(time.Minute); gauge(t, reg, "rewind_processor_restoring_partitions") != testPartitions; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("p1 did not start restoring")
+		}
+	}
+	p2 := start(t, brokers, "p2", filepath.Join(t.TempDir(), "p2"))
+	testkit.WaitResults(t, brokers, len(recs), time.Minute, func() { p1.alive(t)(); p2.alive(t)() })
+	for _, p := range []*running{p1, p2} {
+		if err := p.stop(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.Invariants(t, testkit.ReadAll(t, brokers))
 }

@@ -245,10 +245,24 @@ func (p *Processor) assigned(ctx context.Context, cl *kgo.Client, parts []int32)
 			p.standby.release(parts) // its copies are this restore's start
 		}
 		start := time.Now()
-		cps, err := p.restore(rctx, parts)
+		var cps map[int32]state.Checkpoint
+		var err error
+		if h := p.cfg.Hooks.BeforeRestore; h != nil {
+			err = h(rctx, parts)
+		}
+		if err == nil {
+			cps, err = p.restore(rctx, parts)
+		}
 		if err != nil {
 			if rctx.Err() != nil {
-				return // revoked or shutting down
+				// Revoked or shutting down. A revoke of some of the
+				// partitions cancels the restore of all: those still
+				// assigned start over, once this run has returned.
+				if left := p.parts.abandoned(parts, done); len(left) > 0 && ctx.Err() == nil {
+					p.log.Info("restore restarted after a partial revoke", "partitions", left)
+					p.assigned(ctx, cl, left)
+				}
+				return
 			}
 			select {
 			case p.fatal <- fmt.Errorf("processor: restore %v: %w", parts, err):
@@ -256,10 +270,10 @@ func (p *Processor) assigned(ctx context.Context, cl *kgo.Client, parts []int32)
 			}
 			return
 		}
-		done := p.parts.finishRestore(cps)
+		ready := p.parts.finishRestore(cps)
 		p.metrics.restoring.Set(float64(p.parts.restoringCount()))
-		cl.ResumeFetchPartitions(map[string][]int32{topics.Commands: done})
-		p.log.Info("partitions restored", "partitions", done, "took", time.Since(start).Round(time.Millisecond))
+		cl.ResumeFetchPartitions(map[string][]int32{topics.Commands: ready})
+		p.log.Info("partitions restored", "partitions", ready, "took", time.Since(start).Round(time.Millisecond))
 	}()
 }
 
@@ -318,6 +332,20 @@ func (o *ownership) startRestore(parts []int32, cancel context.CancelFunc, done 
 		o.runs[part] = done
 	}
 	return previous
+}
+
+// abandoned returns the partitions of parts that the restore run which
+// closes done left restoring: assigned still, and to no later run.
+func (o *ownership) abandoned(parts []int32, done chan struct{}) []int32 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var left []int32
+	for _, part := range parts {
+		if _, ok := o.restoring[part]; ok && o.runs[part] == done {
+			left = append(left, part)
+		}
+	}
+	return left
 }
 
 // finishRestore marks restored partitions ready, unless they were revoked

@@ -37,24 +37,17 @@ type restoreResult struct {
 }
 
 // restoreCase prints the restore case: the same schedules with 1× and 3×
-// the history.
+// the history. Each history prints its lines as they are measured.
 func restoreCase(dir string) error {
 	var base restoreResult
 	for _, k := range []int{1, 3} {
-		r, err := restoreHistory(filepath.Join(dir, "restore-"+strconv.Itoa(k)), *restoreSchedules, k)
+		fmt.Printf("restore, %dk schedules, %d× history\n", *restoreSchedules/1000, k)
+		r, err := restoreHistory(filepath.Join(dir, "restore-"+strconv.Itoa(k)), *restoreSchedules, k, base)
 		if err != nil {
 			return err
 		}
-		perM := r.cold.Seconds() / (float64(r.events) / 1e6)
-		fmt.Printf("restore, %dk schedules, %.1fM events (%d×)\n", *restoreSchedules/1000, float64(r.events)/1e6, k)
-		fmt.Printf("  plain read of events and results      %9.2f s\n", r.plain.Seconds())
-		fmt.Printf("  cold restore (lost disk), to a commit %9.2f s (%.2f s per 1M events; %.2f× the plain read)\n", r.cold.Seconds(), perM, r.cold.Seconds()/r.plain.Seconds())
-		fmt.Printf("  fold of the events (no state topic)   %9.2f s (%.0f events/s)\n", r.fold.Seconds(), float64(r.events)/r.fold.Seconds())
 		if k == 1 {
 			base = r
-			fmt.Printf("  standby takeover (SIGKILL, 6 s session) %7.2f s\n", r.takeover.Seconds())
-		} else {
-			fmt.Printf("  cold restore, %d× ÷ 1× history         %9.2f\n", k, r.cold.Seconds()/base.cold.Seconds())
 		}
 	}
 	return nil
@@ -62,7 +55,7 @@ func restoreCase(dir string) error {
 
 // restoreHistory builds a history on a broker of its own and times its
 // restores.
-func restoreHistory(dir string, schedules, k int) (r restoreResult, err error) {
+func restoreHistory(dir string, schedules, k int, base restoreResult) (r restoreResult, err error) {
 	kafka := freeAddr()
 	broker := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", kafka, "-data-dir", filepath.Join(dir, "kafka"), "-compact-every", "0")
 	broker.Stderr = os.Stderr
@@ -128,10 +121,16 @@ func restoreHistory(dir string, schedules, k int) (r restoreResult, err error) {
 	if r.plain, err = e.plainRead(ctx, topics.Events, topics.Results); err != nil {
 		return r, err
 	}
+	fmt.Printf("  %.2fM events; plain read of events and results %6.2f s\n", float64(r.events)/1e6, r.plain.Seconds())
 
 	// A lost disk: the state topic's records, not the history.
 	if r.cold, err = e.timeToCommit(ctx, "cold"); err != nil {
 		return r, err
+	}
+	fmt.Printf("  cold restore (lost disk), to a commit %9.2f s (%.2f s per 1M events; %.2f× the plain read)\n",
+		r.cold.Seconds(), r.cold.Seconds()/(float64(r.events)/1e6), r.cold.Seconds()/r.plain.Seconds())
+	if base.cold > 0 {
+		fmt.Printf("  cold restore, %d× ÷ 1× history         %9.2f\n", k, r.cold.Seconds()/base.cold.Seconds())
 	}
 	stop()
 	// No state topic (as before it existed, or after a logic change):
@@ -142,12 +141,16 @@ func restoreHistory(dir string, schedules, k int) (r restoreResult, err error) {
 	if r.fold, err = e.timeToCommit(ctx, "fold"); err != nil {
 		return r, err
 	}
+	fmt.Printf("  fold of the events (no state topic)   %9.2f s (%.0f events/s)\n", r.fold.Seconds(), float64(r.events)/r.fold.Seconds())
 	if k > 1 {
 		stop()
 		return r, nil
 	}
-	r.takeover, err = e.takeover(ctx)
-	return r, err
+	if r.takeover, err = e.takeover(ctx); err != nil {
+		return r, err
+	}
+	fmt.Printf("  standby takeover (SIGKILL, 6 s session) %7.2f s\n", r.takeover.Seconds())
+	return r, nil
 }
 
 // timeToCommit deletes the processor's store, starts it and times until
