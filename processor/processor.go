@@ -33,6 +33,11 @@ type Processor struct {
 	fatal   chan error
 	joined  chan struct{} // closed at the first assignment
 	once    sync.Once
+	// restores and background count the goroutines that write the
+	// store: Run waits for them, so that Close never closes it under
+	// them.
+	restores   sync.WaitGroup
+	background sync.WaitGroup
 }
 
 // New opens the store and checks the config. It does not touch Kafka
@@ -122,8 +127,10 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	go p.pollLag(runCtx, adm)
 	if p.standby != nil {
-		go p.standby.run(runCtx, adm)
+		p.background.Go(func() { p.standby.run(runCtx, adm) })
 	}
+	defer p.background.Wait()
+	defer p.restores.Wait() // after cancel: the restores end with runCtx
 	p.log.Info("processor running", "partitions", n, "group", p.cfg.Group)
 
 	err = p.loop(runCtx, sess)
@@ -228,53 +235,72 @@ func (p *Processor) assigned(ctx context.Context, cl *kgo.Client, parts []int32)
 		return
 	}
 	cl.PauseFetchPartitions(map[string][]int32{topics.Commands: parts})
+	if p.standby != nil {
+		// Here, in order with revoked: no copy of these starts from now.
+		p.standby.hold(parts)
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	previous := p.parts.startRestore(parts, cancel, done)
 	p.metrics.owned.Set(float64(p.parts.ownedCount()))
 	p.metrics.restoring.Set(float64(p.parts.restoringCount()))
 	p.log.Info("partitions assigned", "partitions", parts)
-	go func() {
-		defer close(done)
-		// A canceled restore of the same partitions may still be writing:
-		// reading its half-written state would fold events twice.
-		for _, prev := range previous {
-			<-prev
-		}
-		if p.standby != nil {
-			p.standby.release(parts) // its copies are this restore's start
-		}
-		start := time.Now()
-		var cps map[int32]state.Checkpoint
-		var err error
-		if h := p.cfg.Hooks.BeforeRestore; h != nil {
-			err = h(rctx, parts)
-		}
-		if err == nil {
-			cps, err = p.restore(rctx, parts)
-		}
-		if err != nil {
-			if rctx.Err() != nil {
-				// Revoked or shutting down. A revoke of some of the
-				// partitions cancels the restore of all: those still
-				// assigned start over, once this run has returned.
-				if left := p.parts.abandoned(parts, done); len(left) > 0 && ctx.Err() == nil {
-					p.log.Info("restore restarted after a partial revoke", "partitions", left)
-					p.assigned(ctx, cl, left)
-				}
-				return
-			}
+	p.restores.Add(1)
+	go p.runRestore(ctx, rctx, cl, parts, previous, done)
+}
+
+// runRestore restores parts as the run that closes done, after the
+// earlier runs over any of them have returned.
+func (p *Processor) runRestore(ctx, rctx context.Context, cl *kgo.Client, parts []int32, previous []chan struct{}, done chan struct{}) {
+	defer p.restores.Done()
+	defer close(done)
+	// A canceled restore of the same partitions may still be writing:
+	// reading its half-written state would fold events twice.
+	for _, prev := range previous {
+		<-prev
+	}
+	if p.standby != nil {
+		p.standby.release(rctx, parts) // its copies are this restore's start
+	}
+	start := time.Now()
+	var cps map[int32]state.Checkpoint
+	var err error
+	if h := p.cfg.Hooks.BeforeRestore; h != nil {
+		err = h(rctx, parts)
+	}
+	if err == nil {
+		cps, err = p.restore(rctx, parts)
+	}
+	if err != nil {
+		if rctx.Err() == nil {
 			select {
 			case p.fatal <- fmt.Errorf("processor: restore %v: %w", parts, err):
 			default:
 			}
 			return
 		}
-		ready := p.parts.finishRestore(cps)
-		p.metrics.restoring.Set(float64(p.parts.restoringCount()))
-		cl.ResumeFetchPartitions(map[string][]int32{topics.Commands: ready})
-		p.log.Info("partitions restored", "partitions", ready, "took", time.Since(start).Round(time.Millisecond))
-	}()
+		// Revoked or shutting down. A revoke of some of the partitions
+		// cancels the restore of all: those still assigned start over,
+		// once this run has returned.
+		if ctx.Err() != nil {
+			return
+		}
+		nctx, ncancel := context.WithCancel(ctx)
+		ndone := make(chan struct{})
+		left := p.parts.restart(parts, done, ncancel, ndone)
+		if len(left) == 0 {
+			ncancel()
+			return
+		}
+		p.log.Info("restore restarted after a partial revoke", "partitions", left)
+		p.restores.Add(1)
+		go p.runRestore(ctx, nctx, cl, left, []chan struct{}{done}, ndone)
+		return
+	}
+	ready := p.parts.finishRestore(cps, done)
+	p.metrics.restoring.Set(float64(p.parts.restoringCount()))
+	cl.ResumeFetchPartitions(map[string][]int32{topics.Commands: ready})
+	p.log.Info("partitions restored", "partitions", ready, "took", time.Since(start).Round(time.Millisecond))
 }
 
 // revoked forgets partitions. It runs under the session's lock: it must
@@ -334,29 +360,32 @@ func (o *ownership) startRestore(parts []int32, cancel context.CancelFunc, done 
 	return previous
 }
 
-// abandoned returns the partitions of parts that the restore run which
-// closes done left restoring: assigned still, and to no later run.
-func (o *ownership) abandoned(parts []int32, done chan struct{}) []int32 {
+// restart hands the partitions of parts that the run closing done left
+// restoring (assigned still, to no later run) to a new run, at once, so
+// that a revoke cannot come in between.
+func (o *ownership) restart(parts []int32, done chan struct{}, cancel context.CancelFunc, next chan struct{}) []int32 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var left []int32
 	for _, part := range parts {
 		if _, ok := o.restoring[part]; ok && o.runs[part] == done {
+			o.restoring[part], o.runs[part] = cancel, next
 			left = append(left, part)
 		}
 	}
 	return left
 }
 
-// finishRestore marks restored partitions ready, unless they were revoked
-// meanwhile, and returns the ones it marked. Those the state topic does
-// not mirror are to be copied to it.
-func (o *ownership) finishRestore(cps map[int32]state.Checkpoint) []int32 {
+// finishRestore marks the partitions restored by the run closing run
+// ready, unless they were revoked meanwhile (or handed to a later run),
+// and returns the ones it marked. Those the state topic does not mirror
+// are to be copied to it.
+func (o *ownership) finishRestore(cps map[int32]state.Checkpoint, run chan struct{}) []int32 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var done []int32
 	for part, cp := range cps {
-		if _, ok := o.restoring[part]; ok {
+		if _, ok := o.restoring[part]; ok && o.runs[part] == run {
 			delete(o.restoring, part)
 			o.gen++
 			o.ready[part] = owned{cp: cp, gen: o.gen}

@@ -197,7 +197,7 @@ func (p *Processor) restoreState(ctx context.Context, adm *kadm.Client, parts []
 		for _, part := range group {
 			tp := topicPartition{topics.State, part}
 			from[tp], groupEnds[tp] = cps[part].State, ends[tp]
-			r.parts[part] = &statePart{cp: cps[part], tail: stats[part].source == fromStateTail, bad: map[string]bool{}, stats: stats[part]}
+			r.parts[part] = newStatePart(cps[part], stats[part].source == fromStateTail, stats[part])
 		}
 		mu.Unlock()
 		r.w = p.newWriter(0)
@@ -231,17 +231,27 @@ type stateReader struct {
 
 type statePart struct {
 	cp     state.Checkpoint
-	tail   bool            // the store mirrored the topic up to cp.State
-	failed bool            // a record this logic version cannot use
-	marker uint64          // the latest completeness marker's logic; 0 for none
-	bad    map[string]bool // streams whose latest record is of another logic version
-	stats  *restoreStats
+	tail   bool   // the store mirrored the topic up to cp.State
+	failed bool   // a record this logic version cannot use
+	marker uint64 // the latest completeness marker's logic; 0 for none
+	// bad holds the streams whose latest record is of another logic
+	// version, seen since the latest marker; a marker clears it, as
+	// every stream of the fold it follows was copied before it (a
+	// stream left with an old record has no event: a rejection whose
+	// result expired). tooLarge holds the streams whose latest record
+	// was too large for the topic: no marker clears those.
+	bad, tooLarge map[string]bool
+	stats         *restoreStats
+}
+
+func newStatePart(cp state.Checkpoint, tail bool, stats *restoreStats) *statePart {
+	return &statePart{cp: cp, tail: tail, bad: map[string]bool{}, tooLarge: map[string]bool{}, stats: stats}
 }
 
 // whole reports whether the partition's store now mirrors the state
 // topic completely.
 func (sp *statePart) whole(logic uint64) bool {
-	if sp.failed {
+	if sp.failed || len(sp.tooLarge) > 0 {
 		return false
 	}
 	return sp.tail || (sp.marker == logic && len(sp.bad) == 0)
@@ -261,19 +271,28 @@ func (r *stateReader) apply(rec *kgo.Record) error {
 		if err != nil || logic != r.logic {
 			sp.marker = 0
 			sp.failed = sp.tail // a rewrite by another logic version since our copy
+		} else {
+			clear(sp.bad)
 		}
 		return nil
 	}
+	delete(sp.bad, key)
+	delete(sp.tooLarge, key)
 	if rec.Value == nil {
-		delete(sp.bad, key)
 		return r.w.wb.DeleteStream(rec.Partition, key)
+	}
+	if topics.Oversized(rec.Value) {
+		// The store cannot have this stream's state from the topic:
+		// whole or tail, the partition must be folded.
+		sp.tooLarge[key] = true
+		sp.failed = sp.tail
+		return nil
 	}
 	if logic, err := state.RecordLogic(rec.Value); err != nil || logic != r.logic {
 		sp.bad[key] = true
 		sp.failed = sp.tail
 		return nil
 	}
-	delete(sp.bad, key)
 	// The record's bytes are the store's: copied as they come.
 	return r.w.wb.SetStream(rec.Partition, key, rec.Value)
 }
@@ -314,7 +333,7 @@ func (p *Processor) restoreEvents(ctx context.Context, adm *kadm.Client, parts [
 	var mu sync.Mutex
 	return p.inGroups(ctx, parts, func(ctx context.Context, group []int32) error {
 		r := &folder{p: p, cps: map[int32]state.Checkpoint{}, stats: stats,
-			streams: make(map[streamRef]*stream, restoreFlushEvery)}
+			streams: make(map[streamRef]*stream, restoreFlushEvery), kept: map[streamRef][]byte{}}
 		from := map[topicPartition]int64{}
 		groupEnds := map[topicPartition]int64{}
 		mu.Lock()
@@ -583,7 +602,13 @@ func fetchError(fetches kgo.Fetches) error {
 }
 
 // restoreFlushEvery bounds the records folded between two Pebble writes.
-const restoreFlushEvery = 10000
+const restoreFlushEvery = 50000
+
+// foldKeepBytes bounds the encoded records a fold keeps in memory after
+// writing them. Events of many streams interleave, so a stream comes back
+// after its record was flushed; reading it back from Pebble was a third
+// of a fold's time.
+const foldKeepBytes = 64 << 20
 
 // folder folds events and results into an overlay of streams and flushes
 // it with checkpoints.
@@ -594,6 +619,9 @@ type folder struct {
 	streams map[streamRef]*stream
 	pending int
 	buf     []byte
+	// kept are records already written, as written, up to foldKeepBytes.
+	kept      map[streamRef][]byte
+	keptBytes int
 }
 
 // apply folds one record and advances its checkpoint.
@@ -677,11 +705,15 @@ func (r *folder) foldResult(rec *kgo.Record) error {
 	return nil
 }
 
-func (r *folder) stream(ref streamRef) (*stream, error) {
+func (r *folder) stream(ref streamRef) (st *stream, err error) {
 	if st, ok := r.streams[ref]; ok {
 		return st, nil
 	}
-	st, err := r.p.loadStream(ref)
+	if record, ok := r.kept[ref]; ok {
+		st, err = r.p.decodeStream(ref, record)
+	} else {
+		st, err = r.p.loadStream(ref)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -706,6 +738,12 @@ func (r *folder) flush(bool) error {
 		if err := w.set(record{ref, value}, 0); err != nil {
 			return err
 		}
+		if r.keptBytes+len(value) > foldKeepBytes {
+			clear(r.kept)
+			r.keptBytes = 0
+		}
+		r.keptBytes += len(value) - len(r.kept[ref])
+		r.kept[ref] = value
 	}
 	for part, cp := range r.cps {
 		if err := w.wb.SetCheckpoint(part, cp); err != nil {

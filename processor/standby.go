@@ -40,6 +40,10 @@ type standbys struct {
 	cancel func()          // stops the catch-up in progress
 	pos    map[int32]int64 // per standby, the next state topic offset to apply
 	poke   chan struct{}
+	// unusable holds when a partition's state topic last could not serve
+	// a copy (no marker yet, another logic version): tried again after
+	// standbyRetry, not at every recompute.
+	unusable map[int32]time.Time
 
 	// work is held while the store of a standby partition is written, so
 	// that a restore taking the partition over waits for the write.
@@ -49,22 +53,32 @@ type standbys struct {
 }
 
 func newStandbys(p *Processor, n int) *standbys {
-	return &standbys{p: p, n: n, held: map[int32]bool{}, pos: map[int32]int64{}, poke: make(chan struct{}, 1), tails: map[int32]*statePart{}}
+	return &standbys{p: p, n: n, held: map[int32]bool{}, pos: map[int32]int64{}, poke: make(chan struct{}, 1),
+		unusable: map[int32]time.Time{}, tails: map[int32]*statePart{}}
 }
 
-// release stops keeping parts as standbys, now that this member owns
-// them, and waits for any write to their store to end.
-func (s *standbys) release(parts []int32) {
+// hold marks parts as owned by this member: no copy of them starts from
+// now. It runs in the group's callback, in order with unhold.
+func (s *standbys) hold(parts []int32) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, part := range parts {
 		s.held[part] = true
 		delete(s.pos, part)
 		s.p.metrics.standbyLag.DeleteLabelValues(strconv.Itoa(int(part)))
 	}
 	if s.cancel != nil {
-		s.cancel()
+		s.cancel() // a catch-up in progress may be one of them
 	}
-	s.mu.Unlock()
+}
+
+// release stops the copies of parts, now that this member owns them, and
+// waits for any write to their store to end. ctx is the restore's: a
+// revoke ends the wait.
+func (s *standbys) release(ctx context.Context, parts []int32) {
+	if ctx.Err() != nil {
+		return
+	}
 	s.work.Lock()
 	defer s.work.Unlock()
 	s.drop(parts)
@@ -108,6 +122,7 @@ func (s *standbys) drop(parts []int32) {
 const (
 	standbyRecompute = 10 * time.Second
 	standbySettle    = 500 * time.Millisecond
+	standbyRetry     = time.Minute
 )
 
 // run keeps the standby copies until ctx ends.
@@ -247,7 +262,7 @@ func (s *standbys) start(ctx context.Context, adm *kadm.Client, part int32) erro
 	}
 	s.work.Lock()
 	defer s.work.Unlock()
-	if _, ok := s.tails[part]; ok || wctx.Err() != nil {
+	if _, ok := s.tails[part]; ok || wctx.Err() != nil || time.Since(s.unusable[part]) < standbyRetry {
 		return nil
 	}
 	cps, sources, err := s.p.startingPoints(wctx, adm, []int32{part})
@@ -270,10 +285,12 @@ func (s *standbys) start(ctx context.Context, adm *kadm.Client, part int32) erro
 		return err
 	}
 	if !ok[part] {
+		s.unusable[part] = time.Now()
 		return s.p.store.WipePartition(part)
 	}
+	delete(s.unusable, part)
 	cp := cps[part]
-	s.tails[part] = &statePart{cp: cp, tail: true, bad: map[string]bool{}, stats: &restoreStats{}}
+	s.tails[part] = newStatePart(cp, true, &restoreStats{})
 	offsets := map[string]map[int32]kgo.Offset{topics.State: {part: kgo.NewOffset().At(cp.State)}}
 	if s.cl == nil {
 		s.cl, err = kgo.NewClient(append(s.p.clientOpts(),
@@ -324,25 +341,28 @@ func (s *standbys) tail(ctx context.Context) bool {
 	if err == nil {
 		err = r.flush(false) // checkpoints the copies that did not fail
 	}
-	if err != nil {
-		s.p.log.Warn("standby replicas: write", "err", err)
-		return true
-	}
 	var failed []int32
 	s.mu.Lock()
 	for part, sp := range s.tails {
-		if sp.failed {
+		if sp.failed || err != nil {
 			failed = append(failed, part)
 		} else {
 			s.pos[part] = sp.cp.State
 		}
 	}
 	s.mu.Unlock()
+	if err != nil {
+		// The positions moved past records that were not written: no
+		// copy can be trusted to mirror the topic any more.
+		s.p.log.Warn("standby replicas dropped: write failed", "err", err)
+	}
 	for _, part := range failed {
-		// Rewritten by another logic version: this copy is no use.
-		s.p.log.Warn("standby replica dropped: the state topic has records it cannot use", "partition", part)
-		if err := s.p.store.WipePartition(part); err != nil {
-			s.p.log.Warn("wipe standby partition", "partition", part, "err", err)
+		if err == nil {
+			// Rewritten by another logic version: this copy is no use.
+			s.p.log.Warn("standby replica dropped: the state topic has records it cannot use", "partition", part)
+		}
+		if werr := s.p.store.WipePartition(part); werr != nil {
+			s.p.log.Warn("wipe standby partition", "partition", part, "err", werr)
 		}
 	}
 	s.drop(failed)

@@ -37,6 +37,10 @@ const MaxStateValue = 900_000
 // events instead: slow, never wrong.
 var oversized = []byte{0}
 
+// Oversized reports whether a state topic value is the marker of a stream
+// record too large for the topic.
+func Oversized(value []byte) bool { return len(value) == 1 && value[0] == oversized[0] }
+
 // StateRecord is a stream's record on the state topic (or, when it is
 // too large for one Kafka record, the marker that sends a restore to the
 // events).

@@ -141,6 +141,9 @@ func run() error {
 			return err
 		}
 	}
+	if *onlyRestore {
+		return nil
+	}
 
 	// 1k streams: a walk-in, then photo sessions; every command is accepted.
 	if err := e.produceCommands(ctx, *backlog, 1000); err != nil {
