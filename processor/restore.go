@@ -297,6 +297,10 @@ func (r *stateReader) apply(rec *kgo.Record) error {
 	return r.w.wb.SetStream(rec.Partition, key, rec.Value)
 }
 
+// fetchBytes: records are copied as they come, never decoded, so large
+// responses cost little heap.
+func (r *stateReader) fetchBytes() int32 { return 32 << 20 }
+
 func (r *stateReader) skip(tp topicPartition, offset int64) { r.parts[tp.part].cp.State = offset }
 
 func (r *stateReader) flushDue() bool { return r.w.wb.Len() >= restoreFlushBytes }
@@ -422,6 +426,8 @@ type applier interface {
 	// (a tail of aborted records).
 	skip(tp topicPartition, offset int64)
 	flushDue() bool
+	// fetchBytes bounds a fetch response.
+	fetchBytes() int32
 	// flush writes what was applied; last is set by the caller's final
 	// flush, after catchUp returns.
 	flush(last bool) error
@@ -456,9 +462,10 @@ func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]i
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		// Fetched batches decompress to several times their size, and a
 		// buffered and an in-flight response are alive at once: 4 MiB
-		// responses keep that near 100 MiB of heap.
-		kgo.FetchMaxBytes(4<<20),
-		kgo.FetchMaxPartitionBytes(1<<20),
+		// responses keep that near 100 MiB of heap. A compacted state
+		// topic has holes: larger responses cross them in fewer requests.
+		kgo.FetchMaxBytes(a.fetchBytes()),
+		kgo.FetchMaxPartitionBytes(a.fetchBytes()/4),
 	)...)
 	if err != nil {
 		return err
@@ -648,6 +655,8 @@ func (r *folder) skip(tp topicPartition, offset int64) {
 	}
 	r.cps[tp.part] = cp
 }
+
+func (r *folder) fetchBytes() int32 { return 4 << 20 }
 
 func (r *folder) flushDue() bool { return r.pending >= restoreFlushEvery }
 
