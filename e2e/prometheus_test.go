@@ -85,6 +85,8 @@ scrape_configs:
 		return resp.StatusCode == 200
 	})
 	p.eventually("every target up", 60*time.Second, func() bool { return p.scalar(`count(up == 1)`) == 4 })
+	// Each processor keeps a copy of the other's two partitions.
+	p.eventually("standby copies exported", 60*time.Second, func() bool { return p.scalar(`count(rewind_processor_standby_lag)`) == 4 })
 
 	// A stuck processor (SIGSTOP) cannot report anything; the other one
 	// still exports the lag of every partition, from the group's offsets.

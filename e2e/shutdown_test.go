@@ -57,7 +57,8 @@ func startStack(t *testing.T) *stack {
 		addr := testkit.FreeAddr(t)
 		s.procHTTP = append(s.procHTTP, addr)
 		s.procs = append(s.procs, testkit.Start(t, "processor", s.log, "-brokers", s.kafka, "-instance-id", fmt.Sprint("p", i),
-			"-data-dir", filepath.Join(s.dir, fmt.Sprint("p", i)), "-http", addr, "-partitions", fmt.Sprint(partitions), "-max-batch", "300"))
+			"-data-dir", filepath.Join(s.dir, fmt.Sprint("p", i)), "-http", addr, "-partitions", fmt.Sprint(partitions), "-max-batch", "300",
+			"-standby-replicas", "1")) // as in docker-compose.yml
 	}
 	tokens := filepath.Join(s.dir, "tokens")
 	if err := os.WriteFile(tokens, []byte(api.HashToken(s.token)+" clinic-e2e desk-1\n"), 0o644); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/processor"
+	"github.com/rewind/rewind/topics"
 )
 
 // TestMembersJoinAndLeave runs up to three processors in one group while
@@ -92,10 +93,13 @@ func TestLogicVersionBump(t *testing.T) {
 	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "events"); n != testPartitions {
 		t.Fatalf("%d partitions folded the events after a logic bump, want %d", n, testPartitions)
 	}
-	// One more command after the rebuild proves the rebuilt state is used.
+	// One more command after the rebuild proves the rebuilt state is used;
+	// a retry of the first command, that the ids survived the rebuild
+	// (taken from the old version's state records, not the results).
+	retry := &kgo.Record{Topic: recs[0].Topic, Key: recs[0].Key, Value: recs[0].Value, Headers: recs[0].Headers}
 	testkit.Send(t, testkit.Producer(t, brokers), []*kgo.Record{testkit.Cmd{Tenant: "clinic-1", Stream: "s000001",
-		Type: "CheckIn", Data: `{"channel":"desk"}`, ID: "after-bump"}.Record()})
-	testkit.WaitResults(t, brokers, len(recs)+1, time.Minute, r.alive(t))
+		Type: "CheckIn", Data: `{"channel":"desk"}`, ID: "after-bump"}.Record(), retry})
+	testkit.WaitResults(t, brokers, len(recs)+2, time.Minute, r.alive(t))
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +107,9 @@ func TestLogicVersionBump(t *testing.T) {
 	results := testkit.Invariants(t, log)
 	if rs := results["after-bump"]; len(rs) != 1 || rs[0].Code != schedule.CodeClosed {
 		t.Fatalf("after the rebuild a checked-out visit must reject with closed, got %+v", rs)
+	}
+	if rs := results[testkit.CommandID(recs[0])]; len(rs) != 2 || rs[1].Status != topics.StatusDuplicate || rs[1].FirstStatus != rs[0].Status {
+		t.Fatalf("a retry after the rebuild must be a duplicate of the first outcome, got %+v", rs)
 	}
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
 	testkit.StateMatches(t, bumped{schedule.Kind}, log)

@@ -82,19 +82,25 @@ func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]state
 		}
 	}
 	if len(fromTopic) > 0 {
-		ok, err := p.restoreState(ctx, adm, fromTopic, cps, stats)
+		got, err := p.restoreState(ctx, adm, fromTopic, cps, stats)
 		if err != nil {
 			return nil, err
 		}
 		for _, part := range fromTopic {
-			if ok[part] {
+			if got[part] == stateWhole {
 				continue
 			}
-			// The state topic cannot serve: fold the events from the start.
-			if err := p.store.WipePartition(part); err != nil {
-				return nil, err
+			// The state topic cannot serve: fold the events from the
+			// start. When it held every stream under one older logic
+			// version, the store kept their remembered ids (see
+			// stateReader.apply), and the results need no fold.
+			idsKept := got[part] == stateIDs
+			if !idsKept {
+				if err := p.store.WipePartition(part); err != nil {
+					return nil, err
+				}
 			}
-			cp, err := p.foldStart(ctx, adm, part)
+			cp, err := p.foldStart(ctx, adm, part, idsKept)
 			if err != nil {
 				return nil, err
 			}
@@ -167,30 +173,50 @@ func logStart(starts kadm.ListedOffsets, topic string, part int32) (int64, error
 	return o.Offset, nil
 }
 
-// foldStart is the checkpoint a fold from the log start begins at.
-func (p *Processor) foldStart(ctx context.Context, adm *kadm.Client, part int32) (state.Checkpoint, error) {
+// foldStart is the checkpoint a fold from the log start begins at. With
+// idsKept, the results are not folded: it starts at their end.
+func (p *Processor) foldStart(ctx context.Context, adm *kadm.Client, part int32, idsKept bool) (state.Checkpoint, error) {
 	starts, err := adm.ListStartOffsets(ctx, topics.Events)
 	if err != nil {
 		return state.Checkpoint{}, fmt.Errorf("list start offsets: %w", err)
 	}
 	start, err := logStart(starts, topics.Events, part)
-	return state.Checkpoint{Events: start, Logic: int64(p.cfg.Kind.LogicVersion())}, err
+	cp := state.Checkpoint{Events: start, Logic: int64(p.cfg.Kind.LogicVersion())}
+	if err != nil || !idsKept {
+		return cp, err
+	}
+	// The state records are as of the same stable end as the results:
+	// the partition is ours, and no transaction was open.
+	ends, err := stableEnds(ctx, adm, []string{topics.Results}, []int32{part})
+	cp.Results = ends[topicPartition{topics.Results, part}]
+	return cp, err
 }
 
+// stateResult is what a read of the state topic gave a partition.
+type stateResult int
+
+const (
+	stateNone  stateResult = iota // nothing usable: fold everything
+	stateIDs                      // every stream's remembered ids, under an older logic version: fold the events
+	stateWhole                    // the store mirrors the topic
+)
+
 // restoreState applies the state topic to the partitions, each from its
-// checkpoint's State offset, and reports per partition whether the
-// result is whole: a tail of records of this logic version, or a whole
+// checkpoint's State offset, and reports per partition what it got: the
+// whole state (a tail of records of this logic version, or a whole
 // partition whose latest completeness marker and every stream's latest
-// record are of this logic version. It sets the checkpoints of those.
-func (p *Processor) restoreState(ctx context.Context, adm *kadm.Client, parts []int32, cps map[int32]state.Checkpoint, stats map[int32]*restoreStats) (map[int32]bool, error) {
+// record are of this logic version), with the checkpoint set; or only
+// the remembered ids of every stream, from a partition that is whole
+// under one older logic version.
+func (p *Processor) restoreState(ctx context.Context, adm *kadm.Client, parts []int32, cps map[int32]state.Checkpoint, stats map[int32]*restoreStats) (map[int32]stateResult, error) {
 	ends, err := stableEnds(ctx, adm, []string{topics.State}, parts)
 	if err != nil {
 		return nil, err
 	}
 	var mu sync.Mutex
-	ok := map[int32]bool{}
+	got := map[int32]stateResult{}
 	err = p.inGroups(ctx, parts, func(ctx context.Context, group []int32) error {
-		r := &stateReader{p: p, logic: uint64(p.cfg.Kind.LogicVersion()), parts: map[int32]*statePart{}}
+		r := p.newStateReader(map[int32]*statePart{})
 		from := map[topicPartition]int64{}
 		groupEnds := map[topicPartition]int64{}
 		mu.Lock()
@@ -211,22 +237,31 @@ func (p *Processor) restoreState(ctx context.Context, adm *kadm.Client, parts []
 		mu.Lock()
 		defer mu.Unlock()
 		for part, sp := range r.parts {
-			if sp.whole(r.logic) {
+			switch {
+			case sp.whole(r.logic):
 				cps[part] = sp.cp
-				ok[part] = true
+				got[part] = stateWhole
+			case sp.idsOnly(r.logic):
+				got[part] = stateIDs
 			}
 		}
 		return nil
 	})
-	return ok, err
+	return got, err
 }
 
 // stateReader applies state topic records to the store.
 type stateReader struct {
 	p     *Processor
 	logic uint64
+	seed  []byte // the seed state, encoded
 	parts map[int32]*statePart
 	w     *writer
+}
+
+func (p *Processor) newStateReader(parts map[int32]*statePart) *stateReader {
+	seed, _ := p.cfg.Kind.AppendState(nil, p.cfg.Kind.Seed())
+	return &stateReader{p: p, logic: uint64(p.cfg.Kind.LogicVersion()), seed: seed, parts: parts}
 }
 
 type statePart struct {
@@ -242,10 +277,31 @@ type statePart struct {
 	// was too large for the topic: no marker clears those.
 	bad, tooLarge map[string]bool
 	stats         *restoreStats
+	// lastMarker is the latest marker's logic version, whatever it is;
+	// logics the logic version of each stream's latest record (whole
+	// reads only): together they tell a partition whole under an older
+	// logic version.
+	lastMarker uint64
+	logics     map[string]uint64
 }
 
 func newStatePart(cp state.Checkpoint, tail bool, stats *restoreStats) *statePart {
-	return &statePart{cp: cp, tail: tail, bad: map[string]bool{}, tooLarge: map[string]bool{}, stats: stats}
+	return &statePart{cp: cp, tail: tail, bad: map[string]bool{}, tooLarge: map[string]bool{}, stats: stats, logics: map[string]uint64{}}
+}
+
+// idsOnly reports whether a whole read found every stream's latest record
+// computed by one older logic version, which its latest marker names: the
+// store then holds every stream's remembered ids (and nothing else).
+func (sp *statePart) idsOnly(logic uint64) bool {
+	if sp.tail || sp.failed || len(sp.tooLarge) > 0 || sp.lastMarker == 0 || sp.lastMarker == logic {
+		return false
+	}
+	for _, l := range sp.logics {
+		if l != sp.lastMarker {
+			return false
+		}
+	}
+	return true
 }
 
 // whole reports whether the partition's store now mirrors the state
@@ -267,7 +323,7 @@ func (r *stateReader) apply(rec *kgo.Record) error {
 	key := string(rec.Key)
 	if key == topics.CompleteKey {
 		logic, err := topics.ParseComplete(rec.Value)
-		sp.marker = logic
+		sp.marker, sp.lastMarker = logic, logic
 		if err != nil || logic != r.logic {
 			sp.marker = 0
 			sp.failed = sp.tail // a rewrite by another logic version since our copy
@@ -278,6 +334,7 @@ func (r *stateReader) apply(rec *kgo.Record) error {
 	}
 	delete(sp.bad, key)
 	delete(sp.tooLarge, key)
+	delete(sp.logics, key)
 	if rec.Value == nil {
 		return r.w.wb.DeleteStream(rec.Partition, key)
 	}
@@ -288,10 +345,25 @@ func (r *stateReader) apply(rec *kgo.Record) error {
 		sp.failed = sp.tail
 		return nil
 	}
-	if logic, err := state.RecordLogic(rec.Value); err != nil || logic != r.logic {
+	logic, err := state.RecordLogic(rec.Value)
+	if !sp.tail {
+		sp.logics[key] = logic
+	}
+	if err != nil || logic != r.logic {
 		sp.bad[key] = true
 		sp.failed = sp.tail
-		return nil
+		if err != nil || sp.tail {
+			return nil
+		}
+		// Another logic version's state is no use, but the ids it
+		// remembers, with their first outcomes, are facts: kept with the
+		// seed state at version 0, they spare a fold the results.
+		old, err := state.DecodeStream(rec.Value)
+		if err != nil {
+			return nil
+		}
+		ids := state.EncodeStream(state.Stream{Logic: r.logic, State: r.seed, Commands: old.Commands})
+		return r.w.wb.SetStream(rec.Partition, key, ids)
 	}
 	// The record's bytes are the store's: copied as they come.
 	return r.w.wb.SetStream(rec.Partition, key, rec.Value)

@@ -277,14 +277,14 @@ func (s *standbys) start(ctx context.Context, adm *kadm.Client, part int32) erro
 		cps[part], sources[part] = state.Checkpoint{Logic: int64(s.p.cfg.Kind.LogicVersion())}, fromState
 	}
 	stats := map[int32]*restoreStats{part: {source: sources[part]}}
-	ok, err := s.p.restoreState(wctx, adm, []int32{part}, cps, stats)
+	got, err := s.p.restoreState(wctx, adm, []int32{part}, cps, stats)
 	if wctx.Err() != nil {
 		return nil // owned now; what was written is consistent (see stateReader.flush)
 	}
 	if err != nil {
 		return err
 	}
-	if !ok[part] {
+	if got[part] != stateWhole {
 		s.unusable[part] = time.Now()
 		return s.p.store.WipePartition(part)
 	}
@@ -330,7 +330,8 @@ func (s *standbys) tail(ctx context.Context) bool {
 	defer s.work.Unlock()
 	// All of it is written before work is released: a release finds no
 	// half-applied batch.
-	r := &stateReader{p: s.p, logic: uint64(s.p.cfg.Kind.LogicVersion()), parts: s.tails, w: s.p.newWriter(0)}
+	r := s.p.newStateReader(s.tails)
+	r.w = s.p.newWriter(0)
 	defer func() { r.w.close() }()
 	var err error
 	fetches.EachRecord(func(rec *kgo.Record) {

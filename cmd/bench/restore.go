@@ -122,16 +122,15 @@ func restoreHistory(dir string, schedules, k int, base restoreResult) (r restore
 	if r.events, err = e.sumEnds(ctx, topics.Events); err != nil {
 		return r, err
 	}
-	if r.plain, err = e.plainRead(ctx, topics.Events, topics.Results); err != nil {
+	if r.plain, _, _, err = e.plainRead(ctx, topics.Events, topics.Results); err != nil {
 		return r, err
 	}
 	fmt.Printf("  %.2fM events; plain read of events and results %6.2f s\n", float64(r.events)/1e6, r.plain.Seconds())
-	stateRead, err := e.plainRead(ctx, topics.State)
+	stateRead, records, markers, err := e.plainRead(ctx, topics.State)
 	if err != nil {
 		return r, err
 	}
-	stateRecords, _ := e.sumEnds(ctx, topics.State)
-	fmt.Printf("  plain read of the compacted state topic %7.2f s (its offsets reach %d)\n", stateRead.Seconds(), stateRecords)
+	fmt.Printf("  plain read of the compacted state topic %7.2f s (%d records, %d transaction markers)\n", stateRead.Seconds(), records, markers)
 
 	// A lost disk: the state topic's records, not the history.
 	if r.cold, err = e.timeToCommit(ctx, "cold"); err != nil {
@@ -259,10 +258,10 @@ func (e *env) sumEnds(ctx context.Context, topic string) (int64, error) {
 // plainRead times a read_committed consumer, with no group and no
 // processing, reading the topics from their start to their ends: the
 // floor of any restore that folds them.
-func (e *env) plainRead(ctx context.Context, names ...string) (time.Duration, error) {
+func (e *env) plainRead(ctx context.Context, names ...string) (took time.Duration, records, markers int, err error) {
 	ends, err := e.adm.ListEndOffsets(ctx, names...)
 	if err != nil {
-		return 0, err
+		return 0, 0, 0, err
 	}
 	left := map[topicPartition]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
@@ -275,22 +274,27 @@ func (e *env) plainRead(ctx context.Context, names ...string) (time.Duration, er
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
-		return 0, err
+		return 0, 0, 0, err
 	}
 	defer cl.Close()
 	for len(left) > 0 {
 		fs := cl.PollFetches(ctx)
 		if err := fs.Err0(); err != nil {
-			return 0, err
+			return 0, 0, 0, err
 		}
 		fs.EachRecord(func(r *kgo.Record) {
+			if r.Attrs.IsControl() {
+				markers++
+			} else {
+				records++
+			}
 			tp := topicPartition{r.Topic, r.Partition}
 			if end, ok := left[tp]; ok && r.Offset+1 >= end {
 				delete(left, tp)
 			}
 		})
 	}
-	return time.Since(start), nil
+	return time.Since(start), records, markers, nil
 }
 
 type topicPartition struct {
