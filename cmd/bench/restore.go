@@ -18,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -31,11 +33,14 @@ const restoreEvents = 10
 
 // restoreResult is what one history of the restore case measured.
 type restoreResult struct {
-	events   int64
-	plain    time.Duration // a read_committed read of events and results
-	cold     time.Duration // a lost disk: start to the first new commit
-	fold     time.Duration // no state topic: start to the first new commit
-	takeover time.Duration // SIGKILL of one of two members with standbys
+	events int64
+	plain  time.Duration // a read_committed read of events and results
+	cold   time.Duration // a lost disk: start to the first new commit
+	fold   time.Duration // no state topic: start to the first new commit
+	// logicFold: a processor of the next logic version, start to the
+	// first new commit.
+	logicFold time.Duration
+	takeover  time.Duration // SIGKILL of one of two members with standbys
 }
 
 // restoreCase prints the restore case: the same schedules with 1× and 3×
@@ -142,15 +147,23 @@ func restoreHistory(dir string, schedules, k int, base restoreResult) (r restore
 		fmt.Printf("  cold restore, %d× ÷ 1× history         %9.2f\n", k, r.cold.Seconds()/base.cold.Seconds())
 	}
 	stop()
-	// No state topic (as before it existed, or after a logic change):
-	// the events are folded, then copied to a new state topic.
+	// A logic change: the state topic's records are of the old version,
+	// so the events are folded (the remembered ids come from the old
+	// records). The binary has one logic version: a processor of the
+	// next one runs in this process.
+	if r.logicFold, err = e.timeToCommitBumped(ctx); err != nil {
+		return r, err
+	}
+	fmt.Printf("  fold after a logic change               %7.2f s (%.0f events/s)\n", r.logicFold.Seconds(), float64(r.events)/r.logicFold.Seconds())
+	// No state topic (as before it existed): the events and the results
+	// are folded, then copied to a new state topic.
 	if _, err := e.adm.DeleteTopics(ctx, topics.State); err != nil {
 		return r, err
 	}
 	if r.fold, err = e.timeToCommit(ctx, "fold"); err != nil {
 		return r, err
 	}
-	fmt.Printf("  fold of the events (no state topic)   %9.2f s (%.0f events/s; the restore itself %.2f s)\n",
+	fmt.Printf("  fold of events and results (no state topic) %5.2f s (%.0f events/s; the restore itself %.2f s)\n",
 		r.fold.Seconds(), float64(r.events)/r.fold.Seconds(), e.restoreSeconds("events"))
 	if k > 1 {
 		stop()
@@ -177,6 +190,40 @@ func (e *env) timeToCommit(ctx context.Context, id string) (time.Duration, error
 	if *profile != "" && *phase == id {
 		go e.cpuProfile(*profile)
 	}
+	for time.Since(start) < 10*time.Minute {
+		if done, _ := e.committed(ctx); done > before {
+			return time.Since(start), nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0, errors.New("no commit within 10 minutes of the start")
+}
+
+// bumped is the Schedule kind under the next logic version.
+type bumped struct{ aggregate.Kind }
+
+func (bumped) LogicVersion() int { return schedule.LogicVersion + 1 }
+
+// timeToCommitBumped runs a processor of the next logic version in this
+// process on an empty store, and times until the group commits a new
+// command.
+func (e *env) timeToCommitBumped(ctx context.Context) (time.Duration, error) {
+	dir := filepath.Join(e.dir, "bumped")
+	before, _ := e.committed(ctx)
+	m := aggregate.Meta{ID: "probe-bumped", Tenant: "bench", Stream: "probe-bumped", Initiator: "bench", Time: time.Now()}
+	if err := e.cl.ProduceSync(ctx, topics.CommandRecord("CheckIn", m, []byte(`{"channel":"desk","visitorId":"v"}`))).FirstErr(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	p, err := processor.New(processor.Config{Brokers: []string{e.kafka}, InstanceID: "bench-bumped", DataDir: dir, Kind: bumped{schedule.Kind}})
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
 	for time.Since(start) < 10*time.Minute {
 		if done, _ := e.committed(ctx); done > before {
 			return time.Since(start), nil
