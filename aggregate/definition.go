@@ -3,6 +3,8 @@ package aggregate
 import (
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -152,7 +154,9 @@ func keys[V any](m map[string]V) []string {
 func (d *Definition[S]) DecodeCommand(name string, data []byte) (c Command, err error) {
 	entry, ok := d.commands[name]
 	if !ok {
-		return nil, Reject(CodeUnknownType, "unknown command type %q", truncate(name))
+		known := d.CommandTypes()
+		slices.Sort(known)
+		return nil, Reject(CodeUnknownType, "unknown command type %q; the command types are %s", truncate(name), strings.Join(known, ", "))
 	}
 	defer recoverInto(&err, "decoding "+name)
 	return entry.decode(data)

@@ -3,6 +3,7 @@ package aggregate_test
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +163,25 @@ func TestValidID(t *testing.T) {
 		if got := aggregate.ValidID(id); got != want {
 			t.Errorf("ValidID(%q) = %v, want %v", id, got, want)
 		}
+	}
+}
+
+// TestBadTimeNamesItsField: encoding/json reports a time's parse error
+// without the field and with Go's layout string; the rejection names the
+// field and the form expected instead.
+func TestBadTimeNamesItsField(t *testing.T) {
+	var v struct {
+		Slot struct {
+			Start time.Time `json:"start"`
+		} `json:"slot"`
+	}
+	err := aggregate.DecodeStrict([]byte(`{"slot":{"start":"2026-13-01T10:00"}}`), &v)
+	var r *aggregate.Rejection
+	if !errors.As(err, &r) || r.Code != aggregate.CodeInvalidField {
+		t.Fatalf("got %v", err)
+	}
+	if !strings.Contains(r.Message, "field slot.start") || !strings.Contains(r.Message, "RFC 3339") ||
+		!strings.Contains(r.Message, `"2026-13-01T10:00"`) || strings.Contains(r.Message, "2006-01-02") {
+		t.Fatalf("message %q", r.Message)
 	}
 }

@@ -101,7 +101,7 @@ func (s *Server) startLine(ctx context.Context, who api.Principal, raw []byte) *
 		return &pendingLine{problem: &api.Problem{Status: http.StatusBadRequest, Code: aggregate.CodeInvalidID, Detail: "scheduleId must match " + aggregate.IDPattern}}
 	}
 	if !s.types[c.Type] {
-		return &pendingLine{problem: &api.Problem{Status: http.StatusNotFound, Code: aggregate.CodeUnknownType, Detail: "unknown command type"}}
+		return &pendingLine{problem: &api.Problem{Status: http.StatusNotFound, Code: aggregate.CodeUnknownType, Detail: s.unknownType(c.Type)}}
 	}
 	if _, err := s.cfg.Kind.DecodeCommand(c.Type, c.Data); err != nil {
 		return &pendingLine{problem: &api.Problem{Status: http.StatusBadRequest, Code: aggregate.CodeOf(err), Detail: rejectionMessage(err)}}

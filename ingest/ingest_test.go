@@ -195,12 +195,22 @@ func statusCodes(t *testing.T, e *env) {
 	if r.status != 200 || r.body["status"] != "duplicate" || r.body["version"] != 1.0 {
 		t.Fatalf("exact retry after a reused key: %d %v", r.status, r.body)
 	}
-	r = e.do(t, "POST", post+"Reserve", tokenA, reserve)
-	if r.status != 409 || r.body["code"] != "already_reserved" {
-		t.Fatalf("rejected: %d %v", r.status, r.body)
+	// Rejections are problem documents like every error, with the
+	// result's members as extensions; a retry of one says it is a
+	// duplicate.
+	r = e.do(t, "POST", post+"Reserve", tokenA, reserve, "Idempotency-Key", "k2")
+	if r.status != 409 || r.body["code"] != "already_reserved" || r.body["status"] != 409.0 || r.body["commandId"] != "k2" ||
+		r.body["version"] != 1.0 || r.body["type"] != "https://rewind.dev/problems/already_reserved" || r.body["detail"] == "" ||
+		r.body["duplicate"] != nil || r.header.Get("Content-Type") != "application/problem+json" || r.header.Get("ETag") != "" {
+		t.Fatalf("rejected: %d %v %v", r.status, r.body, r.header)
+	}
+	r = e.do(t, "POST", post+"Reserve", tokenA, reserve, "Idempotency-Key", "k2")
+	if r.status != 409 || r.body["code"] != "already_reserved" || r.body["duplicate"] != true {
+		t.Fatalf("retry of a rejection: %d %v", r.status, r.body)
 	}
 	r = e.do(t, "POST", post+"CheckIn", tokenA, `{"channel":"desk"}`, "If-Match", `"0"`)
-	if r.status != 412 || r.body["code"] != "version_conflict" || r.body["version"] != 1.0 {
+	if r.status != 412 || r.body["code"] != "version_conflict" || r.body["version"] != 1.0 ||
+		r.header.Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("version conflict: %d %v", r.status, r.body)
 	}
 	r = e.do(t, "POST", post+"CheckIn", tokenA, `{"channel":"desk"}`, "If-Match", `"1"`)
@@ -228,6 +238,14 @@ func statusCodes(t *testing.T, e *env) {
 		if r.status != tt.status || r.body["code"] != tt.code || r.header.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s %.40s: got %d %v, want %d %s", tt.path, tt.body, r.status, r.body, tt.status, tt.code)
 		}
+	}
+	// The problems say what to send instead.
+	if r := e.do(t, "POST", post+"Teleport", tokenA, `{}`); !strings.Contains(fmt.Sprint(r.body["detail"]), "CancelReservation, CheckIn, CheckOut") {
+		t.Errorf("unknown_type does not list the command types: %v", r.body)
+	}
+	if r := e.do(t, "POST", post+"Reserve", tokenA, `{"visitorId":"v1","start":"tomorrow","end":"2026-03-02T11:00:00Z"}`); r.status != 400 ||
+		!strings.Contains(fmt.Sprint(r.body["detail"]), "field start") || strings.Contains(fmt.Sprint(r.body["detail"]), "2006-01-02") {
+		t.Errorf("a bad date: %d %v", r.status, r.body)
 	}
 	if r := e.do(t, "POST", post+"CheckOut", "", `{}`); r.status != 401 || r.body["code"] != "unauthorized" {
 		t.Errorf("no token: %d %v", r.status, r.body)

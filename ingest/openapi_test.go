@@ -12,6 +12,7 @@ import (
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/ingest"
+	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
 )
@@ -93,6 +94,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	for _, code := range []string{ingest.CodeUnauthorized, ingest.CodeForbidden, ingest.CodeTooLarge,
 		ingest.CodeBadParameter, ingest.CodeUnavailable, ingest.CodeUnknownCommand,
 		ingest.CodeInsufficientScope, ingest.CodeTooManyWaiting, ingest.CodeIdempotencyKeyReused,
+		cli.CodeNotFound, cli.CodeMethodNotAllowed,
 		"malformed", "unknown_type", "unknown_field", "invalid_field", "missing_field", "invalid_id"} {
 		if !codes[code] {
 			t.Errorf("problem code %q is not in openapi.yaml", code)

@@ -163,7 +163,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Pri
 		return
 	}
 	if !s.types[typ] {
-		writeProblem(w, http.StatusNotFound, aggregate.CodeUnknownType, "unknown command type")
+		writeProblem(w, http.StatusNotFound, aggregate.CodeUnknownType, s.unknownType(typ))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, topics.MaxCommandBytes))
@@ -292,27 +292,59 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, who api.Prin
 	}
 }
 
-// writeOutcome answers with a result: 200 for accepted and duplicate
-// (with the first outcome), 412 for a version conflict, 409 for any other
-// rejection — except an Idempotency-Key already used for another
-// command, which is no outcome of this command at all: 422, a problem
-// (the command was not run; the client must not take it for done).
+// unknownType is the detail of an unknown command type: the kernel's
+// message, which lists the known ones.
+func (s *Server) unknownType(typ string) string {
+	_, err := s.cfg.Kind.DecodeCommand(typ, nil)
+	return rejectionMessage(err)
+}
+
+// writeOutcome answers with a result: 200 for accepted and duplicate of
+// an accepted command (with the first outcome). A rejection, or a
+// duplicate of one, is an error like any other: a problem document, 412
+// for a version conflict and 409 for any other rule (rejection). An
+// Idempotency-Key already used for another command is no outcome of this
+// command at all: 422 (the command was not run; the client must not take
+// it for done).
 func writeOutcome(w http.ResponseWriter, res topics.Result) {
 	if p := reusedKey(res); p != nil {
 		writeProblem(w, p.Status, p.Code, p.Detail)
 		return
 	}
-	status := http.StatusOK
-	switch {
-	case res.Status == topics.StatusRejected && res.Code == aggregate.CodeVersionConflict:
+	if res.Status == topics.StatusRejected || res.FirstStatus == topics.StatusRejected {
+		writeRejection(w, res)
+		return
+	}
+	w.Header().Set("ETag", `"`+strconv.FormatUint(res.Version, 10)+`"`)
+	writeJSON(w, http.StatusOK, res)
+}
+
+// rejection is the problem document of a rejected command: RFC 9457's
+// members, and the result's as extension members.
+type rejection struct {
+	api.Problem
+	CommandID  string               `json:"commandId"`
+	TenantID   string               `json:"tenantId,omitempty"`
+	ScheduleID string               `json:"scheduleId,omitempty"`
+	Version    uint64               `json:"version"`
+	Events     []topics.ResultEvent `json:"events,omitempty"`
+	// Duplicate is set when this answers a retry with the first outcome.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+func writeRejection(w http.ResponseWriter, res topics.Result) {
+	status := http.StatusConflict
+	if res.Code == aggregate.CodeVersionConflict {
 		status = http.StatusPreconditionFailed
-	case res.Status == topics.StatusRejected:
-		status = http.StatusConflict
 	}
-	if res.Status == topics.StatusAccepted || res.FirstStatus == topics.StatusAccepted {
-		w.Header().Set("ETag", `"`+strconv.FormatUint(res.Version, 10)+`"`)
-	}
-	writeJSON(w, status, res)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(rejection{
+		Problem: api.Problem{Type: "https://rewind.dev/problems/" + res.Code, Title: http.StatusText(status),
+			Status: status, Detail: res.Message, Code: res.Code},
+		CommandID: res.CommandID, TenantID: res.TenantID, ScheduleID: res.ScheduleID,
+		Version: res.Version, Events: res.Events, Duplicate: res.Status == topics.StatusDuplicate,
+	})
 }
 
 // reusedKey is the problem answering a result that refuses a reused

@@ -231,9 +231,6 @@ func (p *Processor) restoreState(ctx context.Context, adm *kadm.Client, parts []
 		if err := p.catchUp(ctx, from, groupEnds, r); err != nil {
 			return err
 		}
-		if err := r.flush(true); err != nil {
-			return err
-		}
 		mu.Lock()
 		defer mu.Unlock()
 		for part, sp := range r.parts {
@@ -425,9 +422,6 @@ func (p *Processor) restoreEvents(ctx context.Context, adm *kadm.Client, parts [
 		if err := p.catchUp(ctx, from, groupEnds, r); err != nil {
 			return err
 		}
-		if err := r.flush(true); err != nil {
-			return err
-		}
 		mu.Lock()
 		defer mu.Unlock()
 		maps.Copy(cps, r.cps)
@@ -500,14 +494,13 @@ type applier interface {
 	flushDue() bool
 	// fetchBytes bounds a fetch response.
 	fetchBytes() int32
-	// flush writes what was applied; last is set by the caller's final
-	// flush, after catchUp returns.
+	// flush writes what was applied; last is set for the final one.
 	flush(last bool) error
 }
 
 // catchUp reads the topic partitions from their offsets in from to their
-// ends with read_committed, into a. It exports the records left per
-// partition while it runs.
+// ends with read_committed, into a, and flushes a for the last time. It
+// exports the records left per partition while it runs.
 func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]int64, a applier) error {
 	pos := maps.Clone(from)
 	offsets := map[string]map[int32]kgo.Offset{}
@@ -523,7 +516,7 @@ func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]i
 		remaining++
 	}
 	if remaining == 0 {
-		return nil
+		return a.flush(true)
 	}
 	cl, err := kgo.NewClient(append(p.clientOpts(),
 		kgo.ConsumePartitions(offsets),
@@ -599,7 +592,7 @@ func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]i
 			}
 		}
 	}
-	return nil
+	return a.flush(true)
 }
 
 // exportProgress sets, per partition, the records still to read: what an
@@ -681,7 +674,7 @@ func fetchError(fetches kgo.Fetches) error {
 }
 
 // restoreFlushEvery bounds the records folded between two Pebble writes.
-const restoreFlushEvery = 50000
+const restoreFlushEvery = 100000
 
 // foldKeepBytes bounds the encoded records a fold keeps in memory after
 // writing them. Events of many streams interleave, so a stream comes back

@@ -247,13 +247,25 @@ func (c *client) send(ctx context.Context, v *visit, s step, n int) (outcome, er
 		return outcome{}, err
 	}
 	defer resp.Body.Close()
-	var o outcome
 	body, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(body, &o); err != nil || resp.StatusCode >= 500 || resp.StatusCode == 401 || resp.StatusCode == 400 {
-		return o, fmt.Errorf("%s %s: %s %s", v.id, s.typ, resp.Status, body)
+	if resp.StatusCode >= 500 || resp.StatusCode == 401 || resp.StatusCode == 400 {
+		return outcome{}, fmt.Errorf("%s %s: %s %s", v.id, s.typ, resp.Status, body)
 	}
-	if o.Status == "" { // a problem document: its code
-		o.Status = "rejected"
+	if resp.Header.Get("Content-Type") == "application/problem+json" {
+		// A rejection: a problem document with the result's code and
+		// version (its "status" is the HTTP status).
+		var p struct {
+			Code    string `json:"code"`
+			Version uint64 `json:"version"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			return outcome{}, fmt.Errorf("%s %s: %s %s", v.id, s.typ, resp.Status, body)
+		}
+		return outcome{Status: "rejected", Code: p.Code, Version: p.Version}, nil
+	}
+	var o outcome
+	if err := json.Unmarshal(body, &o); err != nil {
+		return o, fmt.Errorf("%s %s: %s %s", v.id, s.typ, resp.Status, body)
 	}
 	return o, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/reload"
 )
 
@@ -92,7 +93,7 @@ func (s Server) Run(ctx context.Context) error {
 		return fmt.Errorf("listen %s: %w", s.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           secureHeaders(mux, s.TLS != nil),
+		Handler:           secureHeaders(problemsForUnrouted(mux), s.TLS != nil),
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
 		WriteTimeout:      WriteTimeout,
@@ -134,6 +135,51 @@ func (s Server) Run(ctx context.Context) error {
 	}
 	<-drained
 	return nil
+}
+
+// Codes of the mux's own answers, for a request no route takes.
+const (
+	CodeNotFound         = "not_found"          // 404: no route has this path
+	CodeMethodNotAllowed = "method_not_allowed" // 405: a route has this path, not this method (Allow lists those)
+)
+
+// problemsForUnrouted answers a request no route takes with a problem
+// document, like every other error, instead of the mux's plain text. The
+// mux still decides 404 or 405 and sets Allow.
+func problemsForUnrouted(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusOnly{ResponseWriter: w}
+		mux.ServeHTTP(rec, r)
+		switch rec.status {
+		case http.StatusNotFound:
+			api.WriteProblem(w, rec.status, CodeNotFound, "no route for "+r.URL.Path)
+		case http.StatusMethodNotAllowed:
+			api.WriteProblem(w, rec.status, CodeMethodNotAllowed, r.Method+" is not allowed here; Allow lists the methods that are")
+		default: // a redirect, say: as the mux answered it
+			if rec.status != 0 {
+				w.WriteHeader(rec.status)
+			}
+		}
+	})
+}
+
+// statusOnly keeps the status a handler writes and drops its body.
+type statusOnly struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusOnly) WriteHeader(status int) { s.status = status }
+
+func (s *statusOnly) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return len(b), nil
 }
 
 // secureHeaders adds the headers every answer carries: no MIME sniffing

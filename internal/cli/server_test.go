@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -267,5 +268,45 @@ func TestNoProfilesOnAPIPort(t *testing.T) {
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s on an API port: %d, want 404", p, resp.StatusCode)
 		}
+	}
+}
+
+// TestUnroutedAnswersAreProblems: the mux's own 404 and 405 are problem
+// documents with stable codes, like every other error; 405 keeps Allow.
+func TestUnroutedAnswersAreProblems(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	tokens := loadTokens(t, path, api.HashToken("alice")+" clinic-a alice\n")
+	s := startService(t, tokens, nil)
+	for _, tt := range []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{"GET", "/v1/nowhere", http.StatusNotFound, cli.CodeNotFound, ""},
+		{"DELETE", "/v1/who", http.StatusMethodNotAllowed, cli.CodeMethodNotAllowed, "GET, HEAD"},
+	} {
+		req, _ := http.NewRequest(tt.method, "http://"+s.addr+tt.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p api.Problem
+		err = json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != tt.status || p.Status != tt.status || p.Code != tt.code ||
+			resp.Header.Get("Content-Type") != "application/problem+json" || resp.Header.Get("Allow") != tt.allow {
+			t.Errorf("%s %s: %d %+v %v (Allow %q), want %d %s", tt.method, tt.path, resp.StatusCode, p, err, resp.Header.Get("Allow"), tt.status, tt.code)
+		}
+	}
+	// A route's own answers pass untouched.
+	req, _ := http.NewRequest("GET", "http://"+s.addr+"/v1/who", nil)
+	req.Header.Set("Authorization", "Bearer alice")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /v1/who: %d", resp.StatusCode)
 	}
 }
