@@ -52,7 +52,9 @@ func checkIn(s State, c CheckIn, _ aggregate.Meta) ([]aggregate.Event, error) {
 		return []aggregate.Event{CheckedIn{Channel: c.Channel}}, nil
 	}
 	if c.VisitorID == "" {
-		return nil, aggregate.Reject(aggregate.CodeMissingField, "visitorId is required for a walk-in")
+		// Most often a mistyped schedule id, not a walk-in: say both.
+		return nil, aggregate.Reject(aggregate.CodeMissingField,
+			"no reservation exists for this schedule id; check the id, or send visitorId to check in a walk-in")
 	}
 	return []aggregate.Event{CheckedIn{Channel: c.Channel, VisitorID: c.VisitorID, WalkIn: true}}, nil
 }

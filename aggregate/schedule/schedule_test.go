@@ -1,7 +1,9 @@
 package schedule_test
 
 import (
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,4 +254,16 @@ func clone(t *testing.T, s schedule.State) schedule.State {
 		t.Fatal(err)
 	}
 	return out.(schedule.State)
+}
+
+// TestCheckInOfUnknownSchedule: a check-in without visitorId on a schedule
+// with no reservation is most often a mistyped id; the rejection says so
+// rather than only asking for a walk-in's visitorId.
+func TestCheckInOfUnknownSchedule(t *testing.T) {
+	state, version := schedule.Definition.Rehydrate(nil)
+	_, err := execute(state, version, "CheckIn", `{"channel":"desk"}`, aggregate.Meta{ID: "c", Time: t0})
+	var r *aggregate.Rejection
+	if !errors.As(err, &r) || r.Code != aggregate.CodeMissingField || !strings.Contains(r.Message, "no reservation exists for this schedule id") {
+		t.Fatalf("got %v", err)
+	}
 }

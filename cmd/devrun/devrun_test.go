@@ -77,6 +77,16 @@ func TestMakeRun(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), `"version":2`) || !strings.Contains(string(b), `"checked_in"`) {
 		t.Fatalf("after a restart, %s answered %s (%v)", visit, b, err)
 	}
+
+	// A second make run while one runs says so and fails, instead of
+	// printing a banner for the first one's services.
+	out2 := filepath.Join(t.TempDir(), "second.out")
+	second := testkit.Start(t, "devrun", out2, append([]string{"-bin", testkit.Binaries(t), "-data-dir", data}, addrs...)...)
+	err, exited := second.Wait(30 * time.Second)
+	log2, _ := os.ReadFile(out2)
+	if !exited || err == nil || !strings.Contains(string(log2), "already in use") || strings.Contains(string(log2), "Rewind is running") {
+		t.Fatalf("a second run while one runs: exited %v, %v:\n%s", exited, err, log2)
+	}
 	stop(t, p)
 }
 

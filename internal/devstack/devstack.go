@@ -98,6 +98,17 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A service already on one of the addresses (a second make run,
+	// most often) would answer the readiness checks for this one.
+	addrs := []string{cfg.Processor, cfg.Ingest, cfg.Query}
+	if cfg.Brokers == "" {
+		addrs = append(addrs, cfg.Kafka)
+	}
+	for _, addr := range addrs {
+		if listening(addr) {
+			return nil, fmt.Errorf("%s is already in use: is Rewind already running (another make run)? Stop it, or choose other addresses (-kafka-addr, -processor-addr, -ingest-addr, -query-addr)", addr)
+		}
+	}
 	s := &Stack{Config: cfg, Token: token, Tokens: tokens, exited: make(chan string, 8)}
 	brokers := cfg.Brokers
 	if brokers == "" {
