@@ -270,16 +270,21 @@ func statusCodes(t *testing.T, e *env) {
 	if r.status != 202 || r.header.Get("Location") != "/v1/commands/later" {
 		t.Fatalf("wait=0: %d %v %v", r.status, r.header, r.body)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r = e.do(t, "GET", "/v1/commands/later", tokenA, "")
-		if r.status == 200 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// GET waits for it with ?wait=, as a POST does.
+	r = e.do(t, "GET", "/v1/commands/later?wait=10s", tokenA, "")
 	if r.status != 200 || r.body["status"] != "accepted" {
 		t.Fatalf("GET outcome: %d %v", r.status, r.body)
+	}
+	// After a retry (answered as a duplicate) the id still answers its
+	// own outcome.
+	if r := e.do(t, "POST", "/v1/schedules/visit-2/commands/Reserve", tokenA, reserve, "Idempotency-Key", "later"); r.body["status"] != "duplicate" {
+		t.Fatalf("retry: %d %v", r.status, r.body)
+	}
+	if r := e.do(t, "GET", "/v1/commands/later", tokenA, ""); r.status != 200 || r.body["status"] != "accepted" {
+		t.Fatalf("GET after a retry: %d %v", r.status, r.body)
+	}
+	if r := e.do(t, "GET", "/v1/commands/later?wait=soon", tokenA, ""); r.status != 400 || r.body["code"] != "bad_parameter" {
+		t.Fatalf("GET with a bad wait: %d %v", r.status, r.body)
 	}
 	if r := e.do(t, "GET", "/v1/commands/never-sent", tokenA, ""); r.status != 404 || r.body["code"] != "unknown_command" {
 		t.Fatalf("GET unknown: %d %v", r.status, r.body)

@@ -281,7 +281,33 @@ func (s *Server) produce(ctx context.Context, r *kgo.Record) error {
 
 func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, who api.Principal) {
 	id := r.PathValue("id")
+	// ?wait= as for a POST; without it the answer is at once.
+	var wait time.Duration
+	if r.URL.Query().Has("wait") {
+		d, perr := s.wait(r)
+		if perr != nil {
+			writeProblem(w, http.StatusBadRequest, perr.Code, perr.Message)
+			return
+		}
+		wait = d
+	}
 	res, found, pending := s.cfg.Waiter.Outcome(who.Tenant, id)
+	if !found && wait > 0 {
+		release, ok := s.waiters.Acquire(w)
+		if !ok {
+			return
+		}
+		defer release()
+		// Registered before looking again: an outcome that lands in
+		// between is not missed.
+		ticket := s.cfg.Waiter.Register(who.Tenant, id)
+		defer ticket.Close()
+		if res, found, _ = s.cfg.Waiter.Outcome(who.Tenant, id); !found {
+			wctx, cancel := context.WithTimeout(r.Context(), wait)
+			defer cancel()
+			res, found = ticket.Wait(wctx)
+		}
+	}
 	switch {
 	case found:
 		writeOutcome(w, res)

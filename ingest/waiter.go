@@ -114,13 +114,24 @@ func (w *Waiter) deliver(r *kgo.Record) {
 		w.order[w.next] = k
 		w.next = (w.next + 1) % len(w.order)
 	}
-	w.recent[k] = res
+	// A retry's answer (duplicate) or a refused reuse of the id is not
+	// the command's own outcome: GET /v1/commands/{id} keeps answering
+	// the first.
+	if old, ok := w.recent[k]; !ok || !ownOutcome(old) || ownOutcome(res) {
+		w.recent[k] = res
+	}
 	for t := range w.waiting[k] {
 		select {
 		case t.c <- res:
 		default:
 		}
 	}
+}
+
+// ownOutcome reports whether res is what the command itself came to:
+// accepted or rejected, not a duplicate or a refused reuse of its id.
+func ownOutcome(res topics.Result) bool {
+	return res.Status != topics.StatusDuplicate && res.Code != CodeIdempotencyKeyReused
 }
 
 // Ticket waits for one command's outcome. Register it before producing, so
