@@ -75,9 +75,12 @@ bench: build ## print the performance numbers (devkafka as a separate process)
 	$(BIN)/bench -bin $(BIN)
 
 .PHONY: lint
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet and staticcheck
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/
+	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags e2e ./e2e/
 
 .PHONY: clean
 clean: ## remove build output and local data

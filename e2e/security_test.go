@@ -96,11 +96,11 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 	batch := filepath.Join(dir, "batch.ndjson")
 	writeAtomically(t, batch, `{"scheduleId":"visit-2","type":"Reserve","data":`+reserve+`}`+"\n"+
 		`{"scheduleId":"visit-3","type":"Reserve","data":`+reserve+`}`+"\n")
-	if out, err, _ := runBriefly(t, "ingest", "import", "-url", "https://"+ingestHTTP, "-tls-ca", ca.File, "-token", desk, batch); err != nil ||
+	if out, _, err := runBriefly(t, "ingest", "import", "-url", "https://"+ingestHTTP, "-tls-ca", ca.File, "-token", desk, batch); err != nil ||
 		!strings.Contains(out, "accepted 2,") {
 		t.Fatalf("ingest import over HTTPS: %v\n%s", err, out)
 	}
-	if out, err, _ := runBriefly(t, "ingest", "import", "-url", "https://"+ingestHTTP, "-token", desk, batch); err == nil ||
+	if out, _, err := runBriefly(t, "ingest", "import", "-url", "https://"+ingestHTTP, "-token", desk, batch); err == nil ||
 		!strings.Contains(out, "certificate signed by unknown authority") {
 		t.Fatalf("ingest import without the CA: %v\n%s", err, out)
 	}
@@ -138,7 +138,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 			"-http", testkit.FreeAddr(t), "-tokens", tokens},
 			[]string{"kafka: TLS", "certificate required"}},
 	} {
-		out, err, took := runBriefly(t, tt.bin, tt.args...)
+		out, took, err := runBriefly(t, tt.bin, tt.args...)
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() == 0 {
 			t.Errorf("%s %v: %v after %s, want a non-zero exit\n%s", tt.bin, tt.want, err, took, out)
@@ -163,13 +163,13 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 }
 
 // runBriefly runs a binary that must exit by itself, for at most 30 s.
-func runBriefly(t *testing.T, name string, args ...string) (string, error, time.Duration) {
+func runBriefly(t *testing.T, name string, args ...string) (string, time.Duration, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
 	out, err := exec.CommandContext(ctx, filepath.Join(testkit.Binaries(t), name), args...).CombinedOutput()
-	return string(out), err, time.Since(start)
+	return string(out), time.Since(start), err
 }
 
 type answer struct {

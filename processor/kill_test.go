@@ -161,7 +161,7 @@ func TestRestoreAfterBrokerCrashInTransaction(t *testing.T) {
 	}
 	kafka.Kill()
 	zombie.Close()
-	kafka = startKafka()
+	startKafka() // stopped by the test's cleanup
 
 	// A cold restore over the unmarked aborted tail, then more work.
 	dir := filepath.Join(base, "p2")

@@ -166,7 +166,7 @@ func (b *broker) args(extra ...string) []string {
 	return append([]string{"-brokers", b.addr, "-kafka-tls-ca", b.ca.File, "-kafka-tls-cert", b.clientCert, "-kafka-tls-key", b.clKey}, extra...)
 }
 
-func check(t *testing.T, args ...string) (error, time.Duration) {
+func check(t *testing.T, args ...string) (time.Duration, error) {
 	t.Helper()
 	f, err := parse(t, args...)
 	if err != nil {
@@ -174,7 +174,7 @@ func check(t *testing.T, args ...string) (error, time.Duration) {
 	}
 	start := time.Now()
 	err = f.Check(context.Background(), nil)
-	return err, time.Since(start)
+	return time.Since(start), err
 }
 
 // TestCheck: the probe passes with the right settings, and fails fast
@@ -184,7 +184,7 @@ func check(t *testing.T, args ...string) (error, time.Duration) {
 // no failure: the services wait for it.
 func TestCheck(t *testing.T) {
 	b := startBroker(t, "SCRAM-SHA-512", "rewind", "s3cret")
-	if err, _ := check(t, b.args("-kafka-sasl", "scram-sha-512", "-kafka-user", "rewind", "-kafka-password", "s3cret")...); err != nil {
+	if _, err := check(t, b.args("-kafka-sasl", "scram-sha-512", "-kafka-user", "rewind", "-kafka-password", "s3cret")...); err != nil {
 		t.Fatalf("right settings: %v", err)
 	}
 	other := testcerts.NewCA(t, "other")
@@ -206,7 +206,7 @@ func TestCheck(t *testing.T) {
 			"-kafka-sasl", "scram-sha-512", "-kafka-user", "rewind", "-kafka-password", "s3cret"}, "kafka: TLS: remote error: tls: unknown certificate authority"},
 		{"no TLS", []string{"-brokers", b.addr, "-kafka-sasl", "scram-sha-512", "-kafka-user", "rewind", "-kafka-password", "s3cret"}, "kafka: the broker closed the connection at once"},
 	} {
-		err, took := check(t, tt.args...)
+		took, err := check(t, tt.args...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
 		}
@@ -224,7 +224,7 @@ func TestCheck(t *testing.T) {
 	}
 	gone := ln.Addr().String()
 	ln.Close()
-	if err, took := check(t, "-brokers", gone); err != nil || took > 5*time.Second {
+	if took, err := check(t, "-brokers", gone); err != nil || took > 5*time.Second {
 		t.Fatalf("a broker not up yet: %v after %s, want nil (the services wait)", err, took)
 	}
 }
