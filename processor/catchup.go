@@ -1,0 +1,202 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// applier is what catchUp feeds.
+type applier interface {
+	// apply takes the next record of a partition, control records
+	// included.
+	apply(rec *kgo.Record) error
+	// skip moves a partition's position to offset with nothing to apply
+	// (a tail of aborted records).
+	skip(tp topicPartition, offset int64)
+	flushDue() bool
+	// fetchBytes bounds a fetch response.
+	fetchBytes() int32
+	// flush writes what was applied; last is set for the final one.
+	flush(last bool) error
+}
+
+// catchUp reads the topic partitions from their offsets in from to their
+// ends with read_committed, into a, and flushes a for the last time. It
+// exports the records left per partition while it runs.
+func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]int64, a applier) error {
+	pos := maps.Clone(from)
+	offsets := map[string]map[int32]kgo.Offset{}
+	remaining := 0
+	for tp, end := range ends {
+		if pos[tp] >= end {
+			continue
+		}
+		if offsets[tp.topic] == nil {
+			offsets[tp.topic] = map[int32]kgo.Offset{}
+		}
+		offsets[tp.topic][tp.part] = kgo.NewOffset().At(pos[tp])
+		remaining++
+	}
+	if remaining == 0 {
+		return a.flush(true)
+	}
+	cl, err := kgo.NewClient(append(p.clientOpts(),
+		kgo.ConsumePartitions(offsets),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records mark transaction ends; keeping them lets us see
+		// that we reached an end offset even when its last record is one.
+		kgo.KeepControlRecords(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// Fetched batches decompress to several times their size, and a
+		// buffered and an in-flight response are alive at once: 4 MiB
+		// responses keep that near 100 MiB of heap. A compacted state
+		// topic has holes: larger responses cross them in fewer requests.
+		kgo.FetchMaxBytes(a.fetchBytes()),
+		kgo.FetchMaxPartitionBytes(a.fetchBytes()/4),
+	)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	done := map[topicPartition]bool{}
+	progress := map[topicPartition]time.Time{}
+	for tp := range ends {
+		progress[tp] = time.Now()
+	}
+	defer p.clearProgress(ends)
+	for remaining > 0 {
+		p.exportProgress(pos, ends)
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fetches := cl.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := fetchError(fetches); err != nil {
+			return err
+		}
+		var ferr error
+		fetches.EachRecord(func(rec *kgo.Record) {
+			tp := topicPartition{rec.Topic, rec.Partition}
+			if ferr != nil || done[tp] || rec.Offset >= ends[tp] {
+				return
+			}
+			ferr = a.apply(rec)
+			pos[tp] = rec.Offset + 1
+			progress[tp] = time.Now()
+			if rec.Offset+1 >= ends[tp] {
+				done[tp] = true
+				remaining--
+			}
+		})
+		if ferr != nil {
+			return ferr
+		}
+		for tp, end := range ends {
+			if done[tp] || pos[tp] >= end || time.Since(progress[tp]) < stuckAfter {
+				continue
+			}
+			tail, err := p.abortedTail(ctx, tp, pos[tp], end)
+			if err != nil {
+				return err
+			}
+			progress[tp] = time.Now()
+			if tail {
+				a.skip(tp, end)
+				pos[tp] = end
+				done[tp] = true
+				remaining--
+			}
+		}
+		if a.flushDue() {
+			if err := a.flush(false); err != nil {
+				return err
+			}
+		}
+	}
+	return a.flush(true)
+}
+
+// exportProgress sets, per partition, the records still to read: what an
+// operator watches while a partition restores.
+func (p *Processor) exportProgress(pos, ends map[topicPartition]int64) {
+	left := map[int32]int64{}
+	for tp, end := range ends {
+		left[tp.part] += max(end-pos[tp], 0)
+	}
+	for part, n := range left {
+		p.metrics.restoreLeft.WithLabelValues(strconv.Itoa(int(part))).Set(float64(n))
+	}
+}
+
+func (p *Processor) clearProgress(ends map[topicPartition]int64) {
+	for tp := range ends {
+		p.metrics.restoreLeft.DeleteLabelValues(strconv.Itoa(int(tp.part)))
+	}
+}
+
+// stuckAfter is how long a partition below its end may deliver nothing
+// before restore checks for a tail of aborted records without a marker.
+const stuckAfter = 2 * time.Second
+
+// abortedTail reports whether everything between from and end of tp is
+// transactional data with no marker: records a read-committed consumer
+// never delivers, so the end is never seen. With LSO = end no transaction
+// is open, and a committed one always ends in a commit marker, so such
+// records are aborted. Real Kafka writes abort markers; kfake does not for
+// a transaction open when it was killed.
+func (p *Processor) abortedTail(ctx context.Context, tp topicPartition, from, end int64) (bool, error) {
+	cl, err := kgo.NewClient(append(p.clientOpts(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{tp.topic: {tp.part: kgo.NewOffset().At(from)}}),
+		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+		kgo.KeepControlRecords(),
+	)...)
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		fetches := cl.PollFetches(pctx)
+		if pctx.Err() != nil {
+			return false, ctx.Err() // not seen to the end: keep waiting
+		}
+		if err := fetchError(fetches); err != nil {
+			return false, err
+		}
+		tail, last := true, int64(-1)
+		fetches.EachRecord(func(rec *kgo.Record) {
+			if rec.Offset >= end {
+				return
+			}
+			last = max(last, rec.Offset)
+			if rec.Attrs.IsControl() || !rec.Attrs.IsTransactional() {
+				tail = false // visible to the main consumer, which is just slow
+			}
+		})
+		if !tail {
+			return false, nil
+		}
+		if last+1 >= end {
+			p.log.Warn("aborted records without a marker at the end of a partition", "topic", tp.topic, "partition", tp.part, "from", from, "end", end)
+			return true, nil
+		}
+	}
+}
+
+func fetchError(fetches kgo.Fetches) error {
+	var err error
+	fetches.EachError(func(t string, p int32, e error) {
+		if err == nil && !errors.Is(e, context.Canceled) && !errors.Is(e, context.DeadlineExceeded) {
+			err = fmt.Errorf("fetch %s/%d: %w", t, p, e)
+		}
+	})
+	return err
+}
