@@ -1,7 +1,8 @@
 // Package topics is Rewind's topic contract in one place: the names,
-// configs and partition count of schedule-commands, schedule-events and
-// schedule-results; their keys; the CloudEvents headers of their records;
-// and [Ensure], which creates missing topics and verifies existing ones.
+// configs and partition count of schedule-commands, schedule-events,
+// schedule-results and the processor's state topic schedule-state; their
+// keys; the CloudEvents headers of their records; and [Ensure], which
+// creates missing topics and verifies existing ones.
 //
 // Everything that reads or writes a Rewind record goes through this
 // package, so the contract of docs/topics.md is encoded once. It imports
