@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -30,7 +32,10 @@ type applier interface {
 // ends with read_committed, into a, and flushes a for the last time. It
 // exports the records left per partition while it runs.
 func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]int64, a applier) error {
-	pos := maps.Clone(from)
+	pos, err := p.fromLogStarts(ctx, from, a)
+	if err != nil {
+		return err
+	}
 	offsets := map[string]map[int32]kgo.Offset{}
 	remaining := 0
 	for tp, end := range ends {
@@ -121,6 +126,38 @@ func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]i
 		}
 	}
 	return a.flush(true)
+}
+
+// fromLogStarts moves each position below its partition's log start up to
+// it: the records before were deleted (the results' retention, say). A
+// partition left with no record at all has no last record to see, and
+// reading it would never end.
+func (p *Processor) fromLogStarts(ctx context.Context, from map[topicPartition]int64, a applier) (map[topicPartition]int64, error) {
+	adm, err := kadm.NewOptClient(p.clientOpts()...)
+	if err != nil {
+		return nil, err
+	}
+	defer adm.Close()
+	names := map[string]bool{}
+	for tp := range from {
+		names[tp.topic] = true
+	}
+	starts, err := adm.ListStartOffsets(ctx, slices.Collect(maps.Keys(names))...)
+	if err != nil {
+		return nil, fmt.Errorf("list start offsets: %w", err)
+	}
+	pos := maps.Clone(from)
+	for tp, at := range pos {
+		start, err := logStart(starts, tp.topic, tp.part)
+		if err != nil {
+			return nil, err
+		}
+		if at < start {
+			a.skip(tp, start)
+			pos[tp] = start
+		}
+	}
+	return pos, nil
 }
 
 // exportProgress sets, per partition, the records still to read: what an

@@ -1,12 +1,14 @@
 package processor_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate/schedule"
@@ -153,6 +155,94 @@ func TestOversizedStreamRecord(t *testing.T) {
 	waitOwnedAndReady(t, r, reg)
 	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "events"); n != 1 {
 		t.Fatalf("%d partitions folded the events, want the photo stream's only", n)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	testkit.StoreMatches(t, schedule.Kind, testkit.ReadAll(t, brokers), dir)
+}
+
+// TestLogicChangeKeepsIDsWithoutResults: after a logic change the fold
+// takes the remembered ids, with their first outcomes, from the old
+// version's state records, not from schedule-results. With the results
+// gone (past their retention), a retry is still answered as a duplicate.
+func TestLogicChangeKeepsIDsWithoutResults(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, testPartitions)
+	dir := filepath.Join(t.TempDir(), "p1")
+	recs := testkit.Interleave("clinic-1", 100, time.Now().Add(-time.Hour))
+	prod := testkit.Producer(t, brokers)
+	testkit.Send(t, prod, recs)
+	p := start(t, brokers, "p1", dir)
+	testkit.WaitResults(t, brokers, len(recs), time.Minute, p.alive(t))
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	first := testkit.Invariants(t, testkit.ReadAll(t, brokers))[testkit.CommandID(recs[0])]
+
+	adm := kadm.NewClient(testkit.Producer(t, brokers))
+	ends, err := adm.ListEndOffsets(context.Background(), topics.Results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := adm.DeleteRecords(context.Background(), ends.Offsets())
+	if err != nil || deleted.Error() != nil {
+		t.Fatalf("delete the results: %v %v", err, deleted.Error())
+	}
+
+	reg := prometheus.NewRegistry()
+	r := start(t, brokers, "p1", dir, withKind(bumped{schedule.Kind}), withRegistry(reg))
+	waitOwnedAndReady(t, r, reg)
+	retry := &kgo.Record{Topic: recs[0].Topic, Key: recs[0].Key, Value: recs[0].Value, Headers: recs[0].Headers}
+	testkit.Send(t, prod, []*kgo.Record{retry})
+	testkit.WaitResults(t, brokers, 1, time.Minute, r.alive(t))
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	log := testkit.ReadAll(t, brokers)
+	if len(log.Results) != 1 {
+		t.Fatalf("%d results after the deletion, want the retry's", len(log.Results))
+	}
+	res, err := topics.DecodeResult(log.Results[0].Value)
+	if err != nil || res.Status != topics.StatusDuplicate || len(first) != 1 || res.FirstStatus != first[0].Status || res.Version != first[0].Version {
+		t.Fatalf("the retry after a logic change without results: %+v (%v), first outcome %+v", res, err, first)
+	}
+	testkit.StoreMatches(t, schedule.Kind, log, dir)
+	testkit.StateMatches(t, bumped{schedule.Kind}, log)
+}
+
+// TestFoldAfterResultsExpired: a fold whose results partitions hold no
+// record any more (all past their retention) finishes; it used to wait
+// forever for a last record that no longer exists.
+func TestFoldAfterResultsExpired(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, testPartitions)
+	recs := testkit.Interleave("clinic-1", 100, time.Now().Add(-time.Hour))
+	testkit.Send(t, testkit.Producer(t, brokers), recs)
+	p := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"))
+	testkit.WaitResults(t, brokers, len(recs), time.Minute, p.alive(t))
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	// No results, and no state topic to restore from: a fold of the
+	// events alone.
+	adm := kadm.NewClient(testkit.Producer(t, brokers))
+	ends, err := adm.ListEndOffsets(context.Background(), topics.Results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err := adm.DeleteRecords(context.Background(), ends.Offsets()); err != nil || deleted.Error() != nil {
+		t.Fatalf("delete the results: %v %v", err, deleted.Error())
+	}
+	if _, err := adm.DeleteTopics(context.Background(), topics.State); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	dir := filepath.Join(t.TempDir(), "cold")
+	r := start(t, brokers, "p2", dir, withRegistry(reg))
+	waitOwnedAndReady(t, r, reg)
+	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "events"); n != testPartitions {
+		t.Fatalf("%d partitions folded the events, want %d", n, testPartitions)
 	}
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
