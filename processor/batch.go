@@ -45,7 +45,7 @@ type batch struct {
 	mu       sync.Mutex
 	inflight sync.WaitGroup
 	next     map[topicPartition]int64 // next offset after what we produced
-	err      error
+	err      error                    // the first failed produce, under mu
 }
 
 type streamRef struct {
@@ -330,6 +330,13 @@ func (b *batch) produce(r *kgo.Record) {
 			b.next[tp] = r.Offset + 1
 		}
 	})
+}
+
+// produceErr is the first failed produce (or flush) of the batch.
+func (b *batch) produceErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
 }
 
 // wait blocks until every record of the batch is acknowledged or failed.

@@ -59,42 +59,45 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 	defer cancel()
 	b := p.newBatch(finish, sess)
 	records := fetches.Records()
+	// failed is the batch's own first error; a failed produce is the
+	// callbacks' (batch.produceErr), read once they have all run.
+	var failed error
 	if rewrites := p.parts.rewriting(b.parts); len(rewrites) > 0 {
-		b.err = b.produceRewrites(rewrites)
+		failed = b.produceRewrites(rewrites)
 	}
 	// 2. Read the streams the batch needs that are not in memory, in one
 	// pass in key order. Then handle each command in partition order. A
 	// record of a partition that is not restored (assigned after this
 	// poll began) aborts the batch: its fetch is paused, and End rewinds
 	// the others.
-	if b.err == nil {
-		b.err = b.prefetchRecords(records)
+	if failed == nil {
+		failed = b.prefetchRecords(records)
 	}
 	for _, rec := range records {
-		if b.err != nil {
+		if failed != nil {
 			break
 		}
 		if _, ok := b.parts[rec.Partition]; !ok {
-			b.err = errNotReady
+			failed = errNotReady
 			break
 		}
-		if err := b.handle(rec); err != nil {
-			b.err = err
-			break
-		}
+		failed = b.handle(rec)
 	}
-	if b.err == nil {
-		b.err = b.produceStates()
+	if failed == nil {
+		failed = b.produceStates()
 	}
 	b.wait()
-	if b.err == nil && p.cfg.Hooks.BeforeCommit != nil {
+	if failed == nil {
+		failed = b.produceErr()
+	}
+	if failed == nil && p.cfg.Hooks.BeforeCommit != nil {
 		if err := p.cfg.Hooks.BeforeCommit(); err != nil {
 			return &crashError{err}
 		}
 	}
 	// 3. End: events, results and offsets commit together, or none do.
 	how := kgo.TryCommit
-	if b.err != nil {
+	if failed != nil {
 		how = kgo.TryAbort
 	}
 	committed, err := sess.End(finish, how)
@@ -106,8 +109,8 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 		// 4b. After an abort the overlay is dropped; the session has
 		// rewound to the committed offsets, so the records come again.
 		p.metrics.transactions.WithLabelValues("aborted").Inc()
-		if b.err != nil && !errors.Is(b.err, errNotReady) {
-			return b.err
+		if failed != nil && !errors.Is(failed, errNotReady) {
+			return failed
 		}
 		return nil
 	}
