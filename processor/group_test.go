@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
@@ -173,37 +175,29 @@ func TestRestoreProgressExported(t *testing.T) {
 	t.Logf("saw up to %.0f records left, on %d partitions", seen, len(parts))
 }
 
-func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// samples reads a registry's metrics.
+func samples(t *testing.T, reg *prometheus.Registry) promsample.Samples {
 	t.Helper()
-	mfs, err := reg.Gather()
+	m, err := promsample.Gather(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue() + mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	return 0
+	return m
 }
 
+// gauge is an unlabelled gauge or counter.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	return samples(t, reg)[name]
+}
+
+// restoreRemaining is the records left per partition being restored.
 func restoreRemaining(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != "rewind_processor_restore_remaining" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "partition" {
-					out[l.GetValue()] = m.GetGauge().GetValue()
-				}
-			}
+	for k, v := range samples(t, reg) {
+		if part, ok := strings.CutPrefix(k, `rewind_processor_restore_remaining{partition="`); ok {
+			out[strings.TrimSuffix(part, `"}`)] = v
 		}
 	}
 	return out

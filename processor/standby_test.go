@@ -1,13 +1,10 @@
 package processor_test
 
 import (
-	"bufio"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/internal/testkit"
 )
 
@@ -47,7 +45,7 @@ func TestStandbyTakeover(t *testing.T) {
 	}
 	http1, http2 := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	p1 := startProc("p1", http1)
-	waitMetric(t, http1, func(m map[string]float64) bool { return m["rewind_processor_partitions_owned"] == testPartitions })
+	waitMetric(t, http1, func(m promsample.Samples) bool { return m["rewind_processor_partitions_owned"] == testPartitions })
 	p2 := startProc("p2", http2)
 	defer func() {
 		_ = p2.Cmd.Process.Signal(syscall.SIGTERM)
@@ -55,8 +53,8 @@ func TestStandbyTakeover(t *testing.T) {
 	}()
 	// Each owns half and keeps a copy of the other half.
 	for _, addr := range []string{http1, http2} {
-		waitMetric(t, addr, func(m map[string]float64) bool {
-			return m["rewind_processor_partitions_owned"] == testPartitions/2 && count(m, "rewind_processor_standby_lag{") == testPartitions/2
+		waitMetric(t, addr, func(m promsample.Samples) bool {
+			return m["rewind_processor_partitions_owned"] == testPartitions/2 && m.Count("rewind_processor_standby_lag{") == testPartitions/2
 		})
 	}
 
@@ -65,10 +63,10 @@ func TestStandbyTakeover(t *testing.T) {
 	testkit.Send(t, prod, recs)
 	testkit.WaitResults(t, kafkaAddr, len(recs), 2*time.Minute, nil)
 	// p2's copies of p1's partitions have caught up.
-	waitMetric(t, http2, func(m map[string]float64) bool {
-		return count(m, "rewind_processor_standby_lag{") == testPartitions/2 && sum(m, "rewind_processor_standby_lag{") == 0
+	waitMetric(t, http2, func(m promsample.Samples) bool {
+		return m.Count("rewind_processor_standby_lag{") == testPartitions/2 && m.Sum("rewind_processor_standby_lag{") == 0
 	})
-	before := scrape(t, http2)
+	before := scrape(http2)
 
 	p1.Kill()
 	killed := time.Now()
@@ -88,7 +86,7 @@ func TestStandbyTakeover(t *testing.T) {
 	if took > session+time.Second {
 		t.Errorf("takeover took %v, want at most the session timeout + 1s (%v)", took, session+time.Second)
 	}
-	after := scrape(t, http2)
+	after := scrape(http2)
 	for _, source := range []string{"state", "events"} {
 		key := `rewind_processor_restore_seconds_count{source="` + source + `"}`
 		if after[key] != before[key] {
@@ -112,60 +110,18 @@ func TestStandbyTakeover(t *testing.T) {
 	testkit.StateMatches(t, schedule.Kind, log)
 }
 
-// scrape reads a processor's metrics as "name{labels}" -> value.
-func scrape(t *testing.T, addr string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out
-}
-
 // waitMetric waits up to a minute for a processor's metrics to satisfy ok.
-func waitMetric(t *testing.T, addr string, ok func(map[string]float64) bool) {
+func waitMetric(t *testing.T, addr string, ok func(promsample.Samples) bool) {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		if m := scrape(t, addr); m != nil && ok(m) {
+		if ok(scrape(addr)) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("metrics of %s did not reach the condition in a minute: %v", addr, scrape(t, addr))
+			t.Fatalf("metrics of %s did not reach the condition in a minute: %v", addr, scrape(addr))
 		}
 	}
 }
 
-func count(m map[string]float64, prefix string) (n int) {
-	for k := range m {
-		if strings.HasPrefix(k, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
-func sum(m map[string]float64, prefix string) (s float64) {
-	for k, v := range m {
-		if strings.HasPrefix(k, prefix) {
-			s += v
-		}
-	}
-	return s
-}
+// scrape reads a processor's metrics.
+func scrape(addr string) promsample.Samples { return promsample.Scrape("http://" + addr + "/metrics") }

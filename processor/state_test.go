@@ -94,24 +94,10 @@ func waitOwnedAndReady(t *testing.T, r *running, reg *prometheus.Registry) {
 }
 
 // histogramCount is the observation count of a histogram's series with
-// the one label value.
-func histogramCount(t *testing.T, reg *prometheus.Registry, name, label string) uint64 {
+// one label, source.
+func histogramCount(t *testing.T, reg *prometheus.Registry, name, source string) uint64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
-				return m.GetHistogram().GetSampleCount()
-			}
-		}
-	}
-	return 0
+	return uint64(samples(t, reg)[name+`_count{source="`+source+`"}`])
 }
 
 // TestOversizedStreamRecord: a stream whose record outgrows a Kafka

@@ -27,14 +27,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/kafkaconf"
+	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -414,7 +413,7 @@ func slot(i int) string {
 // printMetrics prints the processor's metric lines with the given
 // prefixes (BENCH_DEBUG=1).
 func (e *env) printMetrics(prefixes ...string) {
-	m := scrape("http://" + e.procHTTP + "/metrics")
+	m := promsample.Scrape("http://" + e.procHTTP + "/metrics")
 	keys := slices.Sorted(maps.Keys(m))
 	for _, k := range keys {
 		for _, p := range prefixes {
@@ -628,46 +627,4 @@ func (e *env) queryBench(ctx context.Context) error {
 }
 
 // metricValue reads one unlabeled metric from a /metrics page.
-func metricValue(url, name string) float64 { return scrape(url)[name] }
-
-// scrape reads a /metrics page into "name{label="value",…}" -> value,
-// labels in the page's order; a histogram or summary gives its _count
-// and _sum. An unreadable page gives an empty map.
-func scrape(url string) map[string]float64 {
-	out := map[string]float64{}
-	resp, err := http.Get(url)
-	if err != nil {
-		return out
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return out
-	}
-	for name, f := range families {
-		for _, m := range f.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, l.GetName()+"="+strconv.Quote(l.GetValue()))
-			}
-			key := func(suffix string) string {
-				if len(labels) == 0 {
-					return name + suffix
-				}
-				return name + suffix + "{" + strings.Join(labels, ",") + "}"
-			}
-			switch {
-			case m.Histogram != nil:
-				out[key("_count")] = float64(m.GetHistogram().GetSampleCount())
-				out[key("_sum")] = m.GetHistogram().GetSampleSum()
-			case m.Summary != nil:
-				out[key("_count")] = float64(m.GetSummary().GetSampleCount())
-				out[key("_sum")] = m.GetSummary().GetSampleSum()
-			default:
-				out[key("")] = m.GetGauge().GetValue() + m.GetCounter().GetValue() + m.GetUntyped().GetValue()
-			}
-		}
-	}
-	return out
-}
+func metricValue(url, name string) float64 { return promsample.Scrape(url)[name] }

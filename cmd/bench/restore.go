@@ -19,6 +19,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
 )
@@ -249,9 +250,9 @@ func (e *env) takeover(ctx context.Context) (time.Duration, error) {
 	defer func() { b.proc.Process.Signal(syscall.SIGTERM); b.proc.Wait() }()
 	// Both own half the partitions, b's copies of a's half are caught up.
 	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		ma, mb := scrape("http://"+aHTTP+"/metrics"), scrape("http://"+b.procHTTP+"/metrics")
+		ma, mb := promsample.Scrape("http://"+aHTTP+"/metrics"), promsample.Scrape("http://"+b.procHTTP+"/metrics")
 		if ma["rewind_processor_partitions_owned"] == 6 && mb["rewind_processor_partitions_owned"] == 6 &&
-			count(mb, "rewind_processor_standby_lag{") == 6 && sum(mb, "rewind_processor_standby_lag{") == 0 {
+			mb.Count("rewind_processor_standby_lag{") == 6 && mb.Sum("rewind_processor_standby_lag{") == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -283,7 +284,7 @@ func (e *env) takeover(ctx context.Context) (time.Duration, error) {
 // restoreSeconds is the longest restore of a partition from source by the
 // running processor (every partition of one assignment restores together).
 func (e *env) restoreSeconds(source string) float64 {
-	m := scrape("http://" + e.procHTTP + "/metrics")
+	m := promsample.Scrape("http://" + e.procHTTP + "/metrics")
 	label := `{source="` + source + `"}`
 	if n := m["rewind_processor_restore_seconds_count"+label]; n > 0 {
 		return m["rewind_processor_restore_seconds_sum"+label] / n
@@ -347,22 +348,4 @@ func (e *env) plainRead(ctx context.Context, names ...string) (took time.Duratio
 type topicPartition struct {
 	topic string
 	part  int32
-}
-
-func count(m map[string]float64, prefix string) (n int) {
-	for k := range m {
-		if strings.HasPrefix(k, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
-func sum(m map[string]float64, prefix string) (s float64) {
-	for k, v := range m {
-		if strings.HasPrefix(k, prefix) {
-			s += v
-		}
-	}
-	return s
 }
