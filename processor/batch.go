@@ -91,7 +91,7 @@ type topicPartition struct {
 func (p *Processor) newBatch(ctx context.Context, sess *kgo.GroupTransactSession) *batch {
 	return &batch{
 		p: p, ctx: ctx, sess: sess, parts: p.parts.snapshot(),
-		streams: map[streamRef]*stream{}, rewrites: map[int32]string{},
+		streams: map[streamRef]*stream{},
 		outcome: map[outcomeKey]int{}, events: map[string]int{},
 		next: map[topicPartition]int64{},
 	}
@@ -379,6 +379,7 @@ const rewriteChunk = 5000
 // last. They go before the batch's own state records, which are newer.
 func (b *batch) produceRewrites(rewrites map[int32]string) error {
 	logic := uint64(b.p.cfg.Kind.LogicVersion())
+	b.rewrites = make(map[int32]string, len(rewrites))
 	for part, after := range rewrites {
 		last, err := b.p.store.PartitionStreams(part, after, rewriteChunk, func(stream string, rec []byte) error {
 			b.produce(topics.StateRecord(stream, bytes.Clone(rec), part))

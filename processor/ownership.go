@@ -131,6 +131,9 @@ func (o *ownership) snapshot() map[int32]owned {
 func (o *ownership) rewriting(seen map[int32]owned) map[int32]string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if len(o.rewrites) == 0 {
+		return nil // the usual case, once per batch
+	}
 	out := map[int32]string{}
 	for part, after := range o.rewrites {
 		if _, ok := seen[part]; ok {

@@ -29,6 +29,7 @@ type Processor struct {
 	nparts  int32
 	known   map[string]bool // command types, for metric labels
 	cache   *streamCache
+	seed    []byte    // the seed state, encoded
 	standby *standbys // nil without standby replicas
 	fatal   chan error
 	joined  chan struct{} // closed at the first assignment
@@ -51,6 +52,11 @@ func New(cfg Config) (*Processor, error) {
 	if err != nil {
 		return nil, err
 	}
+	seed, err := cfg.Kind.AppendState(nil, cfg.Kind.Seed())
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("processor: encode the seed state: %w", err)
+	}
 	known := map[string]bool{}
 	for _, t := range cfg.Kind.CommandTypes() {
 		known[t] = true
@@ -59,6 +65,7 @@ func New(cfg Config) (*Processor, error) {
 		cfg:     cfg,
 		known:   known,
 		cache:   newStreamCache(cfg.StateCacheBytes),
+		seed:    seed,
 		log:     cfg.Logger.With("instance", cfg.InstanceID),
 		store:   store,
 		metrics: newMetrics(cfg.Registerer),

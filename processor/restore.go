@@ -168,17 +168,13 @@ func logStart(starts kadm.ListedOffsets, topic string, part int32) (int64, error
 	return o.Offset, nil
 }
 
-// foldStart is the checkpoint a fold from the log start begins at. With
-// idsKept, the results are not folded: it starts at their end.
+// foldStart is the checkpoint a fold from the log start begins at (offset
+// 0: catchUp moves it up to the log start). With idsKept, the results are
+// not folded: it starts at their end.
 func (p *Processor) foldStart(ctx context.Context, adm *kadm.Client, part int32, idsKept bool) (state.Checkpoint, error) {
-	starts, err := adm.ListStartOffsets(ctx, topics.Events)
-	if err != nil {
-		return state.Checkpoint{}, fmt.Errorf("list start offsets: %w", err)
-	}
-	start, err := logStart(starts, topics.Events, part)
-	cp := state.Checkpoint{Events: start, Logic: int64(p.cfg.Kind.LogicVersion())}
-	if err != nil || !idsKept {
-		return cp, err
+	cp := state.Checkpoint{Logic: int64(p.cfg.Kind.LogicVersion())}
+	if !idsKept {
+		return cp, nil
 	}
 	// The state records are as of the same stable end as the results:
 	// the partition is ours, and no transaction was open.

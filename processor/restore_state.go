@@ -76,8 +76,7 @@ type stateReader struct {
 }
 
 func (p *Processor) newStateReader(parts map[int32]*statePart) *stateReader {
-	seed, _ := p.cfg.Kind.AppendState(nil, p.cfg.Kind.Seed())
-	return &stateReader{p: p, logic: uint64(p.cfg.Kind.LogicVersion()), seed: seed, parts: parts}
+	return &stateReader{p: p, logic: uint64(p.cfg.Kind.LogicVersion()), seed: p.seed, parts: parts}
 }
 
 type statePart struct {
