@@ -38,8 +38,13 @@ type commandEntry[S any] struct {
 }
 
 type eventEntry[S any] struct {
-	decode func(data []byte) (Event, error)
+	typ    reflect.Type
+	decode func(data []byte) (Event, error) // data of the newest version
 	apply  func(s S, e Event, env *Envelope) S
+	// schema is the version new events are written in; up[i] upcasts
+	// version i+1 to i+2.
+	schema int
+	up     []upcaster
 }
 
 // NewDefinition starts the definition of an aggregate type. name names the
@@ -99,6 +104,7 @@ func OnEvent[S, E any](d *Definition[S], name string, h Handler[S, E]) {
 	}
 	d.eventNames[t] = name
 	d.events[name] = eventEntry[S]{
+		typ: t, schema: 1,
 		decode: func(data []byte) (Event, error) {
 			var e E
 			if err := DecodeLenient(data, &e); err != nil {
@@ -162,15 +168,24 @@ func (d *Definition[S]) DecodeCommand(name string, data []byte) (c Command, err 
 	return entry.decode(data)
 }
 
-// DecodeEvent decodes the data of an event of type name. Unknown fields
-// are ignored, so older code can read events written by newer code.
-func (d *Definition[S]) DecodeEvent(name string, data []byte) (e Event, err error) {
+// DecodeEvent decodes the data of an event of type name written in schema
+// version schema (0 counts as 1), upcasting it to the newest version.
+// Unknown fields are ignored, and data of a version newer than this code
+// knows is read as the newest it knows, so older code can read events
+// written by newer code.
+func (d *Definition[S]) DecodeEvent(name string, schema int, data []byte) (e Event, err error) {
 	entry, ok := d.events[name]
 	if !ok {
 		return nil, Reject(CodeUnknownType, "unknown event type %q", truncate(name))
 	}
 	defer recoverInto(&err, "decoding "+name)
-	return entry.decode(data)
+	if schema < 1 {
+		schema = 1
+	}
+	if schema >= entry.schema {
+		return entry.decode(data)
+	}
+	return entry.upcast(schema, data)
 }
 
 // EventType returns the registered name of the event e.
@@ -210,7 +225,7 @@ func (d *Definition[S]) Execute(s S, version uint64, name string, c Command, m M
 			return s, nil, Reject(CodeUnknownType, "executor for %q returned unregistered event %T", name, e)
 		}
 		env := Envelope{
-			Type: typ, Version: version + uint64(i) + 1, Time: m.Time,
+			Type: typ, Schema: d.events[typ].schema, Version: version + uint64(i) + 1, Time: m.Time,
 			Tenant: m.Tenant, Stream: m.Stream, Initiator: m.Initiator,
 			ProcessID: m.ProcessID, PredecessorID: m.ID, Data: e,
 		}

@@ -37,6 +37,9 @@ type Meta struct {
 type Envelope struct {
 	// Type is the event's registered type name (Reserved).
 	Type string
+	// Schema is the schema version its data was written in (see
+	// [Upcast]); 0 means 1. Data, once decoded, is of the newest.
+	Schema int
 	// Version is the event's position in its stream, from 1, contiguous.
 	Version uint64
 	// Time is the time of the command that produced it.

@@ -145,11 +145,11 @@ func TestStateRoundTrip(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(s, counter{N: 7}) {
 		t.Fatalf("round trip: %v %v", s, err)
 	}
-	e, err := k.DecodeEvent("Added", []byte(`{"by":2,"addedLater":true}`))
+	e, err := k.DecodeEvent("Added", 1, []byte(`{"by":2,"addedLater":true}`))
 	if err != nil || e.(added).By != 2 {
 		t.Fatalf("lenient event decode: %v %v", e, err)
 	}
-	if _, err := k.DecodeEvent("Nope", nil); aggregate.CodeOf(err) != aggregate.CodeUnknownType {
+	if _, err := k.DecodeEvent("Nope", 1, nil); aggregate.CodeOf(err) != aggregate.CodeUnknownType {
 		t.Fatalf("unknown event: %v", err)
 	}
 }

@@ -19,8 +19,12 @@ type Kind interface {
 	DecodeCommand(name string, data []byte) (Command, error)
 	// Execute is [Definition.Execute] on an erased state.
 	Execute(state any, version uint64, name string, c Command, m Meta) (any, []Envelope, error)
-	// DecodeEvent decodes an event's data.
-	DecodeEvent(name string, data []byte) (Event, error)
+	// DecodeEvent decodes an event's data, written in schema version
+	// schema, upcast to the newest.
+	DecodeEvent(name string, schema int, data []byte) (Event, error)
+	// EventSchema is the schema version new events of a type are
+	// written in.
+	EventSchema(name string) int
 	// EncodeEvent encodes an event's data as JSON.
 	EncodeEvent(e Event) ([]byte, error)
 	// Apply folds one event into the state.
@@ -32,8 +36,14 @@ type Kind interface {
 	DecodeState(data []byte) (any, error)
 }
 
-// Erase returns d as a [Kind].
-func (d *Definition[S]) Erase() Kind { return kind[S]{d} }
+// Erase returns d as a [Kind]. It panics if [Definition.Check] fails: an
+// erased definition is what the services run, built at start-up.
+func (d *Definition[S]) Erase() Kind {
+	if err := d.Check(); err != nil {
+		panic(err)
+	}
+	return kind[S]{d}
+}
 
 type kind[S any] struct{ d *Definition[S] }
 
@@ -56,9 +66,11 @@ func (k kind[S]) Execute(state any, version uint64, name string, c Command, m Me
 	return next, events, err
 }
 
-func (k kind[S]) DecodeEvent(name string, data []byte) (Event, error) {
-	return k.d.DecodeEvent(name, data)
+func (k kind[S]) DecodeEvent(name string, schema int, data []byte) (Event, error) {
+	return k.d.DecodeEvent(name, schema, data)
 }
+
+func (k kind[S]) EventSchema(name string) int { return k.d.EventSchema(name) }
 
 func (k kind[S]) EncodeEvent(e Event) ([]byte, error) { return json.Marshal(e) }
 

@@ -113,7 +113,7 @@ func (r *folder) foldEvent(rec *kgo.Record) error {
 	if e.Version != st.version+1 {
 		r.p.log.Warn("event version gap", "partition", rec.Partition, "offset", rec.Offset, "want", st.version+1, "got", e.Version)
 	}
-	data, err := r.p.cfg.Kind.DecodeEvent(e.Type, e.Raw)
+	data, err := r.p.cfg.Kind.DecodeEvent(e.Type, e.Schema, e.Raw)
 	if err != nil {
 		r.p.log.Warn("undecodable event skipped", "partition", rec.Partition, "offset", rec.Offset, "code", aggregate.CodeOf(err))
 	} else {

@@ -70,13 +70,17 @@ type Summary struct {
 type storedEvent struct {
 	Type, Initiator, ProcessID, PredecessorID string
 	Time                                      time.Time
-	Data                                      json.RawMessage
+	// Schema is the schema version Data was written in: it stays as
+	// written, and is upcast whenever it is folded.
+	Schema int
+	Data   json.RawMessage
 }
 
 // modelFormat is the version of the model's layout: a model written in
 // another (by older code) is rebuilt, as for a new logic version.
-// 2: snapshots hold aggregate.Lists; 3: current states apart from heads.
-const modelFormat = 3
+// 2: snapshots hold aggregate.Lists; 3: current states apart from heads;
+// 4: stored events keep their schema version.
+const modelFormat = 4
 
 var errCorrupt = errors.New("query: read model value cannot be decoded (rebuild by deleting the data dir)")
 
@@ -183,9 +187,9 @@ func mustJSON(v any) []byte {
 // know, or one it cannot read) stays nil: handlers then leave the state
 // as it is, as the processor does.
 func (m *model) envelope(tenant, stream string, v uint64, e *storedEvent) aggregate.Envelope {
-	env := aggregate.Envelope{Type: e.Type, Version: v, Time: e.Time, Tenant: tenant, Stream: stream,
+	env := aggregate.Envelope{Type: e.Type, Schema: e.Schema, Version: v, Time: e.Time, Tenant: tenant, Stream: stream,
 		Initiator: e.Initiator, ProcessID: e.ProcessID, PredecessorID: e.PredecessorID}
-	if data, err := m.def.DecodeEvent(e.Type, e.Data); err == nil {
+	if data, err := m.def.DecodeEvent(e.Type, e.Schema, e.Data); err == nil {
 		env.Data = data
 	}
 	return env

@@ -94,15 +94,19 @@ func (m *model) versionAt(r pebble.Reader, tenant, stream string, h *head, t tim
 
 // AuditEvent is one event of a schedule's audit log.
 type AuditEvent struct {
-	Version       uint64          `json:"version"`
-	Type          string          `json:"type"`
-	Time          time.Time       `json:"time"`
-	TenantID      string          `json:"tenantId"`
-	ScheduleID    string          `json:"scheduleId"`
-	Initiator     string          `json:"initiator,omitempty"`
-	ProcessID     string          `json:"processId,omitempty"`
-	PredecessorID string          `json:"predecessorId,omitempty"`
-	Data          json.RawMessage `json:"data"`
+	Version       uint64    `json:"version"`
+	Type          string    `json:"type"`
+	Time          time.Time `json:"time"`
+	TenantID      string    `json:"tenantId"`
+	ScheduleID    string    `json:"scheduleId"`
+	Initiator     string    `json:"initiator,omitempty"`
+	ProcessID     string    `json:"processId,omitempty"`
+	PredecessorID string    `json:"predecessorId,omitempty"`
+	// DataSchema is the schema version Data was written in. Data is
+	// shown as it was recorded: the audit trail shows facts, not what
+	// today's code makes of them.
+	DataSchema int             `json:"dataSchema"`
+	Data       json.RawMessage `json:"data"`
 }
 
 // events returns up to limit events after version after, in order, and
@@ -127,7 +131,7 @@ func (m *model) events(r pebble.Reader, tenant, stream string, after uint64, lim
 		se.Data = slices.Clone(se.Data) // the iterator's memory is reused
 		out = append(out, AuditEvent{Version: binary.BigEndian.Uint64(it.Key()[len(pre):]), Type: se.Type,
 			Time: se.Time, TenantID: tenant, ScheduleID: stream, Initiator: se.Initiator, ProcessID: se.ProcessID,
-			PredecessorID: se.PredecessorID, Data: se.Data})
+			PredecessorID: se.PredecessorID, DataSchema: max(se.Schema, 1), Data: se.Data})
 	}
 	return out, false, it.Error()
 }

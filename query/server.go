@@ -299,7 +299,7 @@ func (v *View) timeline(snap pebble.Reader, tenant, stream string, h *head, afte
 	out := make([]TimelineEntry, 0, len(evs))
 	for _, e := range evs {
 		se := storedEvent{Type: e.Type, Time: e.Time, Initiator: e.Initiator, ProcessID: e.ProcessID,
-			PredecessorID: e.PredecessorID, Data: e.Data}
+			PredecessorID: e.PredecessorID, Schema: e.DataSchema, Data: e.Data}
 		env := v.model.envelope(tenant, stream, e.Version, &se)
 		s = schedule.Definition.Apply(s, &env)
 		cur, err := s.AppendJSON(nil)

@@ -32,7 +32,8 @@ func decodeSnapshot(raw []byte, s *schedule.State) error {
 }
 
 // storedEventFormat is the first byte of an encoded storedEvent.
-const storedEventFormat = 1
+// 2: the schema version after the time.
+const storedEventFormat = 2
 
 // encode writes the event compactly: every event of the topic passes
 // through here during a catch-up, and JSON with embedded raw data was a
@@ -46,6 +47,7 @@ func (e *storedEvent) encode() []byte {
 	}
 	b = binary.AppendVarint(b, e.Time.Unix())
 	b = binary.AppendUvarint(b, uint64(e.Time.Nanosecond()))
+	b = binary.AppendUvarint(b, uint64(e.Schema))
 	return append(b, e.Data...)
 }
 
@@ -71,6 +73,12 @@ func decodeStoredEvent(b []byte, e *storedEvent) error {
 		return fmt.Errorf("%w: truncated event record", errCorrupt)
 	}
 	e.Time = time.Unix(sec, int64(nsec)).UTC()
+	b = b[k:]
+	schema, k := binary.Uvarint(b)
+	if k <= 0 {
+		return fmt.Errorf("%w: truncated event record", errCorrupt)
+	}
+	e.Schema = int(schema)
 	e.Data = b[k:]
 	return nil
 }

@@ -132,7 +132,7 @@ func (w *writer) apply(e *topics.Event) error {
 		return nil
 	}
 	se := storedEvent{Type: e.Type, Time: e.Time, Initiator: e.Initiator, ProcessID: e.ProcessID,
-		PredecessorID: e.PredecessorID, Data: e.Raw}
+		PredecessorID: e.PredecessorID, Schema: e.Schema, Data: e.Raw}
 	if !json.Valid(se.Data) {
 		// Kept as a JSON string so the audit log still shows the fact.
 		se.Data = mustJSON(string(e.Raw))

@@ -28,6 +28,9 @@ func EventRecord(e *aggregate.Envelope, data []byte, p int32) *kgo.Record {
 	if e.ProcessID != "" {
 		h = append(h, kgo.RecordHeader{Key: HeaderProcessID, Value: []byte(e.ProcessID)})
 	}
+	if e.Schema > 1 {
+		h = append(h, kgo.RecordHeader{Key: HeaderDataSchema, Value: []byte(DataSchema(e.Type, e.Schema))})
+	}
 	return &kgo.Record{
 		Topic: Events, Partition: p, Key: []byte(EventKey(e.Tenant, e.Stream, e.Version)),
 		Value: data, Headers: h, Timestamp: e.Time,
@@ -72,6 +75,8 @@ func DecodeEvent(r *kgo.Record) (Event, error) {
 			e.ProcessID = v
 		case HeaderPredecessorID:
 			e.PredecessorID = v
+		case HeaderDataSchema:
+			e.Schema = ParseDataSchema(v)
 		}
 	}
 	if e.Type == "" {

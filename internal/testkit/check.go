@@ -219,7 +219,7 @@ func Fold(t testing.TB, kind aggregate.Kind, log *Log) map[string]struct {
 		if !ok {
 			s.State = kind.Seed()
 		}
-		data, err := kind.DecodeEvent(e.Type, e.Raw)
+		data, err := kind.DecodeEvent(e.Type, e.Schema, e.Raw)
 		if err != nil {
 			t.Fatal(err)
 		}
