@@ -235,3 +235,66 @@ func TestFoldAfterResultsExpired(t *testing.T) {
 	}
 	testkit.StoreMatches(t, schedule.Kind, testkit.ReadAll(t, brokers), dir)
 }
+
+// TestVersion1EventsRestore: a processor with no state folds events in
+// schema version 1, written by the code of logic version 1, upcast: its
+// store and the state topic it rewrites hold who canceled, unrecorded.
+func TestVersion1EventsRestore(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, testPartitions)
+	testkit.CommitEvents(t, brokers, testkit.Version1Events(t, "", testPartitions))
+
+	reg := prometheus.NewRegistry()
+	dir := filepath.Join(t.TempDir(), "p1")
+	p := start(t, brokers, "p1", dir, withRegistry(reg))
+	waitOwnedAndReady(t, p, reg)
+	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "events"); n != testPartitions {
+		t.Fatalf("%d partitions folded from the events, want %d", n, testPartitions)
+	}
+	// Closed visits stay closed: the fold happened.
+	cmds := []testkit.Cmd{{Tenant: "clinic-1", Stream: "visit-canceled", Type: "CheckIn", Data: `{"channel":"desk"}`, ID: "late-1"}}
+	testkit.Send(t, testkit.Producer(t, brokers), []*kgo.Record{cmds[0].Record()})
+	testkit.WaitResults(t, brokers, 1, time.Minute, p.alive(t))
+	// The loop copies the folded partitions to the state topic.
+	deadline := time.Now().Add(time.Minute)
+	var log *testkit.Log
+	for {
+		log = testkit.ReadAll(t, brokers)
+		markers := 0
+		for _, r := range log.State {
+			if string(r.Key) == topics.CompleteKey {
+				markers++
+			}
+		}
+		if markers > 0 && len(log.State) >= 5+markers {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the folded partitions were not copied to the state topic: %d records", len(log.State))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	log = testkit.ReadAll(t, brokers)
+	results := testkit.Invariants(t, log)
+	if rs := results["late-1"]; len(rs) != 1 || rs[0].Code != schedule.CodeClosed {
+		t.Fatalf("check-in on a canceled visit: %+v", rs)
+	}
+	testkit.StateMatches(t, schedule.Kind, log)
+	testkit.StoreMatches(t, schedule.Kind, log, dir)
+	for _, r := range log.State {
+		if string(r.Key) != "clinic-1/visit-canceled" {
+			continue
+		}
+		rec, err := state.DecodeStream(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := schedule.Kind.DecodeState(rec.State)
+		if err != nil || s.(schedule.State).Reservation.CanceledBy != schedule.CanceledByUnrecorded {
+			t.Fatalf("visit-canceled on the state topic: %+v %v", s, err)
+		}
+	}
+}

@@ -7,8 +7,10 @@ import (
 )
 
 // stateFormat is the first byte of a binary State. Change it with the
-// layout below; a reader refuses any other.
-const stateFormat = 1
+// layout below, and keep reading the previous one: the replay preview
+// decodes the states the deployed build wrote with the candidate's codec.
+// 2: the reservation's canceledBy after its canceledAt.
+const stateFormat = 2
 
 // stateCodec is the binary form of a State for the processor's store and
 // the read model's snapshots: about a third of the JSON's size, and
@@ -27,6 +29,7 @@ func appendState(dst []byte, s State) []byte {
 	w.Time(r.RescheduledAt)
 	w.Int(int64(r.Reschedules))
 	w.Time(r.CanceledAt)
+	w.String(r.CanceledBy)
 	w.String(r.CancelReason)
 	w.Time(r.NoShowAt)
 	w.Time(s.CheckIn.At)
@@ -62,16 +65,21 @@ func appendState(dst []byte, s State) []byte {
 
 func decodeState(data []byte) (State, error) {
 	var s State
-	if len(data) == 0 || data[0] != stateFormat {
-		return s, fmt.Errorf("schedule: state is not in binary format %d", stateFormat)
+	if len(data) == 0 || data[0] < 1 || data[0] > stateFormat {
+		return s, fmt.Errorf("schedule: state is not in binary format 1 to %d", stateFormat)
 	}
+	format := data[0]
 	r := aggregate.NewReader(data[1:])
 	s.Status = Status(r.String())
 	s.VisitorID = r.String()
 	s.Reservation = Reservation{
 		Start: r.Time(), End: r.Time(), Channel: r.String(), ReservedAt: r.Time(), RescheduledAt: r.Time(),
-		Reschedules: int(r.Int()), CanceledAt: r.Time(), CancelReason: r.String(), NoShowAt: r.Time(),
+		Reschedules: int(r.Int()), CanceledAt: r.Time(),
 	}
+	if format >= 2 {
+		s.Reservation.CanceledBy = r.String()
+	}
+	s.Reservation.CancelReason, s.Reservation.NoShowAt = r.String(), r.Time()
 	s.CheckIn = CheckInInfo{At: r.Time(), Channel: r.String(), WalkIn: r.Bool()}
 	s.Activity = Activity(r.String())
 	s.Planned = r.Strings()

@@ -20,7 +20,10 @@ const Name = "schedule"
 // LogicVersion is the version of the fold logic. Bump it whenever a
 // handler changes how events fold: every processor and query then rebuilds
 // its cache from schedule-events on start ("fix the bug, replay the facts").
-const LogicVersion = 1
+//
+// 2: ReservationCanceled's schema version 2 (who canceled) and the
+// state's reservation.canceledBy.
+const LogicVersion = 2
 
 // Definition is the Schedule aggregate: all its commands and events.
 var Definition = define()
@@ -59,5 +62,7 @@ func define() *aggregate.Definition[State] {
 	aggregate.OnEvent(d, "AftercareStarted", onAftercareStarted)
 	aggregate.OnEvent(d, "AftercareCompleted", onAftercareCompleted)
 	aggregate.OnEvent(d, "CheckedOut", onCheckedOut)
+
+	aggregate.Upcast(d, "ReservationCanceled", 1, upcastReservationCanceled)
 	return d
 }

@@ -31,6 +31,7 @@ func (s *State) AppendJSON(b []byte) ([]byte, error) {
 			e.b = strconv.AppendInt(e.b, int64(r.Reschedules), 10)
 		}
 		e.timeOmit("canceledAt", r.CanceledAt)
+		e.strOmit("canceledBy", r.CanceledBy)
 		e.strOmit("cancelReason", r.CancelReason)
 		e.timeOmit("noShowAt", r.NoShowAt)
 		e.end()

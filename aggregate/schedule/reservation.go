@@ -90,8 +90,20 @@ func onRescheduled(s State, e Rescheduled, env *aggregate.Envelope) State {
 	return s
 }
 
+// Who canceled a reservation. A late cancellation by the patient may be
+// charged; one by the clinic never is, so the clinic needs to know which.
+const (
+	CanceledByPatient = "patient"
+	CanceledByClinic  = "clinic"
+	// CanceledByUnrecorded: the sender did not say, or the cancellation
+	// was recorded before anyone was asked (schema version 1).
+	CanceledByUnrecorded = "unrecorded"
+)
+
 // CancelReservation cancels the reservation; the visit ends.
 type CancelReservation struct {
+	// By is patient or clinic; empty records it as unrecorded.
+	By     string `json:"by,omitempty"`
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -100,27 +112,51 @@ const maxReason = 500
 
 // Validate checks the command's own fields.
 func (c CancelReservation) Validate() error {
+	switch c.By {
+	case "", CanceledByPatient, CanceledByClinic:
+	default:
+		return aggregate.Reject(aggregate.CodeInvalidField, "by must be patient or clinic")
+	}
 	if len(c.Reason) > maxReason {
 		return aggregate.Reject(aggregate.CodeInvalidField, "reason is longer than %d bytes", maxReason)
 	}
 	return nil
 }
 
-// ReservationCanceled records a cancellation.
+// ReservationCanceled records a cancellation. Schema version 2: By says
+// who canceled, always.
 type ReservationCanceled struct {
+	By     string `json:"by"`
 	Reason string `json:"reason,omitempty"`
+}
+
+// ReservationCanceledV1 is ReservationCanceled as written before schema
+// version 2 (logic version 1): it did not say who canceled.
+type ReservationCanceledV1 struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// upcastReservationCanceled: a cancellation recorded before the clinic
+// asked who canceled is recorded as unrecorded, not guessed.
+func upcastReservationCanceled(e ReservationCanceledV1) ReservationCanceled {
+	return ReservationCanceled{By: CanceledByUnrecorded, Reason: e.Reason}
 }
 
 func cancelReservation(s State, c CancelReservation, _ aggregate.Meta) ([]aggregate.Event, error) {
 	if err := beforeCheckIn(s); err != nil {
 		return nil, err
 	}
-	return []aggregate.Event{ReservationCanceled(c)}, nil
+	by := c.By
+	if by == "" {
+		by = CanceledByUnrecorded
+	}
+	return []aggregate.Event{ReservationCanceled{By: by, Reason: c.Reason}}, nil
 }
 
 func onReservationCanceled(s State, e ReservationCanceled, env *aggregate.Envelope) State {
 	s.Status = StatusCanceled
 	s.Reservation.CanceledAt = env.Time
+	s.Reservation.CanceledBy = e.By
 	s.Reservation.CancelReason = e.Reason
 	return s
 }

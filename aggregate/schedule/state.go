@@ -64,6 +64,7 @@ type Reservation struct {
 	RescheduledAt time.Time `json:"rescheduledAt,omitzero"`
 	Reschedules   int       `json:"reschedules,omitempty"`
 	CanceledAt    time.Time `json:"canceledAt,omitzero"`
+	CanceledBy    string    `json:"canceledBy,omitempty"`
 	CancelReason  string    `json:"cancelReason,omitempty"`
 	NoShowAt      time.Time `json:"noShowAt,omitzero"`
 }
