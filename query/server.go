@@ -15,6 +15,7 @@ import (
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/jsondiff"
 )
 
 // Codes of the problems the query API answers with.
@@ -236,6 +237,9 @@ func (v *View) getEvents(w http.ResponseWriter, r *http.Request, who api.Princip
 	}, func(e AuditEvent) uint64 { return e.Version })
 }
 
+// Change is one field an event changed, as a JSON Pointer into the state.
+type Change = jsondiff.Change
+
 // TimelineEntry is one event with the state after it and what it changed.
 type TimelineEntry struct {
 	AuditEvent
@@ -306,7 +310,7 @@ func (v *View) timeline(snap pebble.Reader, tenant, stream string, h *head, afte
 		if err != nil {
 			return nil, false, err
 		}
-		changes, err := diff(prev, cur)
+		changes, err := jsondiff.Diff(prev, cur)
 		if err != nil {
 			return nil, false, err
 		}

@@ -1,4 +1,7 @@
-package query
+// Package jsondiff lists the leaves that differ between two JSON
+// documents, as JSON Pointers: the timeline's "what this event changed"
+// and the replay preview's "what the candidate would change".
+package jsondiff
 
 import (
 	"encoding/json"
@@ -8,18 +11,20 @@ import (
 	"strings"
 )
 
-// Change is one field an event changed, as a JSON Pointer (RFC 6901) into
-// the state with its value before and after (null when absent).
+// Change is one leaf that differs, as a JSON Pointer (RFC 6901) into the
+// document, with its value before and after (null when absent).
 type Change struct {
 	Path   string `json:"path"`
 	Before any    `json:"before"`
 	After  any    `json:"after"`
 }
 
-// diff lists the leaves that differ between two JSON documents. Objects
-// are compared key by key and arrays index by index, so appending a
-// procedure shows as the new element's path, not as a rewrite of the list.
-func diff(before, after json.RawMessage) ([]Change, error) {
+// Diff lists the leaves that differ between two JSON documents. Objects
+// are compared key by key and arrays index by index (the index stays in
+// the path: /photos/3/count), so appending a procedure shows as the new
+// element's path, not as a rewrite of the list. An empty before is an
+// empty document.
+func Diff(before, after json.RawMessage) ([]Change, error) {
 	var a, b any
 	if len(before) > 0 {
 		if err := json.Unmarshal(before, &a); err != nil {
