@@ -1,0 +1,129 @@
+// Command replay previews a logic change before it ships. Built from the
+// candidate code, it folds every stream of schedule-events with this
+// build's handlers and upcasters and compares each state with the one the
+// deployed processors hold on schedule-state; with -commands it also
+// decides the retained commands again. It reads only (read_committed, no
+// consumer group) and writes report.json and report.html to -out. Its
+// last line is "replay: N streams, M would change, F failed"; with
+// -fail-on-change it exits 3 when M or F is above 0, so a deploy pipeline
+// can gate on it. Flags may also be set as REWIND_* environment variables.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/cli"
+	"github.com/rewind/rewind/internal/kafkaconf"
+	"github.com/rewind/rewind/replay"
+)
+
+// exitChanged is the exit status of -fail-on-change when something would
+// change or failed.
+const exitChanged = 3
+
+func main() {
+	code, err := run(os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "replay:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(max(code, 1))
+	}
+	os.Exit(code)
+}
+
+func run(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kafka := kafkaconf.Register(fs) // -brokers, -kafka-tls…, -kafka-sasl…
+	out := fs.String("out", "replay-report", "directory to write report.json and report.html to")
+	tenant := fs.String("tenant", "", "replay this tenant's schedules only")
+	commands := fs.Bool("commands", false, "also decide the commands still on schedule-commands again, and list those whose outcome would differ")
+	failOnChange := fs.Bool("fail-on-change", false, "exit 3 when a schedule would change or failed")
+	examples := fs.Int("examples", 5, "examples kept per changed field and per changed decision")
+	parallel := fs.Int("parallel", 2, "partitions replayed at once (each holds its states in memory)")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	if err := cli.Parse(fs, args); err != nil {
+		return 2, err
+	}
+	if fs.NArg() > 0 {
+		return 2, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := cli.Logger(*logLevel)
+	opts, err := kafka.Connect(ctx, log)
+	if err != nil {
+		return 1, err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return 1, err
+	}
+	cfg := replay.Config{ClientOpts: append(opts, kafkaconf.Logger(log)), Kind: schedule.Kind, Tenant: *tenant,
+		Commands: *commands, Examples: *examples, Parallel: *parallel}
+	if isTerminal(stderr) {
+		start := time.Now()
+		cfg.Progress = func(p replay.Progress) {
+			rate := float64(p.Records) / max(time.Since(start).Seconds(), 0.001)
+			fmt.Fprintf(stderr, "\r\033[Kreplay: %d of %d records, %.0f/s, %d of %d partitions", p.Records, p.Total, rate, p.Done, p.Partitions)
+		}
+	}
+	report, err := replay.Run(ctx, cfg)
+	if cfg.Progress != nil {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return 1, err
+	}
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{{"report.json", report.WriteJSON}, {"report.html", report.WriteHTML}} {
+		if err := writeFile(filepath.Join(*out, f.name), f.write); err != nil {
+			return 1, err
+		}
+	}
+	fmt.Fprintf(stdout, "wrote %s and %s (%d events in %.1f s)\n", filepath.Join(*out, "report.json"), filepath.Join(*out, "report.html"), report.Events, report.Seconds)
+	if c := report.Commands; c != nil {
+		fmt.Fprintf(stdout, "commands: %d decided again, %d would differ\n", c.Decided, c.Differ)
+	}
+	fmt.Fprintln(stdout, report.Summary())
+	if *failOnChange && (report.Changed > 0 || report.Failed > 0 || (report.Commands != nil && report.Commands.Differ > 0)) {
+		return exitChanged, nil
+	}
+	return 0, nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// isTerminal reports whether w is a terminal: progress is drawn there, and
+// kept out of logs and pipes.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

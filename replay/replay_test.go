@@ -1,0 +1,215 @@
+package replay_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/processor"
+	"github.com/rewind/rewind/replay"
+)
+
+const partitions = 4
+
+// candidate is the deployed Schedule domain with one deliberate change,
+// as a team's candidate build would have.
+type candidate struct {
+	aggregate.Kind
+	apply   func(k aggregate.Kind, s any, env *aggregate.Envelope) any
+	execute func(name string) error
+}
+
+func (c candidate) Apply(s any, env *aggregate.Envelope) any {
+	if c.apply != nil {
+		return c.apply(c.Kind, s, env)
+	}
+	return c.Kind.Apply(s, env)
+}
+
+func (c candidate) Execute(s any, v uint64, name string, cmd aggregate.Command, m aggregate.Meta) (any, []aggregate.Envelope, error) {
+	if c.execute != nil {
+		if err := c.execute(name); err != nil {
+			return s, nil, err
+		}
+	}
+	return c.Kind.Execute(s, v, name, cmd, m)
+}
+
+// photoVisit is a walk-in with two photo sessions.
+func photoVisit(tenant, stream string, at time.Time) []testkit.Cmd {
+	steps := [][2]string{
+		{"CheckIn", `{"channel":"desk","visitorId":"p-` + stream + `"}`},
+		{"TakePhotos", `{"kind":"before","count":3}`},
+		{"TakePhotos", `{"kind":"after","count":2}`},
+		{"CheckOut", `{}`},
+	}
+	out := make([]testkit.Cmd, len(steps))
+	for i, s := range steps {
+		out[i] = testkit.Cmd{Tenant: tenant, Stream: stream, Type: s[0], Data: s[1], ID: fmt.Sprintf("%s-%d", stream, i),
+			Time: at.Add(time.Duration(i) * time.Minute)}
+	}
+	return out
+}
+
+// history runs a processor over 200 full visits and 30 photo visits of
+// clinic-1 and 20 photo visits of clinic-2, and stops it: the log and the
+// state topic a deployed system would have.
+func history(t *testing.T) string {
+	t.Helper()
+	_, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, partitions)
+	at := time.Now().Add(-time.Hour)
+	recs := testkit.Interleave("clinic-1", 200, at)
+	for i := range 30 {
+		for _, c := range photoVisit("clinic-1", fmt.Sprintf("photo-%02d", i), at) {
+			recs = append(recs, c.Record())
+		}
+	}
+	for i := range 20 {
+		for _, c := range photoVisit("clinic-2", fmt.Sprintf("photo-%02d", i), at) {
+			recs = append(recs, c.Record())
+		}
+	}
+	// A retry: decided once, so the decision replay skips it.
+	recs = append(recs, testkit.Visit("clinic-1", "s000000", at)[0].Record())
+	testkit.Send(t, testkit.Producer(t, brokers), recs)
+	p, err := processor.New(processor.Config{Brokers: []string{brokers}, InstanceID: "p1", DataDir: filepath.Join(t.TempDir(), "p1"),
+		Partitions: partitions, Kind: schedule.Kind, Registerer: prometheus.NewRegistry(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SessionTimeout: 3 * time.Second, MaxBatch: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, func() {})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return brokers
+}
+
+func run(t *testing.T, brokers string, kind aggregate.Kind, options ...func(*replay.Config)) *replay.Report {
+	t.Helper()
+	cfg := replay.Config{ClientOpts: []kgo.Opt{kgo.SeedBrokers(brokers)}, Kind: kind, Commands: true, Examples: 3}
+	for _, o := range options {
+		o(&cfg)
+	}
+	r, err := replay.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestReplay(t *testing.T) {
+	brokers := history(t)
+
+	t.Run("unchanged build", func(t *testing.T) {
+		var last replay.Progress
+		r := run(t, brokers, schedule.Kind, func(c *replay.Config) { c.Progress = func(p replay.Progress) { last = p } })
+		if r.Streams != 250 || r.Changed != 0 || r.Unchanged != 250 || r.Failed != 0 || r.NotDeployed != 0 || len(r.Paths) != 0 {
+			t.Fatalf("report %+v", r)
+		}
+		if r.Summary() != "replay: 250 streams, 0 would change, 0 failed" {
+			t.Fatalf("summary %q", r.Summary())
+		}
+		// 200 visits of 8 commands and 50 of 4; the retry is not decided.
+		if c := r.Commands; c.Decided != 200*8+50*4 || c.Differ != 0 || c.Skipped != 1 {
+			t.Fatalf("commands %+v", c)
+		}
+		if r.Events != 200*7+50*4 || last.Records != last.Total || last.Done != partitions {
+			t.Fatalf("events %d, progress %+v", r.Events, last)
+		}
+	})
+
+	t.Run("handler bug", func(t *testing.T) {
+		bug := candidate{Kind: schedule.Kind, apply: func(k aggregate.Kind, s any, env *aggregate.Envelope) any {
+			if p, ok := env.Data.(schedule.PhotosTaken); ok {
+				p.Count *= 10 // the bug: multiplied where it should have added
+				e := *env
+				e.Data = p
+				return k.Apply(s, &e)
+			}
+			return k.Apply(s, env)
+		}}
+		r := run(t, brokers, bug)
+		if r.Streams != 250 || r.Changed != 50 || r.Unchanged != 200 || r.Failed != 0 {
+			t.Fatalf("report %+v", r)
+		}
+		if len(r.Paths) != 2 || r.Paths[0].Path != "/photos/0/count" || r.Paths[1].Path != "/photos/1/count" ||
+			r.Paths[0].Count != 50 || r.Paths[1].Count != 50 {
+			t.Fatalf("paths %+v", r.Paths)
+		}
+		ex := r.Paths[0].Examples
+		if len(ex) != 3 || ex[0].Before != 3.0 || ex[0].After != 30.0 || !strings.HasPrefix(ex[0].ScheduleID, "photo-") {
+			t.Fatalf("examples %+v", ex)
+		}
+		// The rules do not read photo counts: no decision changes.
+		if r.Commands.Differ != 0 {
+			t.Fatalf("commands %+v", r.Commands)
+		}
+		var html bytes.Buffer
+		if err := r.WriteHTML(&html); err != nil || !strings.Contains(html.String(), "<code>/photos/0/count</code>") ||
+			strings.Contains(html.String(), "<script") || strings.Contains(html.String(), "http") {
+			t.Fatalf("report.html (%v):\n%s", err, html.String())
+		}
+	})
+
+	t.Run("rule change", func(t *testing.T) {
+		strict := candidate{Kind: schedule.Kind, execute: func(name string) error {
+			if name == "StartConsultation" {
+				return aggregate.Reject("counselor_unavailable", "no counselor today")
+			}
+			return nil
+		}}
+		r := run(t, brokers, strict)
+		if r.Changed != 0 || r.Commands.Differ != 200 || len(r.Commands.Groups) != 1 {
+			t.Fatalf("report %+v, commands %+v", r, r.Commands)
+		}
+		g := r.Commands.Groups[0]
+		if g.Command != "StartConsultation" || g.Before != "accepted" || g.After != "rejected (counselor_unavailable)" ||
+			g.Count != 200 || len(g.Examples) != 3 || len(g.Examples[0].Before.Events) != 1 {
+			t.Fatalf("group %+v", g)
+		}
+	})
+
+	t.Run("panicking handler", func(t *testing.T) {
+		boom := candidate{Kind: schedule.Kind, apply: func(k aggregate.Kind, s any, env *aggregate.Envelope) any {
+			if env.Type == "CheckedOut" && strings.HasPrefix(env.Stream, "photo-0") {
+				panic("boom")
+			}
+			return k.Apply(s, env)
+		}}
+		r := run(t, brokers, boom, func(c *replay.Config) { c.Commands = false })
+		if r.Failed != 20 || r.Unchanged != 230 || len(r.Failures) != 20 || !strings.Contains(r.Failures[0].Error, "panicked") {
+			t.Fatalf("report %+v", r)
+		}
+		if r.Summary() != "replay: 250 streams, 0 would change, 20 failed" {
+			t.Fatalf("summary %q", r.Summary())
+		}
+	})
+
+	t.Run("tenant", func(t *testing.T) {
+		r := run(t, brokers, schedule.Kind, func(c *replay.Config) { c.Tenant = "clinic-2" })
+		if r.Streams != 20 || r.Unchanged != 20 || r.Commands.Decided != 80 {
+			t.Fatalf("report %+v, commands %+v", r, r.Commands)
+		}
+	})
+}
