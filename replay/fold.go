@@ -60,7 +60,9 @@ func (p *partition) stream(tenant, id string) *stream {
 	return s
 }
 
-func (p *partition) wanted(tenant string) bool { return p.r.cfg.Tenant == "" || tenant == p.r.cfg.Tenant }
+func (p *partition) wanted(tenant string) bool {
+	return p.r.cfg.Tenant == "" || tenant == p.r.cfg.Tenant
+}
 
 func (p *partition) replay(ctx context.Context) error {
 	r := p.r
