@@ -281,11 +281,15 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 	want := map[string][]string{ // the issue's alerts: what each must look at
-		"RewindConsumerLagGrowing": {"rewind_processor_consumer_lag", "deriv", "5m"},
-		"RewindNoCommitsWithLag":   {`rewind_processor_transactions_total{result="committed"}[2m]`, "rewind_processor_consumer_lag"},
-		"RewindProcessorDown":      {`up{job="rewind-processor"}`},
-		"RewindTransactionAborts":  {"aborted", "0.01"},
-		"RewindRestoreTooLong":     {"rewind_processor_restoring_partitions"},
+		"RewindConsumerLagGrowing":  {"rewind_processor_consumer_lag", "deriv", "5m"},
+		"RewindNoCommitsWithLag":    {`rewind_processor_transactions_total{result="committed"}[2m]`, "rewind_processor_consumer_lag"},
+		"RewindProcessorDown":       {`up{job="rewind-processor"}`},
+		"RewindTransactionAborts":   {"aborted", "0.01"},
+		"RewindRestoreTooLong":      {"rewind_processor_restoring_partitions"},
+		"RewindQueryRebuildTooLong": {"rewind_query_rebuilding", "30m"},
+		"RewindLogicVersionsMixed":  {"rewind_processor_logic_version"},
+		// A replica rebuilding is behind on purpose, and says so.
+		"RewindQueryViewLagging": {"rewind_query_view_lag", "unless on (instance) rewind_query_rebuilding"},
 	}
 	for name, parts := range want {
 		r, ok := byName[name]
@@ -328,7 +332,8 @@ func TestGrafanaProvisioning(t *testing.T) {
 	for _, metric := range []string{"rewind_processor_consumer_lag", "rewind_processor_commands_total", "rewind_processor_events_total",
 		"rewind_processor_batch_seconds_bucket", "rewind_processor_transactions_total", "rewind_processor_restore_remaining",
 		"rewind_processor_standby_lag", "rewind_processor_restore_seconds_bucket",
-		"rewind_ingest_wait_seconds_bucket", "rewind_query_request_seconds_bucket", "rewind_query_view_lag"} {
+		"rewind_ingest_wait_seconds_bucket", "rewind_query_request_seconds_bucket", "rewind_query_view_lag",
+		"rewind_processor_logic_version", "rewind_query_logic_version", "rewind_query_rebuilding"} {
 		if !strings.Contains(all, metric) {
 			t.Errorf("dashboard has no panel on %s", metric)
 		}

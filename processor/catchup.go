@@ -75,8 +75,19 @@ func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]i
 		progress[tp] = time.Now()
 	}
 	defer p.clearProgress(ends)
+	started, logged := time.Now(), time.Now()
 	for remaining > 0 {
 		p.exportProgress(pos, ends)
+		if time.Since(logged) >= progressLogEvery {
+			// A long restore (a fold after a logic change) says how far it
+			// is in the log too, not only in rewind_processor_restore_remaining.
+			logged = time.Now()
+			var left int64
+			for tp, end := range ends {
+				left += max(end-pos[tp], 0)
+			}
+			p.log.Info("restoring", "partitions", remaining, "records_left", left, "elapsed", time.Since(started).Round(time.Second).String())
+		}
 		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		fetches := cl.PollFetches(pctx)
 		cancel()
@@ -177,6 +188,9 @@ func (p *Processor) clearProgress(ends map[topicPartition]int64) {
 		p.metrics.restoreLeft.DeleteLabelValues(strconv.Itoa(int(tp.part)))
 	}
 }
+
+// progressLogEvery is how often a restore logs how far it is.
+const progressLogEvery = 10 * time.Second
 
 // stuckAfter is how long a partition below its end may deliver nothing
 // before restore checks for a tail of aborted records without a marker.

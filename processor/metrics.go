@@ -38,7 +38,7 @@ type metrics struct {
 	cacheBytes     prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer, logic int) *metrics {
 	m := &metrics{
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rewind_processor_commands_total", Help: "Commands handled, by type and outcome.",
@@ -86,9 +86,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "rewind_processor_state_cache_total", Help: "Stream lookups by the state cache, by result: hit, or miss (read from Pebble).",
 	}, []string{"result"})
 	m.cacheHits, m.cacheMisses = lookups.WithLabelValues("hit"), lookups.WithLabelValues("miss")
+	logicVersion := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "rewind_processor_logic_version",
+		Help: "The fold logic version this instance runs: during a rollout, which members run the new code.",
+	})
+	logicVersion.Set(float64(logic))
 	if reg != nil {
 		reg.MustRegister(m.commands, m.events, m.transactions, m.batch, m.lag, m.restored, m.restoreSeconds, m.restoring, m.restoreLeft, m.owned, m.standbyLag,
-			lookups, m.cacheBytes)
+			lookups, m.cacheBytes, logicVersion)
 	}
 	return m
 }

@@ -68,7 +68,7 @@ func New(cfg Config) (*Processor, error) {
 		seed:    seed,
 		log:     cfg.Logger.With("instance", cfg.InstanceID),
 		store:   store,
-		metrics: newMetrics(cfg.Registerer),
+		metrics: newMetrics(cfg.Registerer, cfg.Kind.LogicVersion()),
 		parts:   newOwnership(),
 		fatal:   make(chan error, 1),
 		joined:  make(chan struct{}),

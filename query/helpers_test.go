@@ -255,13 +255,25 @@ func (s *service) stop() {
 	s.cancel = nil
 }
 
-// waitReady waits until the view has folded n events in all.
+// waitFolded waits until the view has folded n events in all.
 func (s *service) waitFolded(n int) {
 	s.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for s.applied() < float64(n) {
 		if time.Now().After(deadline) {
 			s.t.Fatalf("view folded %v of %d events in 30s", s.applied(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitReady waits until the view reports ready (caught up).
+func (s *service) waitReady() {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !s.view.Ready() {
+		if time.Now().After(deadline) {
+			s.t.Fatal("view not ready in 30s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -10,6 +10,8 @@ import (
 // instants in order.
 //
 //	m                                  meta: logic version, longest slot
+//	b                                  rebuilding: present while a model that
+//	                                   replaced another has not caught up
 //	c <partition:4>                    next offset of schedule-events
 //	h <tenant>/<stream>                head: version, snapshot position, indexes
 //	g <tenant>/<stream>                the current state (JSON)
@@ -22,6 +24,7 @@ import (
 //	                                   a visitor's schedules by slot start
 const (
 	prefixMeta       = 'm'
+	prefixRebuilding = 'b'
 	prefixCheckpoint = 'c'
 	prefixHead       = 'h'
 	prefixState      = 'g'
@@ -32,7 +35,13 @@ const (
 	prefixVisitor    = 'v'
 )
 
-var metaKey = []byte{prefixMeta}
+var (
+	metaKey = []byte{prefixMeta}
+	// rebuildingKey has a key of its own, not a field of meta: every
+	// batch of the consumer rewrites meta, and the mark is cleared by the
+	// goroutine that sees the model catch up.
+	rebuildingKey = []byte{prefixRebuilding}
+)
 
 func checkpointKey(p int32) []byte {
 	return binary.BigEndian.AppendUint32([]byte{prefixCheckpoint}, uint32(p))

@@ -84,6 +84,9 @@ const modelFormat = 4
 
 var errCorrupt = errors.New("query: read model value cannot be decoded (rebuild by deleting the data dir)")
 
+// openModel opens the model in dir, wiping one built by another logic
+// version or layout. It reports whether the model is rebuilding: it
+// replaced one, now or before a restart, and has not caught up since.
 func openModel(dir string, def *aggregate.Definition[schedule.State], logic, snapshotEvery int) (*model, bool, error) {
 	db, err := state.OpenPebble(dir, state.Options{CacheBytes: 64 << 20, MemTableBytes: 16 << 20}, nil)
 	if err != nil {
@@ -95,11 +98,15 @@ func openModel(dir string, def *aggregate.Definition[schedule.State], logic, sna
 		db.Close()
 		return nil, false, err
 	}
-	rebuilt := false
+	rebuilding, err := has(db, rebuildingKey)
+	if err != nil {
+		db.Close()
+		return nil, false, err
+	}
 	if mt.Logic != logic || mt.Format != modelFormat {
 		// Built by other fold logic (or new): everything derived goes,
 		// and the consumer starts again from offset 0.
-		rebuilt = mt.Logic != 0 // not a new model
+		rebuilding = mt.Logic != 0 // not a new model
 		b := db.NewBatch()
 		if err := b.DeleteRange([]byte{0}, []byte{0xff}, nil); err != nil {
 			db.Close()
@@ -109,15 +116,37 @@ func openModel(dir string, def *aggregate.Definition[schedule.State], logic, sna
 			db.Close()
 			return nil, false, err
 		}
+		if rebuilding {
+			// Until it has caught up, across restarts, the model answers
+			// 503 rebuilding rather than a partial read model.
+			if err := b.Set(rebuildingKey, nil, nil); err != nil {
+				db.Close()
+				return nil, false, err
+			}
+		}
 		if err := b.Commit(pebble.Sync); err != nil {
 			db.Close()
 			return nil, false, fmt.Errorf("query: reset model: %w", err)
 		}
 	}
-	return m, rebuilt, nil
+	return m, rebuilding, nil
 }
 
 func (m *model) close() error { return m.db.Close() }
+
+// rebuilt clears the rebuilding mark once the model has caught up.
+func (m *model) rebuilt() error { return m.db.Delete(rebuildingKey, pebble.Sync) }
+
+func has(r pebble.Reader, key []byte) (bool, error) {
+	_, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, closer.Close()
+}
 
 func (m *model) meta(r pebble.Reader) (meta, error) {
 	var mt meta

@@ -1,6 +1,7 @@
 package query_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -11,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/query"
 	"github.com/rewind/rewind/topics"
 )
@@ -132,7 +135,10 @@ func TestLogicVersionRebuild(t *testing.T) {
 	if !s.view.Rebuilt {
 		t.Fatal("a new logic version did not rebuild the model")
 	}
-	s.waitFolded(w.total())
+	s.waitReady()
+	if s.view.Rebuilding() {
+		t.Fatal("ready, and still rebuilding")
+	}
 	for _, st := range streams {
 		for v := 1; v <= len(w.streams["clinic-a/"+st]); v++ {
 			var got query.StateResponse
@@ -412,5 +418,78 @@ func TestMinVersionWaits(t *testing.T) {
 	wg.Wait()
 	if code != 200 || got.Version != 1 {
 		t.Fatalf("waiting read of a new schedule: %d version %d", code, got.Version)
+	}
+}
+
+// TestRebuildingAnswers503: a replica restarted in place on a model of
+// another logic version answers 503 rebuilding with Retry-After, also
+// after a restart in the middle of the rebuild, until it has caught up;
+// never a partial model.
+func TestRebuildingAnswers503(t *testing.T) {
+	w := newWorld(t)
+	w.fill(rand.New(rand.NewPCG(7, 8)), []string{"clinic-a"}, []string{"a", "b"}, 100, 20)
+	dir := t.TempDir()
+	s := startView(t, w.brokers, dir)
+	s.waitReady()
+	s.stop()
+
+	next := func(c *query.Config) { c.LogicVersion = schedule.LogicVersion + 1 }
+	// Opened, wiped and marked, but stopped before folding anything.
+	cfg := query.Config{DataDir: dir, ClientOpts: []kgo.Opt{kgo.SeedBrokers(w.brokers)}, Registerer: prometheus.NewRegistry()}
+	next(&cfg)
+	v, err := query.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Rebuilt || !v.Rebuilding() {
+		t.Fatal("a new logic version is not rebuilding")
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Restarted in the middle of the rebuild: still rebuilding.
+	s = startView(t, w.brokers, dir, next, func(c *query.Config) { c.MaxPoll = 1 })
+	if !s.view.Rebuilt {
+		t.Fatal("a restart in the middle of a rebuild forgot it")
+	}
+	// Ready needs a caught-up check, the first of which runs before any
+	// fold: the mark is certainly still up here.
+	if metricValue(t, s.reg, "rewind_query_rebuilding") != 1 {
+		t.Fatal("rewind_query_rebuilding is not 1 while rebuilding")
+	}
+	sawRebuilding := false
+	for !s.view.Ready() {
+		req, _ := http.NewRequest(http.MethodGet, s.url+"/v1/schedules/a", nil)
+		req.Header.Set("Authorization", "Bearer "+tokenA)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p api.Problem
+		json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusServiceUnavailable && p.Code == query.CodeRebuilding && resp.Header.Get("Retry-After") != "":
+			sawRebuilding = true
+		case resp.StatusCode == http.StatusOK && s.view.Ready():
+		default:
+			t.Fatalf("while rebuilding: %d %q (ready %v)", resp.StatusCode, p.Code, s.view.Ready())
+		}
+	}
+	if !sawRebuilding {
+		t.Fatal("never answered 503 rebuilding")
+	}
+	var got query.StateResponse
+	if code, _ := s.get(tokenA, "/v1/schedules/a", &got); code != http.StatusOK || got.Version != uint64(len(w.streams["clinic-a/a"])) {
+		t.Fatalf("after the rebuild: %d v%d", code, got.Version)
+	}
+	if metricValue(t, s.reg, "rewind_query_rebuilding") != 0 || metricValue(t, s.reg, "rewind_query_logic_version") != schedule.LogicVersion+1 {
+		t.Fatal("metrics after the rebuild")
+	}
+	s.stop()
+	s = startView(t, w.brokers, dir, next)
+	if s.view.Rebuilt {
+		t.Fatal("a finished rebuild is still marked")
 	}
 }

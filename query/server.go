@@ -25,6 +25,7 @@ const (
 	CodeUnknownVersion   = "unknown_version"    // 404: ?version= is past the latest version
 	CodeBeforeFirstEvent = "before_first_event" // 404: ?at= is before the schedule's first event
 	CodeViewBehind       = "view_behind"        // 503: ?minVersion= not reached within ?wait=
+	CodeRebuilding       = "rebuilding"         // 503: the model is being rebuilt for a new logic version
 	CodeInternal         = "internal"           // 500: the read model failed
 	// Shared with ingest: 401 no valid token, 403 a token without the
 	// read scope, 503 too many requests waiting for minVersion at once.
@@ -32,6 +33,9 @@ const (
 	CodeInsufficientScope = api.CodeInsufficientScope
 	CodeTooManyWaiting    = api.CodeTooManyWaiting
 )
+
+// rebuildRetryAfter is the Retry-After of 503 rebuilding, in seconds.
+const rebuildRetryAfter = "5"
 
 // Limits of waits and pages.
 const (
@@ -51,6 +55,15 @@ func (v *View) Routes(mux *http.ServeMux, tokens *api.Tokens) {
 		mux.Handle(pattern, v.instrument(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			who, ok := tokens.Require(w, r, api.ScopeRead)
 			if !ok {
+				return
+			}
+			if v.rebuilding.Load() {
+				// Never a partial model, nor one folded by two versions:
+				// a client retries, or a load balancer routes to a
+				// replica that /readyz says is ready.
+				w.Header().Set("Retry-After", rebuildRetryAfter)
+				api.WriteProblem(w, http.StatusServiceUnavailable, CodeRebuilding,
+					fmt.Sprintf("the read model is being rebuilt for logic version %d; retry later or use a ready replica", v.cfg.LogicVersion))
 				return
 			}
 			h(w, r, who)

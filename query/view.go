@@ -58,8 +58,11 @@ type View struct {
 	next  []atomic.Int64
 	ready atomic.Bool
 	// Rebuilt reports that Open found a model of another logic version
-	// and wiped it.
-	Rebuilt bool
+	// or layout and wiped it, now or before a restart, and the model has
+	// not caught up since: rebuilding is set until it has.
+	Rebuilt    bool
+	rebuilding atomic.Bool
+	opened     time.Time
 
 	cache   *streamCache
 	waiters *api.Waiters
@@ -93,7 +96,7 @@ func Open(cfg Config) (*View, error) {
 		return nil, err
 	}
 	if rebuilt {
-		cfg.Logger.Info("read model was built by other fold logic or layout; rebuilding from the start", "logic", cfg.LogicVersion)
+		cfg.Logger.Warn("read model built by other fold logic or layout; rebuilding from the start, answering 503 rebuilding until caught up", "logic", cfg.LogicVersion)
 	}
 	waiters := api.NewWaiters(cfg.MaxWaiting)
 	if cfg.Registerer != nil {
@@ -101,10 +104,29 @@ func Open(cfg Config) (*View, error) {
 			Help: "Requests waiting for ?minVersion= now (bounded by -max-waiting)."},
 			func() float64 { return float64(waiters.Waiting()) }))
 	}
-	return &View{cfg: cfg, log: cfg.Logger, model: m, metrics: newMetrics(cfg.Registerer),
+	v := &View{cfg: cfg, log: cfg.Logger, model: m, metrics: newMetrics(cfg.Registerer),
 		Rebuilt: rebuilt, changed: make(chan struct{}), cache: newStreamCache(cfg.StreamCache),
-		waiters: waiters}, nil
+		waiters: waiters, opened: time.Now()}
+	v.rebuilding.Store(rebuilt)
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rewind_query_rebuilding",
+			Help: "1 while the read model is being rebuilt for a new logic version (the API answers 503 rebuilding); rewind_query_view_lag is what is left."},
+			func() float64 {
+				if v.rebuilding.Load() {
+					return 1
+				}
+				return 0
+			}))
+		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rewind_query_logic_version",
+			Help: "The fold logic version this replica serves: during a rollout, old and new replicas side by side."},
+			func() float64 { return float64(cfg.LogicVersion) }))
+	}
+	return v, nil
 }
+
+// Rebuilding reports whether the model is being rebuilt for a new logic
+// version and has not caught up yet.
+func (v *View) Rebuilding() bool { return v.rebuilding.Load() }
 
 // Close closes the read model. Run must have returned.
 func (v *View) Close() error { return v.model.close() }
@@ -297,11 +319,17 @@ func (v *View) changes() <-chan struct{} {
 func (v *View) pollLag(ctx context.Context, adm *kadm.Client, startEnds []int64) {
 	t := time.NewTicker(lagInterval)
 	defer t.Stop()
+	lastLog := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if v.rebuilding.Load() && time.Since(lastLog) >= rebuildLogEvery {
+			lastLog = time.Now()
+			v.log.Info("rebuilding the read model", "logic", v.cfg.LogicVersion, "records_left", v.left(startEnds),
+				"elapsed", time.Since(v.opened).Round(time.Second).String())
 		}
 		if !v.ready.Load() {
 			v.updateLag(startEnds)
@@ -324,7 +352,29 @@ func (v *View) updateLag(ends []int64) {
 		v.metrics.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(lag))
 	}
 	if caughtUp && !v.ready.Load() {
+		if v.rebuilding.Load() {
+			if err := v.model.rebuilt(); err != nil {
+				v.log.Error("clearing the rebuilding mark", "err", err)
+				return // tried again at the next poll
+			}
+			v.rebuilding.Store(false)
+			v.log.Info("read model rebuilt", "logic", v.cfg.LogicVersion, "took", time.Since(v.opened).Round(time.Millisecond).String())
+		}
 		v.ready.Store(true)
 		v.log.Info("read model caught up")
 	}
+}
+
+// rebuildLogEvery is how often a rebuild logs its progress.
+const rebuildLogEvery = 10 * time.Second
+
+// left is how many records of schedule-events are not folded yet.
+func (v *View) left(ends []int64) int64 {
+	var n int64
+	for p := range v.next {
+		if p < len(ends) {
+			n += max(ends[p]-v.next[p].Load(), 0)
+		}
+	}
+	return n
 }
