@@ -47,22 +47,6 @@ func (c candidate) Execute(s any, v uint64, name string, cmd aggregate.Command, 
 	return c.Kind.Execute(s, v, name, cmd, m)
 }
 
-// photoVisit is a walk-in with two photo sessions.
-func photoVisit(tenant, stream string, at time.Time) []testkit.Cmd {
-	steps := [][2]string{
-		{"CheckIn", `{"channel":"desk","visitorId":"p-` + stream + `"}`},
-		{"TakePhotos", `{"kind":"before","count":3}`},
-		{"TakePhotos", `{"kind":"after","count":2}`},
-		{"CheckOut", `{}`},
-	}
-	out := make([]testkit.Cmd, len(steps))
-	for i, s := range steps {
-		out[i] = testkit.Cmd{Tenant: tenant, Stream: stream, Type: s[0], Data: s[1], ID: fmt.Sprintf("%s-%d", stream, i),
-			Time: at.Add(time.Duration(i) * time.Minute)}
-	}
-	return out
-}
-
 // history runs a processor over 200 full visits and 30 photo visits of
 // clinic-1 and 20 photo visits of clinic-2, and stops it: the log and the
 // state topic a deployed system would have.
@@ -73,12 +57,12 @@ func history(t *testing.T) string {
 	at := time.Now().Add(-time.Hour)
 	recs := testkit.Interleave("clinic-1", 200, at)
 	for i := range 30 {
-		for _, c := range photoVisit("clinic-1", fmt.Sprintf("photo-%02d", i), at) {
+		for _, c := range testkit.PhotoVisit("clinic-1", fmt.Sprintf("photo-%02d", i), at) {
 			recs = append(recs, c.Record())
 		}
 	}
 	for i := range 20 {
-		for _, c := range photoVisit("clinic-2", fmt.Sprintf("photo-%02d", i), at) {
+		for _, c := range testkit.PhotoVisit("clinic-2", fmt.Sprintf("photo-%02d", i), at) {
 			recs = append(recs, c.Record())
 		}
 	}

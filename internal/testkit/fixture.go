@@ -1,18 +1,13 @@
 package testkit
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/rewind/rewind/topics"
+	"github.com/rewind/rewind/internal/candidate"
 )
 
 // Version1Events reads the schedule package's fixture: event records as
@@ -25,36 +20,8 @@ func Version1Events(t testing.TB, tenant string, n int32) []*kgo.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(root, "aggregate", "schedule", "testdata", "events-v1.jsonl"))
+	recs, err := candidate.Version1Events(root, tenant, n)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	retenant := func(s string) string { return s }
-	if tenant != "" {
-		retenant = strings.NewReplacer("clinic-1", tenant).Replace
-	}
-	var recs []*kgo.Record
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var fe struct {
-			Key       string          `json:"key"`
-			Timestamp time.Time       `json:"timestamp"`
-			Headers   [][2]string     `json:"headers"`
-			Value     json.RawMessage `json:"value"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &fe); err != nil {
-			t.Fatal(err)
-		}
-		r := &kgo.Record{Topic: topics.Events, Key: []byte(retenant(fe.Key)), Value: fe.Value, Timestamp: fe.Timestamp}
-		for _, h := range fe.Headers {
-			r.Headers = append(r.Headers, kgo.RecordHeader{Key: h[0], Value: []byte(retenant(h[1]))})
-		}
-		tn, stream, _, _ := topics.ParseEventKey(r.Key)
-		r.Partition = topics.PartitionFor(topics.StreamKey(tn, stream), n)
-		recs = append(recs, r)
-	}
-	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return recs

@@ -80,15 +80,19 @@ type Process struct {
 	done chan error
 }
 
-// Start runs a binary from Binaries with args; its output goes to logFile.
-// It is killed when the test ends.
+// Start runs a binary from Binaries (or at the absolute path name) with
+// args; its output goes to logFile. It is killed when the test ends.
 func Start(t testing.TB, name, logFile string, args ...string) *Process {
 	t.Helper()
 	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(Binaries(t), name), args...)
+	path := name
+	if !filepath.IsAbs(name) {
+		path = filepath.Join(Binaries(t), name)
+	}
+	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
