@@ -29,6 +29,10 @@ tokens: build ## create the dev tokens in ./data (digests in data/tokens, for do
 demo: build ## drive a clinic day through ingest and show its audit trail, time travel and day list (uses make run, or starts it)
 	@$(BIN)/demo -bin $(BIN) -data-dir data
 
+.PHONY: replay-demo
+replay-demo: build ## walk through a logic change: a released bug, its preview, the fix's rollout, a wrong upcaster caught (own services, data/replay-demo)
+	@$(BIN)/replaydemo -bin $(BIN) -data-dir data/replay-demo
+
 # apt_install installs a Debian package when its command is missing and we
 # are root (CI); otherwise it says what to do.
 define apt_install

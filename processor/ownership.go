@@ -174,10 +174,12 @@ func (o *ownership) commit(seen map[int32]owned, cps map[int32]state.Checkpoint,
 	return nil
 }
 
-func (o *ownership) rewritePending() bool {
+func (o *ownership) rewritePending() bool { return o.rewriteCount() > 0 }
+
+func (o *ownership) rewriteCount() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.rewrites) > 0
+	return len(o.rewrites)
 }
 
 func (o *ownership) ownedCount() int {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/rewind/rewind/internal/kafkaconf"
@@ -79,6 +80,10 @@ func New(cfg Config) (*Processor, error) {
 	p.metrics.initLabels(append(cfg.Kind.CommandTypes(), "unknown"))
 	if cfg.Registerer != nil {
 		p.kprom = kprom.NewMetrics("rewind_processor_kafka", kprom.Registerer(cfg.Registerer))
+		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "rewind_processor_state_rewrites",
+			Help: "Partitions whose fold is being copied to the state topic; until that ends, a restore elsewhere folds the events again.",
+		}, func() float64 { return float64(p.parts.rewriteCount()) }))
 	}
 	return p, nil
 }

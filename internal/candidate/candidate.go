@@ -24,6 +24,10 @@ type Edit struct {
 // Build copies the module at root into dir/src, applies the edits, and
 // builds the commands (./cmd/<name>) into dir/bin, which it returns.
 func Build(root, dir string, edits []Edit, commands ...string) (string, error) {
+	dir, err := filepath.Abs(dir) // go build runs in the copy
+	if err != nil {
+		return "", err
+	}
 	src := filepath.Join(dir, "src")
 	if err := copyTree(root, src); err != nil {
 		return "", err

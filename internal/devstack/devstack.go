@@ -76,8 +76,9 @@ type Stack struct {
 	// Token is the dev-user token; Tokens has every subject's.
 	Token  string
 	Tokens map[string]string
-	procs  []*proc
-	exited chan string
+	procs   []*proc
+	exited  chan string
+	brokers string
 }
 
 type proc struct {
@@ -91,6 +92,21 @@ type proc struct {
 // Start starts the services and waits until each is ready. On error,
 // whatever started is stopped again.
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	s, err := StartKafka(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.StartServices(ctx, cfg.Bin); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// StartKafka prepares the data directory and the development tokens and
+// starts devkafka (unless cfg.Brokers names a Kafka): a stack without
+// services yet, for StartServices.
+func StartKafka(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.Data, "logs"), 0o755); err != nil {
 		return nil, err
 	}
@@ -109,11 +125,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			return nil, fmt.Errorf("%s is already in use: is Rewind already running (another make run)? Stop it, or choose other addresses (-kafka-addr, -processor-addr, -ingest-addr, -query-addr)", addr)
 		}
 	}
-	s := &Stack{Config: cfg, Token: token, Tokens: tokens, exited: make(chan string, 8)}
-	brokers := cfg.Brokers
-	if brokers == "" {
-		brokers = cfg.Kafka
-		if err := s.spawn("devkafka", "-addr", cfg.Kafka, "-data-dir", filepath.Join(cfg.Data, "kafka")); err != nil {
+	s := &Stack{Config: cfg, Token: token, Tokens: tokens, exited: make(chan string, 8), brokers: cfg.Brokers}
+	if s.brokers == "" {
+		s.brokers = cfg.Kafka
+		if err := s.spawn(cfg.Bin, "devkafka", "-addr", cfg.Kafka, "-data-dir", filepath.Join(cfg.Data, "kafka")); err != nil {
 			return nil, err
 		}
 		if err := s.await(ctx, "devkafka", func() bool { return listening(cfg.Kafka) }); err != nil {
@@ -121,42 +136,50 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			return nil, err
 		}
 	}
+	return s, nil
+}
+
+// StartServices starts the processor, ingest and query from the binaries
+// in bin and waits until each is ready. On error, those it started are
+// stopped again. After StopServices it starts them again, on the same
+// data: a rollout of another build.
+func (s *Stack) StartServices(ctx context.Context, bin string) error {
 	steps := []struct {
 		name string
 		args []string
 		addr string
 	}{
-		{"processor", []string{"-brokers", brokers, "-http", cfg.Processor, "-instance-id", "local-1",
-			"-data-dir", filepath.Join(cfg.Data, "processor")}, cfg.Processor},
-		{"ingest", []string{"-brokers", brokers, "-http", cfg.Ingest, "-tokens", filepath.Join(cfg.Data, "tokens")}, cfg.Ingest},
-		{"query", []string{"-brokers", brokers, "-http", cfg.Query, "-tokens", filepath.Join(cfg.Data, "tokens"),
-			"-data-dir", filepath.Join(cfg.Data, "query")}, cfg.Query},
+		{"processor", []string{"-brokers", s.brokers, "-http", s.Processor, "-instance-id", "local-1",
+			"-data-dir", filepath.Join(s.Data, "processor")}, s.Processor},
+		{"ingest", []string{"-brokers", s.brokers, "-http", s.Ingest, "-tokens", filepath.Join(s.Data, "tokens")}, s.Ingest},
+		{"query", []string{"-brokers", s.brokers, "-http", s.Query, "-tokens", filepath.Join(s.Data, "tokens"),
+			"-data-dir", filepath.Join(s.Data, "query")}, s.Query},
 	}
 	for _, st := range steps {
-		if err := s.spawn(st.name, st.args...); err != nil {
-			s.Stop()
-			return nil, err
+		if err := s.spawn(bin, st.name, st.args...); err != nil {
+			s.StopServices()
+			return err
 		}
 	}
 	for _, st := range steps {
 		if err := s.await(ctx, st.name, func() bool { return ready(st.addr) }); err != nil {
-			s.Stop()
-			return nil, err
+			s.StopServices()
+			return err
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // Exited receives the name of a service that stopped by itself.
 func (s *Stack) Exited() <-chan string { return s.exited }
 
-func (s *Stack) spawn(name string, args ...string) error {
+func (s *Stack) spawn(bin, name string, args ...string) error {
 	logPath := filepath.Join(s.Data, "logs", name+".log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(filepath.Join(s.Bin, name), args...)
+	cmd := exec.Command(filepath.Join(bin, name), args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Their own process group: a terminal's Ctrl-C reaches the
 	// supervisor only, which stops them in order.
@@ -170,7 +193,10 @@ func (s *Stack) spawn(name string, args ...string) error {
 		p.err = cmd.Wait()
 		logFile.Close()
 		close(p.done)
-		s.exited <- name
+		select {
+		case s.exited <- name:
+		default: // nobody listens (services stopped and started again)
+		}
 	}()
 	s.procs = append(s.procs, p)
 	return nil
@@ -199,35 +225,45 @@ func (s *Stack) await(ctx context.Context, name string, ok func() bool) error {
 	return nil
 }
 
-// Stop stops the services in order, each with SIGTERM and, if it has not
-// gone after 40 s (ingest drains for up to 35 s), SIGKILL. It returns the
-// first failure to stop cleanly.
+// Stop stops the services and devkafka in order, each with SIGTERM and,
+// if it has not gone after 40 s (ingest drains for up to 35 s), SIGKILL.
+// It returns the first failure to stop cleanly.
 func (s *Stack) Stop() error {
-	order := []string{"ingest", "query", "processor", "devkafka"}
+	return errors.Join(s.StopServices(), s.stop("devkafka"))
+}
+
+// StopServices stops ingest, query and the processor, and leaves devkafka
+// running.
+func (s *Stack) StopServices() error {
+	return errors.Join(s.stop("ingest"), s.stop("query"), s.stop("processor"))
+}
+
+func (s *Stack) stop(name string) error {
 	var errs []error
-	for _, name := range order {
-		for _, p := range s.procs {
-			if p.name != name {
-				continue
+	kept := s.procs[:0]
+	for _, p := range s.procs {
+		if p.name != name {
+			kept = append(kept, p)
+			continue
+		}
+		select {
+		case <-p.done:
+			continue // already gone
+		default:
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+			if p.err != nil {
+				errs = append(errs, fmt.Errorf("%s: %v", name, p.err))
 			}
-			select {
-			case <-p.done:
-				continue // already gone
-			default:
-			}
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-				if p.err != nil {
-					errs = append(errs, fmt.Errorf("%s: %v", name, p.err))
-				}
-			case <-time.After(40 * time.Second):
-				_ = p.cmd.Process.Kill()
-				<-p.done
-				errs = append(errs, fmt.Errorf("%s did not stop within 40s after SIGTERM; killed", name))
-			}
+		case <-time.After(40 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			errs = append(errs, fmt.Errorf("%s did not stop within 40s after SIGTERM; killed", name))
 		}
 	}
+	s.procs = kept
 	return errors.Join(errs...)
 }
 
