@@ -207,14 +207,14 @@ func TestDockerfile(t *testing.T) {
 	if len(users) == 0 || strings.HasPrefix(users[len(users)-1][1], "root") || strings.HasPrefix(users[len(users)-1][1], "0") {
 		t.Errorf("the image must run as non-root: USER %v", users)
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "./cmd/processor", "./cmd/ingest", "./cmd/query"} {
+	for _, want := range []string{"CGO_ENABLED=0", "./cmd/processor", "./cmd/ingest", "./cmd/query", "./cmd/replay"} {
 		if !strings.Contains(df, want) {
 			t.Errorf("Dockerfile lacks %s", want)
 		}
 	}
 	// What the build stage runs builds here too, statically.
 	out := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", out+"/", "./cmd/processor", "./cmd/ingest", "./cmd/query")
+	cmd := exec.Command("go", "build", "-o", out+"/", "./cmd/processor", "./cmd/ingest", "./cmd/query", "./cmd/replay")
 	cmd.Dir, cmd.Env = "..", append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("CGO_ENABLED=0 build: %v\n%s", err, b)

@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/rewind/rewind/internal/kafkaconf"

@@ -74,8 +74,8 @@ func Defaults() Config {
 type Stack struct {
 	Config
 	// Token is the dev-user token; Tokens has every subject's.
-	Token  string
-	Tokens map[string]string
+	Token   string
+	Tokens  map[string]string
 	procs   []*proc
 	exited  chan string
 	brokers string
