@@ -45,7 +45,7 @@ var (
 	profile      = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor here")
 	httpRequests = flag.Int("requests", 20000, "HTTP requests of the ingest load")
 	heapProf     = flag.String("heapprofile", "", "write a heap profile of the processor after the many-stream drain here")
-	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix, drain (1k streams), latency or fold (a restore folding the events)")
+	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix, drain (1k streams), latency, cold, fold (a restore folding the events) or preview (the replay preview of the restore case)")
 	mixStreams   = flag.Int("mix-schedules", 400000, "schedules in the many-schedules case (a few interleaved commands each)")
 	// An external Kafka, and how to reach it; the services bench starts
 	// get the -kafka-* settings through their REWIND_* variables.

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/processor"
+	"github.com/rewind/rewind/replay"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -156,6 +158,14 @@ func restoreHistory(dir string, schedules, k int, base restoreResult) (r restore
 		return r, err
 	}
 	fmt.Printf("  fold after a logic change               %7.2f s (%.0f events/s)\n", r.logicFold.Seconds(), float64(r.events)/r.logicFold.Seconds())
+	// The replay preview of an unchanged build: the same events folded,
+	// compared with the state topic, nothing written.
+	pv, err := e.preview(ctx)
+	if err != nil {
+		return r, err
+	}
+	fmt.Printf("  replay preview, unchanged build          %7.2f s (%.0f events/s, %.2f× the fold after a logic change; %d of %d streams would change)\n",
+		pv.Seconds, float64(pv.Events)/pv.Seconds, (float64(pv.Events)/pv.Seconds)/(float64(r.events)/r.logicFold.Seconds()), pv.Changed, pv.Streams)
 	// No state topic (as before it existed): the events and the results
 	// are folded, then copied to a new state topic.
 	if _, err := e.adm.DeleteTopics(ctx, topics.State); err != nil {
@@ -232,6 +242,26 @@ func (e *env) timeToCommitBumped(ctx context.Context) (time.Duration, error) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return 0, errors.New("no commit within 10 minutes of the start")
+}
+
+// preview runs bin/replay against the history and returns its report.
+func (e *env) preview(ctx context.Context) (*replay.Report, error) {
+	out := filepath.Join(e.dir, "preview")
+	args := []string{"-brokers", e.kafka, "-out", out}
+	if *profile != "" && *phase == "preview" {
+		args = append(args, "-cpuprofile", *profile) // its own process: profiled there
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(*binDir, "replay"), args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		return nil, err
+	}
+	var r replay.Report
+	return &r, json.Unmarshal(b, &r)
 }
 
 // takeover runs two members with a standby each on the warm store of the

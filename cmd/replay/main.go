@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -54,8 +55,20 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	examples := fs.Int("examples", 5, "examples kept per changed field and per changed decision")
 	parallel := fs.Int("parallel", 2, "partitions replayed at once (each holds its states in memory)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the replay to this file")
 	if err := cli.Parse(fs, args); err != nil {
 		return 2, err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return 1, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return 1, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if fs.NArg() > 0 {
 		return 2, fmt.Errorf("unexpected arguments %q", fs.Args())

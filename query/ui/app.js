@@ -168,7 +168,8 @@ const summaryRows = [
   ["Visitor", "visitorId", (s) => s.visitorId],
   ["Reservation", "reservation", (s) => s.reservation && `${fmtTime(s.reservation.start)} – ${hhmm(s.reservation.end)}` +
     (s.reservation.reschedules ? ` (rescheduled ${s.reservation.reschedules}×)` : "") +
-    (s.reservation.cancelReason ? ` · canceled: ${s.reservation.cancelReason}` : "")],
+    (s.reservation.canceledAt ? ` · canceled${s.reservation.canceledBy ? ` by ${s.reservation.canceledBy}` : ""}` +
+      (s.reservation.cancelReason ? `: ${s.reservation.cancelReason}` : "") : "")],
   ["Check-in", "checkIn", (s) => s.checkIn && `${fmtTime(s.checkIn.at)} at ${s.checkIn.channel}${s.checkIn.walkIn ? " (walk-in)" : ""}`],
   ["In progress", "activity", (s) => s.activity],
   ["Planned", "plannedProcedures", (s) => (s.plannedProcedures || []).join(", ")],
