@@ -68,6 +68,10 @@ func history(t *testing.T) string {
 	}
 	// A retry: decided once, so the decision replay skips it.
 	recs = append(recs, testkit.Visit("clinic-1", "s000000", at)[0].Record())
+	// A mistyped schedule id: rejected, no event; the processor keeps a
+	// record of it (the id it remembers), which is no schedule to compare
+	// but a decision to replay.
+	recs = append(recs, testkit.Cmd{Tenant: "clinic-1", Stream: "typo", Type: "CheckIn", Data: `{"channel":"desk"}`, ID: "typo-1", Time: at}.Record())
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
 	p, err := processor.New(processor.Config{Brokers: []string{brokers}, InstanceID: "p1", DataDir: filepath.Join(t.TempDir(), "p1"),
 		Partitions: partitions, Kind: schedule.Kind, Registerer: prometheus.NewRegistry(),
@@ -114,8 +118,9 @@ func TestReplay(t *testing.T) {
 		if r.Summary() != "replay: 250 streams, 0 would change, 0 failed" {
 			t.Fatalf("summary %q", r.Summary())
 		}
-		// 200 visits of 8 commands and 50 of 4; the retry is not decided.
-		if c := r.Commands; c.Decided != 200*8+50*4 || c.Differ != 0 || c.Skipped != 1 {
+		// 200 visits of 8 commands, 50 of 4 and the typo; the retry is
+		// not decided.
+		if c := r.Commands; c.Decided != 200*8+50*4+1 || c.Differ != 0 || c.Skipped != 1 {
 			t.Fatalf("commands %+v", c)
 		}
 		if r.Events != 200*7+50*4 || last.Records != last.Total || last.Done != partitions {
@@ -158,18 +163,29 @@ func TestReplay(t *testing.T) {
 
 	t.Run("rule change", func(t *testing.T) {
 		strict := candidate{Kind: schedule.Kind, execute: func(name string) error {
-			if name == "StartConsultation" {
+			switch name {
+			case "StartConsultation":
 				return aggregate.Reject("counselor_unavailable", "no counselor today")
+			case "CheckIn":
+				return aggregate.Reject("clinic_closed", "closed today") // also the typo's, decided on an empty stream
 			}
 			return nil
 		}}
 		r := run(t, brokers, strict)
-		if r.Changed != 0 || r.Commands.Differ != 200 || len(r.Commands.Groups) != 1 {
+		if r.Changed != 0 || r.Commands.Differ != 200+250+1 || len(r.Commands.Groups) != 3 {
 			t.Fatalf("report %+v, commands %+v", r, r.Commands)
 		}
-		g := r.Commands.Groups[0]
+		// Most commands first.
+		g := r.Commands.Groups[1]
 		if g.Command != "StartConsultation" || g.Before != "accepted" || g.After != "rejected (counselor_unavailable)" ||
 			g.Count != 200 || len(g.Examples) != 3 || len(g.Examples[0].Before.Events) != 1 {
+			t.Fatalf("group %+v", g)
+		}
+		if g := r.Commands.Groups[0]; g.Command != "CheckIn" || g.After != "rejected (clinic_closed)" || g.Count != 250 {
+			t.Fatalf("group %+v", g)
+		}
+		if g := r.Commands.Groups[2]; g.Command != "CheckIn" || g.Before != "rejected (missing_field)" || g.Count != 1 ||
+			g.Examples[0].ScheduleID != "typo" {
 			t.Fatalf("group %+v", g)
 		}
 	})
