@@ -59,7 +59,7 @@ test: deps ## run every test (fetches its own dependencies)
 
 .PHONY: race
 race: ## run the concurrent packages' tests under the race detector
-	$(GO) tool gotestsum --format pkgname -- -race -count=1 -timeout $(TEST_TIMEOUT) ./processor/... ./ingest/... ./state/... ./query/...
+	$(GO) tool gotestsum --format pkgname -- -race -count=1 -timeout $(TEST_TIMEOUT) ./processor/... ./ingest/... ./state/... ./query/... ./replay/...
 
 .PHONY: e2e
 e2e: build ## end to end: a real Prometheus (Debian's package) scrapes the running services
