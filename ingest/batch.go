@@ -82,12 +82,15 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who api.Princ
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
-	flusher, _ := w.(http.Flusher)
+	// Each answer is sent as soon as it is written: the next may wait
+	// for its outcome up to ?wait=, and a client streams them. The
+	// controller reaches the connection through wrappers that Unwrap
+	// (a type assertion on w would find the metrics recorder, no
+	// Flusher, and never flush).
+	rc := http.NewResponseController(w)
 	for i, l := range lines {
 		_ = enc.Encode(s.finishLine(r.Context(), i+1, l, deadline))
-		if flusher != nil && (i%100 == 99 || i == len(lines)-1) {
-			flusher.Flush()
-		}
+		_ = rc.Flush()
 	}
 }
 

@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -208,5 +209,46 @@ func waitingBound(t *testing.T, e *env) {
 	}
 	if r.status != 200 {
 		t.Fatalf("after the batch ended, the slot is not free: %d %v", r.status, r.body)
+	}
+}
+
+// TestBatchStreamsOutcomes: a batch answers each line as soon as its
+// outcome is in: the first line of a batch whose second waits for an
+// outcome that never comes arrives long before the second (flushed
+// through the metrics recorder, which must keep http.Flusher reachable).
+func TestBatchStreamsOutcomes(t *testing.T) {
+	e := fakeEnv(t, 0)
+	body := `{"scheduleId":"s1","type":"CheckIn","idempotencyKey":"fast-1","data":{"channel":"desk","visitorId":"v1"}}
+{"scheduleId":"s2","type":"CheckIn","idempotencyKey":"silent-1","data":{"channel":"desk","visitorId":"v2"}}
+`
+	req, err := http.NewRequest(http.MethodPost, e.url+"/v1/commands?wait=3s", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tokenA)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	if !lines.Scan() {
+		t.Fatal("no first line")
+	}
+	first := time.Since(start)
+	if !strings.Contains(lines.Text(), `"accepted"`) {
+		t.Fatalf("first line: %s", lines.Text())
+	}
+	if !lines.Scan() {
+		t.Fatal("no second line")
+	}
+	last := time.Since(start)
+	if !strings.Contains(lines.Text(), `"pending"`) {
+		t.Fatalf("second line: %s", lines.Text())
+	}
+	if first > 2*time.Second || last < 3*time.Second {
+		t.Fatalf("first line after %s, second after %s: the first was held back", first, last)
 	}
 }
