@@ -29,6 +29,10 @@ tokens: build ## create the dev tokens in ./data (digests in data/tokens, for do
 demo: build ## drive a clinic day through ingest and show its audit trail, time travel and day list (uses make run, or starts it)
 	@$(BIN)/demo -bin $(BIN) -data-dir data
 
+.PHONY: catalog
+catalog: ## write the command and event catalogue from the domain's registry: docs/commands.md, docs/asyncapi.json, ingest/openapi.yaml's schemas
+	$(GO) run ./cmd/catalog
+
 .PHONY: replay-demo
 replay-demo: build ## walk through a logic change: a released bug, its preview, the fix's rollout, a wrong upcaster caught (own services, data/replay-demo)
 	@$(BIN)/replaydemo -bin $(BIN) -data-dir data/replay-demo

@@ -18,6 +18,8 @@ type Definition[S any] struct {
 	seed         func() S
 	commands     map[string]commandEntry[S]
 	events       map[string]eventEntry[S]
+	commandOrder []string // registration order, for catalogues
+	eventOrder   []string
 	eventNames   map[reflect.Type]string
 	codec        *StateCodec[S] // nil: JSON
 }
@@ -33,8 +35,11 @@ type Executor[S, C any] func(s S, c C, m Meta) ([]Event, error)
 type Handler[S, E any] func(s S, e E, env *Envelope) S
 
 type commandEntry[S any] struct {
+	typ     reflect.Type
 	decode  func(data []byte) (Command, error)
 	execute func(s S, c Command, m Meta) ([]Event, error)
+	summary string   // see Describe
+	codes   []string // see Describe
 }
 
 type eventEntry[S any] struct {
@@ -43,8 +48,9 @@ type eventEntry[S any] struct {
 	apply  func(s S, e Event, env *Envelope) S
 	// schema is the version new events are written in; up[i] upcasts
 	// version i+1 to i+2.
-	schema int
-	up     []upcaster
+	schema  int
+	up      []upcaster
+	summary string // see Describe
 }
 
 // NewDefinition starts the definition of an aggregate type. name names the
@@ -70,7 +76,9 @@ func HandleCommand[S, C any](d *Definition[S], name string, exec Executor[S, C])
 	if _, dup := d.commands[name]; dup {
 		panic(fmt.Sprintf("aggregate: command %q registered twice", name))
 	}
+	d.commandOrder = append(d.commandOrder, name)
 	d.commands[name] = commandEntry[S]{
+		typ: reflect.TypeFor[C](),
 		decode: func(data []byte) (Command, error) {
 			var c C
 			if err := DecodeStrict(data, &c); err != nil {
@@ -103,6 +111,7 @@ func OnEvent[S, E any](d *Definition[S], name string, h Handler[S, E]) {
 		panic(fmt.Sprintf("aggregate: Go type %v registered as %q and %q", t, other, name))
 	}
 	d.eventNames[t] = name
+	d.eventOrder = append(d.eventOrder, name)
 	d.events[name] = eventEntry[S]{
 		typ: t, schema: 1,
 		decode: func(data []byte) (Event, error) {

@@ -24,17 +24,17 @@ type Result struct {
 	TenantID   string `json:"tenantId,omitempty"`
 	ScheduleID string `json:"scheduleId,omitempty"`
 	// Status is accepted, rejected or duplicate.
-	Status string `json:"status"`
+	Status string `json:"status" enum:"accepted,rejected,duplicate"`
 	// FirstStatus, on a duplicate, is the first outcome's status.
-	FirstStatus string `json:"firstStatus,omitempty"`
+	FirstStatus string `json:"firstStatus,omitempty" enum:"accepted,rejected" doc:"on a duplicate, the first outcome's status"`
 	// Code is the rejection code of a rejection (or of the first outcome
 	// of a duplicate).
-	Code    string `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
+	Code    string `json:"code,omitempty" doc:"the rejection code (of the first outcome, on a duplicate)"`
+	Message string `json:"message,omitempty" doc:"what to fix, for people"`
 	// Version is the stream's version after the command (accepted) or
 	// when it was rejected.
-	Version uint64        `json:"version"`
-	Events  []ResultEvent `json:"events,omitempty"`
+	Version uint64        `json:"version" doc:"the stream's version after the command (accepted) or when it was rejected"`
+	Events  []ResultEvent `json:"events,omitempty" doc:"the events an accepted command recorded"`
 	// Fingerprint is the command's fingerprint, carried in a header
 	// (HeaderFingerprint) when not zero.
 	Fingerprint uint64 `json:"-"`

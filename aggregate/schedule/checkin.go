@@ -12,8 +12,8 @@ const (
 // CheckIn records the visitor's arrival. A walk-in (no reservation) must
 // name the visitor.
 type CheckIn struct {
-	Channel   string `json:"channel"`
-	VisitorID string `json:"visitorId,omitempty"`
+	Channel   string `json:"channel" enum:"kiosk,desk,app" doc:"where the visitor checked in"`
+	VisitorID string `json:"visitorId,omitempty" format:"id" doc:"required for a walk-in (no reservation); for a reservation, must match it"`
 }
 
 // Validate checks the command's own fields.

@@ -6,7 +6,7 @@ import (
 
 // StartConsultation starts a consultation with a counselor.
 type StartConsultation struct {
-	CounselorID string `json:"counselorId"`
+	CounselorID string `json:"counselorId" format:"id" doc:"the counselor"`
 }
 
 // Validate checks the command's own fields.
@@ -35,7 +35,7 @@ func onConsultationStarted(s State, e ConsultationStarted, env *aggregate.Envelo
 
 // CompleteConsultation ends the consultation, planning procedures.
 type CompleteConsultation struct {
-	Procedures []string `json:"procedures,omitempty"`
+	Procedures []string `json:"procedures,omitempty" format:"id" maxItems:"64" doc:"procedures the consultation planned"`
 }
 
 // Validate checks the command's own fields.

@@ -64,5 +64,6 @@ func define() *aggregate.Definition[State] {
 	aggregate.OnEvent(d, "CheckedOut", onCheckedOut)
 
 	aggregate.Upcast(d, "ReservationCanceled", 1, upcastReservationCanceled)
+	describe(d)
 	return d
 }

@@ -15,8 +15,8 @@ const maxPhotos = 1000
 
 // TakePhotos records a photo session.
 type TakePhotos struct {
-	Kind  string `json:"kind"`
-	Count int    `json:"count"`
+	Kind  string `json:"kind" enum:"before,after" doc:"before or after the treatment"`
+	Count int    `json:"count" min:"1" max:"1000" doc:"photos taken"`
 }
 
 // Validate checks the command's own fields.

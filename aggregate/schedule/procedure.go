@@ -6,8 +6,8 @@ import (
 
 // StartProcedure starts a planned procedure.
 type StartProcedure struct {
-	ProcedureID string `json:"procedureId"`
-	DoctorID    string `json:"doctorId"`
+	ProcedureID string `json:"procedureId" format:"id" doc:"a planned procedure, not yet performed in this visit"`
+	DoctorID    string `json:"doctorId" format:"id" doc:"the doctor"`
 }
 
 // Validate checks the command's own fields.
@@ -51,7 +51,7 @@ func onProcedureStarted(s State, e ProcedureStarted, env *aggregate.Envelope) St
 
 // CompleteProcedure ends the procedure in progress.
 type CompleteProcedure struct {
-	ProcedureID string `json:"procedureId"`
+	ProcedureID string `json:"procedureId" format:"id" doc:"the procedure in progress"`
 }
 
 // Validate checks the command's own fields.

@@ -8,11 +8,11 @@ import (
 
 // Reserve books a slot for a visitor.
 type Reserve struct {
-	VisitorID  string    `json:"visitorId"`
-	Start      time.Time `json:"start"`
-	End        time.Time `json:"end"`
-	Procedures []string  `json:"procedures,omitempty"`
-	Channel    string    `json:"channel,omitempty"`
+	VisitorID  string    `json:"visitorId" format:"id" doc:"the patient"`
+	Start      time.Time `json:"start" doc:"the slot's start"`
+	End        time.Time `json:"end" doc:"the slot's end: after start, at most 24 hours later"`
+	Procedures []string  `json:"procedures,omitempty" format:"id" maxItems:"64" doc:"procedures planned for the visit"`
+	Channel    string    `json:"channel,omitempty" format:"id" doc:"how it was booked (web, phone…)"`
 }
 
 // Validate checks the command's own fields.
@@ -63,8 +63,8 @@ func onReserved(s State, e Reserved, env *aggregate.Envelope) State {
 
 // Reschedule moves the reserved slot.
 type Reschedule struct {
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
+	Start time.Time `json:"start" doc:"the new slot's start"`
+	End   time.Time `json:"end" doc:"the new slot's end: after start, at most 24 hours later"`
 }
 
 // Validate checks the command's own fields.
@@ -103,8 +103,8 @@ const (
 // CancelReservation cancels the reservation; the visit ends.
 type CancelReservation struct {
 	// By is patient or clinic; empty records it as unrecorded.
-	By     string `json:"by,omitempty"`
-	Reason string `json:"reason,omitempty"`
+	By     string `json:"by,omitempty" enum:"patient,clinic" doc:"who canceled; absent records unrecorded"`
+	Reason string `json:"reason,omitempty" maxLength:"500" doc:"free text"`
 }
 
 // maxReason bounds the free-text reason.

@@ -267,3 +267,44 @@ func TestCheckInOfUnknownSchedule(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestCatalogCodes: the codes each command is documented with (the
+// catalogue, from Describe) are exactly those its rule cases above are
+// rejected with, besides closed, version_conflict and the decoding codes
+// every command can get.
+func TestCatalogCodes(t *testing.T) {
+	everyCommand := map[string]bool{schedule.CodeClosed: true, aggregate.CodeVersionConflict: true, aggregate.CodeMalformed: true,
+		aggregate.CodeUnknownField: true, aggregate.CodeInvalidField: true, aggregate.CodeMissingField: true, aggregate.CodeInvalidID: true}
+	seen := map[string]map[string]bool{}
+	for _, c := range cases {
+		if c.code == "" {
+			continue
+		}
+		if seen[c.when] == nil {
+			seen[c.when] = map[string]bool{}
+		}
+		seen[c.when][c.code] = true
+	}
+	for _, info := range schedule.Definition.Commands() {
+		if info.Summary == "" {
+			t.Errorf("%s has no summary", info.Name)
+		}
+		documented := map[string]bool{}
+		for _, code := range info.Codes {
+			documented[code] = true
+			if !seen[info.Name][code] {
+				t.Errorf("%s is documented with %s, but no case is rejected with it", info.Name, code)
+			}
+		}
+		for code := range seen[info.Name] {
+			if !documented[code] && !everyCommand[code] {
+				t.Errorf("%s is rejected with %s in a case, but not documented with it", info.Name, code)
+			}
+		}
+	}
+	for _, info := range schedule.Definition.Events() {
+		if info.Summary == "" {
+			t.Errorf("%s has no summary", info.Name)
+		}
+	}
+}
