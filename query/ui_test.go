@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -42,7 +43,7 @@ func TestUIStepsBack(t *testing.T) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true))
+		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1280, 1000))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancel()
 	// The first Run starts the browser and must not carry a timeout;
@@ -68,6 +69,11 @@ func TestUIStepsBack(t *testing.T) {
 			t.Fatalf("read %s: %v", sel, err)
 		}
 		return strings.TrimSpace(v)
+	}
+	// Without a token the page says what to do, not empty tables.
+	do("see how to sign in", chromedp.WaitVisible(css("#sign-in")), chromedp.WaitNotVisible(css("#day-panel")))
+	if signIn := text("#sign-in"); !strings.Contains(signIn, "data/dev-token") || !strings.Contains(signIn, "read") {
+		t.Errorf("the sign-in help does not say where a token is: %q", signIn)
 	}
 	do("sign in and list the day",
 		chromedp.WaitVisible(css("#token")),
@@ -97,9 +103,24 @@ func TestUIStepsBack(t *testing.T) {
 	if version != "4" || status != "checked_in" {
 		t.Errorf("opened at version %q with status %q, want 4 and checked_in", version, status)
 	}
-	for _, want := range []string{"Reserved", "CheckedIn", "ConsultationStarted", "ConsultationCompleted", "desk-1", "/status"} {
+	// In the clinic's words, with the raw record one click away.
+	for _, want := range []string{"Reserved for v-1", "Checked in at the kiosk", "Consultation started with dr-kim",
+		"Consultation completed, planning laser", "by desk-1", "Status: reserved → checked_in", "Consultation 1: counselor",
+		"Reserved", "CheckedIn", "/status", "as recorded"} {
 		if !strings.Contains(timeline, want) {
 			t.Errorf("timeline lacks %q: %q", want, timeline)
+		}
+	}
+	if strings.Contains(timeline, "∅") || strings.Contains(timeline, "Z →") {
+		t.Errorf("timeline shows raw values: %q", timeline)
+	}
+	if path := os.Getenv("REWIND_UI_SCREENSHOT"); path != "" {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 	if earlierVersion != "1" || earlierStatus != "reserved" || strings.Contains(stateJSON, "consultations") {

@@ -98,7 +98,7 @@ func (d *demo) walk(visits int) error {
 	if err != nil {
 		return err
 	}
-	if err := d.commitEvents(fixture); err != nil {
+	if err := candidate.CommitEvents(d.ctx, d.kafka, fixture); err != nil {
 		return err
 	}
 	say("Last year's visits are in the log as last year's code wrote them (%d events, two cancellations", len(fixture))
@@ -228,22 +228,6 @@ func (d *demo) stopStack() {
 			fmt.Fprintln(os.Stderr, "replay-demo:", err)
 		}
 	}
-}
-
-// commitEvents writes event records in one transaction, as a processor.
-func (d *demo) commitEvents(recs []*kgo.Record) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(d.kafka), kgo.TransactionalID("replay-demo"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	if err := cl.BeginTransaction(); err != nil {
-		return err
-	}
-	if err := cl.ProduceSync(d.ctx, recs...).FirstErr(); err != nil {
-		return err
-	}
-	return cl.EndTransaction(d.ctx, kgo.TryCommit)
 }
 
 // sendVisits produces today's visits (a tenth with photo sessions) and

@@ -2,6 +2,7 @@ package candidate
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -56,4 +57,22 @@ func Version1Events(root, tenant string, n int32) ([]*kgo.Record, error) {
 		recs = append(recs, r)
 	}
 	return recs, sc.Err()
+}
+
+// CommitEvents writes event records in one transaction, as a processor
+// does: read_committed readers see them all or none.
+func CommitEvents(ctx context.Context, brokers string, recs []*kgo.Record) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.TransactionalID("rewind-fixture"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := cl.BeginTransaction(); err != nil {
+		return err
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return err
+	}
+	return cl.EndTransaction(ctx, kgo.TryCommit)
 }

@@ -31,21 +31,9 @@ func Version1Events(t testing.TB, tenant string, n int32) []*kgo.Record {
 // does (read_committed readers see nothing else).
 func CommitEvents(t testing.TB, brokers string, recs []*kgo.Record) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.TransactionalID("testkit-events"),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := cl.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+	if err := candidate.CommitEvents(ctx, brokers, recs); err != nil {
 		t.Fatal(err)
 	}
 }

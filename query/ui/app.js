@@ -12,18 +12,34 @@ function showError(msg) {
   e.hidden = !msg;
 }
 
+// signedIn shows the panels once there is a token, and otherwise what to
+// do to get one.
+function signedIn(yes) {
+  $("sign-in").hidden = yes;
+  $("day-panel").hidden = !yes;
+  $("schedule-panel").hidden = !yes;
+}
+
 async function api(path) {
   const resp = await fetch(path, { headers: { Authorization: "Bearer " + state.token } });
   const body = await resp.json().catch(() => ({}));
+  if (resp.status === 401) {
+    signedIn(false);
+    throw new Error("That token was not accepted. Paste a token with the read scope.");
+  }
   if (!resp.ok) {
     throw new Error(`${resp.status} ${body.code || ""}: ${body.detail || body.title || resp.statusText}`);
   }
   return body;
 }
 
+// fmtTime shows an instant in the browser's time zone, to the second: the
+// clinic's own clock, not UTC.
 function fmtTime(t) {
   if (!t) return "";
-  return t.replace("T", " ").replace(/(\.\d+)?Z$/, " UTC");
+  const d = new Date(t);
+  if (isNaN(d)) return t;
+  return d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
 function badge(status) {
@@ -34,7 +50,7 @@ function badge(status) {
 }
 
 function hhmm(t) {
-  return t ? t.slice(11, 16) : "";
+  return t ? new Date(t).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }) : "";
 }
 
 // ---- day list ----
@@ -44,7 +60,7 @@ async function listDay(next) {
   let path = next;
   if (!path) {
     const day = $("day").value;
-    const from = new Date(day + "T00:00:00Z");
+    const from = new Date(day + "T00:00:00"); // the local day
     const to = new Date(from.getTime() + 86400000);
     const q = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), limit: "100" });
     if ($("status").value) q.set("status", $("status").value);
@@ -113,15 +129,15 @@ async function loadTimeline(path) {
     li.dataset.version = String(e.version);
     const head = document.createElement("div");
     const strong = document.createElement("strong");
-    strong.textContent = `v${e.version} ${e.type}`;
+    strong.textContent = sentence(e);
     head.append(strong);
     const meta = document.createElement("div");
     meta.className = "meta";
-    meta.textContent = `${fmtTime(e.time)} · by ${e.initiator || "?"}` + (e.predecessorId ? ` · command ${e.predecessorId}` : "");
+    meta.textContent = `v${e.version} ${e.type} · ${fmtTime(e.time)} · by ${e.initiator || "?"}`;
     const ul = document.createElement("ul");
     for (const c of e.changes.slice(0, 8)) {
       const item = document.createElement("li");
-      item.textContent = `${c.path}: ${short(c.before)} → ${short(c.after)}`;
+      item.textContent = `${fieldLabel(c.path)}: ${showValue(c.before)} → ${showValue(c.after)}`;
       ul.append(item);
     }
     if (e.changes.length > 8) {
@@ -129,7 +145,22 @@ async function loadTimeline(path) {
       item.textContent = `… ${e.changes.length - 8} more`;
       ul.append(item);
     }
-    li.append(head, meta, ul);
+    // The raw record stays one click away, for auditors.
+    const raw = document.createElement("details");
+    raw.className = "raw";
+    const rawSummary = document.createElement("summary");
+    rawSummary.textContent = "as recorded";
+    const pre = document.createElement("pre");
+    pre.textContent = [
+      `event ${e.tenantId}/${e.scheduleId}/${e.version} (${e.type}, data schema v${e.dataSchema || 1})`,
+      e.predecessorId ? `command ${e.predecessorId}` : "",
+      `time ${e.time}`,
+      `data ${JSON.stringify(e.data)}`,
+      ...e.changes.map((c) => `${c.path}: ${JSON.stringify(c.before)} → ${JSON.stringify(c.after)}`),
+    ].filter(Boolean).join("\n");
+    raw.append(rawSummary, pre);
+    raw.addEventListener("click", (ev) => ev.stopPropagation());
+    li.append(head, meta, ul, raw);
     li.addEventListener("click", () => showVersion(e.version));
     $("timeline").append(li);
   }
@@ -137,8 +168,60 @@ async function loadTimeline(path) {
   $("timeline-more").hidden = !state.timelineNext;
 }
 
-function short(v) {
-  if (v === null || v === undefined) return "∅";
+// sentence tells what an event means, in the clinic's words. Data is
+// shown as recorded: a field an older schema version lacks is left out.
+function sentence(e) {
+  const d = e.data || {};
+  const list = (xs) => (xs || []).join(", ");
+  const slot = () => `${fmtTime(d.start)} – ${hhmm(d.end)}`;
+  switch (e.type) {
+    case "Reserved": return `Reserved for ${d.visitorId}, ${slot()}` + (d.procedures ? ` (${list(d.procedures)})` : "");
+    case "Rescheduled": return `Moved to ${slot()}`;
+    case "ReservationCanceled": return "Reservation canceled" + (d.by && d.by !== "unrecorded" ? ` by the ${d.by}` : "") + (d.reason ? `: ${d.reason}` : "");
+    case "NoShowMarked": return "Marked as no-show";
+    case "CheckedIn": return (d.walkIn ? "Walk-in checked in" : "Checked in") + ` at the ${d.channel}` + (d.visitorId ? ` (${d.visitorId})` : "");
+    case "ConsultationStarted": return `Consultation started with ${d.counselorId}`;
+    case "ConsultationCompleted": return "Consultation completed" + (d.procedures ? `, planning ${list(d.procedures)}` : "");
+    case "ProcedureStarted": return `Procedure ${d.procedureId} started by ${d.doctorId}`;
+    case "ProcedureCompleted": return `Procedure ${d.procedureId} completed`;
+    case "PhotosTaken": return `${d.count} photo${d.count === 1 ? "" : "s"} taken (${d.kind})`;
+    case "AftercareStarted": return "After-care started";
+    case "AftercareCompleted": return "After-care completed";
+    case "CheckedOut": return "Checked out";
+  }
+  return e.type;
+}
+
+// fieldLabel turns a JSON Pointer into the clinic's words:
+// /procedures/1/startedAt → "Procedure 2: started at".
+const labels = {
+  status: "Status", visitorId: "Visitor", reservation: "Reservation", start: "start", end: "end", channel: "channel",
+  reservedAt: "booked at", rescheduledAt: "moved at", reschedules: "times moved", canceledAt: "canceled at",
+  canceledBy: "canceled by", cancelReason: "reason", noShowAt: "no-show at", checkIn: "Check-in", at: "at",
+  walkIn: "walk-in", activity: "In progress", plannedProcedures: "Planned", consultations: "Consultation",
+  counselorId: "counselor", startedAt: "started at", completedAt: "completed at", procedures: "Procedure",
+  procedureId: "procedure", doctorId: "doctor", photos: "Photo session", kind: "kind", count: "photos",
+  aftercare: "After-care", checkedOutAt: "Checked out at",
+};
+
+function fieldLabel(path) {
+  const parts = path.split("/").slice(1);
+  const out = [];
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (/^\d+$/.test(p)) {
+      out[out.length - 1] += " " + (Number(p) + 1);
+    } else {
+      out.push(labels[p] || p);
+    }
+  }
+  return out.length > 1 ? out[0] + ": " + out.slice(1).join(" ") : out[0] || path;
+}
+
+// showValue shows a changed value: times in local time, nothing as "—".
+function showValue(v) {
+  if (v === null || v === undefined || v === "") return "—";
+  if (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v)) return fmtTime(v);
   const s = typeof v === "string" ? v : JSON.stringify(v);
   return s.length > 40 ? s.slice(0, 39) + "…" : s;
 }
@@ -218,18 +301,22 @@ function render(resp) {
 
 function wire() {
   $("token").value = state.token;
+  signedIn(Boolean(state.token));
   $("auth").addEventListener("submit", (ev) => {
     ev.preventDefault();
     state.token = $("token").value.trim();
     localStorage.setItem("rewind.token", state.token);
-    listDay();
+    signedIn(Boolean(state.token));
+    if (state.token) listDay();
   });
   $("forget").addEventListener("click", () => {
     localStorage.removeItem("rewind.token");
     state.token = "";
     $("token").value = "";
+    signedIn(false);
   });
-  $("day").value = new Date().toISOString().slice(0, 10);
+  const today = new Date();
+  $("day").value = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, "0")}-${String(today.getDate()).padStart(2, "0")}`;
   $("day-form").addEventListener("submit", (ev) => { ev.preventDefault(); listDay(); });
   $("day-next").addEventListener("click", () => listDay(state.dayNext));
   $("open-form").addEventListener("submit", (ev) => { ev.preventDefault(); openSchedule($("schedule-id").value.trim()); });
@@ -246,7 +333,7 @@ function wire() {
   $("at-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const v = $("at").value;
-    if (v) showInstant(new Date(v + (v.length === 16 ? ":00" : "") + "Z").toISOString());
+    if (v) showInstant(new Date(v.length === 16 ? v + ":00" : v).toISOString()); // local time, as typed
   });
   document.addEventListener("keydown", (ev) => {
     if (ev.target.tagName === "INPUT" && ev.target.type !== "range") return;
