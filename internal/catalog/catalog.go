@@ -36,12 +36,9 @@ const (
 )
 
 // decodingCodes are the kernel's codes for any command whose data does
-// not decode or validate; commonCodes apply to every command too.
-var (
-	decodingCodes = []string{aggregate.CodeMalformed, aggregate.CodeUnknownField, aggregate.CodeInvalidField,
-		aggregate.CodeMissingField, aggregate.CodeInvalidID}
-	commonCodes = []string{schedule.CodeClosed, aggregate.CodeVersionConflict}
-)
+// not decode or validate.
+var decodingCodes = []string{aggregate.CodeMalformed, aggregate.CodeUnknownField, aggregate.CodeInvalidField,
+	aggregate.CodeMissingField, aggregate.CodeInvalidID}
 
 // Markdown is docs/commands.md.
 func (c Catalog) Markdown() []byte {
@@ -245,7 +242,9 @@ func (c Catalog) AsyncAPI() []byte {
 		schemas[t.Name] = s
 		messages[t.Name] = map[string]any{
 			"name": t.Name, "title": t.Name, "summary": t.Summary, "contentType": topics.ContentTypeJSON,
-			"description": "Rejected by its rules with " + strings.Join(t.Codes, ", ") + "; every command also with closed and version_conflict.",
+			"description": "Rejected by its rules with " + strings.Join(t.Codes, ", ") + "; every command also with " +
+				schedule.CodeClosed + " and " + aggregate.CodeVersionConflict + ", and, when its data does not decode, with " +
+				strings.Join(decodingCodes, ", ") + ".",
 			"headers":     Schema{Ref: "#/components/schemas/CommandHeaders"},
 			"payload":     Schema{Ref: "#/components/schemas/" + t.Name},
 			"bindings":    kafkaKey("<tenantId>/<scheduleId>, partitioned with murmur2 (Kafka's default partitioner)"),
