@@ -245,9 +245,9 @@ func (c Catalog) AsyncAPI() []byte {
 			"description": "Rejected by its rules with " + strings.Join(t.Codes, ", ") + "; every command also with " +
 				schedule.CodeClosed + " and " + aggregate.CodeVersionConflict + ", and, when its data does not decode, with " +
 				strings.Join(decodingCodes, ", ") + ".",
-			"headers":     Schema{Ref: "#/components/schemas/CommandHeaders"},
-			"payload":     Schema{Ref: "#/components/schemas/" + t.Name},
-			"bindings":    kafkaKey("<tenantId>/<scheduleId>, partitioned with murmur2 (Kafka's default partitioner)"),
+			"headers":  Schema{Ref: "#/components/schemas/CommandHeaders"},
+			"payload":  Schema{Ref: "#/components/schemas/" + t.Name},
+			"bindings": kafkaKey("<tenantId>/<scheduleId>, partitioned with murmur2 (Kafka's default partitioner)"),
 		}
 		commandMsgs[t.Name] = Schema{Ref: "#/components/messages/" + t.Name}
 	}
