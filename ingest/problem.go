@@ -13,7 +13,11 @@ const (
 	CodeTooLarge       = "too_large"         // 413: body over 64 KiB
 	CodeBadParameter   = "bad_parameter"     // 400: a query parameter or header with a bad value
 	CodeUnavailable    = "kafka_unavailable" // 503: Kafka did not take the command
-	CodeUnknownCommand = "unknown_command"   // 404: no recent outcome for that id
+	CodeUnknownCommand = "unknown_command"   // 404: no outcome for that id on schedule-results
+	// CodeOutcomesLoading (503): the outcome history is still being read
+	// from schedule-results (after a start on an empty directory), so an
+	// id not found yet may still be found.
+	CodeOutcomesLoading = "outcomes_loading"
 	// CodeIdempotencyKeyReused (422): the key (the command id) was
 	// already used for a command with another type, data or expected
 	// version. The processor rejects such a record without running it,

@@ -116,6 +116,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rewind_ingest_waiting_requests",
 			Help: "Requests waiting for outcomes now (bounded by -max-waiting)."},
 			func() float64 { return float64(waiters.Waiting()) }))
+		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rewind_ingest_outcome_history_left",
+			Help: "Records of schedule-results the outcome history has still to read after a start (0 once loaded: GET /v1/commands/{id} knows every outcome)."},
+			func() float64 { return float64(cfg.Waiter.HistoryLeft()) }))
 	}
 	return &Server{cfg: cfg, types: types, metrics: newMetrics(cfg.Registerer), waiters: waiters}, nil
 }
@@ -292,6 +295,16 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, who api.Prin
 		wait = d
 	}
 	res, found, pending := s.cfg.Waiter.Outcome(who.Tenant, id)
+	if !found && !s.cfg.Waiter.Loaded() && wait > 0 {
+		// Perhaps an outcome the history has still to read: wait for it
+		// to be loaded, within ?wait=.
+		deadline := time.Now().Add(wait)
+		for !s.cfg.Waiter.Loaded() && time.Now().Before(deadline) && r.Context().Err() == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+		res, found, pending = s.cfg.Waiter.Outcome(who.Tenant, id)
+		wait = time.Until(deadline)
+	}
 	if !found && wait > 0 {
 		release, ok := s.waiters.Acquire(w)
 		if !ok {
@@ -313,8 +326,12 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, who api.Prin
 		writeOutcome(w, res)
 	case pending:
 		writeJSON(w, http.StatusAccepted, topics.Result{CommandID: id, TenantID: who.Tenant, Status: "pending"})
+	case !s.cfg.Waiter.Loaded():
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, http.StatusServiceUnavailable, CodeOutcomesLoading,
+			fmt.Sprintf("this instance is still reading the outcomes on schedule-results (%d records left); retry", s.cfg.Waiter.HistoryLeft()))
 	default:
-		writeProblem(w, http.StatusNotFound, CodeUnknownCommand, "no recent outcome for this command id and tenant")
+		writeProblem(w, http.StatusNotFound, CodeUnknownCommand, "no outcome for this command id and tenant on schedule-results (kept 7 days)")
 	}
 }
 

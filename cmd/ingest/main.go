@@ -51,6 +51,8 @@ func run(args []string) error {
 	tokensFile := fs.String("tokens", "data/tokens", "tokens file: <sha256 hex> <tenant> <subject> [read|write|read,write] per line; re-read when it changes and on SIGHUP")
 	wait := fs.Duration("wait", 5*time.Second, "how long a request waits for its outcome by default")
 	maxWaiting := fs.Int("max-waiting", api.DefaultMaxWaiting, "most requests waiting for outcomes at once; more are answered 503 with Retry-After")
+	dataDir := fs.String("data-dir", "data/ingest", "directory of the outcome history, which GET /v1/commands/{id} answers from (a cache of schedule-results: deleting it reads the topic again); empty keeps it in memory")
+	retention := fs.Duration("outcome-retention", ingest.DefaultHistoryRetention, "how long outcomes are kept: schedule-results' retention.ms")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -80,8 +82,9 @@ func run(args []string) error {
 	}
 	defer prod.Close() // last: after the server has drained
 	// The results consumer is a client of its own, with metrics of its own.
-	waiter, err := ingest.NewWaiter(ctx, append(kafkaOpts, kafkaconf.Logger(log),
-		kgo.WithHooks(kprom.NewMetrics("rewind_ingest_results_kafka", kprom.Registerer(reg)))), 100000, log)
+	waiter, err := ingest.NewWaiter(ctx, append(kafkaOpts, kafkaconf.Logger(log)), 100000, log,
+		ingest.WithClientHooks(kprom.NewMetrics("rewind_ingest_results_kafka", kprom.Registerer(reg))),
+		ingest.WithHistory(*dataDir, *retention))
 	if err != nil {
 		return err
 	}

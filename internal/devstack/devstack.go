@@ -151,7 +151,8 @@ func (s *Stack) StartServices(ctx context.Context, bin string) error {
 	}{
 		{"processor", []string{"-brokers", s.brokers, "-http", s.Processor, "-instance-id", "local-1",
 			"-data-dir", filepath.Join(s.Data, "processor")}, s.Processor},
-		{"ingest", []string{"-brokers", s.brokers, "-http", s.Ingest, "-tokens", filepath.Join(s.Data, "tokens")}, s.Ingest},
+		{"ingest", []string{"-brokers", s.brokers, "-http", s.Ingest, "-tokens", filepath.Join(s.Data, "tokens"),
+			"-data-dir", filepath.Join(s.Data, "ingest")}, s.Ingest},
 		{"query", []string{"-brokers", s.brokers, "-http", s.Query, "-tokens", filepath.Join(s.Data, "tokens"),
 			"-data-dir", filepath.Join(s.Data, "query")}, s.Query},
 	}

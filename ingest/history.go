@@ -1,0 +1,284 @@
+package ingest
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/topics"
+)
+
+// history is every outcome still on schedule-results, by tenant and
+// command id, in Pebble: what GET /v1/commands/{id} answers from when the
+// outcome is older than the Waiter's recent ones, or older than this
+// instance. Every instance keeps its own, so any of them answers. It is a
+// cache of the topic: a lost directory is read again from the topic.
+//
+// Keys:
+//
+//	o <tenant> 0 <command id>      the outcome: record time (8 bytes) and the result's JSON
+//	t <time:8> <tenant> 0 <id>     expiry: the outcomes by record time
+//	c <partition:4>                offsets below this are all indexed
+type history struct {
+	db        *pebble.DB
+	retention time.Duration
+	log       *slog.Logger
+	// loaded is set once every partition is indexed up to where the live
+	// consumer started; before, an unknown id may be an outcome still to
+	// be read.
+	loaded atomic.Bool
+	left   atomic.Int64 // records still to backfill
+}
+
+const (
+	histOutcome    = 'o'
+	histExpiry     = 't'
+	histCheckpoint = 'c'
+)
+
+func openHistory(dir string, retention time.Duration, log *slog.Logger) (*history, error) {
+	db, err := state.OpenPebble(dir, state.Options{CacheBytes: 16 << 20, MemTableBytes: 8 << 20, InMemory: dir == ""}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: outcome history: %w", err)
+	}
+	return &history{db: db, retention: retention, log: log}, nil
+}
+
+func (h *history) close() error { return h.db.Close() }
+
+func outcomeKey(k string) []byte { return append([]byte{histOutcome}, k...) }
+
+func expiryKey(at int64, k string) []byte {
+	return append(binary.BigEndian.AppendUint64([]byte{histExpiry}, uint64(at)), k...)
+}
+
+func checkpointKey(p int32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{histCheckpoint}, uint32(p))
+}
+
+// get returns the outcome of (tenant, command id), if indexed.
+func (h *history) get(k string) (topics.Result, bool, error) {
+	v, closer, err := h.db.Get(outcomeKey(k))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return topics.Result{}, false, nil
+	}
+	if err != nil {
+		return topics.Result{}, false, err
+	}
+	defer closer.Close()
+	if len(v) < 8 {
+		return topics.Result{}, false, fmt.Errorf("ingest: outcome history: short value")
+	}
+	res, err := topics.DecodeResult(v[8:])
+	return res, err == nil, err
+}
+
+// put indexes a result in b unless the key holds the command's own
+// outcome already (a retry's duplicate never replaces it). pending holds
+// what b set so far, which b cannot be read for.
+func (h *history) put(b *pebble.Batch, pending map[string]topics.Result, res topics.Result, at time.Time) error {
+	k := key(res.TenantID, res.CommandID)
+	old, ok := pending[k]
+	if !ok {
+		var err error
+		if old, ok, err = h.get(k); err != nil {
+			return err
+		}
+	}
+	if ok && (ownOutcome(old) || !ownOutcome(res)) {
+		return nil
+	}
+	pending[k] = res
+	ts := at.UnixNano()
+	v := binary.BigEndian.AppendUint64(nil, uint64(ts))
+	if err := b.Set(outcomeKey(k), res.AppendJSON(v), nil); err != nil {
+		return err
+	}
+	return b.Set(expiryKey(ts, k), nil, nil)
+}
+
+func (h *history) setCheckpoint(b *pebble.Batch, p int32, next int64) error {
+	return b.Set(checkpointKey(p), binary.BigEndian.AppendUint64(nil, uint64(next)), nil)
+}
+
+func (h *history) checkpoint(p int32) (int64, error) {
+	v, closer, err := h.db.Get(checkpointKey(p))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// sweep deletes the outcomes recorded before now-retention: what the
+// topic's retention has deleted too.
+func (h *history) sweep(now time.Time) (int, error) {
+	cutoff := now.Add(-h.retention).UnixNano()
+	it, err := h.db.NewIter(&pebble.IterOptions{LowerBound: []byte{histExpiry},
+		UpperBound: binary.BigEndian.AppendUint64([]byte{histExpiry}, uint64(max(cutoff, 0)))})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	b := h.db.NewBatch()
+	defer b.Close()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		exp := it.Key()
+		ts, k := binary.BigEndian.Uint64(exp[1:9]), string(exp[9:])
+		if err := b.Delete(exp, nil); err != nil {
+			return n, err
+		}
+		// The id may have been used again since (after its dedup
+		// window): only the outcome of this time goes.
+		if v, closer, err := h.db.Get(outcomeKey(k)); err == nil {
+			same := len(v) >= 8 && binary.BigEndian.Uint64(v) == ts
+			closer.Close()
+			if same {
+				if err := b.Delete(outcomeKey(k), nil); err != nil {
+					return n, err
+				}
+				n++
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return n, err
+	}
+	return n, b.Commit(pebble.NoSync)
+}
+
+// backfill indexes each partition from its checkpoint (or log start) up
+// to where the live consumer started, then marks the history loaded. The
+// live consumer moves the checkpoints on from there.
+func (h *history) backfill(ctx context.Context, opts []kgo.Opt, liveStart map[int32]int64) error {
+	adm, err := kadm.NewOptClient(opts...)
+	if err != nil {
+		return err
+	}
+	starts, err := adm.ListStartOffsets(ctx, topics.Results)
+	adm.Close()
+	if err != nil {
+		return fmt.Errorf("ingest: results start offsets: %w", err)
+	}
+	from := map[int32]kgo.Offset{}
+	left := int64(0)
+	for p, end := range liveStart {
+		at, err := h.checkpoint(p)
+		if err != nil {
+			return err
+		}
+		if s, ok := starts.Lookup(topics.Results, p); ok && s.Offset > at {
+			at = s.Offset
+		}
+		if at < end {
+			from[p] = kgo.NewOffset().At(at)
+			left += end - at
+		}
+	}
+	h.left.Store(left)
+	if len(from) > 0 {
+		if err := h.read(ctx, opts, from, liveStart); err != nil {
+			return err
+		}
+	}
+	b := h.db.NewBatch()
+	defer b.Close()
+	for p, end := range liveStart {
+		if err := h.setCheckpoint(b, p, end); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	h.left.Store(0)
+	h.loaded.Store(true)
+	return nil
+}
+
+// stuckAfter is how long a backfill waits for a record below an end.
+const stuckAfter = 30 * time.Second
+
+func keys(m map[int32]bool) []int32 {
+	out := make([]int32, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// read indexes the records of from up to ends (exclusive).
+func (h *history) read(ctx context.Context, opts []kgo.Opt, from map[int32]kgo.Offset, ends map[int32]int64) error {
+	cl, err := kgo.NewClient(append(opts,
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topics.Results: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records take offsets: seeing them shows an end reached.
+		kgo.KeepControlRecords())...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	remaining := map[int32]bool{}
+	for p := range from {
+		remaining[p] = true
+	}
+	progress := time.Now()
+	for len(remaining) > 0 {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fetches := cl.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if fetches.NumRecords() > 0 {
+			progress = time.Now()
+		} else if time.Since(progress) > stuckAfter {
+			// Below a last stable offset every transaction is decided and
+			// Kafka delivers up to it; what never comes is a tail of
+			// aborted records without a marker (kfake, after a SIGKILL):
+			// nothing to index there.
+			h.log.Warn("outcome history: nothing delivered below the end; taking the rest for aborted records",
+				"partitions", keys(remaining), "after", stuckAfter.String())
+			return nil
+		}
+		b := h.db.NewBatch()
+		pending := map[string]topics.Result{}
+		var ferr error
+		fetches.EachRecord(func(r *kgo.Record) {
+			if ferr != nil || !remaining[r.Partition] || r.Offset >= ends[r.Partition] {
+				return
+			}
+			h.left.Add(-1)
+			if r.Offset+1 >= ends[r.Partition] {
+				delete(remaining, r.Partition)
+			}
+			if r.Attrs.IsControl() {
+				return
+			}
+			if res, err := topics.DecodeResult(r.Value); err == nil && res.TenantID != "" {
+				ferr = h.put(b, pending, res, r.Timestamp)
+			}
+		})
+		if ferr == nil {
+			ferr = b.Commit(pebble.NoSync)
+		}
+		b.Close()
+		if ferr != nil {
+			return ferr
+		}
+	}
+	return nil
+}
