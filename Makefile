@@ -66,9 +66,15 @@ race: ## run the concurrent packages' tests under the race detector
 	$(GO) tool gotestsum --format pkgname -- -race -count=1 -timeout $(TEST_TIMEOUT) ./processor/... ./ingest/... ./state/... ./query/... ./replay/...
 
 .PHONY: e2e
-e2e: build ## end to end: a real Prometheus (Debian's package) scrapes the running services
+# The AsyncAPI document is checked by the AsyncAPI project's own parser,
+# from npm, installed once under .cache/npm.
+ASYNCAPI_PARSER := .cache/npm/node_modules/@asyncapi/parser
+
+e2e: build ## end to end: a real Prometheus (Debian's package) scrapes the running services; the AsyncAPI parser (npm) reads docs/asyncapi.json
 	$(call apt_install,prometheus,prometheus,--no-install-recommends,)
-	$(GO) tool gotestsum --format testname -- -tags e2e -count=1 -timeout 10m -run TestPrometheus ./e2e/
+	$(call apt_install,npm,npm,--no-install-recommends,)
+	@test -d $(ASYNCAPI_PARSER) || npm install --prefix .cache/npm --no-audit --no-fund --loglevel=error @asyncapi/parser@3.6.3
+	$(GO) tool gotestsum --format testname -- -tags e2e -count=1 -timeout 10m -run 'TestPrometheus|TestAsyncAPI' ./e2e/
 
 .PHONY: fuzz
 fuzz: ## fuzz the command decoder, random command sequences, and the token and If-Match parsers for a while
