@@ -1,6 +1,11 @@
-// Package query is Rewind's read side: a downstream consumer of
-// schedule-events (read_committed, every partition, no consumer group)
-// that keeps its own Pebble read model and serves it over HTTP.
+// Package query is Rewind's read side, the Schedule read model: a
+// downstream consumer of schedule-events (read_committed, every
+// partition, no consumer group) that keeps its own Pebble read model and
+// serves it over HTTP. It is not generic: it folds schedule.Definition
+// and indexes fields of schedule.State (status, slot, visitor); a second
+// aggregate type would get a read model of its own. What belongs to the
+// aggregate stays on its side: snapshots are in the aggregate's state
+// codec, events are decoded (and upcast) by its definition.
 //
 // Events are folded with the same pure handlers as the processor
 // (aggregate/schedule). For each stream the model keeps every event (the

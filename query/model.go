@@ -79,8 +79,9 @@ type storedEvent struct {
 // modelFormat is the version of the model's layout: a model written in
 // another (by older code) is rebuilt, as for a new logic version.
 // 2: snapshots hold aggregate.Lists; 3: current states apart from heads;
-// 4: stored events keep their schema version.
-const modelFormat = 4
+// 4: stored events keep their schema version; 5: snapshots in the
+// aggregate's state codec, not gob.
+const modelFormat = 5
 
 var errCorrupt = errors.New("query: read model value cannot be decoded (rebuild by deleting the data dir)")
 
@@ -198,7 +199,7 @@ func getJSON(r pebble.Reader, key []byte, v any) (bool, error) {
 	}
 	defer closer.Close()
 	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("%w: %v", errCorrupt, err)
+		return false, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
 	return true, nil
 }

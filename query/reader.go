@@ -52,9 +52,6 @@ func (m *model) stateAt(r pebble.Reader, tenant, stream string, h *head, v uint6
 	}
 	s := m.def.Seed()
 	if snap != nil {
-		// Into a zero State: gob leaves fields the stream omits (zero
-		// values) as they are in the destination.
-		s = schedule.State{}
 		if err := decodeSnapshot(snap, &s); err != nil {
 			return nil, 0, err
 		}

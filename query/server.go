@@ -310,7 +310,7 @@ func (v *View) timeline(snap pebble.Reader, tenant, stream string, h *head, afte
 	s := schedule.Definition.Seed()
 	if prev != nil {
 		if err := json.Unmarshal(prev, &s); err != nil {
-			return nil, false, fmt.Errorf("%w: %v", errCorrupt, err)
+			return nil, false, fmt.Errorf("%w: %w", errCorrupt, err)
 		}
 	}
 	out := make([]TimelineEntry, 0, len(evs))
