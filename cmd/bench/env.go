@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/internal/promsample"
+	"github.com/rewind/rewind/topics"
+)
+
+// env is one broker of the bench, the processor it runs there, and the
+// helpers every phase uses.
+type env struct {
+	dir, kafka string
+	// secure is set for the Kafka of -brokers, whose -kafka-* security
+	// settings apply; the bench's own devkafkas are plaintext, and the
+	// processes it starts on them get none.
+	secure   bool
+	adm      *kadm.Client
+	cl       *kgo.Client
+	proc     *exec.Cmd
+	procHTTP string
+}
+
+func (e *env) rawRate(ctx context.Context) (float64, error) {
+	if _, err := e.adm.CreateTopic(ctx, 12, -1, nil, "bench-raw"); err != nil {
+		return 0, err
+	}
+	value := []byte(strings.Repeat("x", 200))
+	start := time.Now()
+	for i := range *rawCount {
+		e.cl.Produce(ctx, &kgo.Record{Topic: "bench-raw", Key: []byte(strconv.Itoa(i)), Value: value}, nil)
+	}
+	if err := e.cl.Flush(ctx); err != nil {
+		return 0, err
+	}
+	return float64(*rawCount) / time.Since(start).Seconds(), nil
+}
+
+// produceCommands writes n commands over the given number of streams:
+// each stream's first command is a reservation, the rest move it. Every
+// one is accepted with exactly one event, and a state keeps its size, so
+// the figure measures the processor, not a state that grows per command.
+func (e *env) produceCommands(ctx context.Context, n, streams int) error {
+	at := time.Now()
+	prefix := strconv.FormatInt(at.UnixNano(), 36)
+	for i := range n {
+		s := i % streams
+		typ, data := "Reschedule", slot(i)
+		if i < streams {
+			typ, data = "Reserve", `{"visitorId":"v`+strconv.Itoa(s)+`","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z","procedures":["botox"]}`
+		}
+		m := aggregate.Meta{ID: prefix + "-" + strconv.Itoa(i), Tenant: "bench", Stream: prefix + "-" + strconv.Itoa(s), Initiator: "bench", Time: at}
+		e.cl.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
+	}
+	return e.cl.Flush(ctx)
+}
+
+func (e *env) startProcessor(extra ...string) {
+	e.procHTTP = freeAddr()
+	// Later flags win: extra may name another instance.
+	e.proc = exec.Command(filepath.Join(*binDir, "processor"), append([]string{"-brokers", e.kafka, "-instance-id", "bench-1",
+		"-data-dir", filepath.Join(e.dir, "processor"), "-http", e.procHTTP, "-log-level", "warn"}, extra...)...)
+	e.proc.Stderr = os.Stderr
+	e.proc.Env = e.childEnv()
+	if err := e.proc.Start(); err != nil {
+		panic(err)
+	}
+}
+
+// childEnv is the environment of a process the bench starts on e's Kafka:
+// without the REWIND_KAFKA_* security settings unless e is secure.
+func (e *env) childEnv() []string {
+	if e.secure {
+		return nil // the bench's own
+	}
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "REWIND_KAFKA_") })
+}
+
+// committed sums the group's committed offsets and the commands' ends.
+func (e *env) committed(ctx context.Context) (done, end int64) {
+	offs, err := e.adm.FetchOffsets(ctx, "rewind-processor")
+	if err == nil {
+		offs.Each(func(o kadm.OffsetResponse) { done += o.At })
+	}
+	ends, err := e.adm.ListEndOffsets(ctx, topics.Commands)
+	if err == nil {
+		ends.Each(func(o kadm.ListedOffset) { end += o.Offset })
+	}
+	return done, end
+}
+
+// drain waits until the group has committed every command and returns
+// the rate from the first commit of this backlog to the last.
+func (e *env) drain(ctx context.Context, n int) (float64, error) {
+	before, end := e.committed(ctx)
+	var first time.Time
+	deadline := time.Now().Add(20 * time.Minute)
+	for time.Now().Before(deadline) {
+		done, _ := e.committed(ctx)
+		if first.IsZero() && done > before {
+			first = time.Now()
+			before = done
+		}
+		if done >= end {
+			return float64(end-before) / time.Since(first).Seconds(), nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("backlog of %d not drained", n)
+}
+
+// waitReady polls the processor's /readyz until it answers 200.
+func (e *env) waitReady(timeout time.Duration) error {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + e.procHTTP + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("processor not ready within %v", timeout)
+}
+
+func rss(pid int, field string) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitListening(addr string) {
+	for range 500 {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cpuProfile saves a CPU profile of the processor, taken once it runs.
+func (e *env) cpuProfile(path string) {
+	time.Sleep(time.Second)
+	e.fetchProfile("profile?seconds=5", path)
+}
+
+// fetchProfile saves one of the processor's /debug/pprof profiles.
+func (e *env) fetchProfile(name, path string) {
+	resp, err := http.Get("http://" + e.procHTTP + "/debug/pprof/" + name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
+}
+
+// slot is the body of a Reschedule to one of 48 half-hour slots.
+func slot(i int) string {
+	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).Add(time.Duration(i%48) * 30 * time.Minute)
+	return `{"start":"` + start.Format(time.RFC3339) + `","end":"` + start.Add(30*time.Minute).Format(time.RFC3339) + `"}`
+}
+
+// printMetrics prints the processor's metric lines with the given
+// prefixes (BENCH_DEBUG=1).
+func (e *env) printMetrics(prefixes ...string) {
+	m := promsample.Scrape("http://" + e.procHTTP + "/metrics")
+	keys := slices.Sorted(maps.Keys(m))
+	for _, k := range keys {
+		for _, p := range prefixes {
+			if strings.HasPrefix(k, p) {
+				fmt.Println("   ", k, m[k])
+			}
+		}
+	}
+}
+
+// metricValue reads one unlabeled metric from a /metrics page.
+func metricValue(url, name string) float64 { return promsample.Scrape(url)[name] }

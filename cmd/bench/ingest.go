@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// ingestLoad starts ingest and sends n Reserve requests from c concurrent
+// clients on loopback, each waiting for its outcome; it returns
+// requests/s and the latency quantiles in ms.
+func (e *env) ingestLoad(n, c int) (rps, p50, p99 float64, err error) {
+	const token = benchToken
+	tokens, err := e.tokensFile()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	addr := freeAddr()
+	ing := exec.Command(filepath.Join(*binDir, "ingest"), "-brokers", e.kafka, "-http", addr, "-tokens", tokens, "-log-level", "warn")
+	ing.Stderr = os.Stderr
+	if err := ing.Start(); err != nil {
+		return 0, 0, 0, err
+	}
+	defer func() { ing.Process.Signal(syscall.SIGTERM); ing.Wait() }()
+	waitListening(addr)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c}}
+	body := `{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
+	lat := make([][]float64, c)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += c {
+				req, _ := http.NewRequest("POST", fmt.Sprintf("http://%s/v1/schedules/http-%d/commands/Reserve", addr, i), strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+token)
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+					continue
+				}
+				lat[w] = append(lat[w], float64(time.Since(t0).Microseconds())/1000)
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	var all []float64
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	if len(all) == 0 || failed.Load() > int64(n/100) {
+		return 0, 0, 0, fmt.Errorf("ingest load: %d of %d requests failed", failed.Load(), n)
+	}
+	slices.Sort(all)
+	return float64(len(all)) / took.Seconds(), all[len(all)/2], all[len(all)*99/100], nil
+}

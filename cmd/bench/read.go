@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/topics"
+)
+
+// benchToken is the bearer token of the bench tenant, for ingest and query.
+const benchToken = "bench-token"
+
+func (e *env) tokensFile() (string, error) {
+	tokens := filepath.Join(e.dir, "tokens")
+	sum := sha256.Sum256([]byte(benchToken))
+	return tokens, os.WriteFile(tokens, []byte(hex.EncodeToString(sum[:])+" bench bench\n"), 0o600)
+}
+
+// queryBench measures the read side: how fast a new query service folds
+// everything the processor wrote, time travel on a 10,000-event stream,
+// and day lists over 100,000 schedules.
+func (e *env) queryBench(ctx context.Context) error {
+	const longEvents, rangeSchedules, days = 10000, 100000, 30
+	day0 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	at := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	// Two streams of 10,000 events, one second apart: a reservation
+	// rescheduled 9,999 times (the state keeps its size), and a walk-in
+	// with 9,999 photo sessions (the state grows by one each time).
+	for i := range longEvents {
+		typ, data := "Reschedule", slot(i)
+		if i == 0 {
+			typ, data = "Reserve", `{"visitorId":"v-long","start":"2026-04-01T10:00:00Z","end":"2026-04-01T11:00:00Z"}`
+		}
+		m := aggregate.Meta{ID: "long-" + strconv.Itoa(i), Tenant: "bench", Stream: "long-visit", Initiator: "bench",
+			Time: at.Add(time.Duration(i) * time.Second)}
+		e.cl.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
+		typ, data = "TakePhotos", `{"kind":"after","count":1}`
+		if i == 0 {
+			typ, data = "CheckIn", `{"channel":"desk","visitorId":"v-photos"}`
+		}
+		m.ID, m.Stream = "photos-"+strconv.Itoa(i), "photo-visit"
+		e.cl.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
+	}
+	// 100k reservations over 30 days, 8:00 to 18:00, 15 to 120 minutes.
+	for i := range rangeSchedules {
+		start := day0.Add(time.Duration(i%days)*24*time.Hour + 8*time.Hour + time.Duration((i*7919)%600)*time.Minute)
+		end := start.Add(time.Duration(15+(i*31)%106) * time.Minute)
+		data := `{"visitorId":"rv` + strconv.Itoa(i%20000) + `","start":"` + start.Format(time.RFC3339) + `","end":"` + end.Format(time.RFC3339) + `"}`
+		m := aggregate.Meta{ID: "range-" + strconv.Itoa(i), Tenant: "bench", Stream: "range-" + strconv.Itoa(i), Initiator: "bench", Time: at}
+		e.cl.Produce(ctx, topics.CommandRecord("Reserve", m, []byte(data)), nil)
+	}
+	if err := e.cl.Flush(ctx); err != nil {
+		return err
+	}
+	if _, err := e.drain(ctx, 2*longEvents+rangeSchedules); err != nil {
+		return err
+	}
+
+	tokens, err := e.tokensFile()
+	if err != nil {
+		return err
+	}
+	addr := freeAddr()
+	start := time.Now()
+	q := exec.Command(filepath.Join(*binDir, "query"), "-brokers", e.kafka, "-http", addr, "-tokens", tokens,
+		"-data-dir", filepath.Join(e.dir, "query"), "-log-level", "warn")
+	q.Stderr = os.Stderr
+	if err := q.Start(); err != nil {
+		return err
+	}
+	defer func() { q.Process.Signal(syscall.SIGTERM); q.Wait() }()
+	waitListening(addr)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Since(start) > 15*time.Minute {
+			return fmt.Errorf("query not ready after 15 minutes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	took := time.Since(start)
+	applied := metricValue("http://"+addr+"/metrics", "rewind_query_events_applied_total")
+	fmt.Printf("query catch-up (cold, %.0f events)     %9.0f events/s\n", applied, applied/took.Seconds())
+	fmt.Printf("query RSS after catch-up                %9.0f MiB (peak %.0f MiB)\n", rss(q.Process.Pid, "VmRSS"), rss(q.Process.Pid, "VmHWM"))
+
+	client := &http.Client{}
+	get := func(path string) (float64, error) {
+		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+		req.Header.Set("Authorization", "Bearer "+benchToken)
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return 0, fmt.Errorf("GET %s: %s", path, resp.Status)
+		}
+		return float64(time.Since(t0).Microseconds()) / 1000, err
+	}
+	p := func(xs []float64) (float64, float64) {
+		slices.Sort(xs)
+		return xs[len(xs)/2], xs[len(xs)*99/100]
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, stream := range []string{"long-visit", "photo-visit"} {
+		if _, err := get(fmt.Sprintf("/v1/schedules/%s?minVersion=%d&wait=30s", stream, longEvents)); err != nil {
+			return err
+		}
+		var byVersion, byInstant []float64
+		for range 2000 {
+			ms, err := get(fmt.Sprintf("/v1/schedules/%s?version=%d", stream, 1+rng.IntN(longEvents)))
+			if err != nil {
+				return err
+			}
+			byVersion = append(byVersion, ms)
+			t := at.Add(time.Duration(rng.Int64N(int64(longEvents) * int64(time.Second))))
+			ms, err = get("/v1/schedules/" + stream + "?at=" + t.Format(time.RFC3339Nano))
+			if err != nil {
+				return err
+			}
+			byInstant = append(byInstant, ms)
+		}
+		what := "rescheduled 10k times, fixed-size state"
+		if stream == "photo-visit" {
+			what = "10k photo sessions, state grows to 700 KB"
+		}
+		v50, v99 := p(byVersion)
+		a50, a99 := p(byInstant)
+		fmt.Printf("time travel, %s:\n", what)
+		fmt.Printf("  ?version= p50 %.2f ms, p99 %.2f ms; ?at= p50 %.2f ms, p99 %.2f ms\n", v50, v99, a50, a99)
+	}
+	var ranges []float64
+	for range 1000 {
+		from := day0.Add(time.Duration(rng.IntN(days)) * 24 * time.Hour)
+		ms, err := get("/v1/schedules?limit=50&from=" + from.Format(time.RFC3339) + "&to=" + from.Add(24*time.Hour).Format(time.RFC3339))
+		if err != nil {
+			return err
+		}
+		ranges = append(ranges, ms)
+	}
+	a, b := p(ranges)
+	fmt.Printf("day list over 100k schedules (50/page)  p50 %.2f ms, p99 %.2f ms\n", a, b)
+	return nil
+}
