@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/topics"
 )
@@ -217,23 +218,10 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	}
 }
 
-// metric reads an unlabeled metric from a service's /metrics.
+// metric reads a metric from a service's /metrics (0 when unreachable).
 func metric(t *testing.T, addr, name string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			var f float64
-			fmt.Sscan(v, &f)
-			return f
-		}
-	}
-	return -1
+	return promsample.Scrape("http://" + addr + "/metrics").Value(name)
 }
 
 func commandCount(t *testing.T, brokers string) int64 {

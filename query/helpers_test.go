@@ -20,6 +20,7 @@ import (
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/query"
 	"github.com/rewind/rewind/topics"
@@ -286,19 +287,11 @@ func (s *service) applied() float64 {
 // metricValue sums a metric's series (counters and gauges).
 func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
+	samples, err := promsample.Gather(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	total := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			}
-		}
-	}
-	return total
+	return samples.Value(name)
 }
 
 // get fetches a path with a token and decodes the JSON answer into out

@@ -95,3 +95,14 @@ func (s Samples) Sum(prefix string) (sum float64) {
 	}
 	return sum
 }
+
+// Value adds the series of the metric name: unlabelled, or all its
+// labelled series (name{…}); 0 when it has none.
+func (s Samples) Value(name string) (sum float64) {
+	for k, v := range s {
+		if k == name || strings.HasPrefix(k, name+"{") {
+			sum += v
+		}
+	}
+	return sum
+}
