@@ -63,7 +63,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 	procHTTP, ingestHTTP, queryHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	testkit.Start(t, "processor", logFile, append(kafkaArgs, "-instance-id", "p0", "-data-dir", filepath.Join(dir, "p0"),
 		"-http", procHTTP, "-partitions", "4")...)
-	testkit.Start(t, "ingest", logFile, append(kafkaArgs, "-http", ingestHTTP, "-tokens", tokens,
+	testkit.Start(t, "ingest", logFile, append(kafkaArgs, "-http", ingestHTTP, "-tokens", tokens, "-data-dir", filepath.Join(dir, "ingest"),
 		"-tls-cert", httpsCert, "-tls-key", httpsKey)...)
 	testkit.Start(t, "query", logFile, append(kafkaArgs, "-http", queryHTTP, "-tokens", tokens, "-data-dir", filepath.Join(dir, "query"),
 		"-tls-cert", httpsCert, "-tls-key", httpsKey)...)
@@ -132,10 +132,10 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 		{"query", append(kafkaArgs, "-kafka-password", "guessed", "-http", testkit.FreeAddr(t), "-tokens", tokens, "-data-dir", filepath.Join(dir, "q9")),
 			[]string{"kafka: SASL authentication failed"}},
 		{"ingest", []string{"-brokers", kafka, "-kafka-tls-ca", other.File, "-kafka-tls-cert", clientCert, "-kafka-tls-key", clientKey,
-			"-kafka-sasl", "scram-sha-512", "-kafka-user", "rewind", "-http", testkit.FreeAddr(t), "-tokens", tokens},
+			"-kafka-sasl", "scram-sha-512", "-kafka-user", "rewind", "-http", testkit.FreeAddr(t), "-tokens", tokens, "-data-dir", filepath.Join(dir, "i8")},
 			[]string{"kafka: TLS", "certificate signed by unknown authority"}},
 		{"ingest", []string{"-brokers", kafka, "-kafka-tls-ca", ca.File, "-kafka-sasl", "scram-sha-512", "-kafka-user", "rewind",
-			"-http", testkit.FreeAddr(t), "-tokens", tokens},
+			"-http", testkit.FreeAddr(t), "-tokens", tokens, "-data-dir", filepath.Join(dir, "i9")},
 			[]string{"kafka: TLS", "certificate required"}},
 	} {
 		out, took, err := runBriefly(t, tt.bin, tt.args...)

@@ -66,7 +66,8 @@ func startStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	s.ingestHTTP = testkit.FreeAddr(t)
-	s.ingest = testkit.Start(t, "ingest", s.log, "-brokers", s.kafka, "-http", s.ingestHTTP, "-tokens", tokens)
+	s.ingest = testkit.Start(t, "ingest", s.log, "-brokers", s.kafka, "-http", s.ingestHTTP, "-tokens", tokens,
+		"-data-dir", filepath.Join(s.dir, "ingest"))
 	waitReady(t, s.ingestHTTP)
 	return s
 }

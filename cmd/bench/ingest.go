@@ -25,7 +25,8 @@ func (e *env) ingestLoad(n, c int) (rps, p50, p99 float64, err error) {
 		return 0, 0, 0, err
 	}
 	addr := freeAddr()
-	ing := exec.Command(filepath.Join(*binDir, "ingest"), "-brokers", e.kafka, "-http", addr, "-tokens", tokens, "-log-level", "warn")
+	ing := exec.Command(filepath.Join(*binDir, "ingest"), "-brokers", e.kafka, "-http", addr, "-tokens", tokens, "-log-level", "warn",
+		"-data-dir", filepath.Join(e.dir, "ingest"))
 	ing.Stderr = os.Stderr
 	if err := ing.Start(); err != nil {
 		return 0, 0, 0, err
