@@ -127,7 +127,8 @@ func setup(t *testing.T, opts ...kfake.Opt) *env {
 		prod.Close()
 		p.Close()
 	})
-	for !w.Ready() || !p.Ready() {
+	// Loaded too: an unknown id is 503 outcomes_loading until then.
+	for !w.Ready() || !w.Loaded() || !p.Ready() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	go srv.Watch(ctx)
@@ -467,7 +468,7 @@ func TestTwoInstances(t *testing.T) {
 	srv.Routes(mux)
 	second := httptest.NewServer(mux)
 	defer second.Close()
-	for !w.Ready() {
+	for !w.Ready() || !w.Loaded() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	other := &env{url: second.URL}

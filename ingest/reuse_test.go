@@ -87,7 +87,7 @@ func fakeEnv(t *testing.T, maxWaiting int) *env {
 	srv.Routes(mux)
 	hs := httptest.NewServer(recording(mux))
 	t.Cleanup(func() { hs.Close(); cancel(); <-done; prod.Close() })
-	for !w.Ready() {
+	for !w.Ready() || !w.Loaded() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	e.url, e.brokers, e.srv = hs.URL, brokers, srv
