@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +116,17 @@ func TestOutcomesLoading(t *testing.T) {
 	h.loaded.Store(true)
 	if rec := get("/v1/commands/x"); rec.Code != http.StatusNotFound {
 		t.Fatalf("GET after loading: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestConfigValidate: every problem is reported at once.
+func TestConfigValidate(t *testing.T) {
+	c := Config{DefaultWait: time.Minute}
+	c.setDefaults()
+	err := c.Validate()
+	for _, want := range []string{"producer is required", "waiter is required", "tokens is required", "kind is required", "default wait"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v; want it to say %q", err, want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -49,6 +50,40 @@ type Config struct {
 	MaxWaiting int
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+}
+
+func (c *Config) setDefaults() {
+	if c.DefaultWait == 0 {
+		c.DefaultWait = 5 * time.Second
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = 30 * time.Second
+	}
+	if c.ProduceTimeout == 0 {
+		c.ProduceTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports every problem with the config.
+func (c *Config) Validate() error {
+	var errs []error
+	for name, missing := range map[string]bool{"producer": c.Producer == nil, "waiter": c.Waiter == nil,
+		"tokens": c.Tokens == nil, "kind": c.Kind == nil} {
+		if missing {
+			errs = append(errs, fmt.Errorf("ingest: %s is required", name))
+		}
+	}
+	if c.DefaultWait < 0 || c.MaxWait < c.DefaultWait {
+		errs = append(errs, fmt.Errorf("ingest: the default wait (%s) must be between 0 and the most (%s)", c.DefaultWait, c.MaxWait))
+	}
+	if c.ProduceTimeout < 0 || c.MaxWaiting < 0 {
+		errs = append(errs, errors.New("ingest: the produce timeout and the most waiting must not be negative"))
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }
 
 // OpenAPI is the API's OpenAPI document, served at /openapi.yaml.
@@ -92,20 +127,9 @@ func (s *Server) Ready() bool { return s.kafkaOK.Load() && s.cfg.Waiter.Ready() 
 
 // New checks the config and builds a server.
 func New(cfg Config) (*Server, error) {
-	if cfg.Producer == nil || cfg.Waiter == nil || cfg.Tokens == nil || cfg.Kind == nil {
-		return nil, errors.New("ingest: producer, waiter, tokens and kind are required")
-	}
-	if cfg.DefaultWait == 0 {
-		cfg.DefaultWait = 5 * time.Second
-	}
-	if cfg.MaxWait == 0 {
-		cfg.MaxWait = 30 * time.Second
-	}
-	if cfg.ProduceTimeout == 0 {
-		cfg.ProduceTimeout = 10 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	types := map[string]bool{}
 	for _, t := range cfg.Kind.CommandTypes() {

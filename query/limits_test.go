@@ -3,6 +3,7 @@ package query_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,5 +79,14 @@ func TestWaitingBound(t *testing.T) {
 	}
 	if pc != query.CodeViewBehind {
 		t.Fatalf("after the held request ended, the slot is not free: %d %s", code, pc)
+	}
+}
+
+// TestConfigValidate: a config without a data dir, or with a negative
+// size, is refused with every problem named.
+func TestConfigValidate(t *testing.T) {
+	_, err := query.Open(query.Config{SnapshotEvery: -1})
+	if err == nil || !strings.Contains(err.Error(), "data dir is required") || !strings.Contains(err.Error(), "snapshot interval (-1)") {
+		t.Fatalf("Open: %v", err)
 	}
 }

@@ -47,6 +47,40 @@ type Config struct {
 	Registerer prometheus.Registerer
 }
 
+func (c *Config) setDefaults() {
+	if c.LogicVersion == 0 {
+		c.LogicVersion = schedule.LogicVersion
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = 64
+	}
+	if c.StreamCache == 0 {
+		c.StreamCache = 20000
+	}
+	if c.MaxPoll == 0 {
+		c.MaxPoll = 10000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports every problem with the config.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("query: data dir is required"))
+	}
+	if c.SnapshotEvery < 1 || c.StreamCache < 1 || c.MaxPoll < 1 {
+		errs = append(errs, fmt.Errorf("query: snapshot interval (%d), stream cache (%d) and poll size (%d) must be at least 1",
+			c.SnapshotEvery, c.StreamCache, c.MaxPoll))
+	}
+	if c.MaxWaiting < 0 {
+		errs = append(errs, errors.New("query: the most waiting must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
 // View is the read model and the consumer that keeps it current.
 type View struct {
 	cfg     Config
@@ -76,20 +110,9 @@ const lagInterval = time.Second
 
 // Open opens (or creates) the read model. The caller MUST call Close.
 func Open(cfg Config) (*View, error) {
-	if cfg.LogicVersion == 0 {
-		cfg.LogicVersion = schedule.LogicVersion
-	}
-	if cfg.SnapshotEvery <= 0 {
-		cfg.SnapshotEvery = 64
-	}
-	if cfg.StreamCache <= 0 {
-		cfg.StreamCache = 20000
-	}
-	if cfg.MaxPoll <= 0 {
-		cfg.MaxPoll = 10000
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	m, rebuilt, err := openModel(cfg.DataDir, schedule.Definition, cfg.LogicVersion, cfg.SnapshotEvery)
 	if err != nil {
