@@ -76,15 +76,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil means none are registered.
 	Registerer prometheus.Registerer
-	// Hooks inject crashes in tests. Leave zero in production.
-	Hooks Hooks
+	// hooks inject crashes in tests (export_test.go); zero in production.
+	hooks hooks
 }
 
-// Hooks are called at the points where a crash, or a rebalance, is most
+// hooks are called at the points where a crash, or a rebalance, is most
 // dangerous. A commit hook that returns an error makes Run return it at
 // once, leaving the transaction open and Pebble unwritten, exactly as a
 // crash would.
-type Hooks struct {
+type hooks struct {
 	// BeforeCommit runs after a batch's records are produced, before End.
 	BeforeCommit func() error
 	// AfterCommit runs after the Kafka commit, before the Pebble write.

@@ -90,8 +90,8 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 	if failed == nil {
 		failed = b.produceErr()
 	}
-	if failed == nil && p.cfg.Hooks.BeforeCommit != nil {
-		if err := p.cfg.Hooks.BeforeCommit(); err != nil {
+	if failed == nil && p.cfg.hooks.BeforeCommit != nil {
+		if err := p.cfg.hooks.BeforeCommit(); err != nil {
 			return &crashError{err}
 		}
 	}
@@ -115,8 +115,8 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 		return nil
 	}
 	p.metrics.transactions.WithLabelValues("committed").Inc()
-	if p.cfg.Hooks.AfterCommit != nil {
-		if err := p.cfg.Hooks.AfterCommit(); err != nil {
+	if p.cfg.hooks.AfterCommit != nil {
+		if err := p.cfg.hooks.AfterCommit(); err != nil {
 			return &crashError{err}
 		}
 	}

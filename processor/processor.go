@@ -277,7 +277,7 @@ func (p *Processor) runRestore(ctx, rctx context.Context, cl *kgo.Client, parts 
 	start := time.Now()
 	var cps map[int32]state.Checkpoint
 	var err error
-	if h := p.cfg.Hooks.BeforeRestore; h != nil {
+	if h := p.cfg.hooks.BeforeRestore; h != nil {
 		err = h(rctx, parts)
 	}
 	if err == nil {

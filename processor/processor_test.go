@@ -199,7 +199,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // withHooks sets crash hooks.
 func withHooks(h processor.Hooks) func(*processor.Config) {
-	return func(c *processor.Config) { c.Hooks = h }
+	return func(c *processor.Config) { processor.SetHooks(c, h) }
 }
 
 // withKind sets the aggregate kind.
