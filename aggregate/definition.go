@@ -233,12 +233,13 @@ func (d *Definition[S]) Execute(s S, version uint64, name string, c Command, m M
 		if !ok {
 			return s, nil, Reject(CodeUnknownType, "executor for %q returned unregistered event %T", name, e)
 		}
+		entry := d.events[typ]
 		env := Envelope{
-			Type: typ, Schema: d.events[typ].schema, Version: version + uint64(i) + 1, Time: m.Time,
+			Type: typ, Schema: entry.schema, Version: version + uint64(i) + 1, Time: m.Time,
 			Tenant: m.Tenant, Stream: m.Stream, Initiator: m.Initiator,
 			ProcessID: m.ProcessID, PredecessorID: m.ID, Data: e,
 		}
-		next = d.events[typ].apply(next, e, &env)
+		next = entry.apply(next, e, &env)
 		events = append(events, env)
 	}
 	return next, events, nil
