@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/rewind/rewind/internal/logread"
 	"github.com/rewind/rewind/state"
 	"github.com/rewind/rewind/topics"
 )
@@ -173,7 +174,7 @@ func (h *history) backfill(ctx context.Context, opts []kgo.Opt, liveStart map[in
 	if err != nil {
 		return fmt.Errorf("ingest: results start offsets: %w", err)
 	}
-	from := map[int32]kgo.Offset{}
+	from := map[int32]int64{}
 	left := int64(0)
 	for p, end := range liveStart {
 		at, err := h.checkpoint(p)
@@ -184,7 +185,7 @@ func (h *history) backfill(ctx context.Context, opts []kgo.Opt, liveStart map[in
 			at = s.Offset
 		}
 		if at < end {
-			from[p] = kgo.NewOffset().At(at)
+			from[p] = at
 			left += end - at
 		}
 	}
@@ -209,76 +210,34 @@ func (h *history) backfill(ctx context.Context, opts []kgo.Opt, liveStart map[in
 	return nil
 }
 
-// stuckAfter is how long a backfill waits for a record below an end.
-const stuckAfter = 30 * time.Second
-
-func keys(m map[int32]bool) []int32 {
-	out := make([]int32, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
-
-// read indexes the records of from up to ends (exclusive).
-func (h *history) read(ctx context.Context, opts []kgo.Opt, from map[int32]kgo.Offset, ends map[int32]int64) error {
-	cl, err := kgo.NewClient(append(opts,
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topics.Results: from}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Control records take offsets: seeing them shows an end reached.
-		kgo.KeepControlRecords())...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	remaining := map[int32]bool{}
-	for p := range from {
-		remaining[p] = true
-	}
-	progress := time.Now()
-	for len(remaining) > 0 {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		fetches := cl.PollFetches(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if fetches.NumRecords() > 0 {
-			progress = time.Now()
-		} else if time.Since(progress) > stuckAfter {
-			// Below a last stable offset every transaction is decided and
-			// Kafka delivers up to it; what never comes is a tail of
-			// aborted records without a marker (kfake, after a SIGKILL):
-			// nothing to index there.
-			h.log.Warn("outcome history: nothing delivered below the end; taking the rest for aborted records",
-				"partitions", keys(remaining), "after", stuckAfter.String())
-			return nil
-		}
-		b := h.db.NewBatch()
-		pending := map[string]topics.Result{}
-		var ferr error
-		fetches.EachRecord(func(r *kgo.Record) {
-			if ferr != nil || !remaining[r.Partition] || r.Offset >= ends[r.Partition] {
-				return
-			}
-			h.left.Add(-1)
-			if r.Offset+1 >= ends[r.Partition] {
-				delete(remaining, r.Partition)
-			}
-			if r.Attrs.IsControl() {
-				return
-			}
+// read indexes the records of from up to ends (exclusive), a batch per
+// poll.
+func (h *history) read(ctx context.Context, opts []kgo.Opt, from, ends map[int32]int64) error {
+	b := h.db.NewBatch()
+	defer func() { b.Close() }()
+	pending := map[string]topics.Result{}
+	stuck, err := logread.Read(ctx, opts, logread.Range{Topic: topics.Results, From: from, Ends: ends}, logread.Hooks{
+		Record: func(r *kgo.Record) error {
 			if res, err := topics.DecodeResult(r.Value); err == nil && res.TenantID != "" {
-				ferr = h.put(b, pending, res, r.Timestamp)
+				return h.put(b, pending, res, r.Timestamp)
 			}
-		})
-		if ferr == nil {
-			ferr = b.Commit(pebble.NoSync)
-		}
-		b.Close()
-		if ferr != nil {
-			return ferr
-		}
+			return nil
+		},
+		Polled: func() error {
+			if b.Empty() {
+				return nil
+			}
+			err := b.Commit(pebble.NoSync)
+			b.Close()
+			b, pending = h.db.NewBatch(), map[string]topics.Result{}
+			return err
+		},
+		Moved: func(n int64) { h.left.Add(-n) },
+	})
+	if len(stuck) > 0 {
+		// Aborted records without a marker: nothing to index there.
+		h.log.Warn("outcome history: nothing delivered below the end; taking the rest for aborted records",
+			"partitions", stuck, "after", logread.StuckAfter.String())
 	}
-	return nil
+	return err
 }

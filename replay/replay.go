@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/internal/logread"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -214,5 +215,13 @@ func (r *run) offsets(ctx context.Context) error {
 
 // read reads one topic partition from its log start to its end.
 func (r *run) read(ctx context.Context, topic string, part int32, fn func(*kgo.Record) error) error {
-	return readPartition(ctx, r.cfg.ClientOpts, topic, part, r.starts[topic][part], r.ends[topic][part], &r.records, fn)
+	stuck, err := logread.Read(ctx, r.cfg.ClientOpts,
+		logread.Range{Topic: topic, From: map[int32]int64{part: r.starts[topic][part]}, Ends: map[int32]int64{part: r.ends[topic][part]}},
+		logread.Hooks{Record: fn, Moved: func(n int64) { r.records.Add(n) }})
+	if err == nil && len(stuck) > 0 {
+		// A preview that skipped records would compare with less than
+		// the log: fail instead.
+		err = fmt.Errorf("%s/%d delivered nothing for %s below its end %d", topic, part, logread.StuckAfter, r.ends[topic][part])
+	}
+	return err
 }
