@@ -22,7 +22,6 @@ import (
 	"github.com/rewind/rewind/internal/candidate"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/replay"
-	"github.com/rewind/rewind/topics"
 )
 
 // TestReplaySeedStory is the walk of a logic change, on real binaries:
@@ -78,7 +77,7 @@ func TestReplaySeedStory(t *testing.T) {
 	}
 	testkit.Send(t, testkit.Producer(t, kafka), recs)
 	testkit.WaitResults(t, kafka, len(recs), 2*time.Minute, func() {})
-	waitStateComplete(t, kafka, schedule.LogicVersion-1)
+	testkit.WaitStateComplete(t, kafka, schedule.LogicVersion-1, 2*time.Minute)
 
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.WriteFile(tokens, []byte(api.HashToken("t")+" clinic-1 desk-1\n"), 0o644); err != nil {
@@ -120,7 +119,7 @@ func TestReplaySeedStory(t *testing.T) {
 	}
 	testkit.Start(t, "processor", log, procArgs...)
 	waitReady(t, procHTTP)
-	waitStateComplete(t, kafka, schedule.LogicVersion)
+	testkit.WaitStateComplete(t, kafka, schedule.LogicVersion, 2*time.Minute)
 
 	// A new query replica folds beside the old one, which keeps
 	// answering (the old states, whole) until the new one is ready.
@@ -208,33 +207,6 @@ func runReplay(t *testing.T, bin, kafka, out string, wantExit int) *replay.Repor
 		t.Fatalf("report.html: %v", err)
 	}
 	return &r
-}
-
-// waitStateComplete waits until every partition of the state topic ends
-// in a completeness marker of the logic version: the deployed states are
-// all on the topic, computed by that version.
-func waitStateComplete(t *testing.T, kafka string, logic int) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		markers := map[int32]uint64{}
-		for _, r := range testkit.ReadAll(t, kafka).State {
-			if string(r.Key) == topics.CompleteKey {
-				markers[r.Partition], _ = topics.ParseComplete(r.Value)
-			}
-		}
-		complete := len(markers) == partitions
-		for _, l := range markers {
-			complete = complete && l == uint64(logic)
-		}
-		if complete {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the state topic is not complete for logic version %d: markers %v", logic, markers)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // queryReplica is one query service of the walk.

@@ -256,28 +256,11 @@ func TestVersion1EventsRestore(t *testing.T) {
 	testkit.Send(t, testkit.Producer(t, brokers), []*kgo.Record{cmds[0].Record()})
 	testkit.WaitResults(t, brokers, 1, time.Minute, p.alive(t))
 	// The loop copies the folded partitions to the state topic.
-	deadline := time.Now().Add(time.Minute)
-	var log *testkit.Log
-	for {
-		log = testkit.ReadAll(t, brokers)
-		markers := 0
-		for _, r := range log.State {
-			if string(r.Key) == topics.CompleteKey {
-				markers++
-			}
-		}
-		if markers > 0 && len(log.State) >= 5+markers {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the folded partitions were not copied to the state topic: %d records", len(log.State))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.WaitStateComplete(t, brokers, schedule.LogicVersion, time.Minute)
 	if err := p.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	log = testkit.ReadAll(t, brokers)
+	log := testkit.ReadAll(t, brokers)
 	results := testkit.Invariants(t, log)
 	if rs := results["late-1"]; len(rs) != 1 || rs[0].Code != schedule.CodeClosed {
 		t.Fatalf("check-in on a canceled visit: %+v", rs)

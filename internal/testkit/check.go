@@ -325,3 +325,31 @@ func Codes(results map[string][]topics.Result) map[string]int {
 	}
 	return out
 }
+
+// WaitStateComplete waits until every partition with events ends in a
+// completeness marker of the logic version on the state topic: the
+// processors have copied their folds there.
+func WaitStateComplete(t testing.TB, brokers string, logic int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		log := ReadAll(t, brokers)
+		markers := map[int32]uint64{}
+		for _, r := range log.State {
+			if string(r.Key) == topics.CompleteKey {
+				markers[r.Partition], _ = topics.ParseComplete(r.Value)
+			}
+		}
+		complete := len(log.Events) > 0
+		for _, e := range log.Events {
+			complete = complete && markers[e.Partition] == uint64(logic)
+		}
+		if complete {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the state topic is not complete for logic version %d after %s: markers %v", logic, timeout, markers)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
