@@ -23,11 +23,12 @@ type stream struct {
 	version    uint64
 	err        error
 
-	// deployed is its record on the state topic, if any; at is the
-	// candidate's state at the version that record holds.
-	deployed    []byte
-	hasDeployed bool
-	deployedV   uint64
+	// deployed is its record on the state topic, decoded (deployedErr
+	// when it cannot be), if it has one to compare with: none, or a
+	// marker of a record too large for the topic, leave both nil. at is
+	// the candidate's state at the version that record holds.
+	deployed    *state.Stream
+	deployedErr error
 	at          any
 	atSet       bool
 
@@ -75,10 +76,15 @@ func (p *partition) replay(ctx context.Context) error {
 				return nil // the completeness marker, or another tenant
 			}
 			s := p.stream(tenant, id)
-			s.deployed, s.hasDeployed = bytes.Clone(rec.Value), rec.Value != nil
-			s.deployedV = 0
-			if dec, err := state.DecodeStream(s.deployed); err == nil {
-				s.deployedV = dec.Version
+			s.deployed, s.deployedErr = nil, nil
+			if rec.Value == nil || topics.Oversized(rec.Value) {
+				return nil // nothing to compare with
+			}
+			// Decoded once; the record shares the copy's memory.
+			if dec, err := state.DecodeStream(bytes.Clone(rec.Value)); err != nil {
+				s.deployedErr = err
+			} else {
+				s.deployed = &dec
 			}
 			return nil
 		})
@@ -121,7 +127,7 @@ func (p *partition) foldEvent(rec *kgo.Record) error {
 		return nil
 	}
 	p.t.events++
-	if s.hasDeployed && !s.atSet && e.Version > s.deployedV {
+	if s.deployed != nil && !s.atSet && e.Version > s.deployed.Version {
 		s.at, s.atSet = s.state, true
 	}
 	for s.next < len(s.needs) && s.needs[s.next] < e.Version {
@@ -172,10 +178,7 @@ func (p *partition) compare(s *stream) {
 		// No event: a stream known from a command, or one the processor
 		// only remembers command ids of (every command rejected). Nothing
 		// to compare, unless the state topic claims events.
-		if !s.hasDeployed || topics.Oversized(s.deployed) {
-			return
-		}
-		if rec, err := state.DecodeStream(s.deployed); err == nil && rec.Version == 0 {
+		if s.deployedErr == nil && (s.deployed == nil || s.deployed.Version == 0) {
 			return
 		}
 	}
@@ -184,18 +187,18 @@ func (p *partition) compare(s *stream) {
 		t.fail(s.tenant, s.id, s.err.Error())
 		return
 	}
-	if !s.hasDeployed || topics.Oversized(s.deployed) {
+	if s.deployedErr != nil {
+		t.fail(s.tenant, s.id, "its record on the state topic cannot be read: "+s.deployedErr.Error())
+		return
+	}
+	if s.deployed == nil {
 		t.notDeployed++
 		return
 	}
 	if !s.atSet {
 		s.at = s.state
 	}
-	rec, err := state.DecodeStream(s.deployed)
-	if err != nil {
-		t.fail(s.tenant, s.id, "its record on the state topic cannot be read: "+err.Error())
-		return
-	}
+	rec := s.deployed
 	t.deployedLogic[rec.Logic]++
 	if rec.Version > s.version {
 		t.fail(s.tenant, s.id, fmt.Sprintf("the state topic holds version %d, the events end at %d", rec.Version, s.version))
