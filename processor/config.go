@@ -50,6 +50,9 @@ type Config struct {
 	// negative value disables the cache. The default value is 128 MiB,
 	// about 500,000 streams of a few commands each.
 	StateCacheBytes int64
+	// BlockCacheBytes is Pebble's block cache. The default value is
+	// 128 MiB.
+	BlockCacheBytes int64
 	// DedupWindow is how long a command id is remembered per stream. The
 	// default value is 7 days (the retention of schedule-results).
 	DedupWindow time.Duration
@@ -78,6 +81,18 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// hooks inject crashes in tests (export_test.go); zero in production.
 	hooks hooks
+	// process names the process the member runs in, when it is one of
+	// several (Members); empty means InstanceID. Standby copies are kept
+	// in other processes than the owner's.
+	process string
+}
+
+// processID is the process the member runs in.
+func (c *Config) processID() string {
+	if c.process != "" {
+		return c.process
+	}
+	return c.InstanceID
 }
 
 // hooks are called at the points where a crash, or a rebalance, is most
@@ -116,6 +131,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.StateCacheBytes == 0 {
 		c.StateCacheBytes = 128 << 20
+	}
+	if c.BlockCacheBytes == 0 {
+		c.BlockCacheBytes = 128 << 20
 	}
 	if c.DedupWindow == 0 {
 		c.DedupWindow = 7 * 24 * time.Hour

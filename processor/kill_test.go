@@ -23,11 +23,18 @@ import (
 // stopping it with SIGTERM instead), and stops devkafka once (SIGTERM, see
 // stopKafka), restarting each on its data dir. The invariants must hold
 // from the topics, and the final Pebble state must equal the fold of the
-// events.
+// events. With two members in the process, each has a transaction of its
+// own in flight when the process dies.
 func TestKillProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped in -short mode: builds the binaries and starts devkafka and processor processes")
 	}
+	for _, members := range []int{1, 2} {
+		t.Run(fmt.Sprintf("members=%d", members), func(t *testing.T) { testKillProcesses(t, members) })
+	}
+}
+
+func testKillProcesses(t *testing.T, members int) {
 	base := t.TempDir()
 	kafkaAddr := testkit.FreeAddr(t)
 	kafkaDir, procDir := filepath.Join(base, "kafka"), filepath.Join(base, "processor")
@@ -45,7 +52,7 @@ func TestKillProcesses(t *testing.T) {
 	}
 	startProc := func() *testkit.Process {
 		return testkit.Start(t, "processor", logFile, "-brokers", kafkaAddr, "-instance-id", "p1",
-			"-data-dir", procDir, "-http", testkit.FreeAddr(t), "-partitions", fmt.Sprint(testPartitions), "-max-batch", "300")
+			"-data-dir", procDir, "-http", testkit.FreeAddr(t), "-partitions", fmt.Sprint(testPartitions), "-max-batch", "300", "-members", fmt.Sprint(members))
 	}
 	kafka := startKafka()
 	testkit.Topics(t, kafkaAddr, testPartitions)
@@ -103,8 +110,20 @@ func TestKillProcesses(t *testing.T) {
 	if len(log.Events) != 1500*7 {
 		t.Fatalf("want %d events, got %d", 1500*7, len(log.Events))
 	}
-	testkit.StoreMatches(t, schedule.Kind, log, procDir)
+	testkit.StoreMatches(t, schedule.Kind, log, memberDirs(procDir, members)...)
 	testkit.StateMatches(t, schedule.Kind, log)
+}
+
+// memberDirs are the data dirs of a processor process's members.
+func memberDirs(dir string, members int) []string {
+	if members == 1 {
+		return []string{dir}
+	}
+	var dirs []string
+	for i := range members {
+		dirs = append(dirs, filepath.Join(dir, fmt.Sprintf("member-%d", i)))
+	}
+	return dirs
 }
 
 func tail(b []byte, n int) []byte {

@@ -49,7 +49,7 @@ func New(cfg Config) (*Processor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	store, err := state.Open(cfg.DataDir, state.Options{InMemory: cfg.InMemory})
+	store, err := state.Open(cfg.DataDir, state.Options{CacheBytes: cfg.BlockCacheBytes, InMemory: cfg.InMemory})
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +190,9 @@ func (p *Processor) clientOpts() []kgo.Opt {
 	return append(slices.Clone(p.cfg.ClientOpts),
 		kgo.SeedBrokers(p.cfg.Brokers...),
 		kafkaconf.Logger(p.log),
+		// The group's description shows it: standbys tell by it which
+		// members share a process (standbyParts).
+		kgo.ClientID(clientIDPrefix+p.cfg.processID()),
 	)
 }
 

@@ -1,12 +1,12 @@
 package processor
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,13 +24,12 @@ import (
 // a checkpoint that mirrors the state topic and reads only the tail since
 // (fromStateTail), instead of the whole partition.
 //
-// Who keeps which copy: the members of the group, ordered by instance id,
-// form a ring; the standbys of a partition are the N members after its
-// owner on the ring. Every member computes the same answer from the
-// group's description, with no coordination, and the copies spread
-// evenly. Kafka's balancer, not Rewind, picks a failed member's
-// successor, so only N = members - 1 guarantees that the successor holds
-// a copy; with two members and N = 1, it always does.
+// Who keeps which copy: standbyParts. In short, the processes of the
+// group form a ring and a partition's copies are kept in the N processes
+// after its owner's, never in the owner's own. Kafka's balancer, not
+// Rewind, picks a failed member's successor, so only N = processes - 1
+// guarantees that the successor holds a copy; with two processes and
+// N = 1, it always does.
 type standbys struct {
 	p *Processor
 	n int
@@ -200,42 +199,72 @@ func (s *standbys) assignment(ctx context.Context, adm *kadm.Client) (map[int32]
 	if !ok || g.Err != nil {
 		return nil, fmt.Errorf("describe group: %v", g.Err)
 	}
-	type member struct {
-		id    string
-		parts []int32
-	}
-	var members []member
+	var members []ringMember
 	for _, m := range g.Members {
 		id := m.MemberID
 		if m.InstanceID != nil {
 			id = *m.InstanceID
 		}
-		mm := member{id: id}
+		rm := ringMember{id: id, process: id}
+		if proc, ok := strings.CutPrefix(m.ClientID, clientIDPrefix); ok {
+			rm.process = proc
+		}
 		if a, ok := m.Assigned.AsConsumer(); ok {
 			for _, t := range a.Topics {
 				if t.Topic == topics.Commands {
-					mm.parts = t.Partitions
+					rm.parts = t.Partitions
 				}
 			}
 		}
-		members = append(members, mm)
+		members = append(members, rm)
 	}
-	slices.SortFunc(members, func(a, b member) int { return cmp.Compare(a.id, b.id) })
-	me := slices.IndexFunc(members, func(m member) bool { return m.id == s.p.cfg.InstanceID })
+	return standbyParts(members, s.p.cfg.InstanceID, s.n), nil
+}
+
+// clientIDPrefix starts the Kafka client id of every processor client;
+// the rest is the process the member runs in (Config.processID).
+const clientIDPrefix = "rewind-processor:"
+
+// ringMember is a member of the group as the standby ring sees it.
+type ringMember struct {
+	id      string // instance id
+	process string // the process it runs in; the members of one process share it
+	parts   []int32
+}
+
+// standbyParts returns the partitions whose copies member me keeps.
+//
+// The processes of the group, ordered by id, form a ring; the copies of a
+// partition are kept in the n processes after its owner's (fewer if
+// there are not that many), by one member in each, chosen by the
+// partition number so that a process's members share the work. A copy in
+// the owner's own process would die with it, so none is kept there.
+// Every member computes the same answer from the group's description.
+func standbyParts(members []ringMember, me string, n int) map[int32]bool {
+	byProcess := map[string][]string{}
+	ownerProcess := map[int32]string{}
+	for _, m := range members {
+		byProcess[m.process] = append(byProcess[m.process], m.id)
+		for _, part := range m.parts {
+			ownerProcess[part] = m.process
+		}
+	}
+	procs := slices.Sorted(maps.Keys(byProcess))
+	for _, ids := range byProcess {
+		slices.Sort(ids)
+	}
 	want := map[int32]bool{}
-	if me < 0 {
-		return want, nil
-	}
-	n := min(s.n, len(members)-1)
-	for i, m := range members {
-		// Am I among the n members after m on the ring?
-		if d := (me - i + len(members)) % len(members); d >= 1 && d <= n {
-			for _, part := range m.parts {
+	n = min(n, len(procs)-1)
+	for part, owner := range ownerProcess {
+		at, _ := slices.BinarySearch(procs, owner)
+		for d := 1; d <= n; d++ {
+			ids := byProcess[procs[(at+d)%len(procs)]]
+			if ids[int(part)%len(ids)] == me {
 				want[part] = true
 			}
 		}
 	}
-	return want, nil
+	return want
 }
 
 // start catches a partition's copy up with the state topic, as a restore

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,11 +21,19 @@ import (
 // standby replica each, SIGKILLs one and deletes its disk, never to
 // restart it. The survivor serves the lost member's partitions within the
 // session timeout plus 1 s, restoring only the state topic's tail from its
-// warm copies, and every invariant holds after.
+// warm copies, and every invariant holds after. With two members in each
+// process, every copy must be in the other process: a copy kept by a
+// sibling dies with it.
 func TestStandbyTakeover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped in -short mode: starts devkafka and processor processes")
 	}
+	for _, members := range []int{1, 2} {
+		t.Run(fmt.Sprintf("members=%d", members), func(t *testing.T) { testStandbyTakeover(t, members) })
+	}
+}
+
+func testStandbyTakeover(t *testing.T, members int) {
 	const session = 3 * time.Second
 	base := t.TempDir()
 	kafkaAddr := testkit.FreeAddr(t)
@@ -41,11 +50,11 @@ func TestStandbyTakeover(t *testing.T) {
 	startProc := func(name, httpAddr string) *testkit.Process {
 		return testkit.Start(t, "processor", logFile, "-brokers", kafkaAddr, "-instance-id", name,
 			"-data-dir", filepath.Join(base, name), "-http", httpAddr, "-partitions", strconv.Itoa(testPartitions),
-			"-standby-replicas", "1", "-session-timeout", session.String())
+			"-standby-replicas", "1", "-session-timeout", session.String(), "-members", strconv.Itoa(members))
 	}
 	http1, http2 := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	p1 := startProc("p1", http1)
-	waitMetric(t, http1, func(m promsample.Samples) bool { return m["rewind_processor_partitions_owned"] == testPartitions })
+	waitMetric(t, http1, func(m promsample.Samples) bool { return m.Value("rewind_processor_partitions_owned") == testPartitions })
 	p2 := startProc("p2", http2)
 	defer func() {
 		_ = p2.Cmd.Process.Signal(syscall.SIGTERM)
@@ -54,7 +63,7 @@ func TestStandbyTakeover(t *testing.T) {
 	// Each owns half and keeps a copy of the other half.
 	for _, addr := range []string{http1, http2} {
 		waitMetric(t, addr, func(m promsample.Samples) bool {
-			return m["rewind_processor_partitions_owned"] == testPartitions/2 && m.Count("rewind_processor_standby_lag{") == testPartitions/2
+			return m.Value("rewind_processor_partitions_owned") == testPartitions/2 && m.Count("rewind_processor_standby_lag{") == testPartitions/2
 		})
 	}
 
@@ -87,13 +96,20 @@ func TestStandbyTakeover(t *testing.T) {
 		t.Errorf("takeover took %v, want at most the session timeout + 1s (%v)", took, session+time.Second)
 	}
 	after := scrape(http2)
+	restored := func(m promsample.Samples, source string) (n float64) {
+		for k, v := range m {
+			if strings.HasPrefix(k, "rewind_processor_restore_seconds_count{") && strings.Contains(k, `source="`+source+`"`) {
+				n += v
+			}
+		}
+		return n
+	}
 	for _, source := range []string{"state", "events"} {
-		key := `rewind_processor_restore_seconds_count{source="` + source + `"}`
-		if after[key] != before[key] {
-			t.Errorf("the takeover restored %v partitions from %s, want only state topic tails", after[key]-before[key], source)
+		if n := restored(after, source) - restored(before, source); n != 0 {
+			t.Errorf("the takeover restored %v partitions from %s, want only state topic tails", n, source)
 		}
 	}
-	if tails := after[`rewind_processor_restore_seconds_count{source="state-tail"}`] - before[`rewind_processor_restore_seconds_count{source="state-tail"}`]; tails != testPartitions/2 {
+	if tails := restored(after, "state-tail") - restored(before, "state-tail"); tails != testPartitions/2 {
 		t.Errorf("the takeover restored %v partitions from a state topic tail, want %d", tails, testPartitions/2)
 	}
 
@@ -106,7 +122,7 @@ func TestStandbyTakeover(t *testing.T) {
 	if want := len(recs)/8*7 + len(more); len(log.Events) != want {
 		t.Fatalf("want %d events, got %d", want, len(log.Events))
 	}
-	testkit.StoreMatches(t, schedule.Kind, log, filepath.Join(base, "p2"))
+	testkit.StoreMatches(t, schedule.Kind, log, memberDirs(filepath.Join(base, "p2"), members)...)
 	testkit.StateMatches(t, schedule.Kind, log)
 }
 

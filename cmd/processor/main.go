@@ -44,6 +44,7 @@ func run(args []string) error {
 	inMemory := fs.Bool("in-memory", false, "keep the state in memory, restored from Kafka at every start (to measure what the data dir saves)")
 	compression := fs.String("compression", "none", "compression of the events and results written: none, gzip, snappy, lz4 or zstd (none: every client reads it)")
 	dedup := fs.Duration("dedup-window", 0, "how long command ids are remembered (default 168h)")
+	members := fs.Int("members", 1, "transactional members in this process, each with its own partitions, like Kafka Streams' stream threads: one commits while another decides")
 	standby := fs.Int("standby-replicas", 0, "how many other members keep a warm copy of each partition, so a failover restores only a short tail (members-1 guarantees it)")
 	sessionTimeout := fs.Duration("session-timeout", 10*time.Second, "how long the group waits for a silent member before moving its partitions")
 	memLimit := fs.Int("memory-limit-mib", 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top; 0 means none")
@@ -62,12 +63,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := processor.New(processor.Config{
+	p, err := processor.NewMembers(processor.Config{
 		Brokers: kafka.SeedBrokers(), ClientOpts: kafkaOpts, Group: *group, InstanceID: *instance, DataDir: *dataDir,
 		Partitions: int32(*partitions), MaxBatch: *maxBatch, DedupWindow: *dedup, StateCacheBytes: int64(*stateCache) << 20, InMemory: *inMemory, Compression: *compression,
 		StandbyReplicas: *standby, SessionTimeout: *sessionTimeout,
 		Kind: schedule.Kind, Logger: log, Registerer: reg,
-	})
+	}, *members)
 	if err != nil {
 		return err
 	}
