@@ -12,27 +12,28 @@ import (
 // EventRecord builds the record of one event on partition p. data is the
 // event's encoded JSON.
 func EventRecord(e *aggregate.Envelope, data []byte, p int32) *kgo.Record {
-	h := []kgo.RecordHeader{
-		{Key: HeaderSpecVersion, Value: []byte(SpecVersion)},
-		{Key: HeaderID, Value: []byte(EventKey(e.Tenant, e.Stream, e.Version))},
-		{Key: HeaderType, Value: []byte(e.Type)},
-		{Key: HeaderSource, Value: []byte("rewind/processor")},
-		{Key: HeaderSubject, Value: []byte(e.Stream)},
-		{Key: HeaderTime, Value: []byte(e.Time.UTC().Format(time.RFC3339Nano))},
-		{Key: HeaderContentType, Value: []byte(ContentTypeJSON)},
-		{Key: HeaderTenant, Value: []byte(e.Tenant)},
-		{Key: HeaderInitiator, Value: []byte(e.Initiator)},
-		{Key: HeaderPredecessorID, Value: []byte(e.PredecessorID)},
-		{Key: HeaderSequence, Value: []byte(strconv.FormatUint(e.Version, 10))},
-	}
+	a := newArena(96 + 2*(len(e.Tenant)+len(e.Stream)) + len(e.Type) + len(e.Initiator) + len(e.PredecessorID) + len(e.ProcessID))
+	key := a.addWith(func(b []byte) []byte { return appendEventKey(b, e.Tenant, e.Stream, e.Version) })
+	h := make([]kgo.RecordHeader, 11, 13)
+	h[0] = kgo.RecordHeader{Key: HeaderSpecVersion, Value: specVersionValue}
+	h[1] = kgo.RecordHeader{Key: HeaderID, Value: key}
+	h[2] = kgo.RecordHeader{Key: HeaderType, Value: a.add(e.Type)}
+	h[3] = kgo.RecordHeader{Key: HeaderSource, Value: sourceValue}
+	h[4] = kgo.RecordHeader{Key: HeaderSubject, Value: a.add(e.Stream)}
+	h[5] = kgo.RecordHeader{Key: HeaderTime, Value: a.addWith(func(b []byte) []byte { return e.Time.UTC().AppendFormat(b, time.RFC3339Nano) })}
+	h[6] = kgo.RecordHeader{Key: HeaderContentType, Value: jsonValue}
+	h[7] = kgo.RecordHeader{Key: HeaderTenant, Value: a.add(e.Tenant)}
+	h[8] = kgo.RecordHeader{Key: HeaderInitiator, Value: a.add(e.Initiator)}
+	h[9] = kgo.RecordHeader{Key: HeaderPredecessorID, Value: a.add(e.PredecessorID)}
+	h[10] = kgo.RecordHeader{Key: HeaderSequence, Value: a.addWith(func(b []byte) []byte { return strconv.AppendUint(b, e.Version, 10) })}
 	if e.ProcessID != "" {
-		h = append(h, kgo.RecordHeader{Key: HeaderProcessID, Value: []byte(e.ProcessID)})
+		h = append(h, kgo.RecordHeader{Key: HeaderProcessID, Value: a.add(e.ProcessID)})
 	}
 	if e.Schema > 1 {
-		h = append(h, kgo.RecordHeader{Key: HeaderDataSchema, Value: []byte(DataSchema(e.Type, e.Schema))})
+		h = append(h, kgo.RecordHeader{Key: HeaderDataSchema, Value: a.add(DataSchema(e.Type, e.Schema))})
 	}
 	return &kgo.Record{
-		Topic: Events, Partition: p, Key: []byte(EventKey(e.Tenant, e.Stream, e.Version)),
+		Topic: Events, Partition: p, Key: key,
 		Value: data, Headers: h, Timestamp: e.Time,
 	}
 }

@@ -15,7 +15,12 @@ func StreamKey(tenant, stream string) string { return tenant + "/" + stream }
 // EventKey is the key of an event: "<tenant>/<stream>/<version>". Event
 // keys are unique, so compaction never removes history.
 func EventKey(tenant, stream string, version uint64) string {
-	return tenant + "/" + stream + "/" + strconv.FormatUint(version, 10)
+	return string(appendEventKey(nil, tenant, stream, version))
+}
+
+func appendEventKey(b []byte, tenant, stream string, version uint64) []byte {
+	b = append(append(append(append(b, tenant...), '/'), stream...), '/')
+	return strconv.AppendUint(b, version, 10)
 }
 
 // ParseStreamKey splits a command key into a valid tenant and stream id.

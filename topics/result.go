@@ -52,21 +52,22 @@ const ResultSource = "rewind/processor"
 // ResultRecord builds the record of a result on partition p. key is the
 // command's key (as received, truncated when hostile).
 func ResultRecord(res *Result, key []byte, p int32) *kgo.Record {
-	data := res.AppendJSON(make([]byte, 0, 160))
+	a := newArena(224 + 2*(len(res.CommandID)+len(res.TenantID)) + len(res.ScheduleID) + len(res.Code) + len(res.Message))
+	data := a.addWith(res.AppendJSON)
 	if len(key) > 200 {
 		key = key[:200]
 	}
 	// A result is a CloudEvent like an event: the SDKs' validate() needs
 	// specversion, id, source and type.
 	h := make([]kgo.RecordHeader, 6, 7)
-	h[0] = kgo.RecordHeader{Key: HeaderSpecVersion, Value: []byte(SpecVersion)}
-	h[1] = kgo.RecordHeader{Key: HeaderID, Value: []byte(res.CommandID)}
-	h[2] = kgo.RecordHeader{Key: HeaderType, Value: []byte(resultTypes[res.Status])}
-	h[3] = kgo.RecordHeader{Key: HeaderSource, Value: []byte(ResultSource)}
-	h[4] = kgo.RecordHeader{Key: HeaderTenant, Value: []byte(res.TenantID)}
-	h[5] = kgo.RecordHeader{Key: HeaderContentType, Value: []byte(ContentTypeJSON)}
+	h[0] = kgo.RecordHeader{Key: HeaderSpecVersion, Value: specVersionValue}
+	h[1] = kgo.RecordHeader{Key: HeaderID, Value: a.add(res.CommandID)}
+	h[2] = kgo.RecordHeader{Key: HeaderType, Value: resultTypeValues[res.Status]}
+	h[3] = kgo.RecordHeader{Key: HeaderSource, Value: sourceValue}
+	h[4] = kgo.RecordHeader{Key: HeaderTenant, Value: a.add(res.TenantID)}
+	h[5] = kgo.RecordHeader{Key: HeaderContentType, Value: jsonValue}
 	if res.Fingerprint != 0 {
-		h = append(h, kgo.RecordHeader{Key: HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", res.Fingerprint)})
+		h = append(h, kgo.RecordHeader{Key: HeaderFingerprint, Value: a.addWith(func(b []byte) []byte { return fmt.Appendf(b, "%016x", res.Fingerprint) })})
 	}
 	return &kgo.Record{Topic: Results, Partition: p, Key: key, Value: data, Headers: h}
 }
