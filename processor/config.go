@@ -47,11 +47,11 @@ type Config struct {
 	MaxBatch int
 	// StateCacheBytes is the memory for stream records kept between
 	// batches (W-TinyLFU, records as stored); 0 takes the default, a
-	// negative value disables the cache. The default value is 128 MiB,
-	// about 500,000 streams of a few commands each.
+	// negative value disables the cache. The default value is 64 MiB,
+	// about 250,000 streams of a few commands each.
 	StateCacheBytes int64
 	// BlockCacheBytes is Pebble's block cache. The default value is
-	// 128 MiB.
+	// 64 MiB.
 	BlockCacheBytes int64
 	// DedupWindow is how long a command id is remembered per stream. The
 	// default value is 7 days (the retention of schedule-results).
@@ -130,10 +130,10 @@ func (c *Config) setDefaults() {
 		c.MaxBatch = 2000
 	}
 	if c.StateCacheBytes == 0 {
-		c.StateCacheBytes = 128 << 20
+		c.StateCacheBytes = 64 << 20
 	}
 	if c.BlockCacheBytes == 0 {
-		c.BlockCacheBytes = 128 << 20
+		c.BlockCacheBytes = 64 << 20
 	}
 	if c.DedupWindow == 0 {
 		c.DedupWindow = 7 * 24 * time.Hour

@@ -221,8 +221,10 @@ func (p *Processor) sessionOpts(ctx context.Context, adm *kadm.Client) []kgo.Opt
 		// A transaction takes at most MaxBatch commands (under 64 KiB each,
 		// usually about 300 B): buffering the default 50 MiB of fetched
 		// backlog only inflated the heap, to 700 MiB behind a 1M backlog.
-		kgo.FetchMaxBytes(8<<20),
-		kgo.FetchMaxPartitionBytes(1<<20),
+		// A fetch is counted compressed and held decoded until polled:
+		// 8 MiB held 65 MiB of records per member.
+		kgo.FetchMaxBytes(2<<20),
+		kgo.FetchMaxPartitionBytes(512<<10),
 		kgo.OnPartitionsAssigned(func(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 			p.assigned(ctx, cl, assigned[topics.Commands])
 		}),

@@ -40,21 +40,24 @@ func run(args []string) error {
 	httpAddr := fs.String("http", "127.0.0.1:8081", "address of /metrics, /healthz and /readyz")
 	partitions := fs.Int("partitions", 12, "partition count of topics this instance creates")
 	maxBatch := fs.Int("max-batch", 2000, "most commands in one transaction")
-	stateCache := fs.Int("state-cache-mib", 128, "MiB of stream records kept in memory between batches (W-TinyLFU); -1 disables")
+	stateCache := fs.Int("state-cache-mib", 64, "MiB of stream records kept in memory between batches (W-TinyLFU); -1 disables")
+	blockCache := fs.Int("block-cache-mib", 64, "MiB of Pebble's block cache")
 	inMemory := fs.Bool("in-memory", false, "keep the state in memory, restored from Kafka at every start (to measure what the data dir saves)")
 	compression := fs.String("compression", "none", "compression of the events and results written: none, gzip, snappy, lz4 or zstd (none: every client reads it)")
 	dedup := fs.Duration("dedup-window", 0, "how long command ids are remembered (default 168h)")
 	members := fs.Int("members", 1, "transactional members in this process, each with its own partitions, like Kafka Streams' stream threads: one commits while another decides")
-	standby := fs.Int("standby-replicas", 0, "how many other members keep a warm copy of each partition, so a failover restores only a short tail (members-1 guarantees it)")
+	standby := fs.Int("standby-replicas", 0, "how many other members keep a warm copy of each partition, so a failover restores only a short tail (kept in other processes; processes-1 guarantees it)")
 	sessionTimeout := fs.Duration("session-timeout", 10*time.Second, "how long the group waits for a silent member before moving its partitions")
-	memLimit := fs.Int("memory-limit-mib", 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top; 0 means none")
+	memLimit := fs.Int("memory-limit-mib", 768, "soft limit of the Go heap in MiB (GOMEMLIMIT), a backstop above the heap's normal peak; Pebble's cache comes on top; 0 means none")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		// The heap's transient peaks (compactions, fetch bursts) are not
-		// returned quickly without a limit; it keeps RSS near its budget.
+		// A backstop for bursts, not the budget: the caches' defaults keep
+		// the heap's normal peak (GOGC=100, twice the live heap) well
+		// below it. A limit under that peak made the GC run back to back,
+		// and took half the processor's CPU (docs/performance.md).
 		debug.SetMemoryLimit(int64(*memLimit) << 20)
 	}
 	log := cli.Logger(*logLevel)
@@ -65,7 +68,7 @@ func run(args []string) error {
 	}
 	p, err := processor.NewMembers(processor.Config{
 		Brokers: kafka.SeedBrokers(), ClientOpts: kafkaOpts, Group: *group, InstanceID: *instance, DataDir: *dataDir,
-		Partitions: int32(*partitions), MaxBatch: *maxBatch, DedupWindow: *dedup, StateCacheBytes: int64(*stateCache) << 20, InMemory: *inMemory, Compression: *compression,
+		Partitions: int32(*partitions), MaxBatch: *maxBatch, DedupWindow: *dedup, StateCacheBytes: int64(*stateCache) << 20, BlockCacheBytes: int64(*blockCache) << 20, InMemory: *inMemory, Compression: *compression,
 		StandbyReplicas: *standby, SessionTimeout: *sessionTimeout,
 		Kind: schedule.Kind, Logger: log, Registerer: reg,
 	}, *members)
