@@ -1,0 +1,99 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/rewind/rewind/ingest"
+)
+
+// TestBatch sends 10k commands as NDJSON and reads one outcome per line,
+// in order, with bad lines answered in place.
+func TestBatch(t *testing.T) { batchLines(t, setup(t), 2000) }
+
+// batchLines sends visits of five commands on streams schedules.
+func batchLines(t *testing.T, e *env, streams int) {
+	steps := []string{
+		`"type":"Reserve","data":{"visitorId":"v1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`,
+		`"type":"CheckIn","data":{"channel":"kiosk"}`,
+		`"type":"StartConsultation","data":{"counselorId":"c1"}`,
+		`"type":"CompleteConsultation","data":{}`,
+		`"type":"CheckOut"`,
+	}
+	var body strings.Builder
+	n := 0
+	for i := range streams {
+		for _, step := range steps {
+			fmt.Fprintf(&body, `{"scheduleId":"b%d",%s}`+"\n", i, step)
+			n++
+		}
+	}
+	body.WriteString(`{"scheduleId":"b1","type":"Teleport"}` + "\n")
+	body.WriteString(`{"scheduleId":"../x","type":"CheckOut"}` + "\n")
+	body.WriteString(`not json` + "\n")
+	req, _ := http.NewRequest("POST", e.url+"/v1/commands?wait=30s", strings.NewReader(body.String()))
+	req.Header.Set("Authorization", "Bearer "+tokenA)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("batch: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	dec := json.NewDecoder(resp.Body)
+	var got []map[string]any
+	for dec.More() {
+		var line map[string]any
+		if err := dec.Decode(&line); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, line)
+	}
+	if len(got) != n+3 {
+		t.Fatalf("want %d lines, got %d", n+3, len(got))
+	}
+	for i, line := range got[:n] {
+		if line["line"] != float64(i+1) || line["status"] != "accepted" || line["version"] != float64(i%5+1) {
+			t.Fatalf("line %d: %v", i+1, line)
+		}
+	}
+	for i, code := range []string{"unknown_type", "invalid_id", "malformed"} {
+		p, _ := got[n+i]["problem"].(map[string]any)
+		if p == nil || p["code"] != code {
+			t.Errorf("bad line %d: want %s, got %v", n+i+1, code, got[n+i])
+		}
+	}
+}
+
+// TestImport sends a file through Import and checks the summary.
+func TestImport(t *testing.T) {
+	e := setup(t)
+	var file strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&file, `{"scheduleId":"imp%d","type":"Reserve","idempotencyKey":"r%d","data":{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}}`+"\n", i, i)
+	}
+	fmt.Fprintf(&file, `{"scheduleId":"imp0","type":"Reserve","idempotencyKey":"r0","data":{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}}`+"\n")
+	fmt.Fprintf(&file, `{"scheduleId":"imp1","type":"CheckOut"}`+"\n")
+	fmt.Fprintf(&file, `{"scheduleId":"imp1","type":"Nope"}`+"\n")
+	var calls []int
+	sum, err := ingest.Import(context.Background(), http.DefaultClient, e.url, tokenA, strings.NewReader(file.String()), 100,
+		func(done int) { calls = append(calls, done) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ingest.Summary{Accepted: 300, Rejected: 1, Duplicate: 1, Failed: 1}
+	if sum != want {
+		t.Fatalf("summary %v, want %v", sum, want)
+	}
+	if len(calls) != 4 || calls[3] != 303 {
+		t.Fatalf("progress calls %v", calls)
+	}
+	if _, err := ingest.Import(context.Background(), http.DefaultClient, e.url, "wrong", strings.NewReader(file.String()), 100, nil); err == nil {
+		t.Fatal("import with a bad token must fail")
+	}
+}
