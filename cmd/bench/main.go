@@ -32,8 +32,10 @@ var (
 	rawCount     = flag.Int("raw", 500000, "records for the raw produce rate")
 	profile      = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor here")
 	httpRequests = flag.Int("requests", 20000, "HTTP requests of the ingest load")
-	heapProf     = flag.String("heapprofile", "", "write a heap profile of the processor after the many-stream drain here")
-	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix, drain (1k streams), latency, cold, fold (a restore folding the events) or preview (the replay preview of the restore case)")
+	heapProf     = flag.String("heapprofile", "", "write a heap profile of the processor (with its allocations since start) after the many-stream drain, or the -cpuprofile-phase mix variant's, here")
+	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix-durable, mix-memory, mix-members, mix-naive (the many-schedules case's variants), drain (1k streams), latency, cold, fold (a restore folding the events) or preview (the replay preview of the restore case)")
+	onlyMix      = flag.Bool("only-mix", false, "stop after the many-schedules case")
+	mixWhich     = flag.String("mix-variants", "durable,memory,members,naive", "variants of the many-schedules case to run: durable, memory (state in memory), members (-members 2), naive (the naive map processor)")
 	mixStreams   = flag.Int("mix-schedules", 400000, "schedules in the many-schedules case (a few interleaved commands each)")
 	// An external Kafka, and how to reach it; the services bench starts
 	// get the -kafka-* settings through their REWIND_* variables.
@@ -49,6 +51,13 @@ func main() {
 	for _, kv := range kafkaFlags.Environ() {
 		name, value, _ := strings.Cut(kv, "=")
 		os.Setenv(name, value)
+	}
+	if *naive {
+		if err := runNaive(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: naive:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if *loadgen {
 		if err := runLoadgen(); err != nil {
@@ -110,6 +119,9 @@ func run() error {
 			return err
 		}
 	}
+	if *onlyMix {
+		return nil
+	}
 	// Restores of one set of schedules with 1× and 3× the history.
 	if *restoreSchedules > 0 {
 		if err := restoreCase(dir); err != nil {
@@ -161,7 +173,7 @@ func run() error {
 		return err
 	}
 	fmt.Printf("exactly-once throughput, %dk streams  %9.0f commands/s (%.2f× the 1k-stream rate)\n", *many/1000, tpMany, tpMany/tp1k)
-	if *heapProf != "" {
+	if *heapProf != "" && !strings.HasPrefix(*phase, "mix-") {
 		e.fetchProfile("heap", *heapProf)
 	}
 	if os.Getenv("BENCH_DEBUG") != "" {

@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -50,29 +52,54 @@ var visits = [][][2]string{
 	},
 }
 
-// mixCase prints the many-schedules case: durable, then the same loop
-// with its state in memory.
+// mixVariants are the processors of the many-schedules case, by name:
+// durable (the defaults), the same loop with its state in memory,
+// durable with two members in the process, and the naive map processor
+// (runNaive).
+var mixVariants = []struct {
+	name, what string
+	flags      []string
+}{
+	{"durable", "", nil},
+	// Pebble's files then live on the Go heap: a heap limit sized for the
+	// durable store would make the GC run back to back.
+	{"memory", "state in memory", []string{"-in-memory", "-memory-limit-mib", "0"}},
+	{"members", "durable, -members 2", []string{"-members", "2"}},
+	{"naive", "naive map processor", nil},
+}
+
+// mixCase prints the many-schedules case, each variant of -mix-variants
+// on a broker of its own, with its ratios to the raw rate and of the
+// durable rate to it.
 func mixCase(dir string, raw float64) error {
-	mix, n, stats, err := mixRate(filepath.Join(dir, "mix"), *mixStreams, false)
-	if err != nil {
-		return err
+	var durable float64
+	for _, v := range mixVariants {
+		if !slices.Contains(strings.Split(*mixWhich, ","), v.name) {
+			continue
+		}
+		rate, n, stats, err := mixRate(filepath.Join(dir, "mix-"+v.name), *mixStreams, v.name, v.flags...)
+		if err != nil {
+			return err
+		}
+		switch {
+		case v.name == "durable":
+			durable = rate
+			fmt.Printf("many schedules (%dk, %d commands)   %9.0f commands/s (ratio to raw %.3f)\n", *mixStreams/1000, n, rate, rate/raw)
+		case durable > 0:
+			fmt.Printf("  the same, %-28s %9.0f commands/s (durable ÷ this %.2f, ratio to raw %.3f)\n", v.what, rate, durable/rate, rate/raw)
+		default:
+			fmt.Printf("  the same, %-28s %9.0f commands/s (ratio to raw %.3f)\n", v.what, rate, rate/raw)
+		}
+		fmt.Println(stats)
 	}
-	fmt.Printf("many schedules (%dk, %d commands)   %9.0f commands/s (ratio to raw %.3f)\n", *mixStreams/1000, n, mix, mix/raw)
-	fmt.Println(stats)
-	mem, _, stats, err := mixRate(filepath.Join(dir, "mix-memory"), *mixStreams, true)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("  the same, state in memory             %9.0f commands/s (durable ÷ in-memory %.2f)\n", mem, mix/mem)
-	fmt.Println(stats)
 	return nil
 }
 
-// mixRate drains the many-schedules case on a broker and processor of
-// its own (inMemory: the processor keeps its state in memory) and
-// returns commands per second from the first commit to the last, and a
-// line on the processor's GC, CPU and memory.
-func mixRate(dir string, schedules int, inMemory bool) (rate float64, n int, stats string, err error) {
+// mixRate drains the many-schedules case on a broker and processor (with
+// the extra flags) of its own and returns commands per second from the
+// first commit to the last, and a line on the processor's GC, CPU and
+// memory.
+func mixRate(dir string, schedules int, variant string, extra ...string) (rate float64, n int, stats string, err error) {
 	kafka := freeAddr()
 	broker := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", kafka, "-data-dir", filepath.Join(dir, "kafka"))
 	broker.Stderr = os.Stderr
@@ -95,18 +122,20 @@ func mixRate(dir string, schedules int, inMemory bool) (rate float64, n int, sta
 		return 0, 0, "", err
 	}
 	e := &env{dir: dir, kafka: kafka, adm: kadm.NewClient(cl)}
-	var extra []string
-	if inMemory {
-		// Pebble's files then live on the Go heap: a heap limit sized
-		// for the durable store would make the GC run back to back.
-		extra = append(extra, "-in-memory", "-memory-limit-mib", "0")
+	if variant == "naive" {
+		e.startNaive()
+	} else {
+		e.startProcessor(extra...)
 	}
-	e.startProcessor(extra...)
-	if *profile != "" && *phase == "mix" && !inMemory {
+	profiled := *phase == "mix-"+variant
+	if *profile != "" && profiled {
 		go e.cpuProfile(*profile)
 	}
 	defer func() { e.proc.Process.Signal(syscall.SIGTERM); e.proc.Wait() }()
 	rate, err = e.drain(ctx, n)
+	if *heapProf != "" && profiled {
+		e.fetchProfile("heap", *heapProf)
+	}
 	if err == nil {
 		// The GC's share, to see that the soft memory limit does not make
 		// it run back to back.

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/topics"
+)
+
+var (
+	naive        = flag.Bool("naive", false, "run as the naive map processor, the baseline of the many-schedules case (used by bench itself)")
+	naiveBrokers = flag.String("naive-brokers", "", "naive: Kafka")
+	naiveHTTP    = flag.String("naive-http", "", "naive: address of /metrics")
+)
+
+// runNaive is the baseline the durable processor is measured against:
+// the throwaway exactly-once processor anyone would write first. One
+// GroupTransactSession; every stream's state and every command id it
+// has seen in Go maps, nothing on disk; encoding/json through the same
+// kernel; at a start, the maps would be rebuilt by folding the topics
+// (here they start empty: the bench drains from empty outputs). It writes
+// the same events and results as Rewind, without the state topic, the
+// cache or the store.
+func runNaive() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { _ = http.ListenAndServe(*naiveHTTP, promhttp.Handler()) }()
+	kind := schedule.Kind
+	type stream struct {
+		state   any
+		version uint64
+	}
+	states := map[string]*stream{}
+	seen := map[string]bool{} // tenant/stream/command id
+	sess, err := kgo.NewGroupTransactSession(
+		kgo.SeedBrokers(*naiveBrokers),
+		kgo.ConsumerGroup("rewind-processor"),
+		kgo.ConsumeTopics(topics.Commands),
+		kgo.TransactionalID("rewind-naive"),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(0),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+	)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	nparts := int32(topics.DefaultPartitions)
+	for ctx.Err() == nil {
+		fetches := sess.PollRecords(ctx, 2000)
+		if fetches.NumRecords() == 0 {
+			continue
+		}
+		if err := sess.Begin(); err != nil {
+			return err
+		}
+		// The batch's changes, applied to the maps only after the commit.
+		changed := map[string]*stream{}
+		added := map[string]bool{}
+		fetches.EachRecord(func(rec *kgo.Record) {
+			res := &topics.Result{}
+			cmd, rejection := topics.DecodeCommand(rec, nparts)
+			res.CommandID, res.TenantID, res.ScheduleID = cmd.Meta.ID, cmd.Meta.Tenant, cmd.Meta.Stream
+			key := cmd.Meta.Tenant + "/" + cmd.Meta.Stream
+			id := key + "/" + cmd.Meta.ID
+			var events []aggregate.Envelope
+			switch {
+			case !cmd.Routed || rejection != nil:
+				res.Status, res.Code = topics.StatusRejected, "rejected"
+			case seen[id] || added[id]:
+				res.Status = topics.StatusDuplicate
+			default:
+				st := changed[key]
+				if st == nil {
+					st = states[key]
+				}
+				if st == nil {
+					st = &stream{state: kind.Seed()}
+				}
+				next, evs, err := func() (any, []aggregate.Envelope, error) {
+					c, err := kind.DecodeCommand(cmd.Type, cmd.Data)
+					if err != nil {
+						return nil, nil, err
+					}
+					return kind.Execute(st.state, st.version, cmd.Type, c, cmd.Meta)
+				}()
+				added[id] = true
+				if err != nil {
+					res.Status, res.Code = topics.StatusRejected, "rejected"
+					break
+				}
+				st = &stream{state: next, version: st.version + uint64(len(evs))}
+				changed[key] = st
+				events = evs
+				res.Status, res.Version = topics.StatusAccepted, st.version
+			}
+			for i := range events {
+				data, err := kind.EncodeEvent(events[i].Data)
+				if err != nil {
+					continue
+				}
+				res.Events = append(res.Events, topics.ResultEvent{Type: events[i].Type, Version: events[i].Version})
+				sess.Produce(ctx, topics.EventRecord(&events[i], data, rec.Partition), nil)
+			}
+			sess.Produce(ctx, topics.ResultRecord(res, rec.Key, rec.Partition), nil)
+		})
+		committed, err := sess.End(ctx, kgo.TryCommit)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return fmt.Errorf("end: %w", err)
+		}
+		if committed {
+			for k, st := range changed {
+				states[k] = st
+			}
+			for id := range added {
+				seen[id] = true
+			}
+		}
+	}
+	return nil
+}
+
+// startNaive starts the naive map processor in a process of its own, as
+// e.proc, on e's Kafka.
+func (e *env) startNaive() {
+	self, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	e.procHTTP = freeAddr()
+	e.proc = exec.Command(self, "-naive", "-naive-brokers", e.kafka, "-naive-http", e.procHTTP)
+	e.proc.Stderr = os.Stderr
+	if err := e.proc.Start(); err != nil {
+		panic(err)
+	}
+}
