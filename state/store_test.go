@@ -1,9 +1,12 @@
 package state_test
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,6 +125,48 @@ func TestCommandsKeep(t *testing.T) {
 	again := kept.Append(state.Command{ID: "d", At: 99, Fingerprint: 7})
 	if c, _ := again.Find("d"); c.At != 99 || c.Fingerprint != 7 {
 		t.Fatalf("found %+v, want the latest", c)
+	}
+}
+
+// TestCommandsFind: Find's skipping scan finds what a full walk finds,
+// with ids, times and outcomes of one-byte and longer varints.
+func TestCommandsFind(t *testing.T) {
+	var cmds state.Commands
+	want := map[string]state.Command{}
+	for i := range 300 {
+		c := state.Command{
+			ID:          strings.Repeat("x", i%150) + strconv.Itoa(i%200), // some ids come twice
+			At:          int64(i-150) * 1.3e16,                            // negative and positive, one to nine bytes
+			Fingerprint: uint64(i),
+			Outcome:     []byte(strings.Repeat("o", i%140)),
+		}
+		cmds = cmds.Append(c)
+		want[c.ID] = c // the latest of an id counts
+	}
+	for id, w := range want {
+		got, ok := cmds.Find(id)
+		if !ok || got.At != w.At || got.Fingerprint != w.Fingerprint || !bytes.Equal(got.Outcome, w.Outcome) {
+			t.Fatalf("Find(%q) = %+v, %v; want %+v", id, got, ok, w)
+		}
+	}
+	for _, id := range []string{"", "x", "1000", strings.Repeat("x", 149)} {
+		if got, ok := cmds.Find(id); ok {
+			t.Fatalf("Find(%q) found %+v, never remembered", id, got)
+		}
+	}
+}
+
+// BenchmarkFind looks up an id a hot stream does not remember among 500
+// it does: what every new command on it costs.
+func BenchmarkFind(b *testing.B) {
+	var cmds state.Commands
+	for i := range 500 {
+		cmds = cmds.Append(state.Command{ID: "cmd-" + strconv.Itoa(1e6+i), At: time.Now().UnixNano(), Fingerprint: uint64(i), Outcome: []byte(`{"status":"accepted","version":12}`)})
+	}
+	for b.Loop() {
+		if _, ok := cmds.Find("cmd-2000000"); ok {
+			b.Fatal("found")
+		}
 	}
 }
 

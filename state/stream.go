@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"math/bits"
 )
 
 // Stream is one stream's record: the logic version that computed it, its
@@ -48,13 +49,75 @@ func (c Commands) Len() int { return len(c.raw) }
 
 // Find returns the remembered command with the id; the latest, should an
 // id have been used again after its window ended.
+//
+// Every command of a stream looks its id up, and a hot stream remembers
+// hundreds, so the scan compares ids and skips the rest of each entry
+// undecoded; only the match is decoded.
 func (c Commands) Find(id string) (cmd Command, found bool) {
-	for e := range c.entries() {
-		if string(e.id) == id {
-			cmd, found = Command{ID: id, At: e.at, Fingerprint: e.fp, Outcome: e.outcome}, true
+	match := -1
+	for off := 0; off < len(c.raw); {
+		eid, n := skipEntry(c.raw[off:])
+		if n == 0 {
+			break
+		}
+		// Ids of one stream often share a prefix and a length: the last
+		// byte tells most apart without a call to compare them.
+		if len(eid) == len(id) && (len(id) == 0 || eid[len(eid)-1] == id[len(id)-1]) && string(eid) == id {
+			match = off
+		}
+		off += n
+	}
+	if match < 0 {
+		return Command{}, false
+	}
+	e, _ := nextEntry(c.raw[match:])
+	return Command{ID: id, At: e.at, Fingerprint: e.fp, Outcome: e.outcome}, true
+}
+
+// skipEntry returns the id of the entry at the start of b and the entry's
+// length, decoding only the two lengths; n is 0 when malformed. Lengths
+// under 128 take one byte, the common case, read without a loop.
+func skipEntry(b []byte) (id []byte, n int) {
+	l, k := shortUvarint(b)
+	if k <= 0 || l > uint64(len(b)-k) {
+		return nil, 0
+	}
+	id = b[k : k+int(l)]
+	n = k + int(l)
+	// The time is a varint: its last byte is the first below 0x80. Eight
+	// bytes are tested at once; a time in nanoseconds takes nine.
+	i := n
+	if i+8 <= len(b) {
+		if m := ^binary.LittleEndian.Uint64(b[i:]) & 0x8080808080808080; m != 0 {
+			i += bits.TrailingZeros64(m) / 8
+		} else {
+			i += 8
 		}
 	}
-	return cmd, found
+	for ; i < len(b) && b[i] >= 0x80; i++ {
+		if i-n == binary.MaxVarintLen64 {
+			return nil, 0
+		}
+	}
+	if i >= len(b) || i-n >= binary.MaxVarintLen64 {
+		return nil, 0
+	}
+	n = i + 1 + 8 // and the fingerprint
+	if n > len(b) {
+		return nil, 0
+	}
+	l, k = shortUvarint(b[n:])
+	if k <= 0 || l > uint64(len(b)-n-k) {
+		return nil, 0
+	}
+	return id, n + k + int(l)
+}
+
+func shortUvarint(b []byte) (uint64, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return uint64(b[0]), 1
+	}
+	return binary.Uvarint(b)
 }
 
 // All yields the remembered commands, oldest first.
@@ -71,15 +134,21 @@ func (c Commands) All() iter.Seq[Command] {
 // Keep returns the list without the commands older than cutoff (Unix
 // nanoseconds).
 func (c Commands) Keep(cutoff int64) Commands {
-	out := Commands{}
+	// Nothing is copied until something is dropped: usually nothing is,
+	// and then the list shares the receiver's memory.
+	var out Commands
+	off, dropped := 0, false
 	for e := range c.entries() {
-		if e.at < cutoff {
-			continue
+		switch {
+		case e.at < cutoff && !dropped:
+			out.raw, dropped = append(out.raw, c.raw[:off]...), true
+		case e.at >= cutoff && dropped:
+			out.raw = append(out.raw, e.raw...)
 		}
-		out.raw = append(out.raw, e.raw...)
+		off += len(e.raw)
 	}
-	if len(out.raw) == len(c.raw) {
-		return c // nothing dropped: share the memory
+	if !dropped {
+		return c
 	}
 	return out
 }
