@@ -33,7 +33,7 @@ var (
 	profile      = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor here")
 	httpRequests = flag.Int("requests", 20000, "HTTP requests of the ingest load")
 	heapProf     = flag.String("heapprofile", "", "write a heap profile of the processor (with its allocations since start) after the many-stream drain, or the -cpuprofile-phase mix variant's, here")
-	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix-durable, mix-memory, mix-members, mix-naive (the many-schedules case's variants), drain (1k streams), latency, cold, fold (a restore folding the events) or preview (the replay preview of the restore case)")
+	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix-durable, mix-memory, mix-members, mix-naive (the many-schedules case's variants), drain (1k streams), hot-naive (the naive map processor on them), latency, cold, fold (a restore folding the events) or preview (the replay preview of the restore case)")
 	onlyMix      = flag.Bool("only-mix", false, "stop after the many-schedules case")
 	mixWhich     = flag.String("mix-variants", "durable,memory,members,naive", "variants of the many-schedules case to run: durable, memory (state in memory), members (-members 2), naive (the naive map processor)")
 	mixStreams   = flag.Int("mix-schedules", 400000, "schedules in the many-schedules case (a few interleaved commands each)")
@@ -145,6 +145,16 @@ func run() error {
 		return err
 	}
 	fmt.Printf("exactly-once throughput, 1k streams     %9.0f commands/s (%d commands; ratio to raw %.3f)\n", tp1k, *backlog, tp1k/raw)
+	// The baseline of the same backlog: the naive map processor, on a
+	// broker of its own.
+	hot := func(ctx context.Context, cl *kgo.Client) (int, error) {
+		return *backlog, (&env{cl: cl}).produceCommands(ctx, *backlog, 1000)
+	}
+	naive1k, _, stats, err := drainAlone(filepath.Join(dir, "hot-naive"), hot, "hot-naive")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  the same, naive map processor         %9.0f commands/s (Rewind ÷ this %.2f, ratio to raw %.3f)\n%s\n", naive1k, tp1k/naive1k, naive1k/raw, stats)
 
 	if *profile != "" && *phase == "latency" {
 		go e.cpuProfile(*profile)

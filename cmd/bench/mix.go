@@ -77,7 +77,8 @@ func mixCase(dir string, raw float64) error {
 		if !slices.Contains(strings.Split(*mixWhich, ","), v.name) {
 			continue
 		}
-		rate, n, stats, err := mixRate(filepath.Join(dir, "mix-"+v.name), *mixStreams, v.name, v.flags...)
+		produce := func(ctx context.Context, cl *kgo.Client) (int, error) { return produceMix(ctx, cl, *mixStreams) }
+		rate, n, stats, err := drainAlone(filepath.Join(dir, "mix-"+v.name), produce, "mix-"+v.name, v.flags...)
 		if err != nil {
 			return err
 		}
@@ -95,11 +96,12 @@ func mixCase(dir string, raw float64) error {
 	return nil
 }
 
-// mixRate drains the many-schedules case on a broker and processor (with
-// the extra flags) of its own and returns commands per second from the
-// first commit to the last, and a line on the processor's GC, CPU and
-// memory.
-func mixRate(dir string, schedules int, variant string, extra ...string) (rate float64, n int, stats string, err error) {
+// drainAlone drains the backlog produce writes on a broker and processor
+// of their own: Rewind's with the extra flags, or the naive map processor
+// if the variant's name ends in "naive". It returns commands per second
+// from the first commit to the last, and a line on the processor's GC,
+// CPU and memory. A -cpuprofile-phase of the variant's name profiles it.
+func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, error), variant string, extra ...string) (rate float64, n int, stats string, err error) {
 	kafka := freeAddr()
 	broker := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", kafka, "-data-dir", filepath.Join(dir, "kafka"))
 	broker.Stderr = os.Stderr
@@ -117,17 +119,17 @@ func mixRate(dir string, schedules int, variant string, extra ...string) (rate f
 	if _, err := topics.Ensure(ctx, cl, 12, -1); err != nil {
 		return 0, 0, "", err
 	}
-	n, err = produceMix(ctx, cl, schedules)
+	n, err = produce(ctx, cl)
 	if err != nil {
 		return 0, 0, "", err
 	}
 	e := &env{dir: dir, kafka: kafka, adm: kadm.NewClient(cl)}
-	if variant == "naive" {
+	if strings.HasSuffix(variant, "naive") {
 		e.startNaive()
 	} else {
 		e.startProcessor(extra...)
 	}
-	profiled := *phase == "mix-"+variant
+	profiled := *phase == variant
 	if *profile != "" && profiled {
 		go e.cpuProfile(*profile)
 	}
