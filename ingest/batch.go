@@ -50,7 +50,7 @@ type pendingLine struct {
 func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who api.Principal) {
 	wait, perr := s.wait(r)
 	if perr != nil {
-		writeProblem(w, http.StatusBadRequest, perr.Code, perr.Message)
+		api.WriteProblem(w, perr.Code, perr.Message)
 		return
 	}
 	if wait > 0 {
@@ -69,14 +69,14 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who api.Princ
 			continue
 		}
 		if len(lines) == maxBatchLines {
-			writeProblem(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("at most %d commands per request", maxBatchLines))
+			api.WriteProblem(w, api.CodeTooLarge, fmt.Sprintf("at most %d commands per request", maxBatchLines))
 			s.closeAll(lines)
 			return
 		}
 		lines = append(lines, s.startLine(r.Context(), who, sc.Bytes()))
 	}
 	if err := sc.Err(); err != nil {
-		lines = append(lines, &pendingLine{problem: &api.Problem{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Detail: "a line is over 64 KiB"}})
+		lines = append(lines, &pendingLine{problem: problem(api.CodeTooLarge, "a line is over 64 KiB")})
 	}
 	defer s.closeAll(lines)
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -98,22 +98,22 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who api.Princ
 func (s *Server) startLine(ctx context.Context, who api.Principal, raw []byte) *pendingLine {
 	var c BatchCommand
 	if err := aggregate.DecodeStrict(raw, &c); err != nil {
-		return &pendingLine{problem: &api.Problem{Status: http.StatusBadRequest, Code: aggregate.CodeOf(err), Detail: rejectionMessage(err)}}
+		return &pendingLine{problem: problem(aggregate.CodeOf(err), rejectionMessage(err))}
 	}
 	if !aggregate.ValidID(c.ScheduleID) {
-		return &pendingLine{problem: &api.Problem{Status: http.StatusBadRequest, Code: aggregate.CodeInvalidID, Detail: "scheduleId must match " + aggregate.IDPattern}}
+		return &pendingLine{problem: problem(aggregate.CodeInvalidID, "scheduleId must match "+aggregate.IDPattern)}
 	}
 	if !s.types[c.Type] {
-		return &pendingLine{problem: &api.Problem{Status: http.StatusNotFound, Code: aggregate.CodeUnknownType, Detail: s.unknownType(c.Type)}}
+		return &pendingLine{problem: problem(aggregate.CodeUnknownType, s.unknownType(c.Type))}
 	}
 	if _, err := s.cfg.Kind.DecodeCommand(c.Type, c.Data); err != nil {
-		return &pendingLine{problem: &api.Problem{Status: http.StatusBadRequest, Code: aggregate.CodeOf(err), Detail: rejectionMessage(err)}}
+		return &pendingLine{problem: problem(aggregate.CodeOf(err), rejectionMessage(err))}
 	}
 	m := aggregate.Meta{ID: c.IdempotencyKey, Tenant: who.Tenant, Stream: c.ScheduleID, Initiator: who.Subject, Time: time.Now().UTC()}
 	if m.ID == "" {
 		m.ID = newID()
 	} else if len(m.ID) > 256 {
-		return &pendingLine{problem: &api.Problem{Status: http.StatusBadRequest, Code: CodeBadParameter, Detail: "idempotencyKey is at most 256 bytes"}}
+		return &pendingLine{problem: problem(api.CodeBadParameter, "idempotencyKey is at most 256 bytes")}
 	}
 	if c.ExpectedVersion != nil {
 		m.ExpectedVersion, m.HasExpectedVersion = *c.ExpectedVersion, true
@@ -141,9 +141,7 @@ func (s *Server) finishLine(ctx context.Context, n int, l *pendingLine, deadline
 		err = context.DeadlineExceeded
 	}
 	if err != nil {
-		return batchLine{Line: n, Problem: &api.Problem{Type: "https://rewind.dev/problems/" + CodeUnavailable,
-			Title: http.StatusText(http.StatusServiceUnavailable), Status: http.StatusServiceUnavailable,
-			Code: CodeUnavailable, Detail: "Kafka did not acknowledge command " + l.meta.ID + " in time; retry with that idempotencyKey"}}
+		return batchLine{Line: n, Problem: problem(api.CodeKafkaUnavailable, "Kafka did not acknowledge command "+l.meta.ID+" in time; retry with that idempotencyKey")}
 	}
 	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -169,4 +167,10 @@ func (s *Server) closeAll(lines []*pendingLine) {
 			l.ticket.Close()
 		}
 	}
+}
+
+// problem is a line's problem document, with the status of its code.
+func problem(code, detail string) *api.Problem {
+	p := api.NewProblem(code, detail)
+	return &p
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/ingest"
-	"github.com/rewind/rewind/internal/cli"
+	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
 )
@@ -88,13 +88,13 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			t.Errorf("documented route %q has no handler or was never exercised", route)
 		}
 	}
-	if ingest.CodeIdempotencyKeyReused != processor.CodeIdempotencyKeyReused {
-		t.Errorf("ingest answers %q with 422, the processor rejects with %q", ingest.CodeIdempotencyKeyReused, processor.CodeIdempotencyKeyReused)
+	if api.CodeIdempotencyKeyReused != processor.CodeIdempotencyKeyReused {
+		t.Errorf("ingest answers %q with 422, the processor rejects with %q", api.CodeIdempotencyKeyReused, processor.CodeIdempotencyKeyReused)
 	}
-	for _, code := range []string{ingest.CodeUnauthorized, ingest.CodeForbidden, ingest.CodeTooLarge,
-		ingest.CodeBadParameter, ingest.CodeUnavailable, ingest.CodeUnknownCommand,
-		ingest.CodeInsufficientScope, ingest.CodeTooManyWaiting, ingest.CodeIdempotencyKeyReused,
-		cli.CodeNotFound, cli.CodeMethodNotAllowed,
+	for _, code := range []string{api.CodeUnauthorized, api.CodeForbidden, api.CodeTooLarge,
+		api.CodeBadParameter, api.CodeKafkaUnavailable, api.CodeUnknownCommand,
+		api.CodeInsufficientScope, api.CodeTooManyWaiting, api.CodeIdempotencyKeyReused,
+		api.CodeNotFound, api.CodeMethodNotAllowed,
 		"malformed", "unknown_type", "unknown_field", "invalid_field", "missing_field", "invalid_id"} {
 		if !codes[code] {
 			t.Errorf("problem code %q is not in openapi.yaml", code)

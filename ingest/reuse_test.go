@@ -16,6 +16,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/ingest"
+	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/topics"
 )
@@ -50,7 +51,7 @@ func fakeProcessor(t *testing.T, brokers string) {
 				case strings.HasPrefix(id, "silent-"):
 					return
 				case strings.HasPrefix(id, "reused-"):
-					res.Status, res.Code, res.Message, res.Version = topics.StatusRejected, ingest.CodeIdempotencyKeyReused, "the id was used for another command", 0
+					res.Status, res.Code, res.Message, res.Version = topics.StatusRejected, api.CodeIdempotencyKeyReused, "the id was used for another command", 0
 				}
 				cl.Produce(ctx, topics.ResultRecord(&res, r.Key, r.Partition), nil)
 			})
@@ -101,12 +102,12 @@ func TestIdempotencyKeyReused(t *testing.T) { reusedKey(t, fakeEnv(t, 0)) }
 
 func reusedKey(t *testing.T, e *env) {
 	r := e.do(t, "POST", "/v1/schedules/visit-1/commands/CheckIn", tokenA, `{"channel":"desk"}`, "Idempotency-Key", "reused-1")
-	if r.status != http.StatusUnprocessableEntity || r.body["code"] != ingest.CodeIdempotencyKeyReused ||
+	if r.status != http.StatusUnprocessableEntity || r.body["code"] != api.CodeIdempotencyKeyReused ||
 		r.header.Get("Content-Type") != "application/problem+json" || r.header.Get("ETag") != "" ||
 		!strings.Contains(r.body["detail"].(string), "reused-1") {
 		t.Fatalf("POST with a reused key: %d %v %v", r.status, r.header, r.body)
 	}
-	if r := e.do(t, "GET", "/v1/commands/reused-1", tokenA, ""); r.status != http.StatusUnprocessableEntity || r.body["code"] != ingest.CodeIdempotencyKeyReused {
+	if r := e.do(t, "GET", "/v1/commands/reused-1", tokenA, ""); r.status != http.StatusUnprocessableEntity || r.body["code"] != api.CodeIdempotencyKeyReused {
 		t.Fatalf("GET of a reused key: %d %v", r.status, r.body)
 	}
 	// The fake accepts the others: the 422 is the key's, not ingest's.
@@ -136,7 +137,7 @@ func reusedKey(t *testing.T, e *env) {
 		t.Fatalf("batch: %v", lines)
 	}
 	p, _ := lines[1]["problem"].(map[string]any)
-	if p == nil || p["code"] != ingest.CodeIdempotencyKeyReused || p["status"] != 422.0 || lines[1]["status"] != nil {
+	if p == nil || p["code"] != api.CodeIdempotencyKeyReused || p["status"] != 422.0 || lines[1]["status"] != nil {
 		t.Fatalf("batch line with a reused key: %v", lines[1])
 	}
 	sum, err := ingest.Import(context.Background(), http.DefaultClient, e.url, tokenA, strings.NewReader(body), 10, nil)
@@ -189,7 +190,7 @@ func waitingBound(t *testing.T, e *env) {
 		}
 	}
 	r := e.do(t, "POST", "/v1/schedules/v/commands/CheckIn?wait=1s", tokenA, `{"channel":"desk"}`)
-	if r.status != http.StatusServiceUnavailable || r.body["code"] != ingest.CodeTooManyWaiting || r.header.Get("Retry-After") == "" {
+	if r.status != http.StatusServiceUnavailable || r.body["code"] != api.CodeTooManyWaiting || r.header.Get("Retry-After") == "" {
 		t.Fatalf("over the bound: %d %v %v", r.status, r.header, r.body)
 	}
 	if r := e.do(t, "POST", "/v1/schedules/v/commands/CheckIn?wait=0", tokenA, `{"channel":"desk"}`); r.status != http.StatusAccepted {

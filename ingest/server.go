@@ -175,7 +175,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, api.Principal
 		}
 		for _, name := range forbiddenHeaders {
 			if r.Header.Get(name) != "" {
-				writeProblem(rec, http.StatusForbidden, CodeForbidden, "the tenant and initiator come from the token; "+name+" is not accepted")
+				api.WriteProblem(rec, api.CodeForbidden, "the tenant and initiator come from the token; "+name+" is not accepted")
 				return
 			}
 		}
@@ -186,29 +186,29 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, api.Principal
 func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Principal) {
 	stream, typ := r.PathValue("id"), r.PathValue("type")
 	if !aggregate.ValidID(stream) {
-		writeProblem(w, http.StatusBadRequest, aggregate.CodeInvalidID, "schedule id must match "+aggregate.IDPattern)
+		api.WriteProblem(w, aggregate.CodeInvalidID, "schedule id must match "+aggregate.IDPattern)
 		return
 	}
 	if !s.types[typ] {
-		writeProblem(w, http.StatusNotFound, aggregate.CodeUnknownType, s.unknownType(typ))
+		api.WriteProblem(w, aggregate.CodeUnknownType, s.unknownType(typ))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, topics.MaxCommandBytes))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			writeProblem(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("a command is at most %d bytes", topics.MaxCommandBytes))
+			api.WriteProblem(w, api.CodeTooLarge, fmt.Sprintf("a command is at most %d bytes", topics.MaxCommandBytes))
 			return
 		}
-		writeProblem(w, http.StatusBadRequest, aggregate.CodeMalformed, "unreadable body")
+		api.WriteProblem(w, aggregate.CodeMalformed, "unreadable body")
 		return
 	}
 	if _, err := s.cfg.Kind.DecodeCommand(typ, body); err != nil {
-		writeProblem(w, http.StatusBadRequest, aggregate.CodeOf(err), rejectionMessage(err))
+		api.WriteProblem(w, aggregate.CodeOf(err), rejectionMessage(err))
 		return
 	}
 	meta, wait, perr := s.meta(r, who, stream)
 	if perr != nil {
-		writeProblem(w, http.StatusBadRequest, perr.Code, perr.Message)
+		api.WriteProblem(w, perr.Code, perr.Message)
 		return
 	}
 	if wait > 0 {
@@ -220,7 +220,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Pri
 	}
 	res, done, status := s.send(r.Context(), typ, meta, body, wait)
 	if status != 0 {
-		writeProblem(w, status, CodeUnavailable, "Kafka did not acknowledge command "+meta.ID+
+		api.WriteProblem(w, api.CodeKafkaUnavailable, "Kafka did not acknowledge command "+meta.ID+
 			" in time; it may or may not land: retry with Idempotency-Key: "+meta.ID)
 		return
 	}
@@ -240,12 +240,12 @@ func (s *Server) meta(r *http.Request, who api.Principal, stream string) (aggreg
 	if m.ID == "" {
 		m.ID = newID()
 	} else if len(m.ID) > 256 || strings.ContainsAny(m.ID, "\x00\r\n") {
-		return m, 0, aggregate.Reject(CodeBadParameter, "Idempotency-Key is at most 256 bytes of one line")
+		return m, 0, aggregate.Reject(api.CodeBadParameter, "Idempotency-Key is at most 256 bytes of one line")
 	}
 	if im := r.Header.Get("If-Match"); im != "" {
 		v, ok := api.ParseIfMatch(im)
 		if !ok {
-			return m, 0, aggregate.Reject(CodeBadParameter, `If-Match must be one version, like "3"`)
+			return m, 0, aggregate.Reject(api.CodeBadParameter, `If-Match must be one version, like "3"`)
 		}
 		m.ExpectedVersion, m.HasExpectedVersion = v, true
 	}
@@ -261,7 +261,7 @@ func (s *Server) wait(r *http.Request) (time.Duration, *aggregate.Rejection) {
 	}
 	d, err := time.ParseDuration(q)
 	if err != nil || d < 0 {
-		return 0, aggregate.Reject(CodeBadParameter, "wait must be a duration like 5s")
+		return 0, aggregate.Reject(api.CodeBadParameter, "wait must be a duration like 5s")
 	}
 	return min(d, s.cfg.MaxWait), nil
 }
@@ -313,7 +313,7 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, who api.Prin
 	if r.URL.Query().Has("wait") {
 		d, perr := s.wait(r)
 		if perr != nil {
-			writeProblem(w, http.StatusBadRequest, perr.Code, perr.Message)
+			api.WriteProblem(w, perr.Code, perr.Message)
 			return
 		}
 		wait = d
@@ -352,10 +352,10 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, who api.Prin
 		writeJSON(w, http.StatusAccepted, topics.Result{CommandID: id, TenantID: who.Tenant, Status: "pending"})
 	case !s.cfg.Waiter.Loaded():
 		w.Header().Set("Retry-After", "1")
-		writeProblem(w, http.StatusServiceUnavailable, CodeOutcomesLoading,
+		api.WriteProblem(w, api.CodeOutcomesLoading,
 			fmt.Sprintf("this instance is still reading the outcomes on schedule-results (%d records left); retry", s.cfg.Waiter.HistoryLeft()))
 	default:
-		writeProblem(w, http.StatusNotFound, CodeUnknownCommand, "no outcome for this command id and tenant on schedule-results (kept 7 days)")
+		api.WriteProblem(w, api.CodeUnknownCommand, "no outcome for this command id and tenant on schedule-results (kept 7 days)")
 	}
 }
 
@@ -375,7 +375,7 @@ func (s *Server) unknownType(typ string) string {
 // it for done).
 func writeOutcome(w http.ResponseWriter, res topics.Result) {
 	if p := reusedKey(res); p != nil {
-		writeProblem(w, p.Status, p.Code, p.Detail)
+		p.Write(w)
 		return
 	}
 	if res.Status == topics.StatusRejected || res.FirstStatus == topics.StatusRejected {
@@ -400,10 +400,7 @@ type rejection struct {
 }
 
 func writeRejection(w http.ResponseWriter, res topics.Result) {
-	status := http.StatusConflict
-	if res.Code == aggregate.CodeVersionConflict {
-		status = http.StatusPreconditionFailed
-	}
+	status := api.RejectionStatus(res.Code)
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(rejection{
@@ -417,14 +414,12 @@ func writeRejection(w http.ResponseWriter, res topics.Result) {
 // reusedKey is the problem answering a result that refuses a reused
 // Idempotency-Key (or command id), and nil for any other result.
 func reusedKey(res topics.Result) *api.Problem {
-	if res.Status != topics.StatusRejected || res.Code != CodeIdempotencyKeyReused {
+	if res.Status != topics.StatusRejected || res.Code != api.CodeIdempotencyKeyReused {
 		return nil
 	}
-	return &api.Problem{Type: "https://rewind.dev/problems/" + CodeIdempotencyKeyReused,
-		Title: http.StatusText(http.StatusUnprocessableEntity), Status: http.StatusUnprocessableEntity,
-		Code: CodeIdempotencyKeyReused,
-		Detail: "Idempotency-Key " + res.CommandID + " was already used for a different command (another type, data or " +
-			"expected version); this command was not run. Send it with a new key."}
+	p := api.NewProblem(api.CodeIdempotencyKeyReused, "Idempotency-Key "+res.CommandID+" was already used for a different command "+
+		"(another type, data or expected version); this command was not run. Send it with a new key.")
+	return &p
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -272,7 +273,7 @@ func (w *Waiter) deliver(r *kgo.Record) {
 // ownOutcome reports whether res is what the command itself came to:
 // accepted or rejected, not a duplicate or a refused reuse of its id.
 func ownOutcome(res topics.Result) bool {
-	return res.Status != topics.StatusDuplicate && res.Code != CodeIdempotencyKeyReused
+	return res.Status != topics.StatusDuplicate && res.Code != api.CodeIdempotencyKeyReused
 }
 
 // Ticket waits for one command's outcome. Register it before producing, so

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/query"
 )
 
@@ -19,7 +20,7 @@ func TestScopes(t *testing.T) {
 	s.waitFolded(1)
 	for _, p := range []string{"/v1/schedules/visit-1", "/v1/schedules/visit-1/events", "/v1/schedules/visit-1/timeline",
 		"/v1/schedules?from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z", "/v1/visitors/v-1/schedules"} {
-		if code, pc := s.get(tokenKiosk, p, nil); code != http.StatusForbidden || pc != query.CodeInsufficientScope {
+		if code, pc := s.get(tokenKiosk, p, nil); code != http.StatusForbidden || pc != api.CodeInsufficientScope {
 			t.Errorf("GET %s with a write-only token: %d %s", p, code, pc)
 		}
 		if code, _ := s.get(tokenA, p, nil); code != 200 {
@@ -63,7 +64,7 @@ func TestWaitingBound(t *testing.T) {
 		}
 	}
 	code, pc := s.get(tokenA, "/v1/schedules/visit-1?minVersion=99&wait=1s", nil)
-	if code != http.StatusServiceUnavailable || pc != query.CodeTooManyWaiting {
+	if code != http.StatusServiceUnavailable || pc != api.CodeTooManyWaiting {
 		t.Fatalf("over the bound: %d %s", code, pc)
 	}
 	if code, _ := s.get(tokenA, "/v1/schedules/visit-1?minVersion=1", nil); code != 200 {
@@ -73,11 +74,11 @@ func TestWaitingBound(t *testing.T) {
 	<-held
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		code, pc = s.get(tokenA, "/v1/schedules/visit-1?minVersion=99&wait=0s", nil)
-		if pc == query.CodeViewBehind || time.Now().After(deadline) {
+		if pc == api.CodeViewBehind || time.Now().After(deadline) {
 			break
 		}
 	}
-	if pc != query.CodeViewBehind {
+	if pc != api.CodeViewBehind {
 		t.Fatalf("after the held request ended, the slot is not free: %d %s", code, pc)
 	}
 }

@@ -42,7 +42,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	for _, p := range []string{"/v1/schedules/only-a", "/v1/schedules/only-a/events", "/v1/schedules/only-a/timeline",
 		"/v1/schedules/only-a?version=1"} {
-		if code, pc := s.get(tokenB, p, nil); code != 404 || pc != query.CodeUnknownSchedule {
+		if code, pc := s.get(tokenB, p, nil); code != 404 || pc != api.CodeUnknownSchedule {
 			t.Errorf("clinic-b GET %s: %d %s, want 404 unknown_schedule", p, code, pc)
 		}
 	}
@@ -296,9 +296,9 @@ func TestBadParameters(t *testing.T) {
 		}
 	}
 	for p, want := range map[string]string{
-		"/v1/schedules/visit-1?version=2":               query.CodeUnknownVersion,
-		"/v1/schedules/nobody":                          query.CodeUnknownSchedule,
-		"/v1/schedules/visit-1?at=2020-01-01T00:00:00Z": query.CodeBeforeFirstEvent,
+		"/v1/schedules/visit-1?version=2":               api.CodeUnknownVersion,
+		"/v1/schedules/nobody":                          api.CodeUnknownSchedule,
+		"/v1/schedules/visit-1?at=2020-01-01T00:00:00Z": api.CodeBeforeFirstEvent,
 	} {
 		if got, pc := s.get(tokenA, p, nil); got != 404 || pc != want {
 			t.Errorf("GET %s: %d %q, want 404 %q", p, got, pc, want)
@@ -402,7 +402,7 @@ func TestMinVersionWaits(t *testing.T) {
 	w.commit(w.exec("clinic-a", "visit-1", "Reserve", reserve("v-1", t0, time.Hour), t0))
 	s := startView(t, w.brokers, t.TempDir())
 	s.waitFolded(1)
-	if code, pc := s.get(tokenA, "/v1/schedules/visit-1?minVersion=2&wait=200ms", nil); code != 503 || pc != query.CodeViewBehind {
+	if code, pc := s.get(tokenA, "/v1/schedules/visit-1?minVersion=2&wait=200ms", nil); code != 503 || pc != api.CodeViewBehind {
 		t.Fatalf("minVersion past the view: %d %s, want 503 view_behind", code, pc)
 	}
 	var wg sync.WaitGroup
@@ -470,7 +470,7 @@ func TestRebuildingAnswers503(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&p)
 		resp.Body.Close()
 		switch {
-		case resp.StatusCode == http.StatusServiceUnavailable && p.Code == query.CodeRebuilding && resp.Header.Get("Retry-After") != "":
+		case resp.StatusCode == http.StatusServiceUnavailable && p.Code == api.CodeRebuilding && resp.Header.Get("Retry-After") != "":
 			sawRebuilding = true
 		case resp.StatusCode == http.StatusOK && s.view.Ready():
 		default:

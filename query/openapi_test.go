@@ -11,7 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/rewind/rewind/internal/cli"
+	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/query"
 )
 
@@ -70,8 +70,8 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			t.Errorf("problem code %s is not in openapi.yaml", m[1])
 		}
 	}
-	for _, code := range []string{"invalid_id", query.CodeUnauthorized, query.CodeInsufficientScope, query.CodeTooManyWaiting,
-		cli.CodeNotFound, cli.CodeMethodNotAllowed} {
+	for _, code := range []string{"invalid_id", api.CodeUnauthorized, api.CodeInsufficientScope, api.CodeTooManyWaiting,
+		api.CodeNotFound, api.CodeMethodNotAllowed} {
 		if !slices.Contains(enum, code) {
 			t.Errorf("problem code %s is not in openapi.yaml", code)
 		}

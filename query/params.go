@@ -48,11 +48,11 @@ func (q *params) ok(w http.ResponseWriter) bool {
 	if q.err == "" {
 		return true
 	}
-	code := CodeBadParameter
+	code := api.CodeBadParameter
 	if len(q.err) > 0 && q.err[0] == '!' {
 		code, q.err = aggregate.CodeInvalidID, q.err[1:]
 	}
-	api.WriteProblem(w, http.StatusBadRequest, code, q.err)
+	api.WriteProblem(w, code, q.err)
 	return false
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/query"
 )
 
@@ -79,7 +80,7 @@ func TestTimeTravelMatchesFold(t *testing.T) {
 			var got query.StateResponse
 			code, pc := s.get(tok, path(tenant, stream)+"?at="+url.QueryEscape(at.Format(time.RFC3339Nano)), &got)
 			if wantV == 0 {
-				if code != 404 || pc != query.CodeBeforeFirstEvent {
+				if code != 404 || pc != api.CodeBeforeFirstEvent {
 					t.Fatalf("%s at %s (before the first event): %d %s", key, at, code, pc)
 				}
 				continue

@@ -16,22 +16,6 @@ import (
 	"github.com/rewind/rewind/internal/jsondiff"
 )
 
-// Codes of the problems the query API answers with.
-const (
-	CodeBadParameter     = "bad_parameter"      // 400: a query parameter with a bad value
-	CodeUnknownSchedule  = "unknown_schedule"   // 404: no such schedule for this tenant
-	CodeUnknownVersion   = "unknown_version"    // 404: ?version= is past the latest version
-	CodeBeforeFirstEvent = "before_first_event" // 404: ?at= is before the schedule's first event
-	CodeViewBehind       = "view_behind"        // 503: ?minVersion= not reached within ?wait=
-	CodeRebuilding       = "rebuilding"         // 503: the model is being rebuilt for a new logic version
-	CodeInternal         = "internal"           // 500: the read model failed
-	// Shared with ingest: 401 no valid token, 403 a token without the
-	// read scope, 503 too many requests waiting for minVersion at once.
-	CodeUnauthorized      = api.CodeUnauthorized
-	CodeInsufficientScope = api.CodeInsufficientScope
-	CodeTooManyWaiting    = api.CodeTooManyWaiting
-)
-
 // rebuildRetryAfter is the Retry-After of 503 rebuilding, in seconds.
 const rebuildRetryAfter = "5"
 
@@ -60,7 +44,7 @@ func (v *View) Routes(mux *http.ServeMux, tokens *api.Tokens) {
 				// a client retries, or a load balancer routes to a
 				// replica that /readyz says is ready.
 				w.Header().Set("Retry-After", rebuildRetryAfter)
-				api.WriteProblem(w, http.StatusServiceUnavailable, CodeRebuilding,
+				api.WriteProblem(w, api.CodeRebuilding,
 					fmt.Sprintf("the read model is being rebuilt for logic version %d; retry later or use a ready replica", v.cfg.LogicVersion))
 				return
 			}
@@ -133,7 +117,7 @@ func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principa
 		want = n
 	} else if q.has("version") {
 		if version > h.Version {
-			api.WriteProblem(w, http.StatusNotFound, CodeUnknownVersion,
+			api.WriteProblem(w, api.CodeUnknownVersion,
 				fmt.Sprintf("version %d is past the latest version %d (use minVersion to wait for it)", version, h.Version))
 			return
 		}
@@ -145,7 +129,7 @@ func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principa
 		return
 	}
 	if got == 0 {
-		api.WriteProblem(w, http.StatusNotFound, CodeBeforeFirstEvent, "the schedule had no events at that instant")
+		api.WriteProblem(w, api.CodeBeforeFirstEvent, "the schedule had no events at that instant")
 		return
 	}
 	// The ETag is the version, and after erasures on purpose also their
@@ -216,7 +200,7 @@ func (v *View) awaitHead(w http.ResponseWriter, r *http.Request, q *params, tena
 		}
 		snap.Close()
 		if minVersion == 0 {
-			api.WriteProblem(w, http.StatusNotFound, CodeUnknownSchedule, "no schedule with this id")
+			api.WriteProblem(w, api.CodeUnknownSchedule, "no schedule with this id")
 			return head{}, nil, false
 		}
 		if release == nil {
@@ -229,7 +213,7 @@ func (v *View) awaitHead(w http.ResponseWriter, r *http.Request, q *params, tena
 		case <-changed:
 		case <-ctx.Done():
 			w.Header().Set("Retry-After", "1")
-			api.WriteProblem(w, http.StatusServiceUnavailable, CodeViewBehind,
+			api.WriteProblem(w, api.CodeViewBehind,
 				fmt.Sprintf("the view has not reached version %d of this schedule yet", minVersion))
 			return head{}, nil, false
 		}
@@ -375,7 +359,7 @@ func (v *View) listVisitor(w http.ResponseWriter, r *http.Request, who api.Princ
 
 func (v *View) writeList(w http.ResponseWriter, r *http.Request, items []Summary, next string, err error) {
 	if errors.Is(err, errBadCursor) {
-		api.WriteProblem(w, http.StatusBadRequest, CodeBadParameter, "cursor: "+err.Error())
+		api.WriteProblem(w, api.CodeBadParameter, "cursor: "+err.Error())
 		return
 	}
 	if err != nil {
@@ -402,5 +386,5 @@ func (v *View) internalError(w http.ResponseWriter, err error) {
 	// The error may name ids (tenant, schedule), never patient data: it
 	// is logged, and the client gets only the code.
 	v.log.Error("read model", "err", err)
-	api.WriteProblem(w, http.StatusInternalServerError, CodeInternal, "the read model failed to answer; see the service log")
+	api.WriteProblem(w, api.CodeInternal, "the read model failed to answer; see the service log")
 }

@@ -1,7 +1,8 @@
 // Package api holds what Rewind's HTTP services share: bearer tokens
 // (stored as SHA-256 digests, compared in constant time, scoped read
 // and/or write, re-read when the file changes) mapping to a tenant and a
-// subject, RFC 9457 problem documents with stable codes, the parsers of
+// subject, RFC 9457 problem documents and the catalogue of their stable
+// codes with their HTTP statuses (codes.go), the parsers of
 // the Authorization and If-Match headers, and the bound on requests that
 // wait.
 package api

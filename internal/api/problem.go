@@ -7,19 +7,6 @@ import (
 	"strings"
 )
 
-// Codes of the problems every service answers with.
-const (
-	// CodeUnauthorized answers a request without a known bearer token (401).
-	CodeUnauthorized = "unauthorized"
-	// CodeInsufficientScope answers a known token that lacks the scope
-	// the service requires: read for query, write for ingest (403).
-	CodeInsufficientScope = "insufficient_scope"
-	// CodeTooManyWaiting answers a request that would wait (for an
-	// outcome, for the view to catch up) while the most requests allowed
-	// to wait at once already do (503, with Retry-After).
-	CodeTooManyWaiting = "too_many_waiting"
-)
-
 // Problem is an RFC 9457 problem document with Rewind's stable code.
 type Problem struct {
 	Type   string `json:"type"`
@@ -29,15 +16,18 @@ type Problem struct {
 	Code   string `json:"code"`
 }
 
-// WriteProblem answers with a problem document. code is the stable,
-// snake_case code clients branch on; detail is for people.
-func WriteProblem(w http.ResponseWriter, status int, code, detail string) {
+// WriteProblem answers with the problem document of code (see the
+// catalogue in codes.go); detail is for people.
+func WriteProblem(w http.ResponseWriter, code, detail string) {
+	p := NewProblem(code, detail)
+	p.Write(w)
+}
+
+// Write answers with the problem document.
+func (p Problem) Write(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(Problem{
-		Type: "https://rewind.dev/problems/" + code, Title: http.StatusText(status),
-		Status: status, Detail: detail, Code: code,
-	})
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
 }
 
 // Authenticate resolves the request's bearer token. On failure it has
@@ -47,7 +37,7 @@ func (t *Tokens) Authenticate(w http.ResponseWriter, r *http.Request) (who Princ
 	who, known := t.Lookup(token)
 	if !hasBearer || !known {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rewind"`)
-		WriteProblem(w, http.StatusUnauthorized, CodeUnauthorized, "a valid bearer token is required")
+		WriteProblem(w, CodeUnauthorized, "a valid bearer token is required")
 		return Principal{}, false
 	}
 	return who, true
@@ -63,7 +53,7 @@ func (t *Tokens) Require(w http.ResponseWriter, r *http.Request, scope Scope) (w
 	}
 	if !who.Can(scope) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rewind", error="insufficient_scope", scope="`+scope.String()+`"`)
-		WriteProblem(w, http.StatusForbidden, CodeInsufficientScope, "this token lacks the "+scope.String()+" scope this service requires")
+		WriteProblem(w, CodeInsufficientScope, "this token lacks the "+scope.String()+" scope this service requires")
 		return Principal{}, false
 	}
 	return who, true
@@ -173,7 +163,7 @@ func (l *Waiters) Acquire(w http.ResponseWriter) (release func(), ok bool) {
 		return func() { <-l.slots }, true
 	default:
 		w.Header().Set("Retry-After", "1")
-		WriteProblem(w, http.StatusServiceUnavailable, CodeTooManyWaiting,
+		WriteProblem(w, CodeTooManyWaiting,
 			"too many requests are waiting at once; retry in a second (a command sent with an Idempotency-Key may be retried safely)")
 		return nil, false
 	}

@@ -138,12 +138,6 @@ func (s Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// Codes of the mux's own answers, for a request no route takes.
-const (
-	CodeNotFound         = "not_found"          // 404: no route has this path
-	CodeMethodNotAllowed = "method_not_allowed" // 405: a route has this path, not this method (Allow lists those)
-)
-
 // problemsForUnrouted answers a request no route takes with a problem
 // document, like every other error, instead of the mux's plain text. The
 // mux still decides 404 or 405 and sets Allow.
@@ -157,9 +151,9 @@ func problemsForUnrouted(mux *http.ServeMux) http.Handler {
 		mux.ServeHTTP(rec, r)
 		switch rec.status {
 		case http.StatusNotFound:
-			api.WriteProblem(w, rec.status, CodeNotFound, "no route for "+r.URL.Path)
+			api.WriteProblem(w, api.CodeNotFound, "no route for "+r.URL.Path)
 		case http.StatusMethodNotAllowed:
-			api.WriteProblem(w, rec.status, CodeMethodNotAllowed, r.Method+" is not allowed here; Allow lists the methods that are")
+			api.WriteProblem(w, api.CodeMethodNotAllowed, r.Method+" is not allowed here; Allow lists the methods that are")
 		default: // a redirect, say: as the mux answered it
 			if rec.status != 0 {
 				w.WriteHeader(rec.status)

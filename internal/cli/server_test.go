@@ -282,8 +282,8 @@ func TestUnroutedAnswersAreProblems(t *testing.T) {
 		status       int
 		code, allow  string
 	}{
-		{"GET", "/v1/nowhere", http.StatusNotFound, cli.CodeNotFound, ""},
-		{"DELETE", "/v1/who", http.StatusMethodNotAllowed, cli.CodeMethodNotAllowed, "GET, HEAD"},
+		{"GET", "/v1/nowhere", http.StatusNotFound, api.CodeNotFound, ""},
+		{"DELETE", "/v1/who", http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "GET, HEAD"},
 	} {
 		req, _ := http.NewRequest(tt.method, "http://"+s.addr+tt.path, nil)
 		resp, err := http.DefaultClient.Do(req)

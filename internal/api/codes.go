@@ -1,0 +1,137 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/rewind/rewind/aggregate"
+)
+
+// The codes of the problems Rewind's HTTP services answer with. A client
+// branches on the code, so a code is never renamed and always comes with
+// the one status the catalogue below gives it. The rejections a command
+// meets in the processor keep the codes of the kernel, the topics, the
+// processor and the domain (on schedule-results); RejectionStatus maps
+// them to HTTP. docs/http.md lists both.
+const (
+	// CodeUnauthorized answers a request without a known bearer token.
+	CodeUnauthorized = "unauthorized"
+	// CodeInsufficientScope answers a known token that lacks the scope
+	// the service requires: read for query, write for ingest.
+	CodeInsufficientScope = "insufficient_scope"
+	// CodeTooManyWaiting answers a request that would wait (for an
+	// outcome, for the view to catch up) while the most requests allowed
+	// to wait at once already do; with Retry-After.
+	CodeTooManyWaiting = "too_many_waiting"
+	// CodeNotFound answers a path no route has.
+	CodeNotFound = "not_found"
+	// CodeMethodNotAllowed answers a method the path's routes do not
+	// take; Allow lists those they do.
+	CodeMethodNotAllowed = "method_not_allowed"
+	// CodeBadParameter answers a query parameter or header with a bad
+	// value.
+	CodeBadParameter = "bad_parameter"
+	// CodeTooLarge answers a body, a line of a batch or a batch over its
+	// bound. (The processor rejects a command record over its bound with
+	// the same code, topics.CodeTooLarge.)
+	CodeTooLarge = "too_large"
+	// CodeForbidden answers a request that tries to set its own tenant or
+	// initiator: they come from the token.
+	CodeForbidden = "forbidden"
+	// CodeKafkaUnavailable answers a command Kafka did not acknowledge in
+	// time: it may or may not land, and a retry with its id is safe.
+	CodeKafkaUnavailable = "kafka_unavailable"
+	// CodeUnknownCommand answers an outcome asked for an id
+	// schedule-results does not hold for the tenant.
+	CodeUnknownCommand = "unknown_command"
+	// CodeOutcomesLoading answers an outcome asked for while the outcome
+	// history is still being read (after a start on an empty directory):
+	// an id not found yet may still be found.
+	CodeOutcomesLoading = "outcomes_loading"
+	// CodeIdempotencyKeyReused answers a command whose key (its id) was
+	// already used for another type, data or expected version. The
+	// processor rejects such a record without running it, with this code
+	// (processor.CodeIdempotencyKeyReused); ingest answers it as a
+	// problem, never as a duplicate.
+	CodeIdempotencyKeyReused = "idempotency_key_reused"
+	// CodeUnknownSchedule answers a schedule the tenant does not have.
+	CodeUnknownSchedule = "unknown_schedule"
+	// CodeUnknownVersion answers a ?version= past the latest version.
+	CodeUnknownVersion = "unknown_version"
+	// CodeBeforeFirstEvent answers an ?at= before the schedule's first
+	// event.
+	CodeBeforeFirstEvent = "before_first_event"
+	// CodeViewBehind answers a ?minVersion= the view did not reach
+	// within ?wait=.
+	CodeViewBehind = "view_behind"
+	// CodeRebuilding answers while the read model is rebuilt for a new
+	// logic version.
+	CodeRebuilding = "rebuilding"
+	// CodeInternal answers a failure of the service itself; its log says
+	// more.
+	CodeInternal = "internal"
+)
+
+// statuses is the catalogue: the status each problem code answers with.
+// The kernel's codes are here too: ingest checks a command's envelope and
+// data before it produces it, and answers what it finds with them.
+var statuses = map[string]int{
+	CodeUnauthorized:         http.StatusUnauthorized,
+	CodeInsufficientScope:    http.StatusForbidden,
+	CodeTooManyWaiting:       http.StatusServiceUnavailable,
+	CodeNotFound:             http.StatusNotFound,
+	CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	CodeBadParameter:         http.StatusBadRequest,
+	CodeTooLarge:             http.StatusRequestEntityTooLarge,
+	CodeForbidden:            http.StatusForbidden,
+	CodeKafkaUnavailable:     http.StatusServiceUnavailable,
+	CodeUnknownCommand:       http.StatusNotFound,
+	CodeOutcomesLoading:      http.StatusServiceUnavailable,
+	CodeIdempotencyKeyReused: http.StatusUnprocessableEntity,
+	CodeUnknownSchedule:      http.StatusNotFound,
+	CodeUnknownVersion:       http.StatusNotFound,
+	CodeBeforeFirstEvent:     http.StatusNotFound,
+	CodeViewBehind:           http.StatusServiceUnavailable,
+	CodeRebuilding:           http.StatusServiceUnavailable,
+	CodeInternal:             http.StatusInternalServerError,
+
+	aggregate.CodeMalformed:    http.StatusBadRequest,
+	aggregate.CodeUnknownField: http.StatusBadRequest,
+	aggregate.CodeInvalidField: http.StatusBadRequest,
+	aggregate.CodeMissingField: http.StatusBadRequest,
+	aggregate.CodeInvalidID:    http.StatusBadRequest,
+	aggregate.CodeUnknownType:  http.StatusNotFound,
+}
+
+// Status is the HTTP status of a problem code. A code missing from the
+// catalogue is a bug of the service; it answers 500 rather than guess.
+func Status(code string) int {
+	if s, ok := statuses[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// NewProblem returns the problem document of code, with its status.
+// detail is for people.
+func NewProblem(code, detail string) Problem {
+	status := Status(code)
+	return Problem{Type: problemType + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
+}
+
+// problemType prefixes a code to make a problem's type URI.
+const problemType = "https://rewind.dev/problems/"
+
+// RejectionStatus is the status answering a command the processor
+// rejected with code: 412 for a version conflict (the If-Match or
+// expectedVersion precondition failed), 422 for a reused idempotency key,
+// 409 for every other rejection (the request was understood; the
+// schedule's state refused it).
+func RejectionStatus(code string) int {
+	switch code {
+	case aggregate.CodeVersionConflict:
+		return http.StatusPreconditionFailed
+	case CodeIdempotencyKeyReused:
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusConflict
+}
