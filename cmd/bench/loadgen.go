@@ -46,12 +46,21 @@ func latencyOnMemoryBroker(dir string, rates []float64) error {
 	defer func() { broker.Process.Signal(syscall.SIGTERM); broker.Wait() }()
 	waitListening(e.kafka)
 	// One member (the default) against two, one committing while the
-	// other decides, interleaved: a run measured later on the same broker
-	// was faster either way, so each is measured twice, in turns.
+	// other decides, and the naive map processor as the baseline,
+	// interleaved: a run measured later on the same broker was faster
+	// either way, so each is measured twice, in turns. Every run has
+	// streams of its own, so the naive processor's empty maps, and the
+	// data dir each run of Rewind starts with, hold none of them.
 	for round := range 2 {
-		for _, members := range []string{"1", "2"} {
+		for _, members := range []string{"1", "2", "naive"} {
 			e.dir = filepath.Join(dir, fmt.Sprintf("round%d-members%s", round, members))
-			e.startProcessor("-members", members)
+			what := "broker in memory, -members " + members
+			if members == "naive" {
+				what = "broker in memory, naive map processor"
+				e.startNaive()
+			} else {
+				e.startProcessor("-members", members)
+			}
 			err := e.waitReady(time.Minute)
 			if err == nil {
 				// A short warm-up run takes the group's join out of the
@@ -59,7 +68,7 @@ func latencyOnMemoryBroker(dir string, rates []float64) error {
 				_, _, err = e.latencyRun(1000, 3)
 			}
 			if err == nil {
-				err = e.printLatencies(rates, "broker in memory, -members "+members)
+				err = e.printLatencies(rates, what)
 			}
 			e.proc.Process.Signal(syscall.SIGTERM)
 			e.proc.Wait()

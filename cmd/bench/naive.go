@@ -36,7 +36,12 @@ var (
 func runNaive() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() { _ = http.ListenAndServe(*naiveHTTP, promhttp.Handler()) }()
+	// Ready as soon as it serves: it restores nothing (the bench drains
+	// into empty outputs, or sends streams it has never seen).
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.HandleFunc("GET /readyz", func(http.ResponseWriter, *http.Request) {})
+	go func() { _ = http.ListenAndServe(*naiveHTTP, mux) }()
 	kind := schedule.Kind
 	type stream struct {
 		state   any
