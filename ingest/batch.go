@@ -98,7 +98,7 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who api.Princ
 func (s *Server) startLine(ctx context.Context, who api.Principal, raw []byte) *pendingLine {
 	var c BatchCommand
 	if err := aggregate.DecodeStrict(raw, &c); err != nil {
-		return &pendingLine{problem: problem(aggregate.CodeOf(err), rejectionMessage(err))}
+		return &pendingLine{problem: commandProblem(err)}
 	}
 	if !aggregate.ValidID(c.ScheduleID) {
 		return &pendingLine{problem: problem(aggregate.CodeInvalidID, "scheduleId must match "+aggregate.IDPattern)}
@@ -107,7 +107,7 @@ func (s *Server) startLine(ctx context.Context, who api.Principal, raw []byte) *
 		return &pendingLine{problem: problem(aggregate.CodeUnknownType, s.unknownType(c.Type))}
 	}
 	if _, err := s.cfg.Kind.DecodeCommand(c.Type, c.Data); err != nil {
-		return &pendingLine{problem: problem(aggregate.CodeOf(err), rejectionMessage(err))}
+		return &pendingLine{problem: commandProblem(err)}
 	}
 	m := aggregate.Meta{ID: c.IdempotencyKey, Tenant: who.Tenant, Stream: c.ScheduleID, Initiator: who.Subject, Time: time.Now().UTC()}
 	if m.ID == "" {
@@ -130,8 +130,6 @@ func (s *Server) startLine(ctx context.Context, who api.Principal, raw []byte) *
 // finishLine waits for a line's acknowledgement and outcome.
 func (s *Server) finishLine(ctx context.Context, n int, l *pendingLine, deadline time.Time) batchLine {
 	if l.problem != nil {
-		l.problem.Title = http.StatusText(l.problem.Status)
-		l.problem.Type = "https://rewind.dev/problems/" + l.problem.Code
 		return batchLine{Line: n, Problem: l.problem}
 	}
 	var err error
@@ -172,5 +170,11 @@ func (s *Server) closeAll(lines []*pendingLine) {
 // problem is a line's problem document, with the status of its code.
 func problem(code, detail string) *api.Problem {
 	p := api.NewProblem(code, detail)
+	return &p
+}
+
+// commandProblem is a line's problem for a command its own data refused.
+func commandProblem(err error) *api.Problem {
+	p := api.CommandProblem(aggregate.CodeOf(err), rejectionMessage(err))
 	return &p
 }

@@ -35,6 +35,7 @@ func batchLines(t *testing.T, e *env, streams int) {
 	body.WriteString(`{"scheduleId":"b1","type":"Teleport"}` + "\n")
 	body.WriteString(`{"scheduleId":"../x","type":"CheckOut"}` + "\n")
 	body.WriteString(`not json` + "\n")
+	body.WriteString(`{"scheduleId":"b1","type":"Reserve","data":{"visitorId":"v1","start":"2026-03-02T11:00:00Z","end":"2026-03-02T10:00:00Z"}}` + "\n")
 	req, _ := http.NewRequest("POST", e.url+"/v1/commands?wait=30s", strings.NewReader(body.String()))
 	req.Header.Set("Authorization", "Bearer "+tokenA)
 	resp, err := http.DefaultClient.Do(req)
@@ -54,18 +55,21 @@ func batchLines(t *testing.T, e *env, streams int) {
 		}
 		got = append(got, line)
 	}
-	if len(got) != n+3 {
-		t.Fatalf("want %d lines, got %d", n+3, len(got))
+	if len(got) != n+4 {
+		t.Fatalf("want %d lines, got %d", n+4, len(got))
 	}
 	for i, line := range got[:n] {
 		if line["line"] != float64(i+1) || line["status"] != "accepted" || line["version"] != float64(i%5+1) {
 			t.Fatalf("line %d: %v", i+1, line)
 		}
 	}
-	for i, code := range []string{"unknown_type", "invalid_id", "malformed"} {
+	for i, want := range []struct {
+		code   string
+		status float64
+	}{{"unknown_type", 404}, {"invalid_id", 400}, {"malformed", 400}, {"invalid_time_range", 400}} {
 		p, _ := got[n+i]["problem"].(map[string]any)
-		if p == nil || p["code"] != code {
-			t.Errorf("bad line %d: want %s, got %v", n+i+1, code, got[n+i])
+		if p == nil || p["code"] != want.code || p["status"] != want.status || p["type"] != "https://rewind.dev/problems/"+want.code {
+			t.Errorf("bad line %d: want %s (%v), got %v", n+i+1, want.code, want.status, got[n+i])
 		}
 	}
 }

@@ -224,6 +224,7 @@ func statusCodes(t *testing.T, e *env) {
 	}{
 		{post + "Reserve", `{"visitorId":`, 400, "malformed", nil},
 		{post + "Reserve", `{"visitorId":"v1","tenant":"x"}`, 400, "unknown_field", nil},
+		{post + "Reserve", `{"visitorId":"v1","start":"2026-03-02T11:00:00Z","end":"2026-03-02T10:00:00Z"}`, 400, "invalid_time_range", nil},
 		{post + "Teleport", `{}`, 404, "unknown_type", nil},
 		{"/v1/schedules/..%2Fetc/commands/Reserve", reserve, 400, "invalid_id", nil},
 		{"/v1/schedules/a:b/commands/Reserve", `{"visitorId":"../x","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, 400, "invalid_id", nil},

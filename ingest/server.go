@@ -203,7 +203,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Pri
 		return
 	}
 	if _, err := s.cfg.Kind.DecodeCommand(typ, body); err != nil {
-		api.WriteProblem(w, aggregate.CodeOf(err), rejectionMessage(err))
+		api.CommandProblem(aggregate.CodeOf(err), rejectionMessage(err)).Write(w)
 		return
 	}
 	meta, wait, perr := s.meta(r, who, stream)
@@ -218,8 +218,8 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Pri
 		}
 		defer release()
 	}
-	res, done, status := s.send(r.Context(), typ, meta, body, wait)
-	if status != 0 {
+	res, done, err := s.send(r.Context(), typ, meta, body, wait)
+	if err != nil {
 		api.WriteProblem(w, api.CodeKafkaUnavailable, "Kafka did not acknowledge command "+meta.ID+
 			" in time; it may or may not land: retry with Idempotency-Key: "+meta.ID)
 		return
@@ -266,9 +266,9 @@ func (s *Server) wait(r *http.Request) (time.Duration, *aggregate.Rejection) {
 	return min(d, s.cfg.MaxWait), nil
 }
 
-// send produces the command and waits up to wait for its outcome. status
-// is 503 when Kafka did not acknowledge it.
-func (s *Server) send(ctx context.Context, typ string, m aggregate.Meta, body []byte, wait time.Duration) (res topics.Result, done bool, status int) {
+// send produces the command and waits up to wait for its outcome. err is
+// Kafka's, when it did not acknowledge the command in time.
+func (s *Server) send(ctx context.Context, typ string, m aggregate.Meta, body []byte, wait time.Duration) (res topics.Result, done bool, err error) {
 	ticket := s.cfg.Waiter.Register(m.Tenant, m.ID)
 	defer ticket.Close()
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProduceTimeout)
@@ -276,10 +276,10 @@ func (s *Server) send(ctx context.Context, typ string, m aggregate.Meta, body []
 	start := time.Now()
 	if err := s.produce(pctx, topics.CommandRecord(typ, m, body)); err != nil {
 		s.cfg.Logger.Warn("produce failed", "tenant", m.Tenant, "command_id", m.ID, "err", err)
-		return res, false, http.StatusServiceUnavailable
+		return res, false, err
 	}
 	if wait == 0 {
-		return res, false, 0
+		return res, false, nil
 	}
 	wctx, wcancel := context.WithTimeout(ctx, wait)
 	defer wcancel()
@@ -287,7 +287,7 @@ func (s *Server) send(ctx context.Context, typ string, m aggregate.Meta, body []
 	if done {
 		s.metrics.wait.Observe(time.Since(start).Seconds())
 	}
-	return res, done, 0
+	return res, done, nil
 }
 
 // produce waits for Kafka's acknowledgement, at most until ctx ends: a
@@ -400,12 +400,11 @@ type rejection struct {
 }
 
 func writeRejection(w http.ResponseWriter, res topics.Result) {
-	status := api.RejectionStatus(res.Code)
+	p := api.RejectionProblem(res.Code, res.Message)
 	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
+	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(rejection{
-		Problem: api.Problem{Type: "https://rewind.dev/problems/" + res.Code, Title: http.StatusText(status),
-			Status: status, Detail: res.Message, Code: res.Code},
+		Problem:   p,
 		CommandID: res.CommandID, TenantID: res.TenantID, ScheduleID: res.ScheduleID,
 		Version: res.Version, Events: res.Events, Duplicate: res.Status == topics.StatusDuplicate,
 	})

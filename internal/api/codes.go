@@ -9,8 +9,8 @@ import (
 // The codes of the problems Rewind's HTTP services answer with. A client
 // branches on the code, so a code is never renamed and always comes with
 // the one status the catalogue below gives it. The rejections a command
-// meets in the processor keep the codes of the kernel, the topics, the
-// processor and the domain (on schedule-results); RejectionStatus maps
+// meets keep the codes of the kernel, the topics, the processor and the
+// domain (on schedule-results); CommandProblem and RejectionProblem map
 // them to HTTP. docs/http.md lists both.
 const (
 	// CodeUnauthorized answers a request without a known bearer token.
@@ -121,17 +121,30 @@ func NewProblem(code, detail string) Problem {
 // problemType prefixes a code to make a problem's type URI.
 const problemType = "https://rewind.dev/problems/"
 
-// RejectionStatus is the status answering a command the processor
-// rejected with code: 412 for a version conflict (the If-Match or
-// expectedVersion precondition failed), 422 for a reused idempotency key,
-// 409 for every other rejection (the request was understood; the
-// schedule's state refused it).
-func RejectionStatus(code string) int {
-	switch code {
-	case aggregate.CodeVersionConflict:
-		return http.StatusPreconditionFailed
-	case CodeIdempotencyKeyReused:
-		return http.StatusUnprocessableEntity
+// CommandProblem is the problem document of a command ingest refuses
+// before sending it, because its data broke a rule of the kernel or of
+// the domain: the code is theirs, as the processor would reject the
+// command with it. A kernel code has its status in the catalogue (404
+// unknown_type, 400 the others); a domain's code, such as
+// invalid_time_range, is a 400 too: the request itself is wrong.
+func CommandProblem(code, detail string) Problem {
+	p := NewProblem(code, detail)
+	if _, ok := statuses[code]; !ok {
+		p.Status, p.Title = http.StatusBadRequest, http.StatusText(http.StatusBadRequest)
 	}
-	return http.StatusConflict
+	return p
+}
+
+// RejectionProblem is the problem document answering a command the
+// processor rejected with code: 412 for a version conflict (the If-Match
+// or expectedVersion precondition failed), 409 for every other rejection
+// (the request was understood; the schedule's state refused it). A
+// reused idempotency key is no rejection of the command but a problem of
+// the request: 422 idempotency_key_reused, from the catalogue.
+func RejectionProblem(code, detail string) Problem {
+	status := http.StatusConflict
+	if code == aggregate.CodeVersionConflict {
+		status = http.StatusPreconditionFailed
+	}
+	return Problem{Type: problemType + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
 }

@@ -61,11 +61,20 @@ func TestStatus(t *testing.T) {
 	}
 	for code, want := range map[string]int{
 		aggregate.CodeVersionConflict: http.StatusPreconditionFailed,
-		CodeIdempotencyKeyReused:      http.StatusUnprocessableEntity,
 		"already_reserved":            http.StatusConflict,
 	} {
-		if got := RejectionStatus(code); got != want {
-			t.Errorf("RejectionStatus(%q) = %d, want %d", code, got, want)
+		if got := RejectionProblem(code, "").Status; got != want {
+			t.Errorf("RejectionProblem(%q) = %d, want %d", code, got, want)
+		}
+	}
+	// A command its own data refused: the kernel's status, else 400.
+	for code, want := range map[string]int{
+		aggregate.CodeUnknownType:  http.StatusNotFound,
+		aggregate.CodeMissingField: http.StatusBadRequest,
+		"invalid_time_range":       http.StatusBadRequest,
+	} {
+		if p := CommandProblem(code, ""); p.Status != want || p.Title != http.StatusText(want) {
+			t.Errorf("CommandProblem(%q) = %d %s, want %d", code, p.Status, p.Title, want)
 		}
 	}
 	p := NewProblem(CodeViewBehind, "not yet")
