@@ -160,8 +160,15 @@ func (w *Waiter) Run(ctx context.Context) error {
 				w.log.Warn("results fetch", "partition", p, "err", err)
 			}
 		})
-		fetches.EachRecord(w.deliver)
-		if err := w.index(fetches); err != nil {
+		// Each result is decoded once, for the waiting requests and the
+		// history both.
+		polled := polledResults(fetches)
+		for _, r := range polled {
+			if r.ok {
+				w.deliver(r.res)
+			}
+		}
+		if err := w.index(polled); err != nil {
 			w.log.Warn("outcome history", "err", err)
 		}
 	}
@@ -211,23 +218,22 @@ func (w *Waiter) sweep(ctx context.Context) {
 
 // index writes a poll's results to the history and, once it is loaded,
 // moves its checkpoints along: a restart then backfills only the gap.
-func (w *Waiter) index(fetches kgo.Fetches) error {
-	if fetches.NumRecords() == 0 {
+func (w *Waiter) index(polled []polledResult) error {
+	if len(polled) == 0 {
 		return nil
 	}
 	b := w.history.db.NewBatch()
 	defer b.Close()
 	pending := map[string]topics.Result{}
 	next := map[int32]int64{}
-	var err error
-	fetches.EachRecord(func(r *kgo.Record) {
-		next[r.Partition] = r.Offset + 1
-		if res, derr := topics.DecodeResult(r.Value); err == nil && derr == nil && res.TenantID != "" {
-			err = w.history.put(b, pending, res, r.Timestamp)
+	for _, r := range polled {
+		next[r.partition] = r.offset + 1
+		if !r.ok {
+			continue
 		}
-	})
-	if err != nil {
-		return err
+		if err := w.history.put(b, pending, r.res, r.at); err != nil {
+			return err
+		}
 	}
 	if w.history.loaded.Load() {
 		for p, off := range next {
@@ -241,11 +247,30 @@ func (w *Waiter) index(fetches kgo.Fetches) error {
 
 func key(tenant, commandID string) string { return tenant + "\x00" + commandID }
 
-func (w *Waiter) deliver(r *kgo.Record) {
-	res, err := topics.DecodeResult(r.Value)
-	if err != nil || res.TenantID == "" {
-		return
-	}
+// polledResult is a polled record of schedule-results: where it stands
+// and, if ok, the result it holds. A record that is no result with a
+// tenant (undecodable) only moves the history's checkpoint.
+type polledResult struct {
+	partition int32
+	offset    int64
+	at        time.Time
+	res       topics.Result
+	ok        bool
+}
+
+func polledResults(fetches kgo.Fetches) []polledResult {
+	out := make([]polledResult, 0, fetches.NumRecords())
+	fetches.EachRecord(func(r *kgo.Record) {
+		res, err := topics.DecodeResult(r.Value)
+		out = append(out, polledResult{partition: r.Partition, offset: r.Offset, at: r.Timestamp, res: res,
+			ok: err == nil && res.TenantID != ""})
+	})
+	return out
+}
+
+// deliver answers the requests waiting for res and keeps it among the
+// recent outcomes.
+func (w *Waiter) deliver(res topics.Result) {
 	k := key(res.TenantID, res.CommandID)
 	w.mu.Lock()
 	defer w.mu.Unlock()
