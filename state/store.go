@@ -26,7 +26,8 @@ const Layout = 3
 
 // Options tune the store.
 type Options struct {
-	// CacheBytes is Pebble's block cache size. The default value is 128 MiB.
+	// CacheBytes is Pebble's block cache size. The default value is 64 MiB,
+	// the processor's.
 	CacheBytes int64
 	// MemTableBytes is the size of one memtable. The default value is 16 MiB.
 	MemTableBytes uint64
@@ -37,7 +38,7 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.CacheBytes == 0 {
-		o.CacheBytes = 128 << 20
+		o.CacheBytes = 64 << 20
 	}
 	if o.MemTableBytes == 0 {
 		o.MemTableBytes = 16 << 20

@@ -70,7 +70,10 @@ func (c Commands) Find(id string) (cmd Command, found bool) {
 	if match < 0 {
 		return Command{}, false
 	}
-	e, _ := nextEntry(c.raw[match:])
+	e, n := nextEntry(c.raw[match:])
+	if n == 0 {
+		return Command{}, false // skipEntry took what binary.Varint refuses
+	}
 	return Command{ID: id, At: e.at, Fingerprint: e.fp, Outcome: e.outcome}, true
 }
 
