@@ -167,6 +167,9 @@ func (c *Config) Validate() error {
 	if c.Partitions < 1 {
 		errs = append(errs, errors.New("processor: partitions must be at least 1"))
 	}
+	if c.BlockCacheBytes < 0 {
+		errs = append(errs, errors.New("processor: the block cache must not be negative"))
+	}
 	if c.StandbyReplicas < 0 {
 		errs = append(errs, errors.New("processor: standby replicas must not be negative"))
 	}

@@ -72,7 +72,7 @@ func newMetrics(reg prometheus.Registerer, logic int) *metrics {
 			Help: "Records left to read (state topic, or events and results when folding), per partition being restored.",
 		}, []string{"partition"}),
 		owned: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "rewind_processor_partitions_owned", Help: "Partitions this instance owns.",
+			Name: "rewind_processor_partitions_owned", Help: "Partitions this member owns.",
 		}),
 		standbyLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "rewind_processor_standby_lag",

@@ -196,8 +196,11 @@ func (s *standbys) assignment(ctx context.Context, adm *kadm.Client) (map[int32]
 		return nil, fmt.Errorf("describe group: %w", err)
 	}
 	g, ok := groups[s.p.cfg.Group]
-	if !ok || g.Err != nil {
-		return nil, fmt.Errorf("describe group: %v", g.Err)
+	if !ok {
+		return nil, fmt.Errorf("describe group: %s is not in the answer", s.p.cfg.Group)
+	}
+	if g.Err != nil {
+		return nil, fmt.Errorf("describe group: %w", g.Err)
 	}
 	var members []ringMember
 	for _, m := range g.Members {
