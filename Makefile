@@ -85,8 +85,8 @@ fuzz: ## fuzz the command decoder, random command sequences, and the token and I
 	$(GO) test -run '^$$' -fuzz FuzzParseIfMatch -fuzztime 30s ./internal/api
 
 .PHONY: bench
-bench: build ## print the performance numbers (devkafka as a separate process)
-	$(BIN)/bench -bin $(BIN)
+bench: build ## print the performance numbers (devkafka as a separate process); BENCH_FLAGS="-only-mix" passes flags
+	$(BIN)/bench -bin $(BIN) $(BENCH_FLAGS)
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck

@@ -187,8 +187,13 @@ func (e *env) fetchProfile(name, path string) {
 		return
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "bench: profile:", resp.Status)
+		return
+	}
 	f, err := os.Create(path)
 	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: profile:", err)
 		return
 	}
 	defer f.Close()

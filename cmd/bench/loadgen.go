@@ -32,11 +32,11 @@ var (
 )
 
 // latencyOnMemoryBroker prints the latency at each rate on a devkafka
-// that keeps its log in memory, with a processor of its own. devkafka
-// with a data dir stalls its whole request loop for 100–250 ms a few
-// times a minute (a transaction's End waits that long), which no real
-// Kafka does: its log flushes happen off the request path. The figures
-// on the on-disk broker are printed too.
+// that keeps its log in memory, for one member, two members and the
+// naive map processor. devkafka with a data dir stalls its whole request
+// loop for 100–250 ms a few times a minute (a transaction's End waits
+// that long), which no real Kafka does: its log flushes happen off the
+// request path. run prints the on-disk broker's figures too.
 func latencyOnMemoryBroker(dir string, rates []float64) error {
 	e := &env{dir: dir, kafka: freeAddr()}
 	broker := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", e.kafka, "-data-dir", "")

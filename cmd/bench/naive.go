@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -31,8 +32,9 @@ var (
 // has seen in Go maps, nothing on disk; encoding/json through the same
 // kernel; at a start, the maps would be rebuilt by folding the topics
 // (here they start empty: the bench drains from empty outputs). It writes
-// the same events and results as Rewind, without the state topic, the
-// cache or the store.
+// the same events as Rewind and a result per command (without the
+// fingerprints of remembered ids), without the state topic, the cache or
+// the store.
 func runNaive() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -41,6 +43,9 @@ func runNaive() error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.HandleFunc("GET /readyz", func(http.ResponseWriter, *http.Request) {})
+	// The profiles of -cpuprofile-phase mix-naive or hot-naive.
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/heap", pprof.Index)
 	go func() { _ = http.ListenAndServe(*naiveHTTP, mux) }()
 	kind := schedule.Kind
 	type stream struct {
@@ -84,8 +89,10 @@ func runNaive() error {
 			id := key + "/" + cmd.Meta.ID
 			var events []aggregate.Envelope
 			switch {
-			case !cmd.Routed || rejection != nil:
-				res.Status, res.Code = topics.StatusRejected, "rejected"
+			case rejection != nil:
+				res.Status, res.Code = topics.StatusRejected, aggregate.CodeOf(rejection)
+			case !cmd.Routed:
+				res.Status, res.Code = topics.StatusRejected, topics.CodeMisrouted
 			case seen[id] || added[id]:
 				res.Status = topics.StatusDuplicate
 			default:
@@ -105,7 +112,7 @@ func runNaive() error {
 				}()
 				added[id] = true
 				if err != nil {
-					res.Status, res.Code = topics.StatusRejected, "rejected"
+					res.Status, res.Code = topics.StatusRejected, aggregate.CodeOf(err)
 					break
 				}
 				st = &stream{state: next, version: st.version + uint64(len(evs))}
