@@ -2,7 +2,7 @@ package topics
 
 // arena packs the small byte values of one record (its key, header
 // values, a result's JSON) into one allocation: building a record used to
-// cost a dozen, and they were a tenth of the processor's garbage. Each
+// cost a dozen, and they were a sixth of the processor's garbage. Each
 // value is capped at its length, so an append to one cannot overwrite the
 // next; if the arena grows, the values taken before keep the old array,
 // which stays valid.
