@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/topics"
 )
 
 // The codes of the problems Rewind's HTTP services answer with. A client
@@ -31,9 +32,9 @@ const (
 	// value.
 	CodeBadParameter = "bad_parameter"
 	// CodeTooLarge answers a body, a line of a batch or a batch over its
-	// bound. (The processor rejects a command record over its bound with
-	// the same code, topics.CodeTooLarge.)
-	CodeTooLarge = "too_large"
+	// bound: the code the processor rejects a command record over its
+	// bound with.
+	CodeTooLarge = topics.CodeTooLarge
 	// CodeForbidden answers a request that tries to set its own tenant or
 	// initiator: they come from the token.
 	CodeForbidden = "forbidden"
