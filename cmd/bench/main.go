@@ -50,6 +50,10 @@ func main() {
 	if err := cli.Parse(flag.CommandLine, os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
+	if err := checkMixVariants(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	for _, kv := range kafkaFlags.Environ() {
 		name, value, _ := strings.Cut(kv, "=")
 		os.Setenv(name, value)
@@ -161,7 +165,7 @@ func run() error {
 	hot := func(ctx context.Context, cl *kgo.Client) (int, error) {
 		return *backlog, (&env{cl: cl}).produceCommands(ctx, *backlog, 1000)
 	}
-	naive1k, _, stats, err := drainAlone(filepath.Join(dir, "hot-naive"), hot, "hot-naive")
+	naive1k, _, stats, err := drainAlone(filepath.Join(dir, "hot-naive"), hot, "hot-naive", true)
 	if err != nil {
 		return err
 	}
@@ -190,7 +194,7 @@ func run() error {
 		return err
 	}
 	fmt.Printf("exactly-once throughput, %dk streams  %9.0f commands/s (%.2f× the 1k-stream rate)\n", *many/1000, tpMany, tpMany/tp1k)
-	if *heapProf != "" && !strings.HasPrefix(*phase, "mix-") {
+	if *heapProf != "" && !aloneProfiled() {
 		e.fetchProfile("heap", *heapProf)
 	}
 	if os.Getenv("BENCH_DEBUG") != "" {

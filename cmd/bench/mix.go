@@ -56,29 +56,33 @@ var visits = [][][2]string{
 // durable (the defaults), the same loop with its state in memory,
 // durable with two members in the process, and the naive map processor
 // (runNaive).
-var mixVariants = []struct {
+type mixVariant struct {
 	name, what string
+	naive      bool
 	flags      []string
-}{
-	{"durable", "", nil},
+}
+
+var mixVariants = []mixVariant{
+	{"durable", "", false, nil},
 	// Pebble's files then live on the Go heap: a heap limit sized for the
 	// durable store would make the GC run back to back.
-	{"memory", "state in memory", []string{"-in-memory", "-memory-limit-mib", "0"}},
-	{"members", "durable, -members 2", []string{"-members", "2"}},
-	{"naive", "naive map processor", nil},
+	{"memory", "state in memory", false, []string{"-in-memory", "-memory-limit-mib", "0"}},
+	{"members", "durable, -members 2", false, []string{"-members", "2"}},
+	{"naive", "naive map processor", true, nil},
 }
 
 // mixCase prints the many-schedules case, each variant of -mix-variants
 // on a broker of its own, with its ratios to the raw rate and of the
 // durable rate to it.
 func mixCase(dir string, raw float64) error {
+	which := strings.Split(*mixWhich, ",")
 	var durable float64
 	for _, v := range mixVariants {
-		if !slices.Contains(strings.Split(*mixWhich, ","), v.name) {
+		if !slices.Contains(which, v.name) {
 			continue
 		}
 		produce := func(ctx context.Context, cl *kgo.Client) (int, error) { return produceMix(ctx, cl, *mixStreams) }
-		rate, n, stats, err := drainAlone(filepath.Join(dir, "mix-"+v.name), produce, "mix-"+v.name, v.flags...)
+		rate, n, stats, err := drainAlone(filepath.Join(dir, "mix-"+v.name), produce, "mix-"+v.name, v.naive, v.flags...)
 		if err != nil {
 			return err
 		}
@@ -97,11 +101,11 @@ func mixCase(dir string, raw float64) error {
 }
 
 // drainAlone drains the backlog produce writes on a broker and processor
-// of their own: Rewind's with the extra flags, or the naive map processor
-// if the variant's name ends in "naive". It returns commands per second
+// of their own: Rewind's with the extra flags, or the naive map
+// processor. It returns commands per second
 // from the first commit to the last, and a line on the processor's GC,
 // CPU and memory. A -cpuprofile-phase of the variant's name profiles it.
-func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, error), variant string, extra ...string) (rate float64, n int, stats string, err error) {
+func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, error), variant string, naive bool, extra ...string) (rate float64, n int, stats string, err error) {
 	kafka := freeAddr()
 	broker := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", kafka, "-data-dir", filepath.Join(dir, "kafka"))
 	broker.Stderr = os.Stderr
@@ -124,7 +128,7 @@ func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, err
 		return 0, 0, "", err
 	}
 	e := &env{dir: dir, kafka: kafka, adm: kadm.NewClient(cl)}
-	if strings.HasSuffix(variant, "naive") {
+	if naive {
 		e.startNaive()
 	} else {
 		e.startProcessor(extra...)
@@ -173,3 +177,17 @@ func produceMix(ctx context.Context, cl *kgo.Client, schedules int) (int, error)
 	}
 	return n, cl.Flush(ctx)
 }
+
+// checkMixVariants refuses a -mix-variants name no variant has.
+func checkMixVariants() error {
+	for _, name := range strings.Split(*mixWhich, ",") {
+		if !slices.ContainsFunc(mixVariants, func(v mixVariant) bool { return v.name == name }) {
+			return fmt.Errorf("-mix-variants: no variant %q", name)
+		}
+	}
+	return nil
+}
+
+// aloneProfiled reports whether -cpuprofile-phase names a drain on a
+// broker of its own (drainAlone), which also takes the heap profile.
+func aloneProfiled() bool { return strings.HasPrefix(*phase, "mix-") || *phase == "hot-naive" }
