@@ -14,6 +14,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -110,22 +111,11 @@ func testKillProcesses(t *testing.T, members int) {
 	if len(log.Events) != 1500*7 {
 		t.Fatalf("want %d events, got %d", 1500*7, len(log.Events))
 	}
-	testkit.StoreMatches(t, schedule.Kind, log, memberDirs(procDir, members)...)
+	testkit.StoreMatches(t, schedule.Kind, log, processor.MemberDirs(procDir, members)...)
 	testkit.StateMatches(t, schedule.Kind, log)
 }
 
 // memberDirs are the data dirs of a processor process's members.
-func memberDirs(dir string, members int) []string {
-	if members == 1 {
-		return []string{dir}
-	}
-	var dirs []string
-	for i := range members {
-		dirs = append(dirs, filepath.Join(dir, fmt.Sprintf("member-%d", i)))
-	}
-	return dirs
-}
-
 func tail(b []byte, n int) []byte {
 	if len(b) > n {
 		return b[len(b)-n:]

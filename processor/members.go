@@ -48,7 +48,7 @@ func NewMembers(cfg Config, n int) (*Members, error) {
 		mc.process = cfg.InstanceID
 		mc.InstanceID = cfg.InstanceID + "-" + strconv.Itoa(i)
 		if !cfg.InMemory {
-			mc.DataDir = filepath.Join(cfg.DataDir, "member-"+strconv.Itoa(i))
+			mc.DataDir = memberDir(cfg.DataDir, i)
 		}
 		if cfg.StateCacheBytes > 0 {
 			mc.StateCacheBytes = max(cfg.StateCacheBytes/int64(n), 1)
@@ -94,4 +94,9 @@ func (m *Members) Close() error {
 		errs = append(errs, p.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// memberDir is member i's data dir in a process of several members.
+func memberDir(dataDir string, i int) string {
+	return filepath.Join(dataDir, "member-"+strconv.Itoa(i))
 }

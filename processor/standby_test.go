@@ -15,6 +15,7 @@ import (
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/processor"
 )
 
 // TestStandbyTakeover runs devkafka and two processor processes with a
@@ -122,7 +123,7 @@ func testStandbyTakeover(t *testing.T, members int) {
 	if want := len(recs)/8*7 + len(more); len(log.Events) != want {
 		t.Fatalf("want %d events, got %d", want, len(log.Events))
 	}
-	testkit.StoreMatches(t, schedule.Kind, log, memberDirs(filepath.Join(base, "p2"), members)...)
+	testkit.StoreMatches(t, schedule.Kind, log, processor.MemberDirs(filepath.Join(base, "p2"), members)...)
 	testkit.StateMatches(t, schedule.Kind, log)
 }
 
