@@ -77,12 +77,13 @@ e2e: build ## end to end: a real Prometheus (Debian's package) scrapes the runni
 	$(GO) tool gotestsum --format testname -- -tags e2e -count=1 -timeout 10m -run 'TestPrometheus|TestAsyncAPI' ./e2e/
 
 .PHONY: fuzz
-fuzz: ## fuzz the command decoder, random command sequences, and the token and If-Match parsers for a while
+fuzz: ## fuzz the command decoder, random command sequences, the token and If-Match parsers, and the remembered-id lookup for a while
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCommand -fuzztime 60s ./aggregate/schedule
 	$(GO) test -run '^$$' -fuzz FuzzSequence -fuzztime 60s ./aggregate/schedule
 	$(GO) test -run '^$$' -fuzz FuzzTokensFile -fuzztime 30s ./internal/api
 	$(GO) test -run '^$$' -fuzz FuzzParseBearer -fuzztime 30s ./internal/api
 	$(GO) test -run '^$$' -fuzz FuzzParseIfMatch -fuzztime 30s ./internal/api
+	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 30s ./state
 
 .PHONY: bench
 bench: build ## print the performance numbers (devkafka as a separate process); BENCH_FLAGS="-only-mix" passes flags
