@@ -76,7 +76,7 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who api.Princ
 		lines = append(lines, s.startLine(r.Context(), who, sc.Bytes()))
 	}
 	if err := sc.Err(); err != nil {
-		lines = append(lines, &pendingLine{problem: problem(api.CodeTooLarge, "a line is over 64 KiB")})
+		lines = append(lines, &pendingLine{problem: new(api.NewProblem(api.CodeTooLarge, "a line is over 64 KiB"))})
 	}
 	defer s.closeAll(lines)
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -101,10 +101,10 @@ func (s *Server) startLine(ctx context.Context, who api.Principal, raw []byte) *
 		return &pendingLine{problem: commandProblem(err)}
 	}
 	if !aggregate.ValidID(c.ScheduleID) {
-		return &pendingLine{problem: problem(aggregate.CodeInvalidID, "scheduleId must match "+aggregate.IDPattern)}
+		return &pendingLine{problem: new(api.NewProblem(aggregate.CodeInvalidID, "scheduleId must match "+aggregate.IDPattern))}
 	}
 	if !s.types[c.Type] {
-		return &pendingLine{problem: problem(aggregate.CodeUnknownType, s.unknownType(c.Type))}
+		return &pendingLine{problem: new(api.NewProblem(aggregate.CodeUnknownType, s.unknownType(c.Type)))}
 	}
 	if _, err := s.cfg.Kind.DecodeCommand(c.Type, c.Data); err != nil {
 		return &pendingLine{problem: commandProblem(err)}
@@ -113,7 +113,7 @@ func (s *Server) startLine(ctx context.Context, who api.Principal, raw []byte) *
 	if m.ID == "" {
 		m.ID = newID()
 	} else if len(m.ID) > 256 {
-		return &pendingLine{problem: problem(api.CodeBadParameter, "idempotencyKey is at most 256 bytes")}
+		return &pendingLine{problem: new(api.NewProblem(api.CodeBadParameter, "idempotencyKey is at most 256 bytes"))}
 	}
 	if c.ExpectedVersion != nil {
 		m.ExpectedVersion, m.HasExpectedVersion = *c.ExpectedVersion, true
@@ -139,7 +139,7 @@ func (s *Server) finishLine(ctx context.Context, n int, l *pendingLine, deadline
 		err = context.DeadlineExceeded
 	}
 	if err != nil {
-		return batchLine{Line: n, Problem: problem(api.CodeKafkaUnavailable, "Kafka did not acknowledge command "+l.meta.ID+" in time; retry with that idempotencyKey")}
+		return batchLine{Line: n, Problem: new(api.NewProblem(api.CodeKafkaUnavailable, "Kafka did not acknowledge command "+l.meta.ID+" in time; retry with that idempotencyKey"))}
 	}
 	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -167,14 +167,7 @@ func (s *Server) closeAll(lines []*pendingLine) {
 	}
 }
 
-// problem is a line's problem document, with the status of its code.
-func problem(code, detail string) *api.Problem {
-	p := api.NewProblem(code, detail)
-	return &p
-}
-
 // commandProblem is a line's problem for a command its own data refused.
 func commandProblem(err error) *api.Problem {
-	p := api.CommandProblem(aggregate.CodeOf(err), rejectionMessage(err))
-	return &p
+	return new(api.CommandProblem(aggregate.CodeOf(err), rejectionMessage(err)))
 }

@@ -218,7 +218,7 @@ func (h *history) read(ctx context.Context, opts []kgo.Opt, from, ends map[int32
 	pending := map[string]topics.Result{}
 	stuck, err := logread.Read(ctx, opts, logread.Range{Topic: topics.Results, From: from, Ends: ends}, logread.Hooks{
 		Record: func(r *kgo.Record) error {
-			if res, err := topics.DecodeResult(r.Value); err == nil && res.TenantID != "" {
+			if res, ok := outcome(r); ok {
 				return h.put(b, pending, res, r.Timestamp)
 			}
 			return nil

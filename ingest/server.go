@@ -416,9 +416,8 @@ func reusedKey(res topics.Result) *api.Problem {
 	if res.Status != topics.StatusRejected || res.Code != api.CodeIdempotencyKeyReused {
 		return nil
 	}
-	p := api.NewProblem(api.CodeIdempotencyKeyReused, "Idempotency-Key "+res.CommandID+" was already used for a different command "+
-		"(another type, data or expected version); this command was not run. Send it with a new key.")
-	return &p
+	return new(api.NewProblem(api.CodeIdempotencyKeyReused, "Idempotency-Key "+res.CommandID+" was already used for a different command "+
+		"(another type, data or expected version); this command was not run. Send it with a new key."))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

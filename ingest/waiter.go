@@ -261,11 +261,17 @@ type polledResult struct {
 func polledResults(fetches kgo.Fetches) []polledResult {
 	out := make([]polledResult, 0, fetches.NumRecords())
 	fetches.EachRecord(func(r *kgo.Record) {
-		res, err := topics.DecodeResult(r.Value)
-		out = append(out, polledResult{partition: r.Partition, offset: r.Offset, at: r.Timestamp, res: res,
-			ok: err == nil && res.TenantID != ""})
+		res, ok := outcome(r)
+		out = append(out, polledResult{partition: r.Partition, offset: r.Offset, at: r.Timestamp, res: res, ok: ok})
 	})
 	return out
+}
+
+// outcome decodes a record of schedule-results; ok is false for one that
+// holds no result of a tenant, which nobody waits for or looks up.
+func outcome(r *kgo.Record) (res topics.Result, ok bool) {
+	res, err := topics.DecodeResult(r.Value)
+	return res, err == nil && res.TenantID != ""
 }
 
 // deliver answers the requests waiting for res and keeps it among the

@@ -19,8 +19,7 @@ type Problem struct {
 // WriteProblem answers with the problem document of code (see the
 // catalogue in codes.go); detail is for people.
 func WriteProblem(w http.ResponseWriter, code, detail string) {
-	p := NewProblem(code, detail)
-	p.Write(w)
+	NewProblem(code, detail).Write(w)
 }
 
 // Write answers with the problem document.
