@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,15 +47,7 @@ func batchLines(t *testing.T, e *env, streams int) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
 		t.Fatalf("batch: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	dec := json.NewDecoder(resp.Body)
-	var got []map[string]any
-	for dec.More() {
-		var line map[string]any
-		if err := dec.Decode(&line); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, line)
-	}
+	got := ndjsonLines(t, resp.Body)
 	if len(got) != n+4 {
 		t.Fatalf("want %d lines, got %d", n+4, len(got))
 	}
@@ -100,4 +93,19 @@ func TestImport(t *testing.T) {
 	if _, err := ingest.Import(context.Background(), http.DefaultClient, e.url, "wrong", strings.NewReader(file.String()), 100, nil); err == nil {
 		t.Fatal("import with a bad token must fail")
 	}
+}
+
+// ndjsonLines decodes a batch's answer, one JSON object per line.
+func ndjsonLines(t *testing.T, r io.Reader) []map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(r)
+	var lines []map[string]any
+	for dec.More() {
+		var line map[string]any
+		if err := dec.Decode(&line); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, line)
+	}
+	return lines
 }

@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -124,15 +123,7 @@ func reusedKey(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
-	var lines []map[string]any
-	for dec.More() {
-		var l map[string]any
-		if err := dec.Decode(&l); err != nil {
-			t.Fatal(err)
-		}
-		lines = append(lines, l)
-	}
+	lines := ndjsonLines(t, resp.Body)
 	if len(lines) != 2 || lines[0]["status"] != "accepted" {
 		t.Fatalf("batch: %v", lines)
 	}
