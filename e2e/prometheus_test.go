@@ -67,14 +67,9 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	promAddr := testkit.FreeAddr(t)
-	prom := exec.Command(prometheus, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(s.dir, "tsdb"),
-		"--web.listen-address="+promAddr)
-	promLog, _ := os.Create(filepath.Join(s.dir, "prometheus.log"))
-	prom.Stdout, prom.Stderr = promLog, promLog
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { prom.Process.Signal(syscall.SIGTERM); prom.Wait() })
+	prom := testkit.Start(t, prometheus, filepath.Join(s.dir, "prometheus.log"), "--config.file="+cfgPath,
+		"--storage.tsdb.path="+filepath.Join(s.dir, "tsdb"), "--web.listen-address="+promAddr)
+	t.Cleanup(func() { _ = prom.Stop(30 * time.Second) })
 	p := &promAPI{t: t, base: "http://" + promAddr}
 	p.eventually("prometheus ready", 60*time.Second, func() bool {
 		resp, err := http.Get(p.base + "/-/ready")
@@ -90,13 +85,13 @@ scrape_configs:
 
 	// A stuck processor (SIGSTOP) cannot report anything; the other one
 	// still exports the lag of every partition, from the group's offsets.
-	_ = s.procs[1].Cmd.Process.Signal(syscall.SIGSTOP)
+	s.procs[1].Signal(syscall.SIGSTOP)
 	recs := testkit.Interleave("clinic-e2e", 1000, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	testkit.Send(t, testkit.Producer(t, s.kafka), recs)
 	p.eventually("lag seen while a processor is stuck", 60*time.Second, func() bool {
 		return p.scalar(`sum(max by (partition) (rewind_processor_consumer_lag))`) > 0
 	})
-	_ = s.procs[1].Cmd.Process.Signal(syscall.SIGCONT)
+	s.procs[1].Signal(syscall.SIGCONT)
 	for _, metric := range []string{"rewind_processor_consumer_lag", "rewind_query_view_lag"} {
 		parts := p.labelValues(fmt.Sprintf(`max by (partition) (%s)`, metric), "partition")
 		if want := []string{"0", "1", "2", "3"}; !slices.Equal(parts, want) {

@@ -20,6 +20,7 @@ import (
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/candidate"
+	"github.com/rewind/rewind/internal/proc"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/replay"
 )
@@ -66,7 +67,7 @@ func TestReplaySeedStory(t *testing.T) {
 	procHTTP := testkit.FreeAddr(t)
 	procArgs := []string{"-brokers", kafka, "-instance-id", "p0", "-data-dir", filepath.Join(dir, "p0"), "-http", procHTTP,
 		"-partitions", fmt.Sprint(partitions), "-log-level", "warn"}
-	proc := testkit.Start(t, filepath.Join(released, "processor"), log, procArgs...)
+	oldProc := testkit.Start(t, filepath.Join(released, "processor"), log, procArgs...)
 	at := time.Now().Add(-time.Hour)
 	var recs []*kgo.Record
 	recs = append(recs, testkit.Interleave("clinic-1", 100, at)...)
@@ -80,7 +81,7 @@ func TestReplaySeedStory(t *testing.T) {
 	testkit.WaitStateComplete(t, kafka, schedule.LogicVersion-1, 2*time.Minute)
 
 	tokens := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokens, []byte(api.HashToken("t")+" clinic-1 desk-1\n"), 0o644); err != nil {
+	if err := os.WriteFile(tokens, []byte(api.TokenLine("t", "clinic-1", "desk-1", api.ScopeAll)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	oldQuery := queryReplica{t: t, addr: testkit.FreeAddr(t), dir: filepath.Join(dir, "q-old")}
@@ -113,8 +114,8 @@ func TestReplaySeedStory(t *testing.T) {
 
 	// 4. Roll the fix out. The processor: the new build folds the events
 	// again (its logic version is newer) and rewrites the state topic.
-	_ = proc.Cmd.Process.Signal(syscall.SIGTERM)
-	if err, exited := proc.Wait(30 * time.Second); !exited || err != nil {
+	oldProc.Signal(syscall.SIGTERM)
+	if err, exited := oldProc.Wait(30 * time.Second); !exited || err != nil {
 		t.Fatalf("released processor: exited %v, %v", exited, err)
 	}
 	testkit.Start(t, "processor", log, procArgs...)
@@ -125,7 +126,7 @@ func TestReplaySeedStory(t *testing.T) {
 	// answering (the old states, whole) until the new one is ready.
 	newQuery := queryReplica{t: t, addr: testkit.FreeAddr(t), dir: filepath.Join(dir, "q-new")}
 	newQuery.start(filepath.Join(fix, "query"), kafka, tokens, log)
-	for !ready(newQuery.addr) {
+	for !proc.Ready(newQuery.addr) {
 		if got := oldQuery.photoCounts(); !slices.Equal(got, []int{30, 20}) {
 			t.Fatalf("the old replica during the rollout: %v", got)
 		}
@@ -140,7 +141,7 @@ func TestReplaySeedStory(t *testing.T) {
 	oldQuery.start(filepath.Join(fix, "query"), kafka, tokens, log)
 	testkit.WaitListening(t, oldQuery.addr, 20*time.Second)
 	rebuilding := 0
-	for !ready(oldQuery.addr) {
+	for !proc.Ready(oldQuery.addr) {
 		if got := oldQuery.photoCounts(); got != nil && !slices.Equal(got, []int{3, 2}) {
 			t.Fatalf("a replica restarted in place answered %v while rebuilding", got)
 		} else if got == nil {
@@ -221,7 +222,7 @@ func (q *queryReplica) start(bin, kafka, tokens, log string) {
 }
 
 func (q *queryReplica) stop() {
-	_ = q.p.Cmd.Process.Signal(syscall.SIGTERM)
+	q.p.Signal(syscall.SIGTERM)
 	if err, exited := q.p.Wait(30 * time.Second); !exited || err != nil {
 		q.t.Fatalf("query replica: exited %v, %v", exited, err)
 	}
@@ -256,13 +257,4 @@ func (q *queryReplica) photoCounts() []int {
 		counts = append(counts, p.Count)
 	}
 	return counts
-}
-
-func ready(addr string) bool {
-	resp, err := http.Get("http://" + addr + "/readyz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }

@@ -58,7 +58,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 
 	const desk, auditor = "e2e-desk-token", "e2e-auditor-token"
 	tokens := filepath.Join(dir, "tokens")
-	writeAtomically(t, tokens, api.HashToken(desk)+" clinic-e2e desk-1\n"+api.HashToken(auditor)+" clinic-e2e auditor read\n")
+	writeAtomically(t, tokens, api.TokenLine(desk, "clinic-e2e", "desk-1", api.ScopeAll)+api.TokenLine(auditor, "clinic-e2e", "auditor", api.ScopeRead))
 
 	procHTTP, ingestHTTP, queryHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	testkit.Start(t, "processor", logFile, append(kafkaArgs, "-instance-id", "p0", "-data-dir", filepath.Join(dir, "p0"),
@@ -106,7 +106,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 	}
 
 	// The auditor's token is revoked: refused within seconds, no restart.
-	writeAtomically(t, tokens, api.HashToken(desk)+" clinic-e2e desk-1\n")
+	writeAtomically(t, tokens, api.TokenLine(desk, "clinic-e2e", "desk-1", api.ScopeAll))
 	eventually(t, "the revoked token refused by query", func() bool {
 		return call(t, client, "GET", "https://"+queryHTTP+"/v1/schedules/visit-1", auditor, "").status == 401
 	})

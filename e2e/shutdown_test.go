@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/proc"
 	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/topics"
@@ -62,7 +63,7 @@ func startStack(t *testing.T) *stack {
 			"-standby-replicas", "1")) // as in docker-compose.yml
 	}
 	tokens := filepath.Join(s.dir, "tokens")
-	if err := os.WriteFile(tokens, []byte(api.HashToken(s.token)+" clinic-e2e desk-1\n"), 0o644); err != nil {
+	if err := os.WriteFile(tokens, []byte(api.TokenLine(s.token, "clinic-e2e", "desk-1", api.ScopeAll)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s.ingestHTTP = testkit.FreeAddr(t)
@@ -75,23 +76,19 @@ func startStack(t *testing.T) *stack {
 func waitReady(t *testing.T, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+	for !proc.Ready(addr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready after 60s", addr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s not ready after 60s", addr)
 }
 
 // sigterm stops a process with SIGTERM and requires a clean exit.
 func sigterm(t *testing.T, what string, p *testkit.Process, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	err, exited := p.Wait(within)
 	if !exited {
 		t.Fatalf("%s still running %s after SIGTERM", what, within)

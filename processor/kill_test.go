@@ -81,7 +81,7 @@ func testKillProcesses(t *testing.T, members int) {
 		time.Sleep(time.Duration(150+r.IntN(200)) * time.Millisecond)
 		if i == 6 {
 			// A graceful stop under load: the batch in flight finishes.
-			_ = proc.Cmd.Process.Signal(syscall.SIGTERM)
+			proc.Signal(syscall.SIGTERM)
 			if _, ok := proc.Wait(30 * time.Second); !ok {
 				t.Fatal("processor did not stop on SIGTERM under load")
 			}
@@ -102,7 +102,7 @@ func testKillProcesses(t *testing.T, members int) {
 		t.Fatalf("producing the load: %v", err)
 	}
 	testkit.WaitResults(t, kafkaAddr, len(recs), 3*time.Minute, nil)
-	_ = proc.Cmd.Process.Signal(syscall.SIGTERM)
+	proc.Signal(syscall.SIGTERM)
 	if _, ok := proc.Wait(30 * time.Second); !ok {
 		t.Fatal("processor did not stop on SIGTERM")
 	}
@@ -215,7 +215,7 @@ func TestRestoreAfterBrokerCrashInTransaction(t *testing.T) {
 // the development broker. TestRestoreAfterBrokerCrashInTransaction covers SIGKILL.)
 func stopKafka(t *testing.T, p *testkit.Process) {
 	t.Helper()
-	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	if _, ok := p.Wait(30 * time.Second); !ok {
 		t.Fatal("devkafka did not stop on SIGTERM")
 	}

@@ -58,7 +58,7 @@ func testStandbyTakeover(t *testing.T, members int) {
 	waitMetric(t, http1, func(m promsample.Samples) bool { return m.Value("rewind_processor_partitions_owned") == testPartitions })
 	p2 := startProc("p2", http2)
 	defer func() {
-		_ = p2.Cmd.Process.Signal(syscall.SIGTERM)
+		p2.Signal(syscall.SIGTERM)
 		p2.Wait(30 * time.Second)
 	}()
 	// Each owns half and keeps a copy of the other half.
@@ -114,7 +114,7 @@ func testStandbyTakeover(t *testing.T, members int) {
 		t.Errorf("the takeover restored %v partitions from a state topic tail, want %d", tails, testPartitions/2)
 	}
 
-	_ = p2.Cmd.Process.Signal(syscall.SIGTERM)
+	p2.Signal(syscall.SIGTERM)
 	if _, ok := p2.Wait(30 * time.Second); !ok {
 		t.Fatal("processor did not stop on SIGTERM")
 	}

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/internal/proc"
 	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/topics"
 )
@@ -33,7 +32,7 @@ type env struct {
 	secure   bool
 	adm      *kadm.Client
 	cl       *kgo.Client
-	proc     *exec.Cmd
+	proc     *proc.Process
 	procHTTP string
 }
 
@@ -74,13 +73,46 @@ func (e *env) produceCommands(ctx context.Context, n, streams int) error {
 func (e *env) startProcessor(extra ...string) {
 	e.procHTTP = freeAddr()
 	// Later flags win: extra may name another instance.
-	e.proc = exec.Command(filepath.Join(*binDir, "processor"), append([]string{"-brokers", e.kafka, "-instance-id", "bench-1",
+	e.proc = e.start(filepath.Join(*binDir, "processor"), append([]string{"-brokers", e.kafka, "-instance-id", "bench-1",
 		"-data-dir", filepath.Join(e.dir, "processor"), "-http", e.procHTTP, "-log-level", "warn"}, extra...)...)
-	e.proc.Stderr = os.Stderr
-	e.proc.Env = e.childEnv()
-	if err := e.proc.Start(); err != nil {
+}
+
+// start starts a binary on e's Kafka, its output on the bench's stderr.
+func (e *env) start(path string, args ...string) *proc.Process {
+	p, err := proc.Start(proc.Spec{Path: path, Args: args, Env: e.childEnv(), Output: os.Stderr})
+	if err != nil {
 		panic(err)
 	}
+	return p
+}
+
+// stop ends a process the bench started, with SIGTERM: a devkafka must
+// keep what it committed, and a processor's clean exit is part of what
+// the next phase starts from.
+func stop(p *proc.Process) {
+	if err := p.Stop(time.Minute); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+	}
+}
+
+// startBroker starts devkafka on a free address with its log in dataDir
+// ("" keeps it in memory) and out for its output (nil: the bench's
+// stderr), and waits until it listens.
+func startBroker(dataDir string, out io.Writer, extra ...string) (string, *proc.Process, error) {
+	addr := freeAddr()
+	if out == nil {
+		out = os.Stderr
+	}
+	p, err := proc.Start(proc.Spec{Path: filepath.Join(*binDir, "devkafka"),
+		Args: append([]string{"-addr", addr, "-data-dir", dataDir}, extra...), Output: out})
+	if err != nil {
+		return "", nil, err
+	}
+	if err := p.WaitFor(context.Background(), 30*time.Second, func() bool { return proc.Listening(addr) }); err != nil {
+		stop(p)
+		return "", nil, err
+	}
+	return addr, p, nil
 }
 
 // childEnv is the environment of a process the bench starts on e's Kafka:
@@ -127,16 +159,7 @@ func (e *env) drain(ctx context.Context, n int) (float64, error) {
 
 // waitReady polls the processor's /readyz until it answers 200.
 func (e *env) waitReady(timeout time.Duration) error {
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get("http://" + e.procHTTP + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("processor not ready within %v", timeout)
+	return e.proc.WaitFor(context.Background(), timeout, func() bool { return proc.Ready(e.procHTTP) })
 }
 
 func rss(pid int, field string) float64 {
@@ -155,22 +178,11 @@ func rss(pid int, field string) float64 {
 }
 
 func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		panic(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func waitListening(addr string) {
-	for range 500 {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return addr
 }
 
 // cpuProfile saves a CPU profile of the processor, taken once it runs.

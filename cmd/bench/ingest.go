@@ -1,18 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/rewind/rewind/internal/proc"
 )
 
 // ingestLoad starts ingest and sends n Reserve requests from c concurrent
@@ -25,14 +25,12 @@ func (e *env) ingestLoad(n, c int) (rps, p50, p99 float64, err error) {
 		return 0, 0, 0, err
 	}
 	addr := freeAddr()
-	ing := exec.Command(filepath.Join(*binDir, "ingest"), "-brokers", e.kafka, "-http", addr, "-tokens", tokens, "-log-level", "warn",
+	ing := e.start(filepath.Join(*binDir, "ingest"), "-brokers", e.kafka, "-http", addr, "-tokens", tokens, "-log-level", "warn",
 		"-data-dir", filepath.Join(e.dir, "ingest"))
-	ing.Stderr = os.Stderr
-	if err := ing.Start(); err != nil {
+	defer stop(ing)
+	if err := ing.WaitFor(context.Background(), time.Minute, func() bool { return proc.Listening(addr) }); err != nil {
 		return 0, 0, 0, err
 	}
-	defer func() { ing.Process.Signal(syscall.SIGTERM); ing.Wait() }()
-	waitListening(addr)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c}}
 	body := `{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
 	lat := make([][]float64, c)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -38,13 +38,12 @@ var (
 // that long), which no real Kafka does: its log flushes happen off the
 // request path. run prints the on-disk broker's figures too.
 func latencyOnMemoryBroker(dir string, rates []float64) error {
-	e := &env{dir: dir, kafka: freeAddr()}
-	broker := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", e.kafka, "-data-dir", "")
-	if err := broker.Start(); err != nil {
+	kafka, broker, err := startBroker("", io.Discard)
+	if err != nil {
 		return err
 	}
-	defer func() { broker.Process.Signal(syscall.SIGTERM); broker.Wait() }()
-	waitListening(e.kafka)
+	defer stop(broker)
+	e := &env{dir: dir, kafka: kafka}
 	// One member (the default) against two, one committing while the
 	// other decides, and the naive map processor as the baseline,
 	// interleaved: a run measured later on the same broker was faster
@@ -70,8 +69,7 @@ func latencyOnMemoryBroker(dir string, rates []float64) error {
 			if err == nil {
 				err = e.printLatencies(rates, what)
 			}
-			e.proc.Process.Signal(syscall.SIGTERM)
-			e.proc.Wait()
+			stop(e.proc)
 			if err != nil {
 				return err
 			}

@@ -12,10 +12,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -24,6 +22,7 @@ import (
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/kafkaconf"
+	"github.com/rewind/rewind/internal/proc"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -86,14 +85,11 @@ func run() error {
 	defer os.RemoveAll(dir)
 	e := &env{dir: dir, kafka: kafkaFlags.Brokers, secure: kafkaFlags.Brokers != ""}
 	if e.kafka == "" {
-		e.kafka = freeAddr()
-		kafka := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", e.kafka, "-data-dir", filepath.Join(dir, "kafka"))
-		kafka.Stderr = os.Stderr
-		if err := kafka.Start(); err != nil {
+		var broker *proc.Process
+		if e.kafka, broker, err = startBroker(filepath.Join(dir, "kafka"), nil); err != nil {
 			return err
 		}
-		defer kafka.Process.Kill()
-		waitListening(e.kafka)
+		defer broker.Kill()
 		kafkaFlags.Brokers = e.kafka
 	}
 	kafkaOpts, err := kafkaFlags.Connect(context.Background(), nil)
@@ -201,7 +197,7 @@ func run() error {
 		e.printMetrics("go_memstats_heap_inuse_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes",
 			"go_memstats_sys_bytes", "go_memstats_stack_sys_bytes", "process_resident_memory_bytes")
 	}
-	fmt.Printf("processor RSS after %dk streams        %9.0f MiB (peak %.0f MiB)\n", *many/1000, rss(e.proc.Process.Pid, "VmRSS"), rss(e.proc.Process.Pid, "VmHWM"))
+	fmt.Printf("processor RSS after %dk streams        %9.0f MiB (peak %.0f MiB)\n", *many/1000, rss(e.proc.Pid(), "VmRSS"), rss(e.proc.Pid(), "VmHWM"))
 
 	fail, err := e.failover(ctx)
 	if err != nil {
@@ -219,8 +215,7 @@ func run() error {
 	if err := e.queryBench(ctx); err != nil {
 		return err
 	}
-	e.proc.Process.Signal(syscall.SIGTERM)
-	e.proc.Wait()
+	stop(e.proc)
 	return nil
 }
 
@@ -241,8 +236,7 @@ func (e *env) failover(ctx context.Context) (time.Duration, error) {
 		}
 	}()
 	time.Sleep(time.Second)
-	e.proc.Process.Kill()
-	e.proc.Wait()
+	e.proc.Kill()
 	killed := time.Now()
 	before, _ := e.committed(ctx)
 	e.startProcessor()

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -106,14 +104,11 @@ func mixCase(dir string, raw float64) error {
 // from the first commit to the last, and a line on the processor's GC,
 // CPU and memory. A -cpuprofile-phase of the variant's name profiles it.
 func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, error), variant string, naive bool, extra ...string) (rate float64, n int, stats string, err error) {
-	kafka := freeAddr()
-	broker := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", kafka, "-data-dir", filepath.Join(dir, "kafka"))
-	broker.Stderr = os.Stderr
-	if err := broker.Start(); err != nil {
+	kafka, broker, err := startBroker(filepath.Join(dir, "kafka"), nil)
+	if err != nil {
 		return 0, 0, "", err
 	}
-	defer func() { broker.Process.Signal(syscall.SIGTERM); broker.Wait() }()
-	waitListening(kafka)
+	defer stop(broker)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))
 	if err != nil {
 		return 0, 0, "", err
@@ -137,7 +132,7 @@ func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, err
 	if *profile != "" && profiled {
 		go e.cpuProfile(*profile)
 	}
-	defer func() { e.proc.Process.Signal(syscall.SIGTERM); e.proc.Wait() }()
+	defer func() { stop(e.proc) }()
 	rate, err = e.drain(ctx, n)
 	if *heapProf != "" && profiled {
 		e.fetchProfile("heap", *heapProf)
@@ -148,7 +143,7 @@ func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, err
 		metrics := "http://" + e.procHTTP + "/metrics"
 		cycles := metricValue(metrics, "go_gc_duration_seconds_count")
 		cpu := metricValue(metrics, "process_cpu_seconds_total")
-		stats = fmt.Sprintf("    (processor: %.0f GC cycles, %.1f CPU seconds, RSS %.0f MiB)", cycles, cpu, rss(e.proc.Process.Pid, "VmRSS"))
+		stats = fmt.Sprintf("    (processor: %.0f GC cycles, %.1f CPU seconds, RSS %.0f MiB)", cycles, cpu, rss(e.proc.Pid(), "VmRSS"))
 	}
 	return rate, n, stats, err
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
 
@@ -157,9 +156,5 @@ func (e *env) startNaive() {
 		panic(err)
 	}
 	e.procHTTP = freeAddr()
-	e.proc = exec.Command(self, "-naive", "-naive-brokers", e.kafka, "-naive-http", e.procHTTP)
-	e.proc.Stderr = os.Stderr
-	if err := e.proc.Start(); err != nil {
-		panic(err)
-	}
+	e.proc = e.start(self, "-naive", "-naive-brokers", e.kafka, "-naive-http", e.procHTTP)
 }

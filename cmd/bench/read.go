@@ -2,21 +2,19 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/proc"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -25,8 +23,7 @@ const benchToken = "bench-token"
 
 func (e *env) tokensFile() (string, error) {
 	tokens := filepath.Join(e.dir, "tokens")
-	sum := sha256.Sum256([]byte(benchToken))
-	return tokens, os.WriteFile(tokens, []byte(hex.EncodeToString(sum[:])+" bench bench\n"), 0o600)
+	return tokens, os.WriteFile(tokens, []byte(api.TokenLine(benchToken, "bench", "bench", api.ScopeAll)), 0o600)
 }
 
 // queryBench measures the read side: how fast a new query service folds
@@ -75,31 +72,16 @@ func (e *env) queryBench(ctx context.Context) error {
 	}
 	addr := freeAddr()
 	start := time.Now()
-	q := exec.Command(filepath.Join(*binDir, "query"), "-brokers", e.kafka, "-http", addr, "-tokens", tokens,
+	q := e.start(filepath.Join(*binDir, "query"), "-brokers", e.kafka, "-http", addr, "-tokens", tokens,
 		"-data-dir", filepath.Join(e.dir, "query"), "-log-level", "warn")
-	q.Stderr = os.Stderr
-	if err := q.Start(); err != nil {
+	defer stop(q)
+	if err := q.WaitFor(ctx, 15*time.Minute, func() bool { return proc.Ready(addr) }); err != nil {
 		return err
-	}
-	defer func() { q.Process.Signal(syscall.SIGTERM); q.Wait() }()
-	waitListening(addr)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Since(start) > 15*time.Minute {
-			return fmt.Errorf("query not ready after 15 minutes")
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	took := time.Since(start)
 	applied := metricValue("http://"+addr+"/metrics", "rewind_query_events_applied_total")
 	fmt.Printf("query catch-up (cold, %.0f events)     %9.0f events/s\n", applied, applied/took.Seconds())
-	fmt.Printf("query RSS after catch-up                %9.0f MiB (peak %.0f MiB)\n", rss(q.Process.Pid, "VmRSS"), rss(q.Process.Pid, "VmHWM"))
+	fmt.Printf("query RSS after catch-up                %9.0f MiB (peak %.0f MiB)\n", rss(q.Pid(), "VmRSS"), rss(q.Pid(), "VmHWM"))
 
 	client := &http.Client{}
 	get := func(path string) (float64, error) {

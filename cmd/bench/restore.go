@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,19 +76,17 @@ func restoreCase(dir string) error {
 // restoreHistory builds a history on a broker of its own and times its
 // restores.
 func restoreHistory(dir string, schedules, k int, recent bool, base restoreResult) (r restoreResult, err error) {
-	kafka := freeAddr()
-	broker := exec.Command(filepath.Join(*binDir, "devkafka"), "-addr", kafka, "-data-dir", filepath.Join(dir, "kafka"), "-compact-every", "0")
-	broker.Stderr = os.Stderr
-	out, err := broker.StdoutPipe()
+	// devkafka says on its output when a compaction is done.
+	out, brokerOut := io.Pipe()
+	lines := bufio.NewScanner(out)
+	kafka, broker, err := startBroker(filepath.Join(dir, "kafka"), brokerOut, "-compact-every", "0")
 	if err != nil {
 		return r, err
 	}
-	if err := broker.Start(); err != nil {
-		return r, err
-	}
-	defer func() { broker.Process.Signal(syscall.SIGTERM); broker.Wait() }()
-	lines := bufio.NewScanner(out)
-	waitListening(kafka)
+	defer func() {
+		go io.Copy(io.Discard, out) // its output while it stops
+		stop(broker)
+	}()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))
 	if err != nil {
 		return r, err
@@ -98,7 +97,7 @@ func restoreHistory(dir string, schedules, k int, recent bool, base restoreResul
 		return r, err
 	}
 	e := &env{dir: dir, kafka: kafka, adm: kadm.NewClient(cl), cl: cl}
-	stop := func() { e.proc.Process.Signal(syscall.SIGTERM); e.proc.Wait() }
+	stopProc := func() { stop(e.proc) }
 
 	// The history: each schedule reserved, then moved again and again,
 	// round by round; every command is accepted with one event. The last
@@ -131,13 +130,13 @@ func restoreHistory(dir string, schedules, k int, recent bool, base restoreResul
 	}
 	e.startProcessor()
 	if _, err := e.drain(ctx, n); err != nil {
-		stop()
+		stopProc()
 		return r, err
 	}
-	stop()
+	stopProc()
 	// Compaction keeps one record per stream of the state topic, as a
 	// real Kafka's cleaner does in the background.
-	broker.Process.Signal(syscall.SIGUSR1)
+	broker.Signal(syscall.SIGUSR1)
 	for lines.Scan() && !strings.HasPrefix(lines.Text(), "devkafka compacted") {
 	}
 	go func() {
@@ -166,7 +165,7 @@ func restoreHistory(dir string, schedules, k int, recent bool, base restoreResul
 	if base.cold > 0 {
 		fmt.Printf("  cold restore, this history ÷ 1×         %9.2f\n", r.cold.Seconds()/base.cold.Seconds())
 	}
-	stop()
+	stopProc()
 	// A logic change: the state topic's records are of the old version,
 	// so the events are folded (the remembered ids come from the old
 	// records). The binary has one logic version: a processor of the
@@ -194,7 +193,7 @@ func restoreHistory(dir string, schedules, k int, recent bool, base restoreResul
 	fmt.Printf("  fold of events and results (no state topic) %5.2f s (%.0f events/s; the restore itself %.2f s)\n",
 		r.fold.Seconds(), float64(r.events)/r.fold.Seconds(), e.restoreSeconds("events"))
 	if k > 1 {
-		stop()
+		stopProc()
 		return r, nil
 	}
 	if r.takeover, err = e.takeover(ctx); err != nil {
@@ -287,14 +286,13 @@ func (e *env) preview(ctx context.Context) (*replay.Report, error) {
 func (e *env) takeover(ctx context.Context) (time.Duration, error) {
 	// The running member stops and comes back with standbys; a second
 	// member joins with an empty disk and copies the first's partitions.
-	e.proc.Process.Signal(syscall.SIGTERM)
-	e.proc.Wait()
+	stop(e.proc)
 	args := []string{"-standby-replicas", "1", "-session-timeout", "6s"}
 	e.startProcessor(args...)
 	a, aHTTP := e.proc, e.procHTTP
 	b := &env{dir: filepath.Join(e.dir, "b"), kafka: e.kafka, adm: e.adm, cl: e.cl}
 	b.startProcessor(append(args, "-instance-id", "bench-2")...)
-	defer func() { b.proc.Process.Signal(syscall.SIGTERM); b.proc.Wait() }()
+	defer func() { stop(b.proc) }()
 	// Both own half the partitions, b's copies of a's half are caught up.
 	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		ma, mb := promsample.Scrape("http://"+aHTTP+"/metrics"), promsample.Scrape("http://"+b.procHTTP+"/metrics")
@@ -306,8 +304,7 @@ func (e *env) takeover(ctx context.Context) (time.Duration, error) {
 			return 0, errors.New("standby copies did not catch up in 5 minutes")
 		}
 	}
-	a.Process.Kill()
-	a.Wait()
+	a.Kill()
 	killed := time.Now()
 	// A command on every partition; all of them committed means the
 	// survivor serves every partition.

@@ -108,7 +108,7 @@ func TestMakeRunExternalKafka(t *testing.T) {
 
 func stop(t *testing.T, p *testkit.Process) {
 	t.Helper()
-	_ = p.Cmd.Process.Signal(syscall.SIGINT)
+	p.Signal(syscall.SIGINT)
 	err, exited := p.Wait(60 * time.Second)
 	if !exited || err != nil {
 		t.Fatalf("devrun after SIGINT: exited %v, %v", exited, err)

@@ -25,6 +25,37 @@ func writeTokens(t *testing.T, path string, lines ...string) {
 	}
 }
 
+// TestTokenLine: what TokenLine writes, LoadTokens reads back as the same
+// principal, and the token itself is not in it.
+func TestTokenLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	want := map[string]Principal{
+		"secret-r":  {Tenant: "clinic-a", Subject: "auditor", Scopes: ScopeRead},
+		"secret-w":  {Tenant: "clinic-a", Subject: "kiosk", Scopes: ScopeWrite},
+		"secret-rw": {Tenant: "clinic-b", Subject: "dr-kim", Scopes: ScopeAll},
+	}
+	var content strings.Builder
+	for token, who := range want {
+		line := TokenLine(token, who.Tenant, who.Subject, who.Scopes)
+		if strings.Contains(line, token) {
+			t.Fatalf("the token is in its line: %q", line)
+		}
+		content.WriteString(line)
+	}
+	if err := os.WriteFile(path, []byte(content.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := LoadTokens(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for token, who := range want {
+		if got, ok := tk.Lookup(token); !ok || got != who {
+			t.Errorf("%s: %+v %v, want %+v", token, got, ok, who)
+		}
+	}
+}
+
 // TestTokenScopes: the scope column is optional (both scopes), and read,
 // write and read,write give what they say.
 func TestTokenScopes(t *testing.T) {

@@ -189,6 +189,13 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// TokenLine is the line of a tokens file that grants token to subject of
+// tenant with scopes: the one writer of the format that LoadTokens reads.
+// It holds the token's digest, never the token.
+func TokenLine(token, tenant, subject string, scopes Scope) string {
+	return HashToken(token) + " " + tenant + " " + subject + " " + scopes.String() + "\n"
+}
+
 // Lookup returns the principal of a bearer token. Every entry is compared
 // in constant time, so the time taken says nothing about which matched.
 func (t *Tokens) Lookup(token string) (Principal, bool) {

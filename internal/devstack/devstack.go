@@ -9,22 +9,18 @@
 package devstack
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/proc"
 )
 
 // Tenant is the tenant of the development tokens.
@@ -42,14 +38,14 @@ const Auditor = "auditor"
 // Scope is the scope column of a development token: the kiosk checks
 // patients in but reads nobody's schedule, the auditor only reads,
 // everyone else does both.
-func Scope(subject string) string {
+func Scope(subject string) api.Scope {
 	switch subject {
 	case Auditor:
-		return "read"
+		return api.ScopeRead
 	case "kiosk":
-		return "write"
+		return api.ScopeWrite
 	}
-	return "read,write"
+	return api.ScopeAll
 }
 
 // Config says where things are.
@@ -76,17 +72,9 @@ type Stack struct {
 	// Token is the dev-user token; Tokens has every subject's.
 	Token   string
 	Tokens  map[string]string
-	procs   []*proc
+	procs   []*proc.Process
 	exited  chan string
 	brokers string
-}
-
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
 }
 
 // Start starts the services and waits until each is ready. On error,
@@ -121,23 +109,28 @@ func StartKafka(ctx context.Context, cfg Config) (*Stack, error) {
 		addrs = append(addrs, cfg.Kafka)
 	}
 	for _, addr := range addrs {
-		if listening(addr) {
+		if proc.Listening(addr) {
 			return nil, fmt.Errorf("%s is already in use: is Rewind already running (another make run)? Stop it, or choose other addresses (-kafka-addr, -processor-addr, -ingest-addr, -query-addr)", addr)
 		}
 	}
 	s := &Stack{Config: cfg, Token: token, Tokens: tokens, exited: make(chan string, 8), brokers: cfg.Brokers}
 	if s.brokers == "" {
 		s.brokers = cfg.Kafka
-		if err := s.spawn(cfg.Bin, "devkafka", "-addr", cfg.Kafka, "-data-dir", filepath.Join(cfg.Data, "kafka")); err != nil {
+		p, err := s.spawn(cfg.Bin, "devkafka", "-addr", cfg.Kafka, "-data-dir", filepath.Join(cfg.Data, "kafka"))
+		if err != nil {
 			return nil, err
 		}
-		if err := s.await(ctx, "devkafka", func() bool { return listening(cfg.Kafka) }); err != nil {
+		if err := p.WaitFor(ctx, readyTimeout, func() bool { return proc.Listening(cfg.Kafka) }); err != nil {
 			s.Stop()
 			return nil, err
 		}
 	}
 	return s, nil
 }
+
+// readyTimeout bounds the wait for a service to be ready: the processor
+// restores its state first.
+const readyTimeout = 90 * time.Second
 
 // StartServices starts the processor, ingest and query from the binaries
 // in bin and waits until each is ready. On error, those it started are
@@ -156,14 +149,17 @@ func (s *Stack) StartServices(ctx context.Context, bin string) error {
 		{"query", []string{"-brokers", s.brokers, "-http", s.Query, "-tokens", filepath.Join(s.Data, "tokens"),
 			"-data-dir", filepath.Join(s.Data, "query")}, s.Query},
 	}
-	for _, st := range steps {
-		if err := s.spawn(bin, st.name, st.args...); err != nil {
+	started := make([]*proc.Process, len(steps))
+	for i, st := range steps {
+		p, err := s.spawn(bin, st.name, st.args...)
+		if err != nil {
 			s.StopServices()
 			return err
 		}
+		started[i] = p
 	}
-	for _, st := range steps {
-		if err := s.await(ctx, st.name, func() bool { return ready(st.addr) }); err != nil {
+	for i, st := range steps {
+		if err := started[i].WaitFor(ctx, readyTimeout, func() bool { return proc.Ready(st.addr) }); err != nil {
 			s.StopServices()
 			return err
 		}
@@ -174,56 +170,21 @@ func (s *Stack) StartServices(ctx context.Context, bin string) error {
 // Exited receives the name of a service that stopped by itself.
 func (s *Stack) Exited() <-chan string { return s.exited }
 
-func (s *Stack) spawn(bin, name string, args ...string) error {
-	logPath := filepath.Join(s.Data, "logs", name+".log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+func (s *Stack) spawn(bin, name string, args ...string) (*proc.Process, error) {
+	p, err := proc.Start(proc.Spec{Path: filepath.Join(bin, name), Args: args,
+		Log: filepath.Join(s.Data, "logs", name+".log"), OwnGroup: true})
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w (run `make build` first)", err)
 	}
-	cmd := exec.Command(filepath.Join(bin, name), args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Their own process group: a terminal's Ctrl-C reaches the
-	// supervisor only, which stops them in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("start %s: %w (run `make build` first)", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() {
-		p.err = cmd.Wait()
-		logFile.Close()
-		close(p.done)
+		<-p.Done()
 		select {
 		case s.exited <- name:
 		default: // nobody listens (services stopped and started again)
 		}
 	}()
 	s.procs = append(s.procs, p)
-	return nil
-}
-
-func (s *Stack) await(ctx context.Context, name string, ok func() bool) error {
-	var p *proc
-	for _, q := range s.procs {
-		if q.name == name {
-			p = q
-		}
-	}
-	deadline := time.Now().Add(90 * time.Second)
-	for !ok() {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited (%v); its log ends:\n%s", name, p.err, tail(p.log, 15))
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after 90s; its log ends:\n%s", name, tail(p.log, 15))
-		}
-	}
-	return nil
+	return p, nil
 }
 
 // Stop stops the services and devkafka in order, each with SIGTERM and,
@@ -243,26 +204,11 @@ func (s *Stack) stop(name string) error {
 	var errs []error
 	kept := s.procs[:0]
 	for _, p := range s.procs {
-		if p.name != name {
+		if p.Name != name {
 			kept = append(kept, p)
 			continue
 		}
-		select {
-		case <-p.done:
-			continue // already gone
-		default:
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-			if p.err != nil {
-				errs = append(errs, fmt.Errorf("%s: %v", name, p.err))
-			}
-		case <-time.After(40 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-			errs = append(errs, fmt.Errorf("%s did not stop within 40s after SIGTERM; killed", name))
-		}
+		errs = append(errs, p.Stop(40*time.Second))
 	}
 	s.procs = kept
 	return errors.Join(errs...)
@@ -322,7 +268,7 @@ func EnsureTokens(data string) (string, map[string]string, error) {
 		// Lines of an earlier run have no scope column and keep both
 		// scopes; new lines say what their subject may do.
 		for _, subject := range added {
-			fmt.Fprintf(f, "%s %s %s %s\n", api.HashToken(tokens[subject]), Tenant, subject, Scope(subject))
+			fmt.Fprint(f, api.TokenLine(tokens[subject], Tenant, subject, Scope(subject)))
 		}
 	}
 	return tokens["dev-user"], tokens, nil
@@ -332,41 +278,4 @@ func newToken() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func listening(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
-
-func ready(addr string) bool {
-	c := http.Client{Timeout: time.Second}
-	resp, err := c.Get("http://" + addr + "/readyz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
 }

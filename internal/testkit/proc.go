@@ -2,13 +2,14 @@ package testkit
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rewind/rewind/internal/proc"
 )
 
 var (
@@ -66,70 +67,40 @@ func ModuleRoot() (string, error) {
 // FreeAddr returns a loopback address with a port free at the time.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // Process is a running binary.
-type Process struct {
-	Cmd  *exec.Cmd
-	done chan error
-}
+type Process = proc.Process
 
 // Start runs a binary from Binaries (or at the absolute path name) with
 // args; its output goes to logFile. It is killed when the test ends.
 func Start(t testing.TB, name, logFile string, args ...string) *Process {
 	t.Helper()
-	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := name
 	if !filepath.IsAbs(name) {
 		path = filepath.Join(Binaries(t), name)
 	}
-	cmd := exec.Command(path, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
+	p, err := proc.Start(proc.Spec{Path: path, Args: args, Log: logFile})
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Process{Cmd: cmd, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); out.Close() }()
-	t.Cleanup(func() { p.Kill() })
+	t.Cleanup(p.Kill)
 	return p
-}
-
-// Kill sends SIGKILL and waits for the process to go.
-func (p *Process) Kill() {
-	_ = p.Cmd.Process.Kill()
-	p.Wait(10 * time.Second)
-}
-
-// Signal sends sig and waits up to timeout; it reports whether it exited.
-func (p *Process) Wait(timeout time.Duration) (error, bool) {
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return err, true
-	case <-time.After(timeout):
-		return nil, false
-	}
 }
 
 // WaitListening waits until addr accepts TCP connections.
 func WaitListening(t testing.TB, addr string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return
+	for !proc.Listening(addr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not listening after %s", addr, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("%s not listening after %s", addr, timeout)
 }
