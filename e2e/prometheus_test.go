@@ -13,12 +13,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/rewind/rewind/internal/apiclient"
 	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/topics"
 )
 
 // TestPrometheusScrapesRewind runs devkafka, two processors, ingest and
@@ -99,14 +100,17 @@ scrape_configs:
 		}
 	}
 	// Some reads and writes through HTTP, so those metrics have samples.
+	client := &apiclient.Client{Ingest: "http://" + s.ingestHTTP, Query: "http://" + queryHTTP, Token: s.token}
 	for i := range 20 {
-		req, _ := http.NewRequest("POST", fmt.Sprintf("http://%s/v1/schedules/http-%d/commands/Reserve", s.ingestHTTP, i),
-			strings.NewReader(`{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`))
-		req.Header.Set("Authorization", "Bearer "+s.token)
-		mustDo(t, req)
-		req, _ = http.NewRequest("GET", fmt.Sprintf("http://%s/v1/schedules/http-%d?minVersion=1", queryHTTP, i), nil)
-		req.Header.Set("Authorization", "Bearer "+s.token)
-		mustDo(t, req)
+		id := fmt.Sprintf("http-%d", i)
+		res, err := client.Send(t.Context(), apiclient.Command{Schedule: id, Type: "Reserve",
+			Data: []byte(`{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`)})
+		if err != nil || res.Status != topics.StatusAccepted {
+			t.Fatalf("Reserve %s: %+v, %v", id, res, err)
+		}
+		if _, err := client.State(t.Context(), id, url.Values{"minVersion": {"1"}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	p.eventually("lag back to zero after the load", 120*time.Second, func() bool {
 		return p.scalar(`sum(max by (partition) (rewind_processor_consumer_lag))`) == 0 &&
@@ -155,18 +159,6 @@ scrape_configs:
 		if m != "rewind_processor_restore_remaining" && !exported {
 			t.Errorf("%s is queried by the dashboard or the alerts but no service exports it", m)
 		}
-	}
-}
-
-func mustDo(t *testing.T, req *http.Request) {
-	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("%s %s: %s", req.Method, req.URL, resp.Status)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/apiclient"
 	"github.com/rewind/rewind/internal/candidate"
 	"github.com/rewind/rewind/internal/proc"
 	"github.com/rewind/rewind/internal/testkit"
@@ -232,28 +233,20 @@ func (q *queryReplica) stop() {
 // other answer fails the test.
 func (q *queryReplica) photoCounts() []int {
 	q.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+q.addr+"/v1/schedules/photo-00", nil)
-	req.Header.Set("Authorization", "Bearer t")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	client := &apiclient.Client{Query: "http://" + q.addr, Token: "t"}
+	answer, err := client.State(q.t.Context(), "photo-00", nil)
+	if e, ok := errors.AsType[*apiclient.Error](err); ok && e.StatusCode == http.StatusServiceUnavailable &&
+		apiclient.Code(err) == "rebuilding" && e.Header.Get("Retry-After") != "" {
+		return nil
+	} else if err != nil {
+		q.t.Fatalf("GET photo-00: %v", err)
+	}
+	var state schedule.State
+	if err := json.Unmarshal(answer.State, &state); err != nil {
 		q.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Code  string
-		State schedule.State
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		q.t.Fatalf("GET photo-00: %d, %v", resp.StatusCode, err)
-	}
-	switch {
-	case resp.StatusCode == http.StatusServiceUnavailable && body.Code == "rebuilding" && resp.Header.Get("Retry-After") != "":
-		return nil
-	case resp.StatusCode != http.StatusOK:
-		q.t.Fatalf("GET photo-00: %d %s", resp.StatusCode, body.Code)
-	}
 	var counts []int
-	for _, p := range body.State.Photos.All() {
+	for _, p := range state.Photos.All() {
 		counts = append(counts, p.Count)
 	}
 	return counts

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/apiclient"
 	"github.com/rewind/rewind/internal/proc"
 	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/internal/testkit"
@@ -129,7 +128,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	var brokenErr atomic.Value
 	stopClients := make(chan struct{})
 	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 60 * time.Second}
+	client := &apiclient.Client{Ingest: "http://" + s.ingestHTTP, Token: s.token, HTTP: &http.Client{Timeout: 60 * time.Second}}
 	for c := range 16 {
 		wg.Add(1)
 		go func() {
@@ -141,18 +140,13 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 				default:
 				}
 				id := fmt.Sprintf("http-%d-%d", c, i)
-				req, _ := http.NewRequest("POST", "http://"+s.ingestHTTP+"/v1/schedules/"+id+"/commands/Reserve",
-					strings.NewReader(`{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`))
-				req.Header.Set("Authorization", "Bearer "+s.token)
-				req.Header.Set("Idempotency-Key", id)
-				resp, err := client.Do(req)
+				res, err := client.Send(context.Background(), apiclient.Command{Schedule: id, Type: "Reserve", IdempotencyKey: id,
+					Data: []byte(`{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`)})
 				switch {
 				case err == nil:
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 && resp.StatusCode != 202 {
+					if res.Status == topics.StatusRejected {
 						broken.Add(1)
-						brokenErr.Store(fmt.Errorf("%s: %s", id, resp.Status))
+						brokenErr.Store(fmt.Errorf("%s: rejected %s", id, res.Code))
 					} else {
 						answered.Add(1)
 					}

@@ -27,10 +27,10 @@ type BatchCommand struct {
 	ExpectedVersion *uint64         `json:"expectedVersion,omitempty"`
 }
 
-// batchLine is one answer line: the outcome, or a problem (with its HTTP
-// status and code, as a single request would have been answered) for a
-// line that was never produced or whose idempotencyKey was reused.
-type batchLine struct {
+// BatchAnswer is one answer line: the outcome, or a problem (with its
+// HTTP status and code, as a single request would have been answered) for
+// a line that was never produced or whose idempotencyKey was reused.
+type BatchAnswer struct {
 	Line int `json:"line"`
 	*topics.Result
 	Problem *api.Problem `json:"problem,omitempty"`
@@ -128,9 +128,9 @@ func (s *Server) startLine(ctx context.Context, who api.Principal, raw []byte) *
 }
 
 // finishLine waits for a line's acknowledgement and outcome.
-func (s *Server) finishLine(ctx context.Context, n int, l *pendingLine, deadline time.Time) batchLine {
+func (s *Server) finishLine(ctx context.Context, n int, l *pendingLine, deadline time.Time) BatchAnswer {
 	if l.problem != nil {
-		return batchLine{Line: n, Problem: l.problem}
+		return BatchAnswer{Line: n, Problem: l.problem}
 	}
 	var err error
 	select {
@@ -139,7 +139,7 @@ func (s *Server) finishLine(ctx context.Context, n int, l *pendingLine, deadline
 		err = context.DeadlineExceeded
 	}
 	if err != nil {
-		return batchLine{Line: n, Problem: new(api.NewProblem(api.CodeKafkaUnavailable, "Kafka did not acknowledge command "+l.meta.ID+" in time; retry with that idempotencyKey"))}
+		return BatchAnswer{Line: n, Problem: new(api.NewProblem(api.CodeKafkaUnavailable, "Kafka did not acknowledge command "+l.meta.ID+" in time; retry with that idempotencyKey"))}
 	}
 	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -152,11 +152,11 @@ func (s *Server) finishLine(ctx context.Context, n int, l *pendingLine, deadline
 
 // outcomeLine is the answer line of an outcome: the result, or for a
 // reused idempotencyKey the problem a single request gets (422).
-func outcomeLine(n int, res topics.Result) batchLine {
+func outcomeLine(n int, res topics.Result) BatchAnswer {
 	if p := reusedKey(res); p != nil {
-		return batchLine{Line: n, Problem: p}
+		return BatchAnswer{Line: n, Problem: p}
 	}
-	return batchLine{Line: n, Result: &res}
+	return BatchAnswer{Line: n, Result: &res}
 }
 
 func (s *Server) closeAll(lines []*pendingLine) {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rewind/rewind/ingest"
+	"github.com/rewind/rewind/internal/apiclient"
 )
 
 // TestBatch sends 10k commands as NDJSON and reads one outcome per line,
@@ -78,19 +78,19 @@ func TestImport(t *testing.T) {
 	fmt.Fprintf(&file, `{"scheduleId":"imp1","type":"CheckOut"}`+"\n")
 	fmt.Fprintf(&file, `{"scheduleId":"imp1","type":"Nope"}`+"\n")
 	var calls []int
-	sum, err := ingest.Import(context.Background(), http.DefaultClient, e.url, tokenA, strings.NewReader(file.String()), 100,
-		func(done int) { calls = append(calls, done) })
+	c := &apiclient.Client{Ingest: e.url, Token: tokenA}
+	sum, err := c.Import(context.Background(), strings.NewReader(file.String()), 100, func(done int) { calls = append(calls, done) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ingest.Summary{Accepted: 300, Rejected: 1, Duplicate: 1, Failed: 1}
+	want := apiclient.Summary{Accepted: 300, Rejected: 1, Duplicate: 1, Failed: 1}
 	if sum != want {
 		t.Fatalf("summary %v, want %v", sum, want)
 	}
 	if len(calls) != 4 || calls[3] != 303 {
 		t.Fatalf("progress calls %v", calls)
 	}
-	if _, err := ingest.Import(context.Background(), http.DefaultClient, e.url, "wrong", strings.NewReader(file.String()), 100, nil); err == nil {
+	if _, err := c.As("wrong").Import(context.Background(), strings.NewReader(file.String()), 100, nil); err == nil {
 		t.Fatal("import with a bad token must fail")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/ingest"
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/apiclient"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/topics"
 )
@@ -131,7 +132,8 @@ func reusedKey(t *testing.T, e *env) {
 	if p == nil || p["code"] != api.CodeIdempotencyKeyReused || p["status"] != 422.0 || lines[1]["status"] != nil {
 		t.Fatalf("batch line with a reused key: %v", lines[1])
 	}
-	sum, err := ingest.Import(context.Background(), http.DefaultClient, e.url, tokenA, strings.NewReader(body), 10, nil)
+	c := &apiclient.Client{Ingest: e.url, Token: tokenA}
+	sum, err := c.Import(context.Background(), strings.NewReader(body), 10, nil)
 	if err != nil || sum.Failed != 1 || sum.Accepted != 1 {
 		t.Fatalf("import counts a reused key as failed: %v %v", sum, err)
 	}

@@ -386,9 +386,9 @@ func writeOutcome(w http.ResponseWriter, res topics.Result) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// rejection is the problem document of a rejected command: RFC 9457's
+// Rejection is the problem document of a rejected command: RFC 9457's
 // members, and the result's as extension members.
-type rejection struct {
+type Rejection struct {
 	api.Problem
 	CommandID  string               `json:"commandId"`
 	TenantID   string               `json:"tenantId,omitempty"`
@@ -403,11 +403,21 @@ func writeRejection(w http.ResponseWriter, res topics.Result) {
 	p := api.RejectionProblem(res.Code, res.Message)
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(rejection{
+	_ = json.NewEncoder(w).Encode(Rejection{
 		Problem:   p,
 		CommandID: res.CommandID, TenantID: res.TenantID, ScheduleID: res.ScheduleID,
 		Version: res.Version, Events: res.Events, Duplicate: res.Status == topics.StatusDuplicate,
 	})
+}
+
+// Result is the result a rejection answers with.
+func (r Rejection) Result() topics.Result {
+	res := topics.Result{CommandID: r.CommandID, TenantID: r.TenantID, ScheduleID: r.ScheduleID,
+		Status: topics.StatusRejected, Code: r.Code, Message: r.Detail, Version: r.Version, Events: r.Events}
+	if r.Duplicate {
+		res.Status, res.FirstStatus = topics.StatusDuplicate, topics.StatusRejected
+	}
+	return res
 }
 
 // reusedKey is the problem answering a result that refuses a reused

@@ -3,16 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/rewind/rewind/internal/apiclient"
 	"github.com/rewind/rewind/internal/proc"
+	"github.com/rewind/rewind/topics"
 )
 
 // ingestLoad starts ingest and sends n Reserve requests from c concurrent
@@ -31,8 +31,8 @@ func (e *env) ingestLoad(n, c int) (rps, p50, p99 float64, err error) {
 	if err := ing.WaitFor(context.Background(), time.Minute, func() bool { return proc.Listening(addr) }); err != nil {
 		return 0, 0, 0, err
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c}}
-	body := `{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
+	client := &apiclient.Client{Ingest: "http://" + addr, Token: token, HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c}}}
+	body := []byte(`{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`)
 	lat := make([][]float64, c)
 	var failed atomic.Int64
 	var wg sync.WaitGroup
@@ -42,17 +42,9 @@ func (e *env) ingestLoad(n, c int) (rps, p50, p99 float64, err error) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < n; i += c {
-				req, _ := http.NewRequest("POST", fmt.Sprintf("http://%s/v1/schedules/http-%d/commands/Reserve", addr, i), strings.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+token)
 				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
+				res, err := client.Send(context.Background(), apiclient.Command{Schedule: fmt.Sprintf("http-%d", i), Type: "Reserve", Data: body})
+				if err != nil || res.Status != topics.StatusAccepted {
 					failed.Add(1)
 					continue
 				}

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/apiclient"
 	"github.com/rewind/rewind/internal/proc"
 	"github.com/rewind/rewind/topics"
 )
@@ -83,20 +82,10 @@ func (e *env) queryBench(ctx context.Context) error {
 	fmt.Printf("query catch-up (cold, %.0f events)     %9.0f events/s\n", applied, applied/took.Seconds())
 	fmt.Printf("query RSS after catch-up                %9.0f MiB (peak %.0f MiB)\n", rss(q.Pid(), "VmRSS"), rss(q.Pid(), "VmHWM"))
 
-	client := &http.Client{}
+	client := &apiclient.Client{Query: "http://" + addr, Token: benchToken}
 	get := func(path string) (float64, error) {
-		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
-		req.Header.Set("Authorization", "Bearer "+benchToken)
 		t0 := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return 0, fmt.Errorf("GET %s: %s", path, resp.Status)
-		}
+		err := client.Get(ctx, path, nil)
 		return float64(time.Since(t0).Microseconds()) / 1000, err
 	}
 	p := func(xs []float64) (float64, float64) {

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -27,8 +26,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/apiclient"
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/devstack"
+	"github.com/rewind/rewind/query"
+	"github.com/rewind/rewind/topics"
 )
 
 func main() {
@@ -73,7 +76,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	c := &client{ingest: *ingestURL, query: *queryURL, tokens: tokens, http: &http.Client{Timeout: 30 * time.Second}}
+	c := &client{tokens: tokens, api: &apiclient.Client{Ingest: *ingestURL, Query: *queryURL, Token: tokens["dev-user"],
+		HTTP: &http.Client{Timeout: 30 * time.Second}}}
 	now := time.Now().UTC()
 	// A day whose slots (8:00 to 18:00) have all begun, so no-shows can be
 	// marked: the day of 18 hours ago.
@@ -222,52 +226,20 @@ func jsonList(xs []string) string {
 	return string(b)
 }
 
+// client is the demo's API client, with every subject's token.
 type client struct {
-	ingest, query string
-	tokens        map[string]string
-	http          *http.Client
+	api    *apiclient.Client
+	tokens map[string]string
 }
 
-// outcome is what ingest answered to one command.
-type outcome struct {
-	Status  string `json:"status"`
-	Code    string `json:"code"`
-	Version uint64 `json:"version"`
-}
-
-func (c *client) send(ctx context.Context, v *visit, s step, n int) (outcome, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/v1/schedules/%s/commands/%s?wait=10s", c.ingest, v.id, s.typ), strings.NewReader(s.body))
+func (c *client) send(ctx context.Context, v *visit, s step, n int) (topics.Result, error) {
+	res, err := c.api.As(c.tokens[s.who]).Send(ctx, apiclient.Command{Schedule: v.id, Type: s.typ, Data: []byte(s.body),
+		IdempotencyKey: fmt.Sprintf("%s-%d", v.id, n), // a retry of the demo is safe
+		Wait:           10 * time.Second})
 	if err != nil {
-		return outcome{}, err
+		return res, fmt.Errorf("%s %s: %w", v.id, s.typ, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.tokens[s.who])
-	req.Header.Set("Idempotency-Key", fmt.Sprintf("%s-%d", v.id, n)) // a retry of the demo is safe
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return outcome{}, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 500 || resp.StatusCode == 401 || resp.StatusCode == 400 {
-		return outcome{}, fmt.Errorf("%s %s: %s %s", v.id, s.typ, resp.Status, body)
-	}
-	if resp.Header.Get("Content-Type") == "application/problem+json" {
-		// A rejection: a problem document with the result's code and
-		// version (its "status" is the HTTP status).
-		var p struct {
-			Code    string `json:"code"`
-			Version uint64 `json:"version"`
-		}
-		if err := json.Unmarshal(body, &p); err != nil {
-			return outcome{}, fmt.Errorf("%s %s: %s %s", v.id, s.typ, resp.Status, body)
-		}
-		return outcome{Status: "rejected", Code: p.Code, Version: p.Version}, nil
-	}
-	var o outcome
-	if err := json.Unmarshal(body, &o); err != nil {
-		return o, fmt.Errorf("%s %s: %s %s", v.id, s.typ, resp.Status, body)
-	}
-	return o, nil
+	return res, nil
 }
 
 func (c *client) drive(ctx context.Context, day time.Time, plan []visit) error {
@@ -345,41 +317,10 @@ func (c *client) drive(ctx context.Context, day time.Time, plan []visit) error {
 	return c.report(ctx, day, shown, versions[shown.id])
 }
 
-// timelineEntry is the part of the query's timeline the demo prints.
-type timelineEntry struct {
-	Version   uint64    `json:"version"`
-	Type      string    `json:"type"`
-	Time      time.Time `json:"time"`
-	Initiator string    `json:"initiator"`
-	Changes   []struct {
-		Path   string `json:"path"`
-		Before any    `json:"before"`
-		After  any    `json:"after"`
-	} `json:"changes"`
-}
-
-func (c *client) get(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.query+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.tokens["dev-user"])
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("GET %s: %s %s", path, resp.Status, body)
-	}
-	return json.Unmarshal(body, out)
-}
-
 func (c *client) report(ctx context.Context, day time.Time, v *visit, version uint64) error {
-	var tl struct{ Items []timelineEntry }
 	// minVersion: read our own writes, whatever the view's lag.
-	if err := c.get(ctx, fmt.Sprintf("/v1/schedules/%s/timeline?limit=100&minVersion=%d&wait=30s", v.id, version), &tl); err != nil {
+	tl, err := c.api.Timeline(ctx, v.id, url.Values{"limit": {"100"}, "minVersion": {fmt.Sprint(version)}, "wait": {"30s"}})
+	if err != nil {
 		return err
 	}
 	fmt.Printf("\nAudit trail of %s (visitor %s), from the query service's timeline:\n", v.id, v.visitor)
@@ -392,47 +333,35 @@ func (c *client) report(ctx context.Context, day time.Time, v *visit, version ui
 	// Between the third and the fourth event.
 	a, b := tl.Items[2].Time, tl.Items[3].Time
 	at := a.Add(b.Sub(a) / 2)
-	var then struct {
-		Version uint64
-		State   struct {
-			Status      string
-			Activity    string
-			Reservation struct{ Start, End time.Time }
-			Procedures  []struct{ ProcedureID, DoctorID string }
-		}
+	then, err := c.api.State(ctx, v.id, url.Values{"at": {at.Format(time.RFC3339Nano)}})
+	if err != nil {
+		return err
 	}
-	if err := c.get(ctx, "/v1/schedules/"+v.id+"?at="+url.QueryEscape(at.Format(time.RFC3339Nano)), &then); err != nil {
+	var state schedule.State
+	if err := json.Unmarshal(then.State, &state); err != nil {
 		return err
 	}
 	fmt.Printf("\nThe same visit as it was at %s (time travel, ?at=): version %d, status %s",
-		at.Format("15:04:05.000"), then.Version, then.State.Status)
-	if then.State.Activity != "" {
-		fmt.Printf(", %s in progress", then.State.Activity)
+		at.Format("15:04:05.000"), then.Version, state.Status)
+	if state.Activity != schedule.ActivityNone {
+		fmt.Printf(", %s in progress", state.Activity)
 	}
-	if !then.State.Reservation.Start.IsZero() {
-		fmt.Printf(", slot %s–%s", then.State.Reservation.Start.Format("15:04"), then.State.Reservation.End.Format("15:04"))
+	if !state.Reservation.Start.IsZero() {
+		fmt.Printf(", slot %s–%s", state.Reservation.Start.Format("15:04"), state.Reservation.End.Format("15:04"))
 	}
-	fmt.Printf(", %d procedure(s) done\n", len(then.State.Procedures))
+	fmt.Printf(", %d procedure(s) done\n", state.Procedures.Len())
 
 	// The day's schedule, from the range index, page by page.
-	type summary struct {
-		ScheduleID, VisitorID, Status string
-		Start, End                    time.Time
-		WalkIn                        bool
-	}
-	var all []summary
+	var all []query.Summary
 	next := "/v1/schedules?limit=200&from=" + url.QueryEscape(day.Format(time.RFC3339)) + "&to=" + url.QueryEscape(day.Add(24*time.Hour).Format(time.RFC3339))
 	for next != "" {
-		var page struct {
-			Items []summary
-			Next  string
-		}
-		if err := c.get(ctx, next, &page); err != nil {
+		var page query.Page[query.Summary]
+		if err := c.api.Get(ctx, next, &page); err != nil {
 			return err
 		}
 		all, next = append(all, page.Items...), page.Next
 	}
-	byStatus := map[string]int{}
+	byStatus := map[schedule.Status]int{}
 	for _, s := range all {
 		byStatus[s.Status]++
 	}
@@ -454,7 +383,7 @@ func (c *client) report(ctx context.Context, day time.Time, v *visit, version ui
 }
 
 // changes summarizes what an event changed, at most three fields.
-func changes(e timelineEntry) string {
+func changes(e query.TimelineEntry) string {
 	var parts []string
 	for _, c := range e.Changes {
 		path := strings.TrimPrefix(c.Path, "/")

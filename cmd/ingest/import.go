@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rewind/rewind/ingest"
+	"github.com/rewind/rewind/internal/apiclient"
 	"github.com/rewind/rewind/internal/cli"
 )
 
@@ -65,7 +65,8 @@ func runImport(args []string) error {
 	if isTerminal(os.Stderr) {
 		progress = func(done int) { fmt.Fprint(os.Stderr, "\r"+bar(done, total, time.Since(start))) }
 	}
-	sum, err := ingest.Import(ctx, client, *url, *token, bufio.NewReader(in), *chunk, progress)
+	c := &apiclient.Client{Ingest: strings.TrimSuffix(*url, "/"), Token: *token, HTTP: client}
+	sum, err := c.Import(ctx, bufio.NewReader(in), *chunk, progress)
 	if isTerminal(os.Stderr) {
 		fmt.Fprintln(os.Stderr)
 	}

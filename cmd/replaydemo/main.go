@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/apiclient"
 	"github.com/rewind/rewind/internal/candidate"
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/devstack"
@@ -275,19 +275,17 @@ func (d *demo) sendVisits(n int) (int, error) {
 func (d *demo) photoCounts(id string) ([]int, error) {
 	var counts []int
 	err := d.until(id+" in the read model", func() bool {
-		req, _ := http.NewRequestWithContext(d.ctx, http.MethodGet, "http://"+d.stack.Query+"/v1/schedules/"+id, nil)
-		req.Header.Set("Authorization", "Bearer "+d.stack.Token)
-		resp, err := http.DefaultClient.Do(req)
+		client := &apiclient.Client{Query: "http://" + d.stack.Query, Token: d.stack.Token}
+		answer, err := client.State(d.ctx, id, nil)
 		if err != nil {
 			return false
 		}
-		defer resp.Body.Close()
-		var body struct{ State schedule.State }
-		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
+		var state schedule.State
+		if json.Unmarshal(answer.State, &state) != nil {
 			return false
 		}
 		counts = counts[:0]
-		for _, p := range body.State.Photos.All() {
+		for _, p := range state.Photos.All() {
 			counts = append(counts, p.Count)
 		}
 		return true

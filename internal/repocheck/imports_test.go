@@ -1,0 +1,57 @@
+package repocheck
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rewind/rewind/internal/testkit"
+)
+
+// TestArchitectureImportTable: the table of docs/architecture.md that
+// lists, for each layer, the packages of this module it imports says what
+// the code does. A new edge is a design decision; it shows up here as a
+// failing test until the doc says it.
+func TestArchitectureImportTable(t *testing.T) {
+	root, err := testkit.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "architecture.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `([a-z/]+)` \\| ((?:`[a-z/]+`(?:, )?)+|—) \\|$")
+	start := strings.Index(string(doc), "| package | imports (of this module) |")
+	if start < 0 {
+		t.Fatal("docs/architecture.md has no import table")
+	}
+	table := string(doc[start:])
+	table = table[:strings.Index(table, "\n\n")]
+	rows := row.FindAllStringSubmatch(table, -1)
+	if len(rows) < 10 {
+		t.Fatalf("the import table has %d rows", len(rows))
+	}
+	const module = "github.com/rewind/rewind/"
+	for _, r := range rows {
+		pkg, said := r[1], strings.ReplaceAll(strings.ReplaceAll(r[2], "`", ""), "—", "")
+		cmd := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, "./"+pkg)
+		cmd.Dir = root
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		var imports []string
+		for _, imp := range strings.Fields(string(out)) {
+			if rest, ok := strings.CutPrefix(imp, module); ok {
+				imports = append(imports, rest)
+			}
+		}
+		if got := strings.Join(imports, ", "); got != said {
+			t.Errorf("%s imports %q; docs/architecture.md says %q", pkg, got, said)
+		}
+	}
+}
