@@ -55,3 +55,30 @@ func TestArchitectureImportTable(t *testing.T) {
 		}
 	}
 }
+
+// TestNoBuiltBinaries: no executable built here is committed; a go build
+// at the root once put a 34 MB one in the history.
+func TestNoBuiltBinaries(t *testing.T) {
+	root, err := testkit.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("git", "ls-files", "-z")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	for name := range strings.SplitSeq(strings.TrimRight(string(out), "\x00"), "\x00") {
+		f, err := os.Open(filepath.Join(root, name))
+		if err != nil {
+			continue // deleted in the working tree
+		}
+		magic := make([]byte, 4)
+		n, _ := f.Read(magic)
+		f.Close()
+		if n == 4 && string(magic) == "\x7fELF" {
+			t.Errorf("%s is a built binary; build into bin/ (make build)", name)
+		}
+	}
+}
