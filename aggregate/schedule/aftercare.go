@@ -9,14 +9,8 @@ type StartAftercare struct{}
 type AftercareStarted struct{}
 
 func startAftercare(s State, _ StartAftercare, _ aggregate.Meta) ([]aggregate.Event, error) {
-	if err := checkedIn(s); err != nil {
+	if err := betweenSteps(s); err != nil {
 		return nil, err
-	}
-	if err := noProcedureRunning(s); err != nil {
-		return nil, err
-	}
-	if s.Busy() {
-		return nil, aggregate.Reject(CodeBusy, "a %s is in progress", s.Activity)
 	}
 	return []aggregate.Event{AftercareStarted{}}, nil
 }

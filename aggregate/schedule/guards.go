@@ -51,6 +51,22 @@ func noProcedureRunning(s State) error {
 	return nil
 }
 
+// betweenSteps rejects starting a procedure or after-care unless the
+// visitor is in and nothing is in progress: no procedure, no consultation
+// and no after-care.
+func betweenSteps(s State) error {
+	if err := checkedIn(s); err != nil {
+		return err
+	}
+	if err := noProcedureRunning(s); err != nil {
+		return err
+	}
+	if s.Busy() {
+		return aggregate.Reject(CodeBusy, "a %s is in progress", s.Activity)
+	}
+	return nil
+}
+
 // checkTimeRange validates a slot: both ends set, end after start, at
 // most 24 hours.
 func checkTimeRange(start, end time.Time) error {

@@ -25,14 +25,8 @@ type ProcedureStarted struct {
 }
 
 func startProcedure(s State, c StartProcedure, _ aggregate.Meta) ([]aggregate.Event, error) {
-	if err := checkedIn(s); err != nil {
+	if err := betweenSteps(s); err != nil {
 		return nil, err
-	}
-	if err := noProcedureRunning(s); err != nil {
-		return nil, err
-	}
-	if s.Busy() {
-		return nil, aggregate.Reject(CodeBusy, "a %s is in progress", s.Activity)
 	}
 	if !s.IsPlanned(c.ProcedureID) {
 		return nil, aggregate.Reject(CodeProcedureNotPlanned, "procedure %s is not planned", c.ProcedureID)
