@@ -152,10 +152,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/schedules/{id}/commands/{type}", s.authed(s.postCommand))
 	mux.Handle("GET /v1/commands/{id}", s.authed(s.getCommand))
 	mux.Handle("POST /v1/commands", s.authed(s.postBatch))
-	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, _ = w.Write(OpenAPI)
-	})
+	mux.Handle("GET /openapi.yaml", api.OpenAPI(OpenAPI))
 }
 
 // forbiddenHeaders are headers by which a client might try to choose its
@@ -166,21 +163,19 @@ var forbiddenHeaders = []string{"Ce-Tenantid", "Ce-Initiator", "X-Tenant-Id", "X
 // read-only token, such as an auditor's, is answered 403
 // insufficient_scope), and counts the answer.
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, api.Principal)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := api.NewStatusRecorder(w)
-		defer func() { s.metrics.requests.WithLabelValues(strconv.Itoa(rec.Status)).Inc() }()
-		who, ok := s.cfg.Tokens.Require(rec, r, api.ScopeWrite)
+	return api.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		who, ok := s.cfg.Tokens.Require(w, r, api.ScopeWrite)
 		if !ok {
 			return
 		}
 		for _, name := range forbiddenHeaders {
 			if r.Header.Get(name) != "" {
-				api.WriteProblem(rec, api.CodeForbidden, "the tenant and initiator come from the token; "+name+" is not accepted")
+				api.WriteProblem(w, api.CodeForbidden, "the tenant and initiator come from the token; "+name+" is not accepted")
 				return
 			}
 		}
-		h(rec, r, who)
-	})
+		h(w, r, who)
+	}), s.metrics.requests, nil)
 }
 
 func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Principal) {
@@ -226,7 +221,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Pri
 	}
 	if !done {
 		w.Header().Set("Location", "/v1/commands/"+url.PathEscape(meta.ID))
-		writeJSON(w, http.StatusAccepted, topics.Result{CommandID: meta.ID, TenantID: who.Tenant, ScheduleID: stream, Status: "pending"})
+		api.WriteJSON(w, http.StatusAccepted, topics.Result{CommandID: meta.ID, TenantID: who.Tenant, ScheduleID: stream, Status: "pending"})
 		return
 	}
 	writeOutcome(w, res)
@@ -349,7 +344,7 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, who api.Prin
 	case found:
 		writeOutcome(w, res)
 	case pending:
-		writeJSON(w, http.StatusAccepted, topics.Result{CommandID: id, TenantID: who.Tenant, Status: "pending"})
+		api.WriteJSON(w, http.StatusAccepted, topics.Result{CommandID: id, TenantID: who.Tenant, Status: "pending"})
 	case !s.cfg.Waiter.Loaded():
 		w.Header().Set("Retry-After", "1")
 		api.WriteProblem(w, api.CodeOutcomesLoading,
@@ -383,7 +378,7 @@ func writeOutcome(w http.ResponseWriter, res topics.Result) {
 		return
 	}
 	w.Header().Set("ETag", `"`+strconv.FormatUint(res.Version, 10)+`"`)
-	writeJSON(w, http.StatusOK, res)
+	api.WriteJSON(w, http.StatusOK, res)
 }
 
 // Rejection is the problem document of a rejected command: RFC 9457's
@@ -428,12 +423,6 @@ func reusedKey(res topics.Result) *api.Problem {
 	}
 	return new(api.NewProblem(api.CodeIdempotencyKeyReused, "Idempotency-Key "+res.CommandID+" was already used for a different command "+
 		"(another type, data or expected version); this command was not run. Send it with a new key."))
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 func rejectionMessage(err error) string {

@@ -58,21 +58,11 @@ func (v *View) Routes(mux *http.ServeMux, tokens *api.Tokens) {
 	handle("GET /v1/visitors/{visitorId}/schedules", v.listVisitor)
 	mux.Handle("GET /ui/", v.instrument("GET /ui/", uiHandler()))
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
-	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, _ = w.Write(OpenAPI)
-	})
+	mux.Handle("GET /openapi.yaml", api.OpenAPI(OpenAPI))
 }
 
 func (v *View) instrument(route string, h http.Handler) http.Handler {
-	lat := v.metrics.latency.WithLabelValues(route)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := api.NewStatusRecorder(w)
-		h.ServeHTTP(rec, r)
-		lat.Observe(time.Since(start).Seconds())
-		v.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.Status)).Inc()
-	})
+	return api.Instrument(h, v.metrics.requests, v.metrics.latency.WithLabelValues(route), route)
 }
 
 // StateResponse is a schedule's state at one version.
@@ -277,7 +267,7 @@ func streamPage[T any](v *View, w http.ResponseWriter, r *http.Request, who api.
 	if more {
 		page.Next = fmt.Sprintf("%s?after=%d&limit=%d", r.URL.Path, version(items[len(items)-1]), limit)
 	}
-	writeJSON(w, page)
+	api.WriteJSON(w, http.StatusOK, page)
 }
 
 func (v *View) timeline(snap pebble.Reader, tenant, stream string, h *head, after uint64, limit int) ([]TimelineEntry, bool, error) {
@@ -374,12 +364,7 @@ func (v *View) writeList(w http.ResponseWriter, r *http.Request, items []Summary
 		u.RawQuery = qs.Encode()
 		page.Next = u.RequestURI()
 	}
-	writeJSON(w, page)
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
+	api.WriteJSON(w, http.StatusOK, page)
 }
 
 func (v *View) internalError(w http.ResponseWriter, err error) {

@@ -112,28 +112,6 @@ func ParseIfMatch(h string) (version uint64, ok bool) {
 	return v, err == nil
 }
 
-// StatusRecorder remembers the status code a handler wrote, for request
-// metrics.
-type StatusRecorder struct {
-	http.ResponseWriter
-	Status int
-}
-
-// NewStatusRecorder wraps w; the status is 200 until a handler sets one.
-func NewStatusRecorder(w http.ResponseWriter) *StatusRecorder {
-	return &StatusRecorder{ResponseWriter: w, Status: http.StatusOK}
-}
-
-// WriteHeader records the code and writes it.
-func (r *StatusRecorder) WriteHeader(code int) {
-	r.Status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-// Unwrap gives http.ResponseController the underlying writer (flushes,
-// deadlines).
-func (r *StatusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
 // Waiters bounds the requests that wait at once — for a command's outcome,
 // for the read model to reach a version — so that a flood of waits cannot
 // pile up goroutines, tickets and connections without limit.
