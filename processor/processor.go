@@ -79,7 +79,7 @@ func New(cfg Config) (*Processor, error) {
 	}
 	p.metrics.initLabels(append(cfg.Kind.CommandTypes(), "unknown"))
 	if cfg.Registerer != nil {
-		p.kprom = kprom.NewMetrics("rewind_processor_kafka", kprom.Registerer(cfg.Registerer))
+		p.kprom = kafkaconf.Metrics(cfg.Registerer, "rewind_processor_kafka")
 		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "rewind_processor_state_rewrites",
 			Help: "Partitions whose fold is being copied to the state topic; until that ends, a restore elsewhere folds the events again.",

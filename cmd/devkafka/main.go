@@ -32,12 +32,7 @@ import (
 	"github.com/rewind/rewind/internal/kafkaconf"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "devkafka:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("devkafka", run, os.Args[1:]) }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("devkafka", flag.ContinueOnError)

@@ -18,12 +18,7 @@ import (
 	"github.com/rewind/rewind/internal/devstack"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "devrun:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("devrun", run, os.Args[1:]) }
 
 func run(args []string) error {
 	d := devstack.Defaults()

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"net/http"
 	"os"
 	"os/signal"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rewind/rewind/aggregate/schedule"
@@ -29,18 +27,11 @@ import (
 )
 
 func main() {
-	run := run
-	args := os.Args[1:]
-	if len(args) > 0 && args[0] == "import" {
-		run, args = runImport, args[1:]
+	if len(os.Args) > 1 && os.Args[1] == "import" {
+		cli.Main("ingest import", runImport, os.Args[2:])
+		return
 	}
-	if len(args) > 0 && args[0] == "healthcheck" {
-		os.Exit(cli.Healthcheck(args[1:]))
-	}
-	if err := run(args); err != nil {
-		fmt.Fprintln(os.Stderr, "ingest:", err)
-		os.Exit(1)
-	}
+	cli.ServiceMain("ingest", run)
 }
 
 func run(args []string) error {
@@ -75,15 +66,16 @@ func run(args []string) error {
 	}
 	// Idempotent with acks=all are franz-go's defaults; linger 0 because a
 	// person is waiting for each command.
-	prod, err := kgo.NewClient(append(kafkaOpts, kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(time.Minute),
-		kafkaconf.Logger(log), kgo.WithHooks(kprom.NewMetrics("rewind_ingest_kafka", kprom.Registerer(reg))))...)
+	prod, err := kgo.NewClient(append(kafkaconf.ClientOpts(kafkaOpts, log, reg, "rewind_ingest_kafka"),
+		kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(time.Minute))...)
 	if err != nil {
 		return err
 	}
 	defer prod.Close() // last: after the server has drained
 	// The results consumer is a client of its own, with metrics of its own.
-	waiter, err := ingest.NewWaiter(ctx, append(kafkaOpts, kafkaconf.Logger(log)), 100000, log,
-		ingest.WithClientHooks(kprom.NewMetrics("rewind_ingest_results_kafka", kprom.Registerer(reg))),
+	// Its hooks stay off the clients the history makes from its options.
+	waiter, err := ingest.NewWaiter(ctx, kafkaconf.ClientOpts(kafkaOpts, log, nil, ""), 100000, log,
+		ingest.WithClientHooks(kafkaconf.Metrics(reg, "rewind_ingest_results_kafka")),
 		ingest.WithHistory(*dataDir, *retention))
 	if err != nil {
 		return err

@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -21,15 +20,7 @@ import (
 	"github.com/rewind/rewind/processor"
 )
 
-func main() {
-	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(cli.Healthcheck(os.Args[2:]))
-	}
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "processor:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.ServiceMain("processor", run) }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("processor", flag.ContinueOnError)

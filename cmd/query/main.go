@@ -10,15 +10,12 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rewind/rewind/internal/api"
@@ -28,15 +25,7 @@ import (
 	"github.com/rewind/rewind/query"
 )
 
-func main() {
-	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(cli.Healthcheck(os.Args[2:]))
-	}
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "query:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.ServiceMain("query", run) }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
@@ -75,8 +64,7 @@ func run(args []string) error {
 	}
 	view, err := query.Open(query.Config{
 		DataDir: *dataDir, SnapshotEvery: *snapshotEvery, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg,
-		ClientOpts: append(kafkaOpts, kafkaconf.Logger(log),
-			kgo.WithHooks(kprom.NewMetrics("rewind_query_kafka", kprom.Registerer(reg)))),
+		ClientOpts: kafkaconf.ClientOpts(kafkaOpts, log, reg, "rewind_query_kafka"),
 	})
 	if err != nil {
 		return err

@@ -83,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return 1, err
 	}
-	cfg := replay.Config{ClientOpts: append(opts, kafkaconf.Logger(log)), Kind: schedule.Kind, Tenant: *tenant,
+	cfg := replay.Config{ClientOpts: kafkaconf.ClientOpts(opts, log, nil, ""), Kind: schedule.Kind, Tenant: *tenant,
 		Commands: *commands, Examples: *examples, Parallel: *parallel}
 	if isTerminal(stderr) {
 		start := time.Now()

@@ -38,12 +38,7 @@ import (
 
 const partitions = 6
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "replay-demo:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("replay-demo", run, os.Args[1:]) }
 
 type demo struct {
 	ctx             context.Context

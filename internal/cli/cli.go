@@ -67,3 +67,22 @@ func Registry() *prometheus.Registry {
 func Serve(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, mux *http.ServeMux) error {
 	return Server{Addr: addr, Registry: reg, Ready: ready, Mux: mux, Profiles: true}.Run(ctx)
 }
+
+// Main runs a command: run gets args, and an error it returns is printed
+// after the command's name and exits 1. Every binary's main calls it, so
+// that they fail alike.
+func Main(name string, run func(args []string) error, args []string) {
+	if err := run(args); err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
+}
+
+// ServiceMain is Main for a service, which also answers `healthcheck URL`
+// (Healthcheck), for container images without a shell.
+func ServiceMain(name string, run func(args []string) error) {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(Healthcheck(os.Args[2:]))
+	}
+	Main(name, run, os.Args[1:])
+}

@@ -26,12 +26,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/plugin/kprom"
 	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/rewind/rewind/internal/cli"
@@ -435,6 +437,24 @@ func (s *trackedSession) Challenge(c []byte) (bool, []byte, error) {
 		s.m.done.Store(true)
 	}
 	return done, out, err
+}
+
+// ClientOpts are the options of one Kafka client of a service: the
+// connection's (conn, from Connect), franz-go's logs through log (Logger)
+// and, when reg is not nil, kprom's metrics under namespace (Metrics).
+// Every service builds its clients' options here.
+func ClientOpts(conn []kgo.Opt, log *slog.Logger, reg prometheus.Registerer, namespace string) []kgo.Opt {
+	opts := append(slices.Clip(conn), Logger(log))
+	if reg != nil {
+		opts = append(opts, kgo.WithHooks(Metrics(reg, namespace)))
+	}
+	return opts
+}
+
+// Metrics is kprom's hook that exports a client's metrics under
+// namespace in reg. A hook belongs to one client: one namespace each.
+func Metrics(reg prometheus.Registerer, namespace string) *kprom.Metrics {
+	return kprom.NewMetrics(namespace, kprom.Registerer(reg))
 }
 
 // Logger is the client option that sends franz-go's logs to log. The
