@@ -155,15 +155,11 @@ func (c *Client) Batch(ctx context.Context, ndjson io.Reader, wait time.Duration
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
-	resp, err := c.do(req)
+	resp, err := c.doOK(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return answerError(req, resp, b)
-	}
 	dec := json.NewDecoder(resp.Body)
 	for dec.More() {
 		var line ingest.BatchAnswer
@@ -184,15 +180,11 @@ func (c *Client) Get(ctx context.Context, path string, out any) error {
 	if err != nil {
 		return err
 	}
-	resp, err := c.do(req)
+	resp, err := c.doOK(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return answerError(req, resp, b)
-	}
 	if out == nil {
 		_, err = io.Copy(io.Discard, resp.Body)
 		return err
@@ -243,6 +235,21 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		h = http.DefaultClient
 	}
 	return h.Do(req)
+}
+
+// doOK sends req and returns the answer if it is 200 OK, and an *Error
+// otherwise.
+func (c *Client) doOK(req *http.Request) (*http.Response, error) {
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, answerError(req, resp, b)
+	}
+	return resp, nil
 }
 
 func answerError(req *http.Request, resp *http.Response, body []byte) error {
