@@ -8,7 +8,6 @@ import (
 	"flag"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -39,18 +38,16 @@ func run(args []string) error {
 	members := fs.Int("members", 1, "transactional members in this process, each with its own partitions, like Kafka Streams' stream threads: one commits while another decides")
 	standby := fs.Int("standby-replicas", 0, "how many other members keep a warm copy of each partition, so a failover restores only a short tail (kept in other processes; processes-1 guarantees it)")
 	sessionTimeout := fs.Duration("session-timeout", 10*time.Second, "how long the group waits for a silent member before moving its partitions")
-	memLimit := fs.Int("memory-limit-mib", 768, "soft limit of the Go heap in MiB (GOMEMLIMIT), a backstop above the heap's normal peak; Pebble's cache comes on top; 0 means none")
+	// A backstop for bursts, not the budget: the caches' defaults keep the
+	// heap's normal peak (GOGC=100, twice the live heap) well below it. A
+	// limit under that peak made the GC run back to back, and took half
+	// the processor's CPU (docs/performance.md).
+	memoryLimit := cli.RegisterMemoryLimit(fs, 768, "soft limit of the Go heap in MiB (GOMEMLIMIT), a backstop above the heap's normal peak; Pebble's cache comes on top")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		// A backstop for bursts, not the budget: the caches' defaults keep
-		// the heap's normal peak (GOGC=100, twice the live heap) well
-		// below it. A limit under that peak made the GC run back to back,
-		// and took half the processor's CPU (docs/performance.md).
-		debug.SetMemoryLimit(int64(*memLimit) << 20)
-	}
+	memoryLimit()
 	log := cli.Logger(*logLevel)
 	reg := cli.Registry()
 	kafkaOpts, err := kafka.Connect(context.Background(), log)

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"golang.org/x/sync/errgroup"
@@ -36,16 +35,14 @@ func run(args []string) error {
 	tokensFile := fs.String("tokens", "data/tokens", "tokens file: <sha256 hex> <tenant> <subject> [read|write|read,write] per line; re-read when it changes and on SIGHUP")
 	maxWaiting := fs.Int("max-waiting", api.DefaultMaxWaiting, "most requests waiting for ?minVersion= at once; more are answered 503 with Retry-After")
 	snapshotEvery := fs.Int("snapshot-every", 64, "events between two state snapshots: the most a time-travel answer folds")
-	memLimit := fs.Int("memory-limit-mib", 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top; 0 means none")
+	// A catch-up allocates fetch buffers and batches faster than the
+	// default GC pacing returns them; the limit keeps RSS near budget.
+	memoryLimit := cli.RegisterMemoryLimit(fs, 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		// A catch-up allocates fetch buffers and batches faster than the
-		// default GC pacing returns them; the limit keeps RSS near budget.
-		debug.SetMemoryLimit(int64(*memLimit) << 20)
-	}
+	memoryLimit()
 	log := cli.Logger(*logLevel)
 	tokens, err := api.LoadTokens(*tokensFile)
 	if err != nil {

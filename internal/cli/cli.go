@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,4 +86,17 @@ func ServiceMain(name string, run func(args []string) error) {
 		os.Exit(Healthcheck(os.Args[2:]))
 	}
 	Main(name, run, os.Args[1:])
+}
+
+// RegisterMemoryLimit adds -memory-limit-mib, the Go heap's soft limit
+// (GOMEMLIMIT) in MiB with default def, to fs. The function it returns
+// applies it once the flags are parsed: not at 0, and not when GOMEMLIMIT
+// is set, which wins.
+func RegisterMemoryLimit(fs *flag.FlagSet, def int, usage string) (apply func()) {
+	mib := fs.Int("memory-limit-mib", def, usage+"; 0 means none")
+	return func() {
+		if *mib > 0 && os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(int64(*mib) << 20)
+		}
+	}
 }
