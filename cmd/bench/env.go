@@ -77,9 +77,9 @@ func (e *env) startProcessor(extra ...string) {
 		"-data-dir", filepath.Join(e.dir, "processor"), "-http", e.procHTTP, "-log-level", "warn"}, extra...)...)
 }
 
-// start starts a binary on e's Kafka, its output on the bench's stderr.
+// start starts a binary on e's Kafka, its errors on the bench's stderr.
 func (e *env) start(path string, args ...string) *proc.Process {
-	p, err := proc.Start(proc.Spec{Path: path, Args: args, Env: e.childEnv(), Output: os.Stderr})
+	p, err := proc.Start(proc.Spec{Path: path, Args: args, Env: e.childEnv(), Stderr: os.Stderr})
 	if err != nil {
 		panic(err)
 	}
@@ -96,15 +96,12 @@ func stop(p *proc.Process) {
 }
 
 // startBroker starts devkafka on a free address with its log in dataDir
-// ("" keeps it in memory) and out for its output (nil: the bench's
-// stderr), and waits until it listens.
-func startBroker(dataDir string, out io.Writer, extra ...string) (string, *proc.Process, error) {
+// ("" keeps it in memory), its output to stdout (nil: discarded) and its
+// errors on the bench's stderr, and waits until it listens.
+func startBroker(dataDir string, stdout io.Writer, extra ...string) (string, *proc.Process, error) {
 	addr := freeAddr()
-	if out == nil {
-		out = os.Stderr
-	}
 	p, err := proc.Start(proc.Spec{Path: filepath.Join(*binDir, "devkafka"),
-		Args: append([]string{"-addr", addr, "-data-dir", dataDir}, extra...), Output: out})
+		Args: append([]string{"-addr", addr, "-data-dir", dataDir}, extra...), Stdout: stdout, Stderr: os.Stderr})
 	if err != nil {
 		return "", nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +37,7 @@ var (
 // that long), which no real Kafka does: its log flushes happen off the
 // request path. run prints the on-disk broker's figures too.
 func latencyOnMemoryBroker(dir string, rates []float64) error {
-	kafka, broker, err := startBroker("", io.Discard)
+	kafka, broker, err := startBroker("", nil)
 	if err != nil {
 		return err
 	}

@@ -76,17 +76,26 @@ func restoreCase(dir string) error {
 // restoreHistory builds a history on a broker of its own and times its
 // restores.
 func restoreHistory(dir string, schedules, k int, recent bool, base restoreResult) (r restoreResult, err error) {
-	// devkafka says on its output when a compaction is done.
+	// devkafka says on its output when a compaction is done. Its output
+	// is read all along, so that it never waits for a reader.
 	out, brokerOut := io.Pipe()
-	lines := bufio.NewScanner(out)
+	compacted := make(chan struct{}, 1)
+	go func() {
+		lines := bufio.NewScanner(out)
+		for lines.Scan() {
+			if strings.HasPrefix(lines.Text(), "devkafka compacted") {
+				select {
+				case compacted <- struct{}{}:
+				default: // one is enough to wake the wait
+				}
+			}
+		}
+	}()
 	kafka, broker, err := startBroker(filepath.Join(dir, "kafka"), brokerOut, "-compact-every", "0")
 	if err != nil {
 		return r, err
 	}
-	defer func() {
-		go io.Copy(io.Discard, out) // its output while it stops
-		stop(broker)
-	}()
+	defer stop(broker)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))
 	if err != nil {
 		return r, err
@@ -137,12 +146,11 @@ func restoreHistory(dir string, schedules, k int, recent bool, base restoreResul
 	// Compaction keeps one record per stream of the state topic, as a
 	// real Kafka's cleaner does in the background.
 	broker.Signal(syscall.SIGUSR1)
-	for lines.Scan() && !strings.HasPrefix(lines.Text(), "devkafka compacted") {
+	select {
+	case <-compacted:
+	case <-broker.Done():
+		return r, fmt.Errorf("devkafka exited while compacting: %v", broker.Err())
 	}
-	go func() {
-		for lines.Scan() {
-		}
-	}()
 	if r.events, err = e.sumEnds(ctx, topics.Events); err != nil {
 		return r, err
 	}

@@ -33,9 +33,10 @@ type Spec struct {
 	// Env is the child's environment; nil inherits this process's.
 	Env []string
 	// Log is a file the child's stdout and stderr are appended to. When
-	// it is empty they go to Output, or nowhere if that is nil too.
-	Log    string
-	Output io.Writer
+	// it is empty they go to Stdout and Stderr, or nowhere where those
+	// are nil.
+	Log            string
+	Stdout, Stderr io.Writer
 	// OwnGroup starts the child in a process group of its own, so that
 	// a terminal's Ctrl-C reaches only the supervisor, which then stops
 	// its children in order.
@@ -64,8 +65,8 @@ func Start(spec Spec) (*Process, error) {
 			return nil, err
 		}
 		cmd.Stdout, cmd.Stderr = logFile, logFile
-	} else if spec.Output != nil {
-		cmd.Stdout, cmd.Stderr = spec.Output, spec.Output
+	} else {
+		cmd.Stdout, cmd.Stderr = spec.Stdout, spec.Stderr
 	}
 	if spec.OwnGroup {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
