@@ -23,7 +23,6 @@ import (
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/kafkaconf"
-	"github.com/rewind/rewind/internal/reload"
 )
 
 func main() {
@@ -37,27 +36,19 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	kafka := kafkaconf.Register(fs) // -brokers, -kafka-tls…, -kafka-sasl…
-	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the API and of /metrics, /healthz, /readyz")
-	httpsFlags := cli.RegisterTLS(fs)
-	tokensFile := fs.String("tokens", "data/tokens", "tokens file: <sha256 hex> <tenant> <subject> [read|write|read,write] per line; re-read when it changes and on SIGHUP")
+	frontFlags := cli.RegisterFront(fs, "127.0.0.1:8080", "address of the API and of /metrics, /healthz, /readyz")
 	wait := fs.Duration("wait", 5*time.Second, "how long a request waits for its outcome by default")
 	maxWaiting := fs.Int("max-waiting", api.DefaultMaxWaiting, "most requests waiting for outcomes at once; more are answered 503 with Retry-After")
 	dataDir := fs.String("data-dir", "data/ingest", "directory of the outcome history, which GET /v1/commands/{id} answers from (a cache of schedule-results: deleting it reads the topic again); empty keeps it in memory")
 	retention := fs.Duration("outcome-retention", ingest.DefaultHistoryRetention, "how long outcomes are kept: schedule-results' retention.ms")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	log := cli.Logger(*logLevel)
-	tokens, err := api.LoadTokens(*tokensFile)
+	front, err := frontFlags.Load()
 	if err != nil {
 		return err
 	}
-	cert, err := httpsFlags.Load()
-	if err != nil {
-		return err
-	}
-	reg := cli.Registry()
+	log, reg := front.Log, front.Registry
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kafkaOpts, err := kafka.Connect(ctx, log)
@@ -80,7 +71,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: waiter, Tokens: tokens, Kind: schedule.Kind,
+	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: waiter, Tokens: front.Tokens, Kind: schedule.Kind,
 		DefaultWait: *wait, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg})
 	if err != nil {
 		return err
@@ -95,17 +86,13 @@ func run(args []string) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return waiter.Run(waitCtx) })
 	g.Go(func() error { srv.Watch(gctx); return nil })
-	g.Go(func() error {
-		cli.WatchFiles(gctx, log, cert, reload.File{Name: "tokens", Reload: tokens.Reload})
-		return nil
-	})
+	g.Go(func() error { front.Watch(gctx); return nil })
 	g.Go(func() error {
 		defer stopWaiter()
 		// Drain for as long as a request may wait for its outcome.
-		return cli.Server{Addr: *httpAddr, Registry: reg, Ready: srv.Ready, Mux: mux, Drain: 35 * time.Second,
-			TLS: cert, Log: log}.Run(gctx)
+		return front.Serve(gctx, mux, srv.Ready, 35*time.Second)
 	})
-	log.Info("ingest listening", "addr", *httpAddr, "https", cert != nil, "tokens", tokens.Len())
+	log.Info("ingest listening", "addr", front.Addr, "https", front.Cert != nil, "tokens", front.Tokens.Len())
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/kafkaconf"
-	"github.com/rewind/rewind/internal/reload"
 	"github.com/rewind/rewind/query"
 )
 
@@ -29,30 +28,22 @@ func main() { cli.ServiceMain("query", run) }
 func run(args []string) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	kafka := kafkaconf.Register(fs) // -brokers, -kafka-tls…, -kafka-sasl…
-	httpAddr := fs.String("http", "127.0.0.1:8082", "address of the API, /ui/, /metrics, /healthz and /readyz")
-	httpsFlags := cli.RegisterTLS(fs)
+	frontFlags := cli.RegisterFront(fs, "127.0.0.1:8082", "address of the API, /ui/, /metrics, /healthz and /readyz")
 	dataDir := fs.String("data-dir", "data/query", "Pebble read model directory (a cache: deleting it rebuilds it)")
-	tokensFile := fs.String("tokens", "data/tokens", "tokens file: <sha256 hex> <tenant> <subject> [read|write|read,write] per line; re-read when it changes and on SIGHUP")
 	maxWaiting := fs.Int("max-waiting", api.DefaultMaxWaiting, "most requests waiting for ?minVersion= at once; more are answered 503 with Retry-After")
 	snapshotEvery := fs.Int("snapshot-every", 64, "events between two state snapshots: the most a time-travel answer folds")
 	// A catch-up allocates fetch buffers and batches faster than the
 	// default GC pacing returns them; the limit keeps RSS near budget.
 	memoryLimit := cli.RegisterMemoryLimit(fs, 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	memoryLimit()
-	log := cli.Logger(*logLevel)
-	tokens, err := api.LoadTokens(*tokensFile)
+	front, err := frontFlags.Load()
 	if err != nil {
 		return err
 	}
-	cert, err := httpsFlags.Load()
-	if err != nil {
-		return err
-	}
-	reg := cli.Registry()
+	log, reg := front.Log, front.Registry
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kafkaOpts, err := kafka.Connect(ctx, log)
@@ -68,20 +59,15 @@ func run(args []string) error {
 	}
 	defer view.Close() // after Run has returned: the errgroup waits
 	mux := http.NewServeMux()
-	view.Routes(mux, tokens)
+	view.Routes(mux, front.Tokens)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return view.Run(gctx) })
-	g.Go(func() error {
-		cli.WatchFiles(gctx, log, cert, reload.File{Name: "tokens", Reload: tokens.Reload})
-		return nil
-	})
-	g.Go(func() error {
-		return cli.Server{Addr: *httpAddr, Registry: reg, Ready: view.Ready, Mux: mux, TLS: cert, Log: log}.Run(gctx)
-	})
+	g.Go(func() error { front.Watch(gctx); return nil })
+	g.Go(func() error { return front.Serve(gctx, mux, view.Ready, 0) })
 	scheme := "http://"
-	if cert != nil {
+	if front.Cert != nil {
 		scheme = "https://"
 	}
-	log.Info("query listening", "addr", *httpAddr, "ui", scheme+*httpAddr+"/ui/", "tokens", tokens.Len())
+	log.Info("query listening", "addr", front.Addr, "ui", scheme+front.Addr+"/ui/", "tokens", front.Tokens.Len())
 	return g.Wait()
 }
