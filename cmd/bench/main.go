@@ -89,7 +89,7 @@ func run() error {
 		if e.kafka, broker, err = startBroker(filepath.Join(dir, "kafka"), nil); err != nil {
 			return err
 		}
-		defer broker.Kill()
+		defer stop(broker)
 		kafkaFlags.Brokers = e.kafka
 	}
 	kafkaOpts, err := kafkaFlags.Connect(context.Background(), nil)
