@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -65,10 +66,10 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s %s: %d %s", e.Method, e.URL, e.StatusCode, strings.TrimSpace(e.Body))
 }
 
-// Code is the problem code of err when it is an *Error with a problem
-// document, and "" otherwise.
+// Code is the problem code of err when it is or wraps an *Error with a
+// problem document, and "" otherwise.
 func Code(err error) string {
-	if e, ok := err.(*Error); ok && e.Problem != nil {
+	if e, ok := errors.AsType[*Error](err); ok && e.Problem != nil {
 		return e.Problem.Code
 	}
 	return ""

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rewind/rewind/ingest"
+	"github.com/rewind/rewind/topics"
 )
 
 // Summary counts the outcomes of an import.
@@ -68,11 +69,11 @@ func (s *Summary) count(line ingest.BatchAnswer) error {
 	switch {
 	case line.Problem != nil || line.Result == nil:
 		s.Failed++
-	case line.Status == "accepted":
+	case line.Status == topics.StatusAccepted:
 		s.Accepted++
-	case line.Status == "rejected":
+	case line.Status == topics.StatusRejected:
 		s.Rejected++
-	case line.Status == "duplicate":
+	case line.Status == topics.StatusDuplicate:
 		s.Duplicate++
 	default:
 		s.Pending++
