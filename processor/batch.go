@@ -59,18 +59,52 @@ type stream struct {
 	version uint64
 	state   any
 	// cmds are the commands the stored record remembers; added are those
-	// remembered since.
-	cmds  state.Commands
-	added []state.Command
-	dirty bool
+	// remembered since, and addedAt their places by id once they are
+	// many.
+	cmds    state.Commands
+	added   []state.Command
+	addedAt map[string]int
+	dirty   bool
+	// lookups counts finds in cmds; index replaces the scans of cmds once
+	// the stream is looked up often (a hot stream, many commands in one
+	// batch).
+	lookups int
+	index   *state.Index
 }
+
+// How many scans of a stream's stored ids, and how many ids added in a
+// batch, before they are indexed: building an index of the stored ids
+// costs about three scans of them.
+const (
+	scansBeforeIndex = 3
+	addedBeforeIndex = 16
+)
 
 // find returns the remembered command with the id.
 func (st *stream) find(id string) (state.Command, bool) {
-	for i := len(st.added) - 1; i >= 0; i-- {
-		if st.added[i].ID == id {
+	if st.addedAt == nil && len(st.added) > addedBeforeIndex {
+		st.addedAt = make(map[string]int, 2*len(st.added))
+		for i, a := range st.added {
+			st.addedAt[a.ID] = i // the latest of an id wins, as in the scan
+		}
+	}
+	if st.addedAt != nil {
+		if i, ok := st.addedAt[id]; ok {
 			return st.added[i], true
 		}
+	} else {
+		for i := len(st.added) - 1; i >= 0; i-- {
+			if st.added[i].ID == id {
+				return st.added[i], true
+			}
+		}
+	}
+	if st.index != nil {
+		return st.index.Find(id)
+	}
+	if st.lookups++; st.lookups > scansBeforeIndex {
+		st.index = st.cmds.Index()
+		return st.index.Find(id)
 	}
 	return st.cmds.Find(id)
 }
@@ -79,6 +113,9 @@ func (st *stream) find(id string) (state.Command, bool) {
 func (st *stream) remember(c state.Command) {
 	st.added = append(st.added, c)
 	st.dirty = true
+	if st.addedAt != nil {
+		st.addedAt[c.ID] = len(st.added) - 1
+	}
 }
 
 type outcomeKey struct{ typ, status string }
@@ -423,7 +460,7 @@ func (b *batch) persist() error {
 		}
 	}
 	return b.p.parts.commit(b.parts, cps, b.rewrites, func(keep func(int32) bool) error {
-		w := b.p.newWriter(len(b.records))
+		w := b.p.newWriter(b.recordsSize())
 		defer w.close()
 		for _, r := range b.records {
 			if keep(r.ref.part) {
@@ -441,6 +478,17 @@ func (b *batch) persist() error {
 		}
 		return w.commit()
 	})
+}
+
+// recordsSize is what the batch's records and checkpoints take in a Pebble
+// batch. A hot stream's record is tens of KB: a batch sized by guess
+// grows by doubling, each time a copy of all of it.
+func (b *batch) recordsSize() int {
+	n := len(b.next) * 64 // checkpoints: key, three offsets and a flag
+	for _, r := range b.records {
+		n += len(r.ref.key) + len(r.bytes) + 16 // key prefix, kind and lengths
+	}
+	return n
 }
 
 // count adds the committed batch to the metrics.

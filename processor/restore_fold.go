@@ -173,7 +173,7 @@ func (r *folder) stream(ref streamRef) (st *stream, err error) {
 // flush writes the overlay and the checkpoints reached, then starts a new
 // overlay.
 func (r *folder) flush(bool) error {
-	w := r.p.newWriter(len(r.streams))
+	w := r.p.newWriter(recordBytes * len(r.streams))
 	defer w.close()
 	for ref, st := range r.streams {
 		if !st.dirty {

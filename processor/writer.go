@@ -21,10 +21,10 @@ func (p *Processor) encodeRecord(ref streamRef, st *stream, buf []byte) ([]byte,
 		for _, c := range st.added[1:] {
 			newest = max(newest, c.At)
 		}
-		cmds = cmds.Keep(newest - p.cfg.DedupWindow.Nanoseconds()).Append(st.added...)
+		cmds = cmds.Keep(newest - p.cfg.DedupWindow.Nanoseconds())
 	}
 	logic := uint64(p.cfg.Kind.LogicVersion())
-	return state.EncodeStream(state.Stream{Logic: logic, Version: st.version, State: buf, Commands: cmds}), buf, nil
+	return state.EncodeStream(state.Stream{Logic: logic, Version: st.version, State: buf, Commands: cmds}, st.added...), buf, nil
 }
 
 // record is an encoded stream record waiting to be written.
@@ -51,8 +51,9 @@ type pendingCache struct {
 // recordBytes approximates a stream record in a batch.
 const recordBytes = 400
 
-func (p *Processor) newWriter(streams int) *writer {
-	return &writer{p: p, wb: p.store.NewBatch(recordBytes * streams)}
+// newWriter starts a writer of about sizeHint bytes (0: unknown).
+func (p *Processor) newWriter(sizeHint int) *writer {
+	return &writer{p: p, wb: p.store.NewBatch(sizeHint)}
 }
 
 // set writes a stream's record. gen is the partition generation to cache

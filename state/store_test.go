@@ -143,15 +143,18 @@ func TestCommandsFind(t *testing.T) {
 		cmds = cmds.Append(c)
 		want[c.ID] = c // the latest of an id counts
 	}
-	for id, w := range want {
-		got, ok := cmds.Find(id)
-		if !ok || got.At != w.At || got.Fingerprint != w.Fingerprint || !bytes.Equal(got.Outcome, w.Outcome) {
-			t.Fatalf("Find(%q) = %+v, %v; want %+v", id, got, ok, w)
+	index := cmds.Index()
+	for name, find := range map[string]func(string) (state.Command, bool){"Find": cmds.Find, "Index.Find": index.Find} {
+		for id, w := range want {
+			got, ok := find(id)
+			if !ok || got.At != w.At || got.Fingerprint != w.Fingerprint || !bytes.Equal(got.Outcome, w.Outcome) {
+				t.Fatalf("%s(%q) = %+v, %v; want %+v", name, id, got, ok, w)
+			}
 		}
-	}
-	for _, id := range []string{"", "x", "1000", strings.Repeat("x", 149)} {
-		if got, ok := cmds.Find(id); ok {
-			t.Fatalf("Find(%q) found %+v, never remembered", id, got)
+		for _, id := range []string{"", "x", "1000", strings.Repeat("x", 149)} {
+			if got, ok := find(id); ok {
+				t.Fatalf("%s(%q) found %+v, never remembered", name, id, got)
+			}
 		}
 	}
 }
@@ -159,14 +162,39 @@ func TestCommandsFind(t *testing.T) {
 // BenchmarkFind looks up an id a hot stream does not remember among 500
 // it does: what every new command on it costs.
 func BenchmarkFind(b *testing.B) {
-	var cmds state.Commands
-	for i := range 500 {
-		cmds = cmds.Append(state.Command{ID: "cmd-" + strconv.Itoa(1e6+i), At: time.Now().UnixNano(), Fingerprint: uint64(i), Outcome: []byte(`{"status":"accepted","version":12}`)})
-	}
+	cmds := hotCommands()
 	for b.Loop() {
 		if _, ok := cmds.Find("cmd-2000000"); ok {
 			b.Fatal("found")
 		}
+	}
+}
+
+// hotCommands is what a hot stream remembers: 500 ids.
+func hotCommands() state.Commands {
+	var cmds state.Commands
+	for i := range 500 {
+		cmds = cmds.Append(state.Command{ID: "cmd-" + strconv.Itoa(1e6+i), At: time.Now().UnixNano(), Fingerprint: uint64(i), Outcome: []byte(`{"status":"accepted","version":12}`)})
+	}
+	return cmds
+}
+
+// BenchmarkIndexFind is BenchmarkFind through an Index, and
+// BenchmarkIndex what building one costs: a hot stream's lookups in one
+// batch share one build.
+func BenchmarkIndexFind(b *testing.B) {
+	index := hotCommands().Index()
+	for b.Loop() {
+		if _, ok := index.Find("cmd-2000000"); ok {
+			b.Fatal("found")
+		}
+	}
+}
+
+func BenchmarkIndex(b *testing.B) {
+	cmds := hotCommands()
+	for b.Loop() {
+		cmds.Index()
 	}
 }
 

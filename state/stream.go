@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"iter"
 	"math/bits"
 )
@@ -73,6 +74,49 @@ func (c Commands) Find(id string) (cmd Command, found bool) {
 	e, n := nextEntry(c.raw[match:])
 	if n == 0 {
 		return Command{}, false // skipEntry took what binary.Varint refuses
+	}
+	return Command{ID: id, At: e.at, Fingerprint: e.fp, Outcome: e.outcome}, true
+}
+
+// Index is a table of a list's ids, for a stream looked up many times
+// in a row: building it costs one walk of the list, and each lookup after
+// costs a hash, where [Commands.Find] walks the whole list every time. A
+// hot stream remembers hundreds of ids and gets tens of commands in a
+// batch.
+type Index struct {
+	c Commands
+	// at holds, per id's hash, the offset of the id's latest entry. Two
+	// ids of one hash (a 64-bit hash with a random seed: in practice
+	// never) leave the later's offset; a lookup that finds another id
+	// there walks the list.
+	at map[uint64]int32
+}
+
+var indexSeed = maphash.MakeSeed()
+
+// Index returns the table of c's ids.
+func (c Commands) Index() *Index {
+	x := &Index{c: c, at: make(map[uint64]int32, len(c.raw)/48)}
+	for off := 0; off < len(c.raw); {
+		eid, n := skipEntry(c.raw[off:])
+		if n == 0 {
+			break
+		}
+		x.at[maphash.Bytes(indexSeed, eid)] = int32(off)
+		off += n
+	}
+	return x
+}
+
+// Find is [Commands.Find] through the table.
+func (x *Index) Find(id string) (Command, bool) {
+	off, ok := x.at[maphash.String(indexSeed, id)]
+	if !ok {
+		return Command{}, false
+	}
+	e, n := nextEntry(x.c.raw[off:])
+	if n == 0 || string(e.id) != id {
+		return x.c.Find(id)
 	}
 	return Command{ID: id, At: e.at, Fingerprint: e.fp, Outcome: e.outcome}, true
 }
@@ -162,17 +206,33 @@ func (c Commands) Append(cmds ...Command) Commands {
 	if len(cmds) == 0 {
 		return c
 	}
-	out := make([]byte, len(c.raw), len(c.raw)+len(cmds)*72)
-	copy(out, c.raw)
+	n := len(c.raw)
 	for _, cmd := range cmds {
-		out = binary.AppendUvarint(out, uint64(len(cmd.ID)))
-		out = append(out, cmd.ID...)
-		out = binary.AppendVarint(out, cmd.At)
-		out = binary.BigEndian.AppendUint64(out, cmd.Fingerprint)
-		out = binary.AppendUvarint(out, uint64(len(cmd.Outcome)))
-		out = append(out, cmd.Outcome...)
+		n += entryLen(cmd)
+	}
+	out := append(make([]byte, 0, n), c.raw...)
+	for _, cmd := range cmds {
+		out = appendEntry(out, cmd)
 	}
 	return Commands{raw: out}
+}
+
+func appendEntry(b []byte, c Command) []byte {
+	b = binary.AppendUvarint(b, uint64(len(c.ID)))
+	b = append(b, c.ID...)
+	b = binary.AppendVarint(b, c.At)
+	b = binary.BigEndian.AppendUint64(b, c.Fingerprint)
+	b = binary.AppendUvarint(b, uint64(len(c.Outcome)))
+	return append(b, c.Outcome...)
+}
+
+// entryLen is the length of c's entry.
+func entryLen(c Command) int {
+	zigzag := uint64(c.At) << 1
+	if c.At < 0 {
+		zigzag = ^zigzag
+	}
+	return uvarintLen(uint64(len(c.ID))) + len(c.ID) + uvarintLen(zigzag) + 8 + uvarintLen(uint64(len(c.Outcome))) + len(c.Outcome)
 }
 
 type entry struct {
@@ -268,19 +328,26 @@ func DecodeStream(v []byte) (Stream, error) {
 	return Stream{Logic: logic, Version: version, Commands: Commands{raw: cmds}, State: v[n+int(l):]}, nil
 }
 
-func uvarintLen(x uint64) int {
-	var b [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(b[:], x)
-}
+func uvarintLen(x uint64) int { return max(1, (bits.Len64(x)+6)/7) }
 
 // EncodeStream returns the record of s as the store and the state topic
 // keep it: format | logic | version | commands length | commands | state.
-func EncodeStream(s Stream) []byte {
-	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+len(s.Commands.raw)+len(s.State))
+// added are appended to s's commands: the same record as
+// s.Commands.Append(added...) would give, without copying a hot stream's
+// hundreds of ids once more on the way.
+func EncodeStream(s Stream, added ...Command) []byte {
+	n := len(s.Commands.raw)
+	for _, c := range added {
+		n += entryLen(c)
+	}
+	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+n+len(s.State))
 	b = append(b, recordFormat)
 	b = binary.AppendUvarint(b, s.Logic)
 	b = binary.AppendUvarint(b, s.Version)
-	b = binary.AppendUvarint(b, uint64(len(s.Commands.raw)))
+	b = binary.AppendUvarint(b, uint64(n))
 	b = append(b, s.Commands.raw...)
+	for _, c := range added {
+		b = appendEntry(b, c)
+	}
 	return append(b, s.State...)
 }

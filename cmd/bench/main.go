@@ -33,9 +33,10 @@ var (
 	rawCount     = flag.Int("raw", 500000, "records for the raw produce rate")
 	profile      = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor here")
 	httpRequests = flag.Int("requests", 20000, "HTTP requests of the ingest load")
-	heapProf     = flag.String("heapprofile", "", "write a heap profile of the processor (with its allocations since start) after the many-stream drain, or the -cpuprofile-phase mix variant's, here")
+	heapProf     = flag.String("heapprofile", "", "write a heap profile of the processor (with its allocations since start) after the many-stream drain (with -only-hot, the 1k-stream drain), or the -cpuprofile-phase mix variant's, here")
 	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix-durable, mix-memory, mix-members, mix-naive (the many-schedules case's variants), drain (1k streams), hot-naive (the naive map processor on them), latency, cold, fold (a restore folding the events) or preview (the replay preview of the restore case)")
 	onlyMix      = flag.Bool("only-mix", false, "stop after the many-schedules case")
+	onlyHot      = flag.Bool("only-hot", false, "run only the 1k-streams drain, Rewind's and the naive map processor's (with the raw rate)")
 	mixWhich     = flag.String("mix-variants", "durable,memory,members,naive", "variants of the many-schedules case to run: durable, memory (state in memory), members (-members 2), naive (the naive map processor)")
 	mixStreams   = flag.Int("mix-schedules", 400000, "schedules in the many-schedules case (a few interleaved commands each)")
 	// An external Kafka, and how to reach it; the services bench starts
@@ -116,7 +117,7 @@ func run() error {
 
 	// Many schedules, more than the state cache holds, a few interleaved
 	// commands each: durable, then the same loop with its state in memory.
-	if *mixStreams > 0 {
+	if *mixStreams > 0 && !*onlyHot {
 		if err := mixCase(dir, raw); err != nil {
 			return err
 		}
@@ -125,7 +126,7 @@ func run() error {
 		return nil
 	}
 	// Restores of one set of schedules with 1× and 3× the history.
-	if *restoreSchedules > 0 {
+	if *restoreSchedules > 0 && !*onlyHot {
 		if err := restoreCase(dir); err != nil {
 			return err
 		}
@@ -138,8 +139,10 @@ func run() error {
 	// starts: nothing of the other phases runs beside it (their brokers
 	// and processors would compact and flush on the same two cores).
 	rates := []float64{5000, 10000}
-	if err := latencyOnMemoryBroker(filepath.Join(dir, "latency"), rates); err != nil {
-		return err
+	if !*onlyHot {
+		if err := latencyOnMemoryBroker(filepath.Join(dir, "latency"), rates); err != nil {
+			return err
+		}
 	}
 
 	// 1k streams: a reservation, then reschedules; every command is
@@ -156,6 +159,13 @@ func run() error {
 		return err
 	}
 	fmt.Printf("exactly-once throughput, 1k streams     %9.0f commands/s (%d commands; ratio to raw %.3f)\n", tp1k, *backlog, tp1k/raw)
+	if os.Getenv("BENCH_DEBUG") != "" {
+		e.printMetrics("rewind_processor_batch_seconds_sum", "rewind_processor_batch_seconds_count", "rewind_processor_transactions_total",
+			"rewind_processor_state_cache", "process_cpu_seconds_total")
+	}
+	if *heapProf != "" && *onlyHot {
+		e.fetchProfile("heap", *heapProf)
+	}
 	// The baseline of the same backlog: the naive map processor, on a
 	// broker of its own.
 	hot := func(ctx context.Context, cl *kgo.Client) (int, error) {
@@ -166,6 +176,9 @@ func run() error {
 		return err
 	}
 	fmt.Printf("  the same, naive map processor         %9.0f commands/s (Rewind ÷ this %.2f, ratio to raw %.3f)\n%s\n", naive1k, tp1k/naive1k, naive1k/raw, stats)
+	if *onlyHot {
+		return nil
+	}
 
 	if *profile != "" && *phase == "latency" {
 		go e.cpuProfile(*profile)
