@@ -73,10 +73,11 @@ type stream struct {
 }
 
 // How many scans of a stream's stored ids, and how many ids added in a
-// batch, before they are indexed: building an index of the stored ids
-// costs about three scans of them.
+// batch, before they are indexed. Building an index of the stored ids
+// costs about three scans of them, and a stream looked up twice in a
+// batch is usually a hot one, looked up tens of times.
 const (
-	scansBeforeIndex = 3
+	scansBeforeIndex = 1
 	addedBeforeIndex = 16
 )
 
