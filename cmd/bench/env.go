@@ -34,6 +34,18 @@ type env struct {
 	cl       *kgo.Client
 	proc     *proc.Process
 	procHTTP string
+	// broker is the devkafka the bench started, nil on the Kafka of
+	// -brokers.
+	broker *proc.Process
+}
+
+// brokerCPU is the CPU time e's devkafka has used so far, 0 on an
+// external Kafka.
+func (e *env) brokerCPU() float64 {
+	if e.broker == nil {
+		return 0
+	}
+	return cpuSeconds(e.broker.Pid())
 }
 
 func (e *env) rawRate(ctx context.Context) (float64, error) {
@@ -172,6 +184,25 @@ func rss(pid int, field string) float64 {
 		}
 	}
 	return 0
+}
+
+// cpuSeconds is the CPU time a process has used so far (user and
+// system), from /proc; 0 when it cannot be read.
+func cpuSeconds(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: state is the first, utime and stime the 12th and 13th.
+	_, rest, _ := strings.Cut(string(data), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // USER_HZ, 100 on Linux
 }
 
 func freeAddr() string {

@@ -22,7 +22,6 @@ import (
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/kafkaconf"
-	"github.com/rewind/rewind/internal/proc"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -34,9 +33,9 @@ var (
 	profile      = flag.String("cpuprofile", "", "write a 5 s CPU profile of the processor here")
 	httpRequests = flag.Int("requests", 20000, "HTTP requests of the ingest load")
 	heapProf     = flag.String("heapprofile", "", "write a heap profile of the processor (with its allocations since start) after the many-stream drain (with -only-hot, the 1k-stream drain), or the -cpuprofile-phase mix variant's, here")
-	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix-durable, mix-memory, mix-members, mix-naive (the many-schedules case's variants), drain (1k streams), hot-naive (the naive map processor on them), latency, cold, fold (a restore folding the events) or preview (the replay preview of the restore case)")
+	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix-durable, mix-memory, mix-members, mix-naive (the many-schedules case's variants), drain (1k streams), hot-naive (the naive map processor on them), hot-members (two members on them), latency, cold, fold (a restore folding the events) or preview (the replay preview of the restore case)")
 	onlyMix      = flag.Bool("only-mix", false, "stop after the many-schedules case")
-	onlyHot      = flag.Bool("only-hot", false, "run only the 1k-streams drain, Rewind's and the naive map processor's (with the raw rate)")
+	onlyHot      = flag.Bool("only-hot", false, "run only the 1k-streams drains, Rewind's (one member and two) and the naive map processor's (with the raw rate)")
 	mixWhich     = flag.String("mix-variants", "durable,memory,members,naive", "variants of the many-schedules case to run: durable, memory (state in memory), members (-members 2), naive (the naive map processor)")
 	mixStreams   = flag.Int("mix-schedules", 400000, "schedules in the many-schedules case (a few interleaved commands each)")
 	// An external Kafka, and how to reach it; the services bench starts
@@ -86,11 +85,10 @@ func run() error {
 	defer os.RemoveAll(dir)
 	e := &env{dir: dir, kafka: kafkaFlags.Brokers, secure: kafkaFlags.Brokers != ""}
 	if e.kafka == "" {
-		var broker *proc.Process
-		if e.kafka, broker, err = startBroker(filepath.Join(dir, "kafka"), nil); err != nil {
+		if e.kafka, e.broker, err = startBroker(filepath.Join(dir, "kafka"), nil); err != nil {
 			return err
 		}
-		defer stop(broker)
+		defer stop(e.broker)
 		kafkaFlags.Brokers = e.kafka
 	}
 	kafkaOpts, err := kafkaFlags.Connect(context.Background(), nil)
@@ -154,11 +152,14 @@ func run() error {
 	if *profile != "" && *phase == "drain" {
 		go e.cpuProfile(*profile)
 	}
+	brokerCPU := e.brokerCPU()
 	tp1k, err := e.drain(ctx, *backlog)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("exactly-once throughput, 1k streams     %9.0f commands/s (%d commands; ratio to raw %.3f)\n", tp1k, *backlog, tp1k/raw)
+	fmt.Printf("    (processor: %.1f CPU seconds; devkafka: %.1f CPU seconds in the drain)\n",
+		metricValue("http://"+e.procHTTP+"/metrics", "process_cpu_seconds_total"), e.brokerCPU()-brokerCPU)
 	if os.Getenv("BENCH_DEBUG") != "" {
 		e.printMetrics("rewind_processor_batch_seconds_sum", "rewind_processor_batch_seconds_count", "rewind_processor_transactions_total",
 			"rewind_processor_state_cache", "process_cpu_seconds_total")
@@ -176,6 +177,13 @@ func run() error {
 		return err
 	}
 	fmt.Printf("  the same, naive map processor         %9.0f commands/s (Rewind ÷ this %.2f, ratio to raw %.3f)\n%s\n", naive1k, tp1k/naive1k, naive1k/raw, stats)
+	// Two members in one process: the commit of one overlaps the work of
+	// the other, where one member waits for its own.
+	members1k, _, stats, err := drainAlone(filepath.Join(dir, "hot-members"), hot, "hot-members", false, "-members", "2")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  the same, -members 2                  %9.0f commands/s (÷ the naive processor %.2f, ratio to raw %.3f)\n%s\n", members1k, members1k/naive1k, members1k/raw, stats)
 	if *onlyHot {
 		return nil
 	}

@@ -122,7 +122,7 @@ func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, err
 	if err != nil {
 		return 0, 0, "", err
 	}
-	e := &env{dir: dir, kafka: kafka, adm: kadm.NewClient(cl)}
+	e := &env{dir: dir, kafka: kafka, adm: kadm.NewClient(cl), broker: broker}
 	if naive {
 		e.startNaive()
 	} else {
@@ -133,7 +133,9 @@ func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, err
 		go e.cpuProfile(*profile)
 	}
 	defer func() { stop(e.proc) }()
+	brokerCPU := e.brokerCPU()
 	rate, err = e.drain(ctx, n)
+	brokerCPU = e.brokerCPU() - brokerCPU
 	if *heapProf != "" && profiled {
 		e.fetchProfile("heap", *heapProf)
 	}
@@ -143,7 +145,8 @@ func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, err
 		metrics := "http://" + e.procHTTP + "/metrics"
 		cycles := metricValue(metrics, "go_gc_duration_seconds_count")
 		cpu := metricValue(metrics, "process_cpu_seconds_total")
-		stats = fmt.Sprintf("    (processor: %.0f GC cycles, %.1f CPU seconds, RSS %.0f MiB)", cycles, cpu, rss(e.proc.Pid(), "VmRSS"))
+		stats = fmt.Sprintf("    (processor: %.0f GC cycles, %.1f CPU seconds, RSS %.0f MiB; devkafka: %.1f CPU seconds in the drain)",
+			cycles, cpu, rss(e.proc.Pid(), "VmRSS"), brokerCPU)
 	}
 	return rate, n, stats, err
 }
