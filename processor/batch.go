@@ -257,7 +257,12 @@ func (b *batch) prefetch(refs []streamRef) error {
 		}
 		if record, ok := b.p.cache.get(ref, b.parts[ref.part].gen); ok {
 			b.p.metrics.cacheHits.Inc()
-			st, err := b.p.decodeStream(ref, record)
+			// The cache holds records checked when read, or encoded here.
+			rec, err := state.DecodeStreamUnchecked(record)
+			if err != nil {
+				return fmt.Errorf("processor: cached record of %s on partition %d: %w", ref.key, ref.part, err)
+			}
+			st, err := b.p.newStream(ref, rec)
 			if err != nil {
 				return err
 			}

@@ -121,6 +121,19 @@ func TestCommandsKeep(t *testing.T) {
 	if !slices.Equal(ids, []string{"d", "e"}) || cmds.Len() != before {
 		t.Fatalf("kept %v; the original changed: %v", ids, cmds.Len() != before)
 	}
+	// Times out of order (commands carry their senders' times): what is
+	// older than the cutoff goes, wherever it stands.
+	var mixed state.Commands
+	for i, at := range []int64{30, 5, 40, 1, 50, 2} {
+		mixed = mixed.Append(state.Command{ID: string(rune('a' + i)), At: at})
+	}
+	ids = nil
+	for c := range mixed.Keep(20).All() {
+		ids = append(ids, c.ID)
+	}
+	if !slices.Equal(ids, []string{"a", "c", "e"}) {
+		t.Fatalf("kept %v of times out of order, want [a c e]", ids)
+	}
 	// An id used again after its window: the latest one counts.
 	again := kept.Append(state.Command{ID: "d", At: 99, Fingerprint: 7})
 	if c, _ := again.Find("d"); c.At != 99 || c.Fingerprint != 7 {
@@ -242,5 +255,16 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkKeep cuts a hot stream's ids to the window when none has left
+// it: what every batch costs a stream it changes.
+func BenchmarkKeep(b *testing.B) {
+	cmds := hotCommands()
+	for b.Loop() {
+		if kept := cmds.Keep(0); kept.Len() != cmds.Len() {
+			b.Fatal("dropped")
+		}
 	}
 }

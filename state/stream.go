@@ -160,6 +160,26 @@ func skipEntry(b []byte) (id []byte, n int) {
 	return id, n + k + int(l)
 }
 
+// entryAt returns the time of the entry at the start of b and the
+// entry's length, decoding nothing else; n is 0 when malformed.
+func entryAt(b []byte) (at int64, n int) {
+	l, k := shortUvarint(b)
+	if k <= 0 || l > uint64(len(b)-k) {
+		return 0, 0
+	}
+	n = k + int(l)
+	at, k = binary.Varint(b[n:])
+	if k <= 0 || len(b)-n-k < 8 {
+		return 0, 0
+	}
+	n += k + 8 // and the fingerprint
+	l, k = shortUvarint(b[n:])
+	if k <= 0 || l > uint64(len(b)-n-k) {
+		return 0, 0
+	}
+	return at, n + k + int(l)
+}
+
 func shortUvarint(b []byte) (uint64, int) {
 	if len(b) > 0 && b[0] < 0x80 {
 		return uint64(b[0]), 1
@@ -185,14 +205,18 @@ func (c Commands) Keep(cutoff int64) Commands {
 	// and then the list shares the receiver's memory.
 	var out Commands
 	off, dropped := 0, false
-	for e := range c.entries() {
-		switch {
-		case e.at < cutoff && !dropped:
-			out.raw, dropped = append(out.raw, c.raw[:off]...), true
-		case e.at >= cutoff && dropped:
-			out.raw = append(out.raw, e.raw...)
+	for off < len(c.raw) {
+		at, n := entryAt(c.raw[off:])
+		if n == 0 {
+			break // decodeStream has checked the list: not reached
 		}
-		off += len(e.raw)
+		switch {
+		case at < cutoff && !dropped:
+			out.raw, dropped = append(out.raw, c.raw[:off]...), true
+		case at >= cutoff && dropped:
+			out.raw = append(out.raw, c.raw[off:off+n]...)
+		}
+		off += n
 	}
 	if !dropped {
 		return c
@@ -301,8 +325,27 @@ func RecordLogic(v []byte) (uint64, error) {
 }
 
 // DecodeStream reads a record written by [EncodeStream], sharing v's
-// memory.
+// memory, and checks every remembered command in it.
 func DecodeStream(v []byte) (Stream, error) {
+	s, err := DecodeStreamUnchecked(v)
+	if err != nil {
+		return Stream{}, err
+	}
+	for b := s.Commands.raw; len(b) > 0; {
+		_, k := nextEntry(b)
+		if k == 0 {
+			return Stream{}, fmt.Errorf("%w: remembered command", ErrCorrupt)
+		}
+		b = b[k:]
+	}
+	return s, nil
+}
+
+// DecodeStreamUnchecked is [DecodeStream] without the check of the
+// remembered commands, for a record checked before: one this process
+// encoded, or decoded once with DecodeStream. A hot stream remembers
+// hundreds of ids, and its record is decoded again in every batch.
+func DecodeStreamUnchecked(v []byte) (Stream, error) {
 	logic, err := RecordLogic(v)
 	if err != nil {
 		return Stream{}, err
@@ -318,13 +361,6 @@ func DecodeStream(v []byte) (Stream, error) {
 		return Stream{}, fmt.Errorf("%w: stream commands", ErrCorrupt)
 	}
 	cmds := v[n : n+int(l)]
-	for b := cmds; len(b) > 0; {
-		_, k := nextEntry(b)
-		if k == 0 {
-			return Stream{}, fmt.Errorf("%w: remembered command", ErrCorrupt)
-		}
-		b = b[k:]
-	}
 	return Stream{Logic: logic, Version: version, Commands: Commands{raw: cmds}, State: v[n+int(l):]}, nil
 }
 
