@@ -46,7 +46,7 @@ type Config struct {
 	// fixed cost (the flush, the offsets, EndTxn, the Pebble commit) is
 	// shared by its commands when there is a backlog; under a steady load
 	// a batch holds what arrived during the last one, far fewer. The
-	// default value is 5000.
+	// default value is 2000.
 	MaxBatch int
 	// StateCacheBytes is the memory for stream records kept between
 	// batches (W-TinyLFU, records as stored); 0 takes the default, a
@@ -130,7 +130,7 @@ func (c *Config) setDefaults() {
 		c.ReplicationFactor = -1
 	}
 	if c.MaxBatch == 0 {
-		c.MaxBatch = 5000
+		c.MaxBatch = 2000
 	}
 	if c.StateCacheBytes == 0 {
 		c.StateCacheBytes = 64 << 20

@@ -29,7 +29,7 @@ func run(args []string) error {
 	dataDir := fs.String("data-dir", "data/processor", "Pebble state directory")
 	httpAddr := fs.String("http", "127.0.0.1:8081", "address of /metrics, /healthz and /readyz")
 	partitions := fs.Int("partitions", 12, "partition count of topics this instance creates")
-	maxBatch := fs.Int("max-batch", 5000, "most commands in one transaction")
+	maxBatch := fs.Int("max-batch", 2000, "most commands in one transaction")
 	stateCache := fs.Int("state-cache-mib", 64, "MiB of stream records kept in memory between batches (W-TinyLFU); -1 disables")
 	blockCache := fs.Int("block-cache-mib", 64, "MiB of Pebble's block cache")
 	inMemory := fs.Bool("in-memory", false, "keep the state in memory, restored from Kafka at every start (to measure what the data dir saves)")
