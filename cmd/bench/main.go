@@ -149,6 +149,9 @@ func run() error {
 		return err
 	}
 	e.startProcessor()
+	// Whichever processor runs last (failover replaces it) is stopped on
+	// every way out, -only-hot's and errors' too.
+	defer func() { stop(e.proc) }()
 	if *profile != "" && *phase == "drain" {
 		go e.cpuProfile(*profile)
 	}
@@ -233,11 +236,7 @@ func run() error {
 	fmt.Printf("ingest, POST with wait for the outcome  %9.0f requests/s (32 clients; %.2f× the processor's 1k-stream rate)\n", rps, rps/tp1k)
 	fmt.Printf("ingest HTTP latency                     p50 %.1f ms, p99 %.1f ms\n", p50, p99)
 
-	if err := e.queryBench(ctx); err != nil {
-		return err
-	}
-	stop(e.proc)
-	return nil
+	return e.queryBench(ctx)
 }
 
 // failover keeps a trickle of commands flowing, SIGKILLs the processor,
