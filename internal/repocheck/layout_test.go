@@ -1,6 +1,7 @@
 package repocheck
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,17 +60,8 @@ func TestArchitectureImportTable(t *testing.T) {
 // TestNoBuiltBinaries: no executable built here is committed; a go build
 // at the root once put a 34 MB one in the history.
 func TestNoBuiltBinaries(t *testing.T) {
-	root, err := testkit.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("git", "ls-files", "-z")
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		t.Skipf("not a git checkout: %v", err)
-	}
-	for name := range strings.SplitSeq(strings.TrimRight(string(out), "\x00"), "\x00") {
+	root, names := trackedFiles(t)
+	for _, name := range names {
 		f, err := os.Open(filepath.Join(root, name))
 		if err != nil {
 			continue // deleted in the working tree
@@ -81,4 +73,46 @@ func TestNoBuiltBinaries(t *testing.T) {
 			t.Errorf("%s is a built binary; build into bin/ (make build)", name)
 		}
 	}
+}
+
+// maxLines is the most lines a Go file may have: past it, a file
+// usually does more than one job.
+const maxLines = 500
+
+// generated marks a generated Go file (go help generate), which is
+// exempt from maxLines.
+var generated = regexp.MustCompile(`(?m)^// Code generated .* DO NOT EDIT\.$`)
+
+// TestFileLength: no Go file that a person writes is over maxLines.
+func TestFileLength(t *testing.T) {
+	root, names := trackedFiles(t)
+	for _, name := range names {
+		if !strings.HasSuffix(name, ".go") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			continue // deleted in the working tree
+		}
+		if n := bytes.Count(b, []byte("\n")); n > maxLines && !generated.Match(b) {
+			t.Errorf("%s has %d lines, more than %d: split it by job", name, n, maxLines)
+		}
+	}
+}
+
+// trackedFiles returns the module's root and the files git tracks there;
+// it skips the test outside a git checkout.
+func trackedFiles(t *testing.T) (string, []string) {
+	t.Helper()
+	root, err := testkit.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("git", "ls-files", "-z")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	return root, strings.Split(strings.TrimRight(string(out), "\x00"), "\x00")
 }
