@@ -49,17 +49,11 @@ type pendingLine struct {
 // arrive, each waiting at most ?wait= from the request's start.
 func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who api.Principal) {
 	wait, perr := s.wait(r)
-	if perr != nil {
-		api.WriteProblem(w, perr.Code, perr.Message)
+	release, ok := s.admit(w, wait, perr)
+	if !ok {
 		return
 	}
-	if wait > 0 {
-		release, ok := s.waiters.Acquire(w)
-		if !ok {
-			return
-		}
-		defer release()
-	}
+	defer release()
 	deadline := time.Now().Add(wait)
 	sc := bufio.NewScanner(r.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), topics.MaxCommandBytes+1024)

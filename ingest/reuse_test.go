@@ -63,8 +63,7 @@ func fakeProcessor(t *testing.T, brokers string) {
 // answers.
 func fakeEnv(t *testing.T, maxWaiting int) *env {
 	t.Helper()
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, 4)
+	brokers := testkit.Kafka(t, 4)
 	e := setupTokens(t)
 	fakeProcessor(t, brokers)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -202,17 +202,11 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Pri
 		return
 	}
 	meta, wait, perr := s.meta(r, who, stream)
-	if perr != nil {
-		api.WriteProblem(w, perr.Code, perr.Message)
+	release, ok := s.admit(w, wait, perr)
+	if !ok {
 		return
 	}
-	if wait > 0 {
-		release, ok := s.waiters.Acquire(w)
-		if !ok {
-			return
-		}
-		defer release()
-	}
+	defer release()
 	res, done, err := s.send(r.Context(), typ, meta, body, wait)
 	if err != nil {
 		api.WriteProblem(w, api.CodeKafkaUnavailable, "Kafka did not acknowledge command "+meta.ID+
@@ -246,6 +240,20 @@ func (s *Server) meta(r *http.Request, who api.Principal, stream string) (aggreg
 	}
 	wait, err := s.wait(r)
 	return m, wait, err
+}
+
+// admit answers perr's problem, or takes one of the waiters' slots for a
+// request that will wait (answering 503 when none is free). When ok is
+// false the response is written; otherwise the caller MUST call release.
+func (s *Server) admit(w http.ResponseWriter, wait time.Duration, perr *aggregate.Rejection) (release func(), ok bool) {
+	if perr != nil {
+		api.WriteProblem(w, perr.Code, perr.Message)
+		return nil, false
+	}
+	if wait <= 0 {
+		return func() {}, true
+	}
+	return s.waiters.Acquire(w)
 }
 
 // wait reads ?wait=: how long to wait for outcomes, at most MaxWait.

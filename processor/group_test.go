@@ -23,8 +23,7 @@ import (
 // TestMembersJoinAndLeave runs up to three processors in one group while
 // members join and leave under load.
 func TestMembersJoinAndLeave(t *testing.T) {
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, testPartitions)
+	brokers := testkit.Kafka(t, testPartitions)
 	base := t.TempDir()
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	prod := testkit.Producer(t, brokers)
@@ -76,8 +75,7 @@ func (bumped) LogicVersion() int { return schedule.LogicVersion + 1 }
 // the rebuild equals the state before, and equals the fold; a cold member
 // of the new version then restores from the state topic.
 func TestLogicVersionBump(t *testing.T) {
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, testPartitions)
+	brokers := testkit.Kafka(t, testPartitions)
 	dir := filepath.Join(t.TempDir(), "p1")
 	recs := testkit.Interleave("clinic-1", 500, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
@@ -131,8 +129,7 @@ func TestLogicVersionBump(t *testing.T) {
 // left per partition are exported, they shrink to nothing, and the series
 // are gone once it is ready.
 func TestRestoreProgressExported(t *testing.T) {
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, testPartitions)
+	brokers := testkit.Kafka(t, testPartitions)
 	recs := testkit.Interleave("clinic-1", 3000, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
 	p := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"))
@@ -208,8 +205,7 @@ func restoreRemaining(t *testing.T, reg *prometheus.Registry) map[string]float64
 // the restore of all four; the two it keeps must be restored again and
 // handle their commands.
 func TestPartialRevokeDuringRestore(t *testing.T) {
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, testPartitions)
+	brokers := testkit.Kafka(t, testPartitions)
 	recs := testkit.Interleave("clinic-1", 400, time.Now().Add(-time.Hour))
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
 	// The first restore of p1 holds until it is canceled, which only a

@@ -40,8 +40,7 @@ func (k explosive) Execute(s any, v uint64, name string, c aggregate.Command, m 
 // with a code, followed by a good command on the same partition that must
 // still be accepted (I5: no bad input stops a partition).
 func TestHostileRecords(t *testing.T) {
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, testPartitions)
+	brokers := testkit.Kafka(t, testPartitions)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchMaxBytes(2<<20), kgo.MaxBufferedBytes(8<<20))
 	if err != nil {

@@ -215,8 +215,7 @@ func withKind(k aggregate.Kind) func(*processor.Config) {
 // batch, across batches, and across a cold restore (the index rebuilt
 // from schedule-results) — and commands with a stale expected version.
 func TestDuplicatesAndExpectedVersion(t *testing.T) {
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, testPartitions)
+	brokers := testkit.Kafka(t, testPartitions)
 	dir := filepath.Join(t.TempDir(), "p1")
 	prod := testkit.Producer(t, brokers)
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -290,8 +289,7 @@ func withExpected(r *kgo.Record, v uint64) *kgo.Record {
 // does the same after a cold restore, when all the processor knows of the
 // first outcomes comes from schedule-results.
 func TestCommandIDReuse(t *testing.T) {
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, testPartitions)
+	brokers := testkit.Kafka(t, testPartitions)
 	dir := filepath.Join(t.TempDir(), "p1")
 	prod := testkit.Producer(t, brokers)
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)

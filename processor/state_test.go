@@ -105,8 +105,7 @@ func histogramCount(t *testing.T, reg *prometheus.Registry, name, source string)
 // the state topic instead; a cold restore then folds that partition's
 // events, and the store still equals the fold.
 func TestOversizedStreamRecord(t *testing.T) {
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, testPartitions)
+	brokers := testkit.Kafka(t, testPartitions)
 	at := time.Now().Add(-time.Hour)
 	recs := []*kgo.Record{testkit.Cmd{Tenant: "clinic-1", Stream: "photos", Type: "CheckIn",
 		Data: `{"channel":"desk","visitorId":"v1"}`, ID: "photos-0", Time: at}.Record()}
@@ -153,8 +152,7 @@ func TestOversizedStreamRecord(t *testing.T) {
 // version's state records, not from schedule-results. With the results
 // gone (past their retention), a retry is still answered as a duplicate.
 func TestLogicChangeKeepsIDsWithoutResults(t *testing.T) {
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, testPartitions)
+	brokers := testkit.Kafka(t, testPartitions)
 	dir := filepath.Join(t.TempDir(), "p1")
 	recs := testkit.Interleave("clinic-1", 100, time.Now().Add(-time.Hour))
 	prod := testkit.Producer(t, brokers)
@@ -201,8 +199,7 @@ func TestLogicChangeKeepsIDsWithoutResults(t *testing.T) {
 // record any more (all past their retention) finishes; it used to wait
 // forever for a last record that no longer exists.
 func TestFoldAfterResultsExpired(t *testing.T) {
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, testPartitions)
+	brokers := testkit.Kafka(t, testPartitions)
 	recs := testkit.Interleave("clinic-1", 100, time.Now().Add(-time.Hour))
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
 	p := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"))
@@ -240,8 +237,7 @@ func TestFoldAfterResultsExpired(t *testing.T) {
 // schema version 1, written by the code of logic version 1, upcast: its
 // store and the state topic it rewrites hold who canceled, unrecorded.
 func TestVersion1EventsRestore(t *testing.T) {
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, testPartitions)
+	brokers := testkit.Kafka(t, testPartitions)
 	testkit.CommitEvents(t, brokers, testkit.Version1Events(t, "", testPartitions))
 
 	reg := prometheus.NewRegistry()

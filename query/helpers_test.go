@@ -48,8 +48,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, partitions)
+	brokers := testkit.Kafka(t, partitions)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.TransactionalID("test-events"),
 		kgo.DefaultProduceTopic(topics.Events), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
@@ -324,6 +323,25 @@ func (s *service) get(token, path string, out any) (int, string) {
 		}
 	}
 	return resp.StatusCode, ""
+}
+
+// pages follows a paged list from its first path to its end and returns
+// all its items, failing on any answer but 200 and on a page of more
+// than limit items (limit 0: any number).
+func pages[T any](s *service, token, first string, limit int) []T {
+	s.t.Helper()
+	var all []T
+	for next := first; next != ""; {
+		var page query.Page[T]
+		if code, pc := s.get(token, next, &page); code != 200 {
+			s.t.Fatalf("%s: %d %s", next, code, pc)
+		}
+		if limit > 0 && len(page.Items) > limit {
+			s.t.Fatalf("%s: page of %d items with limit %d", next, len(page.Items), limit)
+		}
+		all, next = append(all, page.Items...), page.Next
+	}
+	return all
 }
 
 func jsonOf(t *testing.T, v any) string {

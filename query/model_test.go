@@ -201,17 +201,7 @@ func TestRangeQuery(t *testing.T) {
 				if status != "" {
 					q.Set("status", string(status))
 				}
-				var got []query.Summary
-				for next := "/v1/schedules?" + q.Encode(); next != ""; {
-					var page query.Page[query.Summary]
-					if code, pc := s.get(tokenA, next, &page); code != 200 {
-						t.Fatalf("%s: %d %s", next, code, pc)
-					}
-					if len(page.Items) > limit {
-						t.Fatalf("page of %d items with limit %d", len(page.Items), limit)
-					}
-					got, next = append(got, page.Items...), page.Next
-				}
+				got := pages[query.Summary](s, tokenA, "/v1/schedules?"+q.Encode(), limit)
 				if ids(got) != ids(want) {
 					t.Fatalf("window %v status %q limit %d:\n got %s\nwant %s", win, status, limit, ids(got), ids(want))
 				}

@@ -21,8 +21,7 @@ import (
 // of the events read back from the topic, and that the view reports
 // itself ready with no lag.
 func TestFoldsProcessorOutput(t *testing.T) {
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, partitions)
+	brokers := testkit.Kafka(t, partitions)
 	s := startView(t, brokers, t.TempDir())
 	p, err := processor.New(processor.Config{Brokers: []string{brokers}, InstanceID: "p1", DataDir: t.TempDir(),
 		Partitions: partitions, Kind: schedule.Kind, Registerer: prometheus.NewRegistry(), MaxBatch: 100,

@@ -106,14 +106,7 @@ func TestTimeTravelMatchesFold(t *testing.T) {
 // them against the events written.
 func checkAudit(t *testing.T, s *service, tok, tenant, stream string, evs []aggregate.Envelope) {
 	t.Helper()
-	var audit []query.AuditEvent
-	for next := path(tenant, stream) + "/events?limit=7"; next != ""; {
-		var page query.Page[query.AuditEvent]
-		if code, pc := s.get(tok, next, &page); code != 200 {
-			t.Fatalf("%s: %d %s", next, code, pc)
-		}
-		audit, next = append(audit, page.Items...), page.Next
-	}
+	audit := pages[query.AuditEvent](s, tok, path(tenant, stream)+"/events?limit=7", 7)
 	if len(audit) != len(evs) {
 		t.Fatalf("%s/%s audit log has %d events, want %d", tenant, stream, len(audit), len(evs))
 	}
@@ -125,14 +118,7 @@ func checkAudit(t *testing.T, s *service, tok, tenant, stream string, evs []aggr
 			t.Fatalf("audit event %d = %+v, want %+v", i, a, e)
 		}
 	}
-	var timeline []query.TimelineEntry
-	for next := path(tenant, stream) + "/timeline?limit=9"; next != ""; {
-		var page query.Page[query.TimelineEntry]
-		if code, pc := s.get(tok, next, &page); code != 200 {
-			t.Fatalf("%s: %d %s", next, code, pc)
-		}
-		timeline, next = append(timeline, page.Items...), page.Next
-	}
+	timeline := pages[query.TimelineEntry](s, tok, path(tenant, stream)+"/timeline?limit=9", 9)
 	if len(timeline) != len(evs) {
 		t.Fatalf("timeline has %d entries, want %d", len(timeline), len(evs))
 	}

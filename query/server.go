@@ -89,9 +89,6 @@ func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principa
 	if q.has("version") && q.has("at") {
 		q.fail("version", "give either version or at, not both")
 	}
-	if !q.ok(w) {
-		return
-	}
 	h, snap, found := v.awaitHead(w, r, q, who.Tenant, stream)
 	if !found {
 		return
@@ -161,7 +158,8 @@ func writeState(w http.ResponseWriter, resp *StateResponse, state json.RawMessag
 // most ?wait=), and a Pebble snapshot the head was read from: every read
 // of the request goes through it, so a commit of the consumer in between
 // cannot mix two versions into one answer. The caller MUST close the
-// snapshot when ok. When it cannot answer, it has written the problem.
+// snapshot when ok. When it cannot answer, it has written the problem,
+// the first bad parameter of q's included, so callers need not check q.
 func (v *View) awaitHead(w http.ResponseWriter, r *http.Request, q *params, tenant, stream string) (h head, snap *pebble.Snapshot, ok bool) {
 	minVersion := q.uint("minVersion", 0)
 	wait := q.duration("wait", defaultWait)
@@ -250,9 +248,6 @@ func streamPage[T any](v *View, w http.ResponseWriter, r *http.Request, who api.
 	stream := q.id("id")
 	after := q.uint("after", 0)
 	limit := q.limit(defaultLimit)
-	if !q.ok(w) {
-		return
-	}
 	h, snap, found := v.awaitHead(w, r, q, who.Tenant, stream)
 	if !found {
 		return

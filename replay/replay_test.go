@@ -52,8 +52,7 @@ func (c candidate) Execute(s any, v uint64, name string, cmd aggregate.Command, 
 // state topic a deployed system would have.
 func history(t *testing.T) string {
 	t.Helper()
-	_, brokers := testkit.Cluster(t)
-	testkit.Topics(t, brokers, partitions)
+	brokers := testkit.Kafka(t, partitions)
 	at := time.Now().Add(-time.Hour)
 	recs := testkit.Interleave("clinic-1", 200, at)
 	for i := range 30 {

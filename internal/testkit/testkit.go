@@ -29,6 +29,15 @@ func Cluster(t testing.TB, opts ...kfake.Opt) (*kfake.Cluster, string) {
 	return c, c.ListenAddrs()[0]
 }
 
+// Kafka is Cluster with Rewind's topics, of n partitions each: the start
+// of most tests. It returns the broker's address.
+func Kafka(t testing.TB, n int32) string {
+	t.Helper()
+	_, brokers := Cluster(t)
+	Topics(t, brokers, n)
+	return brokers
+}
+
 // Producer is an idempotent producer with Kafka's default partitioner.
 func Producer(t testing.TB, brokers string) *kgo.Client {
 	t.Helper()
