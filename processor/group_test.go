@@ -87,10 +87,8 @@ func TestLogicVersionBump(t *testing.T) {
 	log := testkit.ReadAll(t, brokers)
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
 
-	reg := prometheus.NewRegistry()
-	r := start(t, brokers, "p1", dir, withKind(bumped{schedule.Kind}), withRegistry(reg))
-	waitOwnedAndReady(t, r, reg)
-	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "events"); n != testPartitions {
+	r, reg := startReady(t, brokers, "p1", dir, withKind(bumped{schedule.Kind}))
+	if n := restoredFrom(t, reg, "events"); n != testPartitions {
 		t.Fatalf("%d partitions folded the events after a logic bump, want %d", n, testPartitions)
 	}
 	// One more command after the rebuild proves the rebuilt state is used;
@@ -114,10 +112,8 @@ func TestLogicVersionBump(t *testing.T) {
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
 	testkit.StateMatches(t, bumped{schedule.Kind}, log)
 
-	reg = prometheus.NewRegistry()
-	cold := start(t, brokers, "p2", filepath.Join(t.TempDir(), "p2"), withKind(bumped{schedule.Kind}), withRegistry(reg))
-	waitOwnedAndReady(t, cold, reg)
-	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "state"); n != testPartitions {
+	cold, coldReg := startReady(t, brokers, "p2", filepath.Join(t.TempDir(), "p2"), withKind(bumped{schedule.Kind}))
+	if n := restoredFrom(t, coldReg, "state"); n != testPartitions {
 		t.Fatalf("%d partitions of the new version restored from the rewritten state topic, want %d", n, testPartitions)
 	}
 	if err := cold.stop(t); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/state"
 	"github.com/rewind/rewind/topics"
 )
@@ -46,14 +47,12 @@ func TestColdRestoreFromStateTopic(t *testing.T) {
 	}
 	t.Logf("state topic: %d records, %d after compaction, for %d events", len(before.State), len(log.State), len(log.Events))
 
-	reg := prometheus.NewRegistry()
 	dir := filepath.Join(t.TempDir(), "cold")
-	r := start(t, brokers, "p2", dir, withRegistry(reg))
-	waitOwnedAndReady(t, r, reg)
+	r, reg := startReady(t, brokers, "p2", dir)
 	if n := gauge(t, reg, "rewind_processor_restore_events_total"); n != 0 {
 		t.Fatalf("a cold restore with a state topic folded %v events", n)
 	}
-	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "state"); n != testPartitions {
+	if n := restoredFrom(t, reg, "state"); n != testPartitions {
 		t.Fatalf("%d partitions restored from the state topic, want %d", n, testPartitions)
 	}
 	// Retries of commands the lost member handled: new records with the
@@ -80,24 +79,29 @@ func TestColdRestoreFromStateTopic(t *testing.T) {
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
 }
 
-// waitOwnedAndReady waits until r owns every partition and is ready.
-// Owned first: it is set after the partitions are marked restoring, so a
-// Ready read after it is not one from before the assignment.
-func waitOwnedAndReady(t *testing.T, r *running, reg *prometheus.Registry) {
+// startReady starts a processor with a registry of its own and waits
+// until it owns every partition and is ready. Owned first: it is set
+// after the partitions are marked restoring, so a Ready read after it is
+// not one from before the assignment.
+func startReady(t *testing.T, brokers, instance, dir string, options ...func(*processor.Config)) (*running, *prometheus.Registry) {
 	t.Helper()
+	reg := prometheus.NewRegistry()
+	r := start(t, brokers, instance, dir, append(options, withRegistry(reg))...)
 	for deadline := time.Now().Add(time.Minute); gauge(t, reg, "rewind_processor_partitions_owned") != testPartitions || !r.p.Ready(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("restore did not finish in a minute")
 		}
 		r.alive(t)()
 	}
+	return r, reg
 }
 
-// histogramCount is the observation count of a histogram's series with
-// one label, source.
-func histogramCount(t *testing.T, reg *prometheus.Registry, name, source string) uint64 {
+// restoredFrom is how many partitions were restored from source: "state"
+// (the whole state topic), "state-tail" (since the checkpoint) or "events"
+// (a fold).
+func restoredFrom(t *testing.T, reg *prometheus.Registry, source string) uint64 {
 	t.Helper()
-	return uint64(samples(t, reg)[name+`_count{source="`+source+`"}`])
+	return uint64(samples(t, reg)[`rewind_processor_restore_seconds_count{source="`+source+`"}`])
 }
 
 // TestOversizedStreamRecord: a stream whose record outgrows a Kafka
@@ -134,11 +138,9 @@ func TestOversizedStreamRecord(t *testing.T) {
 		t.Fatalf("the photo stream's record (%d bytes) fits a Kafka record: the test needs a larger state", len(last))
 	}
 
-	reg := prometheus.NewRegistry()
 	dir := filepath.Join(t.TempDir(), "cold")
-	r := start(t, brokers, "p2", dir, withRegistry(reg))
-	waitOwnedAndReady(t, r, reg)
-	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "events"); n != 1 {
+	r, reg := startReady(t, brokers, "p2", dir)
+	if n := restoredFrom(t, reg, "events"); n != 1 {
 		t.Fatalf("%d partitions folded the events, want the photo stream's only", n)
 	}
 	if err := r.stop(t); err != nil {
@@ -174,9 +176,7 @@ func TestLogicChangeKeepsIDsWithoutResults(t *testing.T) {
 		t.Fatalf("delete the results: %v %v", err, deleted.Error())
 	}
 
-	reg := prometheus.NewRegistry()
-	r := start(t, brokers, "p1", dir, withKind(bumped{schedule.Kind}), withRegistry(reg))
-	waitOwnedAndReady(t, r, reg)
+	r, _ := startReady(t, brokers, "p1", dir, withKind(bumped{schedule.Kind}))
 	retry := &kgo.Record{Topic: recs[0].Topic, Key: recs[0].Key, Value: recs[0].Value, Headers: recs[0].Headers}
 	testkit.Send(t, prod, []*kgo.Record{retry})
 	testkit.WaitResults(t, brokers, 1, time.Minute, r.alive(t))
@@ -220,11 +220,9 @@ func TestFoldAfterResultsExpired(t *testing.T) {
 	if _, err := adm.DeleteTopics(context.Background(), topics.State); err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
 	dir := filepath.Join(t.TempDir(), "cold")
-	r := start(t, brokers, "p2", dir, withRegistry(reg))
-	waitOwnedAndReady(t, r, reg)
-	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "events"); n != testPartitions {
+	r, reg := startReady(t, brokers, "p2", dir)
+	if n := restoredFrom(t, reg, "events"); n != testPartitions {
 		t.Fatalf("%d partitions folded the events, want %d", n, testPartitions)
 	}
 	if err := r.stop(t); err != nil {
@@ -240,11 +238,9 @@ func TestVersion1EventsRestore(t *testing.T) {
 	brokers := testkit.Kafka(t, testPartitions)
 	testkit.CommitEvents(t, brokers, testkit.Version1Events(t, "", testPartitions))
 
-	reg := prometheus.NewRegistry()
 	dir := filepath.Join(t.TempDir(), "p1")
-	p := start(t, brokers, "p1", dir, withRegistry(reg))
-	waitOwnedAndReady(t, p, reg)
-	if n := histogramCount(t, reg, "rewind_processor_restore_seconds", "events"); n != testPartitions {
+	p, reg := startReady(t, brokers, "p1", dir)
+	if n := restoredFrom(t, reg, "events"); n != testPartitions {
 		t.Fatalf("%d partitions folded from the events, want %d", n, testPartitions)
 	}
 	// Closed visits stay closed: the fold happened.
