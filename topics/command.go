@@ -3,9 +3,7 @@ package topics
 import (
 	"bytes"
 	"encoding/json"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -107,17 +105,19 @@ func DecodeCommand(r *kgo.Record, partitions int32) (Command, error) {
 	c.Data = r.Value
 	h := readHeaders(r.Headers)
 	var structErr error
-	if strings.HasPrefix(h[hContentType], ContentTypeCloudEvent) && len(r.Value) <= MaxCommandBytes {
+	if bytes.HasPrefix(h[hContentType], []byte(ContentTypeCloudEvent)) && len(r.Value) <= MaxCommandBytes {
 		structErr = fromStructured(r.Value, &h, &c)
 	}
 	// The id comes first, so that even a record with a bad key gets a
 	// result its sender can find.
-	c.Meta.ID = r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)
-	if id := h[hID]; id != "" {
-		if len(id) > maxCommandIDBytes || strings.ContainsRune(id, 0) {
+	if id := h[hID]; len(id) > 0 {
+		if len(id) > maxCommandIDBytes || bytes.IndexByte(id, 0) >= 0 {
+			c.Meta.ID = positionID(r)
 			return c, aggregate.Reject(aggregate.CodeInvalidID, "ce_id is longer than %d bytes or contains NUL", maxCommandIDBytes)
 		}
-		c.Meta.ID = id
+		c.Meta.ID = string(id)
+	} else {
+		c.Meta.ID = positionID(r)
 	}
 	tenant, stream, ok := ParseStreamKey(r.Key)
 	if !ok {
@@ -154,16 +154,37 @@ const (
 	numCommandHeaders
 )
 
-var commandHeaderKeys = [numCommandHeaders]string{
-	hID: HeaderID, hType: HeaderType, hSubject: HeaderSubject, hTime: HeaderTime,
-	hContentType: HeaderContentType, hTenant: HeaderTenant, hInitiator: HeaderInitiator,
-	hProcessID: HeaderProcessID, hExpectedVersion: HeaderExpectedVersion,
+// commandHeader is the index of a header a command is read from, or -1.
+// A switch on strings compiles to a search by length and content, not a
+// comparison with each name.
+func commandHeader(key string) int {
+	switch key {
+	case HeaderID:
+		return hID
+	case HeaderType:
+		return hType
+	case HeaderSubject:
+		return hSubject
+	case HeaderTime:
+		return hTime
+	case HeaderContentType:
+		return hContentType
+	case HeaderTenant:
+		return hTenant
+	case HeaderInitiator:
+		return hInitiator
+	case HeaderProcessID:
+		return hProcessID
+	case HeaderExpectedVersion:
+		return hExpectedVersion
+	}
+	return -1
 }
 
-// commandHeaders are the values of the headers a command is read from. A
-// record has a dozen headers; reading them into an array instead of a map
-// saves a map and a string per header on every command.
-type commandHeaders [numCommandHeaders]string
+// commandHeaders are the values of the headers a command is read from,
+// not copied: a record has a dozen headers, and only the values a Meta
+// keeps become strings.
+type commandHeaders [numCommandHeaders][]byte
 
 // readHeaders reads the headers; the first of a repeated key wins, so a
 // later copy cannot override it.
@@ -171,35 +192,40 @@ func readHeaders(hs []kgo.RecordHeader) commandHeaders {
 	var h commandHeaders
 	var seen [numCommandHeaders]bool
 	for _, hd := range hs {
-		if i := slices.Index(commandHeaderKeys[:], hd.Key); i >= 0 && !seen[i] {
-			seen[i], h[i] = true, string(hd.Value)
+		if i := commandHeader(hd.Key); i >= 0 && !seen[i] {
+			seen[i], h[i] = true, hd.Value
 		}
 	}
 	return h
 }
 
+// positionID is the id of a command sent without ce_id: where it is.
+func positionID(r *kgo.Record) string {
+	return r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)
+}
+
 func (c *Command) applyHeaders(h *commandHeaders) error {
-	c.Type = h[hType]
+	c.Type = string(h[hType])
 	if c.Type == "" {
 		return aggregate.Reject(aggregate.CodeMissingField, "ce_type is required")
 	}
-	if t := h[hTenant]; t != "" && t != c.Meta.Tenant {
+	if t := h[hTenant]; len(t) > 0 && string(t) != c.Meta.Tenant {
 		return aggregate.Reject(CodeTenantMismatch, "ce_tenantid differs from the key's tenant")
 	}
-	if s := h[hSubject]; s != "" && s != c.Meta.Stream {
+	if s := h[hSubject]; len(s) > 0 && string(s) != c.Meta.Stream {
 		return aggregate.Reject(CodeSubjectMismatch, "ce_subject differs from the key's schedule id")
 	}
-	if t := h[hTime]; t != "" {
-		at, err := time.Parse(time.RFC3339Nano, t)
+	if t := h[hTime]; len(t) > 0 {
+		at, err := time.Parse(time.RFC3339Nano, string(t))
 		if err != nil {
 			return aggregate.Reject(CodeInvalidHeader, "ce_time is not RFC 3339")
 		}
 		c.Meta.Time = at.UTC()
 	}
-	c.Meta.Initiator = h[hInitiator]
-	c.Meta.ProcessID = h[hProcessID]
-	if v := h[hExpectedVersion]; v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
+	c.Meta.Initiator = string(h[hInitiator])
+	c.Meta.ProcessID = string(h[hProcessID])
+	if v := h[hExpectedVersion]; len(v) > 0 {
+		n, err := strconv.ParseUint(string(v), 10, 64)
 		if err != nil {
 			return aggregate.Reject(CodeInvalidHeader, "ce_expectedversion is not a version number")
 		}
@@ -231,9 +257,9 @@ func fromStructured(value []byte, h *commandHeaders, c *Command) error {
 	if err := aggregate.DecodeLenient(value, &s); err != nil {
 		return err
 	}
-	set := func(dst *string, v string) {
-		if v != "" && *dst == "" {
-			*dst = v
+	set := func(dst *[]byte, v string) {
+		if v != "" && len(*dst) == 0 {
+			*dst = []byte(v)
 		}
 	}
 	set(&h[hID], s.ID)

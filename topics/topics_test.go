@@ -230,3 +230,18 @@ func TestFingerprint(t *testing.T) {
 		t.Fatal("another type has the same fingerprint")
 	}
 }
+
+// BenchmarkDecodeCommand reads a command as ingest writes it: ten
+// CloudEvents headers, a key and a small JSON value.
+func BenchmarkDecodeCommand(b *testing.B) {
+	m := aggregate.Meta{ID: "01J9Z4K7Q8R2M5N6P3T0V1W2X3", Tenant: "clinic-a", Stream: "visit-123456",
+		Initiator: "staff-7", ProcessID: "booking-42", Time: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	r := topics.CommandRecord("Reserve", m, []byte(`{"visitorId":"v-1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`))
+	r.Partition = topics.PartitionFor(string(r.Key), 12)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := topics.DecodeCommand(r, 12); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
