@@ -110,13 +110,11 @@ func DecodeCommand(r *kgo.Record, partitions int32) (Command, error) {
 	}
 	// The id comes first, so that even a record with a bad key gets a
 	// result its sender can find.
-	if id := h[hID]; len(id) > 0 {
-		if len(id) > maxCommandIDBytes || bytes.IndexByte(id, 0) >= 0 {
-			c.Meta.ID = positionID(r)
-			return c, aggregate.Reject(aggregate.CodeInvalidID, "ce_id is longer than %d bytes or contains NUL", maxCommandIDBytes)
-		}
-		c.Meta.ID = string(id)
-	} else {
+	if id := h[hID]; len(id) > maxCommandIDBytes || bytes.IndexByte(id, 0) >= 0 {
+		c.Meta.ID = positionID(r)
+		return c, aggregate.Reject(aggregate.CodeInvalidID, "ce_id is longer than %d bytes or contains NUL", maxCommandIDBytes)
+	}
+	if c.Meta.ID = string(h[hID]); c.Meta.ID == "" {
 		c.Meta.ID = positionID(r)
 	}
 	tenant, stream, ok := ParseStreamKey(r.Key)
