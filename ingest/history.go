@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -68,19 +67,15 @@ func checkpointKey(p int32) []byte {
 
 // get returns the outcome of (tenant, command id), if indexed.
 func (h *history) get(k string) (topics.Result, bool, error) {
-	v, closer, err := h.db.Get(outcomeKey(k))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return topics.Result{}, false, nil
-	}
-	if err != nil {
-		return topics.Result{}, false, err
-	}
-	defer closer.Close()
-	if len(v) < 8 {
-		return topics.Result{}, false, fmt.Errorf("ingest: outcome history: short value")
-	}
-	res, err := topics.DecodeResult(v[8:])
-	return res, err == nil, err
+	var res topics.Result
+	found, err := state.Get(h.db, outcomeKey(k), func(v []byte) (err error) {
+		if len(v) < 8 {
+			return fmt.Errorf("ingest: outcome history: short value")
+		}
+		res, err = topics.DecodeResult(v[8:])
+		return err
+	})
+	return res, found && err == nil, err
 }
 
 // put indexes a result in b unless the key holds the command's own
@@ -111,16 +106,15 @@ func (h *history) setCheckpoint(b *pebble.Batch, p int32, next int64) error {
 	return b.Set(checkpointKey(p), binary.BigEndian.AppendUint64(nil, uint64(next)), nil)
 }
 
-func (h *history) checkpoint(p int32) (int64, error) {
-	v, closer, err := h.db.Get(checkpointKey(p))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer closer.Close()
-	return int64(binary.BigEndian.Uint64(v)), nil
+func (h *history) checkpoint(p int32) (next int64, err error) {
+	_, err = state.Get(h.db, checkpointKey(p), func(v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("ingest: outcome history: checkpoint of partition %d is %d bytes, not 8", p, len(v))
+		}
+		next = int64(binary.BigEndian.Uint64(v))
+		return nil
+	})
+	return next, err
 }
 
 // sweep deletes the outcomes recorded before now-retention: what the

@@ -138,16 +138,7 @@ func (m *model) close() error { return m.db.Close() }
 // rebuilt clears the rebuilding mark once the model has caught up.
 func (m *model) rebuilt() error { return m.db.Delete(rebuildingKey, pebble.Sync) }
 
-func has(r pebble.Reader, key []byte) (bool, error) {
-	_, closer, err := r.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, closer.Close()
-}
+func has(r pebble.Reader, key []byte) (bool, error) { return state.Get(r, key, nil) }
 
 func (m *model) meta(r pebble.Reader) (meta, error) {
 	var mt meta
@@ -158,19 +149,15 @@ func (m *model) meta(r pebble.Reader) (meta, error) {
 	return mt, nil
 }
 
-func (m *model) checkpoint(p int32) (int64, error) {
-	v, closer, err := m.db.Get(checkpointKey(p))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer closer.Close()
-	if len(v) != 8 {
-		return 0, errCorrupt
-	}
-	return int64(binary.BigEndian.Uint64(v)), nil
+func (m *model) checkpoint(p int32) (next int64, err error) {
+	_, err = state.Get(m.db, checkpointKey(p), func(v []byte) error {
+		if len(v) != 8 {
+			return errCorrupt
+		}
+		next = int64(binary.BigEndian.Uint64(v))
+		return nil
+	})
+	return next, err
 }
 
 func (m *model) head(r pebble.Reader, tenant, stream string) (head, bool, error) {
@@ -190,18 +177,13 @@ func (m *model) currentState(r pebble.Reader, tenant, stream string) (json.RawMe
 }
 
 func getJSON(r pebble.Reader, key []byte, v any) (bool, error) {
-	raw, closer, err := r.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	defer closer.Close()
-	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("%w: %w", errCorrupt, err)
-	}
-	return true, nil
+	found, err := state.Get(r, key, func(raw []byte) error {
+		if err := json.Unmarshal(raw, v); err != nil {
+			return fmt.Errorf("%w: %w", errCorrupt, err)
+		}
+		return nil
+	})
+	return found && err == nil, err
 }
 
 func mustJSON(v any) []byte {

@@ -125,6 +125,26 @@ func OpenPebble(dir string, o Options, tune func(*pebble.Options)) (*pebble.DB, 
 	return db, nil
 }
 
+// Get calls use, if not nil, with the value at key, which is valid only
+// during the call, and reports whether the key was there. A missing key
+// is not an error: every reader of a cache (the processor's store, the
+// read model, ingest's history) treats it as "not yet". An error from use
+// is returned as it is.
+func Get(r pebble.Reader, key []byte, use func(v []byte) error) (found bool, err error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer closer.Close()
+	if use == nil {
+		return true, nil
+	}
+	return true, use(v)
+}
+
 // Close flushes nothing (writes are unsynced by design) and closes the DB.
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
@@ -231,16 +251,15 @@ func (s *Store) Streams(refs []Ref, found func(i int, record []byte) error) erro
 }
 
 // get returns a copy of the value at key.
-func (s *Store) get(key []byte) ([]byte, bool, error) {
-	v, closer, err := s.db.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, false, nil
-	}
+func (s *Store) get(key []byte) (out []byte, found bool, err error) {
+	found, err = Get(s.db, key, func(v []byte) error {
+		out = bytes.Clone(v)
+		return nil
+	})
 	if err != nil {
 		return nil, false, fmt.Errorf("state: get: %w", err)
 	}
-	out := bytes.Clone(v)
-	return out, true, closer.Close()
+	return out, found, nil
 }
 
 // PartitionStreams calls fn with up to limit stream records of partition
