@@ -30,10 +30,7 @@ process.exit(document && errors === 0 ? 0 : 1);
 // for the AsyncAPI project's own parser, which the code generators of
 // upstream and downstream teams use (make e2e installs it from npm).
 func TestAsyncAPIValidates(t *testing.T) {
-	root, err := testkit.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testkit.Root(t)
 	npm := filepath.Join(root, ".cache", "npm")
 	if _, err := os.Stat(filepath.Join(npm, "node_modules", "@asyncapi", "parser")); err != nil {
 		t.Fatalf("@asyncapi/parser is not installed under %s: run make e2e", npm)

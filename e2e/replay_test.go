@@ -35,18 +35,9 @@ import (
 // a preview then reports nothing; and a wrong upcaster is caught the same
 // way.
 func TestReplaySeedStory(t *testing.T) {
-	root, err := testkit.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testkit.Root(t)
 	dir := t.TempDir()
-	log := filepath.Join(dir, "log.txt")
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(log)
-			t.Logf("process logs (tail):\n%s", b[max(len(b)-8000, 0):])
-		}
-	})
+	log := testkit.LogFile(t, dir)
 	released, err := candidate.Build(root, filepath.Join(dir, "released"), candidate.PhotoCountBug, "processor", "query", "replay")
 	if err != nil {
 		t.Fatal(err)
@@ -60,8 +51,7 @@ func TestReplaySeedStory(t *testing.T) {
 	// 1. The released system, with last year's cancellations in the log
 	// (schema version 1) and today's visits.
 	kafka := testkit.FreeAddr(t)
-	testkit.Start(t, "devkafka", log, "-addr", kafka, "-data-dir", filepath.Join(dir, "kafka"))
-	testkit.WaitListening(t, kafka, 20*time.Second)
+	testkit.StartKafka(t, log, kafka, filepath.Join(dir, "kafka"))
 	testkit.Topics(t, kafka, partitions)
 	fixture := testkit.Version1Events(t, "", partitions)
 	testkit.CommitEvents(t, kafka, fixture)

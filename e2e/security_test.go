@@ -30,16 +30,7 @@ import (
 // each binary within seconds with an error that names the cause.
 func TestManagedKafkaAndHTTPS(t *testing.T) {
 	dir := t.TempDir()
-	logFile := filepath.Join(dir, "log.txt")
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile)
-			if len(b) > 8000 {
-				b = b[len(b)-8000:]
-			}
-			t.Logf("process logs (tail):\n%s", b)
-		}
-	})
+	logFile := testkit.LogFile(t, dir)
 	ca := testcerts.NewCA(t, "rewind-e2e")
 	brokerCert, brokerKey, _ := ca.Issue(t, dir, "broker", true)
 	clientCert, clientKey, _ := ca.Issue(t, dir, "rewind-services", false)
@@ -47,9 +38,8 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 
 	const password = "correct-horse-battery-staple"
 	kafka := testkit.FreeAddr(t)
-	testkit.Start(t, "devkafka", logFile, "-addr", kafka, "-data-dir", "", "-tls-cert", brokerCert, "-tls-key", brokerKey,
+	testkit.StartKafka(t, logFile, kafka, "", "-tls-cert", brokerCert, "-tls-key", brokerKey,
 		"-tls-client-ca", ca.File, "-sasl", "scram-sha-512", "-sasl-user", "rewind", "-sasl-password", password)
-	testkit.WaitListening(t, kafka, 20*time.Second)
 	// The services take the password from the environment, as a
 	// container would from a secret; the other settings are flags.
 	t.Setenv("REWIND_KAFKA_PASSWORD", password)

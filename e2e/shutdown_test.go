@@ -41,18 +41,8 @@ type stack struct {
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	s := &stack{t: t, dir: t.TempDir(), kafka: testkit.FreeAddr(t), token: "e2e-token"}
-	s.log = filepath.Join(s.dir, "log.txt")
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(s.log)
-			if len(b) > 6000 {
-				b = b[len(b)-6000:]
-			}
-			t.Logf("process logs (tail):\n%s", b)
-		}
-	})
-	testkit.Start(t, "devkafka", s.log, "-addr", s.kafka, "-data-dir", filepath.Join(s.dir, "kafka"))
-	testkit.WaitListening(t, s.kafka, 20*time.Second)
+	s.log = testkit.LogFile(t, s.dir)
+	testkit.StartKafka(t, s.log, s.kafka, filepath.Join(s.dir, "kafka"))
 	testkit.Topics(t, s.kafka, partitions)
 	for i := range 2 {
 		addr := testkit.FreeAddr(t)
@@ -107,19 +97,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	s := startStack(t)
 	// Producer load: 1,500 visits, interleaved, over about six seconds.
 	recs := testkit.Interleave("clinic-e2e", 1500, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	prod := testkit.Producer(t, s.kafka)
-	produced := make(chan error, 1)
-	go func() {
-		ctx := context.Background()
-		for i := 0; i < len(recs); i += 200 {
-			if err := prod.ProduceSync(ctx, recs[i:min(i+200, len(recs))]...).FirstErr(); err != nil {
-				produced <- err
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		produced <- nil
-	}()
+	produced := testkit.Trickle(testkit.Producer(t, s.kafka), recs, 200, 100*time.Millisecond, 3*time.Minute)
 
 	// HTTP load: 16 clients, each reserving new schedules until ingest
 	// stops listening. Idempotency-Key makes Go's client retry a request

@@ -23,7 +23,6 @@ import (
 	"github.com/rewind/rewind/ingest"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/testkit"
-	"github.com/rewind/rewind/processor"
 )
 
 const (
@@ -95,14 +94,8 @@ func setup(t *testing.T, opts ...kfake.Opt) *env {
 	c, brokers := testkit.Cluster(t, opts...)
 	testkit.Topics(t, brokers, 4)
 	tk := setupTokens(t).tokens
-	p, err := processor.New(processor.Config{Brokers: []string{brokers}, InstanceID: "p1",
-		DataDir: filepath.Join(t.TempDir(), "p"), Partitions: 4, Kind: schedule.Kind, SessionTimeout: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testkit.RunProcessor(t, brokers, 4, "p1", filepath.Join(t.TempDir(), "p"))
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = p.Run(ctx) }()
 	w, err := ingest.NewWaiter(context.Background(), []kgo.Opt{kgo.SeedBrokers(brokers)}, 1000, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -123,9 +116,8 @@ func setup(t *testing.T, opts ...kfake.Opt) *env {
 	t.Cleanup(func() {
 		hs.Close()
 		cancel()
-		<-done
+		_ = p.Stop(t)
 		prod.Close()
-		p.Close()
 	})
 	// Loaded too: an unknown id is 503 outcomes_loading until then.
 	for !w.Ready() || !w.Loaded() || !p.Ready() {

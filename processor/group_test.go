@@ -30,7 +30,7 @@ func TestMembersJoinAndLeave(t *testing.T) {
 	recs := testkit.Interleave("clinic-1", 3000, at)
 	chunk := len(recs) / 6
 	dirs := map[string]string{}
-	procs := map[string]*running{}
+	procs := map[string]*testkit.InProcess{}
 	launch := func(name string) {
 		dirs[name] = filepath.Join(base, name)
 		procs[name] = start(t, brokers, name, dirs[name])
@@ -39,9 +39,9 @@ func TestMembersJoinAndLeave(t *testing.T) {
 	steps := []func(){
 		func() { launch("p2") },
 		func() { launch("p3") },
-		func() { procs["p1"].stop(t); delete(procs, "p1") },
+		func() { procs["p1"].Stop(t); delete(procs, "p1") },
 		func() { launch("p1") },
-		func() { procs["p2"].stop(t); delete(procs, "p2") },
+		func() { procs["p2"].Stop(t); delete(procs, "p2") },
 		func() {},
 	}
 	for i, step := range steps {
@@ -52,7 +52,7 @@ func TestMembersJoinAndLeave(t *testing.T) {
 	testkit.Send(t, prod, recs[len(steps)*chunk:])
 	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, nil)
 	for name, p := range procs {
-		if err := p.stop(t); err != nil {
+		if err := p.Stop(t); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
@@ -80,8 +80,8 @@ func TestLogicVersionBump(t *testing.T) {
 	recs := testkit.Interleave("clinic-1", 500, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
 	p := start(t, brokers, "p1", dir)
-	testkit.WaitResults(t, brokers, len(recs), time.Minute, p.alive(t))
-	if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(recs), time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	log := testkit.ReadAll(t, brokers)
@@ -97,8 +97,8 @@ func TestLogicVersionBump(t *testing.T) {
 	retry := &kgo.Record{Topic: recs[0].Topic, Key: recs[0].Key, Value: recs[0].Value, Headers: recs[0].Headers}
 	testkit.Send(t, testkit.Producer(t, brokers), []*kgo.Record{testkit.Cmd{Tenant: "clinic-1", Stream: "s000001",
 		Type: "CheckIn", Data: `{"channel":"desk"}`, ID: "after-bump"}.Record(), retry})
-	testkit.WaitResults(t, brokers, len(recs)+2, time.Minute, r.alive(t))
-	if err := r.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(recs)+2, time.Minute, r.Alive(t))
+	if err := r.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	log = testkit.ReadAll(t, brokers)
@@ -116,7 +116,7 @@ func TestLogicVersionBump(t *testing.T) {
 	if n := restoredFrom(t, coldReg, "state"); n != testPartitions {
 		t.Fatalf("%d partitions of the new version restored from the rewritten state topic, want %d", n, testPartitions)
 	}
-	if err := cold.stop(t); err != nil {
+	if err := cold.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -129,24 +129,24 @@ func TestRestoreProgressExported(t *testing.T) {
 	recs := testkit.Interleave("clinic-1", 3000, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
 	p := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"))
-	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.alive(t))
-	if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 
 	reg := prometheus.NewRegistry()
 	r := start(t, brokers, "p1", filepath.Join(t.TempDir(), "cold"), func(c *processor.Config) {
 		c.Registerer = reg
-		c.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		c.Logger = testkit.Logger(t, slog.LevelInfo)
 	})
-	defer r.stop(t)
+	defer r.Stop(t)
 	seen, parts, polls := 0.0, map[string]bool{}, 0
 	// Ready alone is true before the group assigns anything: wait for the
 	// partitions to be owned as well. Owned first: it is set after the
 	// partitions are marked restoring, so a Ready read after it is not
 	// one from before the assignment.
 	done := func() bool {
-		return gauge(t, reg, "rewind_processor_partitions_owned") == testPartitions && r.p.Ready()
+		return gauge(t, reg, "rewind_processor_partitions_owned") == testPartitions && r.Ready()
 	}
 	for deadline := time.Now().Add(time.Minute); !done(); time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -222,9 +222,9 @@ func TestPartialRevokeDuringRestore(t *testing.T) {
 		}
 	}
 	p2 := start(t, brokers, "p2", filepath.Join(t.TempDir(), "p2"))
-	testkit.WaitResults(t, brokers, len(recs), time.Minute, func() { p1.alive(t)(); p2.alive(t)() })
-	for _, p := range []*running{p1, p2} {
-		if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(recs), time.Minute, func() { p1.Alive(t)(); p2.Alive(t)() })
+	for _, p := range []*testkit.InProcess{p1, p2} {
+		if err := p.Stop(t); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -55,24 +55,6 @@ func TestHostileRecords(t *testing.T) {
 		r.Partition = topics.PartitionFor(string(r.Key), testPartitions)
 		return r
 	}
-	setHeader := func(r *kgo.Record, k, v string) *kgo.Record {
-		for i := range r.Headers {
-			if r.Headers[i].Key == k {
-				r.Headers[i].Value = []byte(v)
-			}
-		}
-		return r
-	}
-	dropHeader := func(r *kgo.Record, k string) *kgo.Record {
-		var hs []kgo.RecordHeader
-		for _, h := range r.Headers {
-			if h.Key != k {
-				hs = append(hs, h)
-			}
-		}
-		r.Headers = hs
-		return r
-	}
 	reserve := `{"visitorId":"v1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
 	misrouted := cmd("misrouted", "s1", "Reserve", reserve)
 	misrouted.Partition = (topics.PartitionFor(string(misrouted.Key), testPartitions) + 1) % testPartitions
@@ -85,14 +67,14 @@ func TestHostileRecords(t *testing.T) {
 	badKey.Key = []byte("t1/../etc")
 	slashKey := cmd("slash", "s1", "Reserve", reserve)
 	slashKey.Key = []byte("t1/a/b")
-	noID := route(dropHeader(cmd("", "s2", "Reserve", reserve), topics.HeaderID))
+	noID := route(testkit.DropHeader(cmd("", "s2", "Reserve", reserve), topics.HeaderID))
 	hostile := []struct {
 		rec  *kgo.Record
 		code string
 	}{
 		{route(cmd("malformed", "s1", "Reserve", `{"visitorId":`)), aggregate.CodeMalformed},
 		{route(cmd("unknown", "s1", "Teleport", `{}`)), aggregate.CodeUnknownType},
-		{route(setHeader(cmd("tenant", "s1", "Reserve", reserve), topics.HeaderTenant, "t2")), topics.CodeTenantMismatch},
+		{route(testkit.SetHeader(cmd("tenant", "s1", "Reserve", reserve), topics.HeaderTenant, "t2")), topics.CodeTenantMismatch},
 		{misrouted, topics.CodeMisrouted},
 		{crcRouted, topics.CodeMisrouted},
 		{route(cmd("huge", "s1", "Reserve", `{"visitorId":"`+string(bytes.Repeat([]byte("a"), 900<<10))+`"}`)), topics.CodeTooLarge},
@@ -110,8 +92,8 @@ func TestHostileRecords(t *testing.T) {
 	testkit.Send(t, cl, recs)
 
 	r := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"), withKind(explosive{schedule.Kind}))
-	testkit.WaitResults(t, brokers, len(recs), time.Minute, r.alive(t))
-	if err := r.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(recs), time.Minute, r.Alive(t))
+	if err := r.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	log := testkit.ReadAll(t, brokers)

@@ -39,18 +39,8 @@ func testKillProcesses(t *testing.T, members int) {
 	base := t.TempDir()
 	kafkaAddr := testkit.FreeAddr(t)
 	kafkaDir, procDir := filepath.Join(base, "kafka"), filepath.Join(base, "processor")
-	logFile := filepath.Join(base, "log.txt")
-	defer func() {
-		if t.Failed() {
-			out, _ := os.ReadFile(logFile)
-			t.Logf("process logs:\n%s", tail(out, 4000))
-		}
-	}()
-	startKafka := func() *testkit.Process {
-		p := testkit.Start(t, "devkafka", logFile, "-addr", kafkaAddr, "-data-dir", kafkaDir)
-		testkit.WaitListening(t, kafkaAddr, 20*time.Second)
-		return p
-	}
+	logFile := testkit.LogFile(t, base)
+	startKafka := func() *testkit.Process { return testkit.StartKafka(t, logFile, kafkaAddr, kafkaDir) }
 	startProc := func() *testkit.Process {
 		return testkit.Start(t, "processor", logFile, "-brokers", kafkaAddr, "-instance-id", "p1",
 			"-data-dir", procDir, "-http", testkit.FreeAddr(t), "-partitions", fmt.Sprint(testPartitions), "-max-batch", "300", "-members", fmt.Sprint(members))
@@ -62,20 +52,7 @@ func testKillProcesses(t *testing.T, members int) {
 	recs := testkit.Interleave("clinic-1", 1500, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	// Load flows all along (about 5k commands/s), across every kill and
 	// the broker's restart: the producer retries until Kafka is back.
-	prod := testkit.Producer(t, kafkaAddr)
-	sent := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		for i := 0; i < len(recs); i += 50 {
-			if err := prod.ProduceSync(ctx, recs[i:min(i+50, len(recs))]...).FirstErr(); err != nil {
-				sent <- err
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		sent <- nil
-	}()
+	sent := testkit.Trickle(testkit.Producer(t, kafkaAddr), recs, 50, 10*time.Millisecond, 3*time.Minute)
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 8 {
 		time.Sleep(time.Duration(150+r.IntN(200)) * time.Millisecond)
@@ -115,14 +92,6 @@ func testKillProcesses(t *testing.T, members int) {
 	testkit.StateMatches(t, schedule.Kind, log)
 }
 
-// memberDirs are the data dirs of a processor process's members.
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
-
 // TestRestoreAfterBrokerCrashInTransaction kills devkafka while a
 // transaction is open. kfake then aborts it without writing a marker, so
 // a read-committed consumer never reaches the partition's end; restore
@@ -134,19 +103,15 @@ func TestRestoreAfterBrokerCrashInTransaction(t *testing.T) {
 	base := t.TempDir()
 	kafkaAddr := testkit.FreeAddr(t)
 	kafkaDir := filepath.Join(base, "kafka")
-	logFile := filepath.Join(base, "log.txt")
-	startKafka := func() *testkit.Process {
-		p := testkit.Start(t, "devkafka", logFile, "-addr", kafkaAddr, "-data-dir", kafkaDir)
-		testkit.WaitListening(t, kafkaAddr, 20*time.Second)
-		return p
-	}
+	logFile := testkit.LogFile(t, base)
+	startKafka := func() *testkit.Process { return testkit.StartKafka(t, logFile, kafkaAddr, kafkaDir) }
 	kafka := startKafka()
 	testkit.Topics(t, kafkaAddr, testPartitions)
 	recs := testkit.Interleave("clinic-1", 50, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	testkit.Send(t, testkit.Producer(t, kafkaAddr), recs)
 	p := start(t, kafkaAddr, "p1", filepath.Join(base, "p1"))
-	testkit.WaitResults(t, kafkaAddr, len(recs), time.Minute, p.alive(t))
-	if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, kafkaAddr, len(recs), time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 
@@ -176,7 +141,7 @@ func TestRestoreAfterBrokerCrashInTransaction(t *testing.T) {
 	dir := filepath.Join(base, "p2")
 	p = start(t, kafkaAddr, "p1", dir)
 	deadline := time.Now().Add(time.Minute)
-	for !p.p.Ready() {
+	for !p.Ready() {
 		if time.Now().After(deadline) {
 			t.Fatal("restore did not finish over an aborted tail")
 		}
@@ -193,8 +158,8 @@ func TestRestoreAfterBrokerCrashInTransaction(t *testing.T) {
 	}
 	walkIn := testkit.Cmd{Tenant: "clinic-1", Stream: neighbour, Type: "CheckIn", Data: `{"channel":"desk","visitorId":"v1"}`, ID: "walk-in"}
 	testkit.Send(t, testkit.Producer(t, kafkaAddr), []*kgo.Record{more.Record(), walkIn.Record()})
-	testkit.WaitResults(t, kafkaAddr, len(recs)+2, time.Minute, p.alive(t))
-	if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, kafkaAddr, len(recs)+2, time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	log := testkit.ReadAll(t, kafkaAddr)

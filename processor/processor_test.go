@@ -1,14 +1,11 @@
 package processor_test
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,63 +22,11 @@ import (
 
 const testPartitions = 4
 
-// running is a processor started in-process.
-type running struct {
-	p      *processor.Processor
-	cancel context.CancelFunc
-	done   chan error
-}
-
 // start runs a processor in-process with test settings; options adjust
 // the config before it is used.
-func start(t *testing.T, brokers, instance, dir string, options ...func(*processor.Config)) *running {
+func start(t *testing.T, brokers, instance, dir string, options ...func(*processor.Config)) *testkit.InProcess {
 	t.Helper()
-	cfg := processor.Config{
-		Brokers: []string{brokers}, InstanceID: instance, DataDir: dir, Partitions: testPartitions,
-		Kind: schedule.Kind, Registerer: prometheus.NewRegistry(),
-		Logger:         slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		SessionTimeout: 3 * time.Second, TransactionTimeout: 10 * time.Second, MaxBatch: 200,
-	}
-	for _, o := range options {
-		o(&cfg)
-	}
-	p, err := processor.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{p: p, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- p.Run(ctx) }()
-	return r
-}
-
-// stop cancels the processor, waits for it and closes its store.
-func (r *running) stop(t *testing.T) error {
-	t.Helper()
-	r.cancel()
-	select {
-	case err := <-r.done:
-		r.done <- err
-		if cerr := r.p.Close(); cerr != nil {
-			t.Fatal(cerr)
-		}
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatal("processor did not stop within 30s")
-		return nil
-	}
-}
-
-// alive fails the test if the processor has returned.
-func (r *running) alive(t *testing.T) func() {
-	return func() {
-		select {
-		case err := <-r.done:
-			r.done <- err
-			t.Fatalf("processor stopped: %v", err)
-		default:
-		}
-	}
+	return testkit.RunProcessor(t, brokers, testPartitions, instance, dir, options...)
 }
 
 func TestSteadyLoad(t *testing.T) {
@@ -90,8 +35,8 @@ func TestSteadyLoad(t *testing.T) {
 	p := start(t, brokers, "p1", dir)
 	recs := testkit.Interleave("clinic-1", 2000, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
-	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.alive(t))
-	if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	log := testkit.ReadAll(t, brokers)
@@ -164,18 +109,18 @@ func TestCrashPoints(t *testing.T) {
 				}
 				p := start(t, brokers, "p1", dir, withHooks(hooks))
 				select {
-				case err := <-p.done:
+				case err := <-p.Exited():
 					if !errors.Is(err, errCrash) {
 						t.Fatalf("crash %d: %v", crash, err)
 					}
-					p.p.Close()
+					p.Close()
 				case <-time.After(time.Minute):
 					t.Fatalf("crash %d did not happen", crash)
 				}
 			}
 			p := start(t, brokers, "p1", dir)
-			testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.alive(t))
-			if err := p.stop(t); err != nil {
+			testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.Alive(t))
+			if err := p.Stop(t); err != nil {
 				t.Fatal(err)
 			}
 			log := testkit.ReadAll(t, brokers)
@@ -187,14 +132,6 @@ func TestCrashPoints(t *testing.T) {
 			testkit.StateMatches(t, schedule.Kind, log)
 		})
 	}
-}
-
-// testWriter sends logs to the test's log.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // withHooks sets crash hooks.
@@ -233,11 +170,11 @@ func TestDuplicatesAndExpectedVersion(t *testing.T) {
 		withExpected(stale.Record(), 0), lonely.Record()}
 	testkit.Send(t, prod, first)
 	p := start(t, brokers, "p1", dir)
-	testkit.WaitResults(t, brokers, len(first), time.Minute, p.alive(t))
+	testkit.WaitResults(t, brokers, len(first), time.Minute, p.Alive(t))
 	// Once more in a later batch, on the warm store and cache.
 	testkit.Send(t, prod, []*kgo.Record{lonely.Record()})
-	testkit.WaitResults(t, brokers, len(first)+1, time.Minute, p.alive(t))
-	if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(first)+1, time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	// A cold restart: the dedup index must come back from the results.
@@ -247,8 +184,8 @@ func TestDuplicatesAndExpectedVersion(t *testing.T) {
 	second := []*kgo.Record{reserve.Record(), badCheckIn.Record(), withExpected(cmd("c3", "CheckIn", `{"channel":"desk"}`).Record(), 1), lonely.Record()}
 	testkit.Send(t, prod, second)
 	p = start(t, brokers, "p1", dir)
-	testkit.WaitResults(t, brokers, len(first)+len(second)+1, time.Minute, p.alive(t))
-	if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(first)+len(second)+1, time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	log := testkit.ReadAll(t, brokers)
@@ -279,8 +216,7 @@ func TestDuplicatesAndExpectedVersion(t *testing.T) {
 }
 
 func withExpected(r *kgo.Record, v uint64) *kgo.Record {
-	r.Headers = append(r.Headers, kgo.RecordHeader{Key: topics.HeaderExpectedVersion, Value: []byte(strconv.FormatUint(v, 10))})
-	return r
+	return testkit.AddHeader(r, topics.HeaderExpectedVersion, strconv.FormatUint(v, 10))
 }
 
 // TestCommandIDReuse sends a command id again with another command (it is
@@ -317,8 +253,8 @@ func TestCommandIDReuse(t *testing.T) {
 	}
 	testkit.Send(t, prod, first)
 	p := start(t, brokers, "p1", dir, withWindow)
-	testkit.WaitResults(t, brokers, len(first), time.Minute, p.alive(t))
-	if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(first), time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.RemoveAll(dir); err != nil {
@@ -331,8 +267,8 @@ func TestCommandIDReuse(t *testing.T) {
 	}
 	testkit.Send(t, prod, second)
 	p = start(t, brokers, "p1", dir, withWindow)
-	testkit.WaitResults(t, brokers, len(first)+len(second), time.Minute, p.alive(t))
-	if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(first)+len(second), time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	log := testkit.ReadAll(t, brokers)

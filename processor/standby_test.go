@@ -38,15 +38,8 @@ func testStandbyTakeover(t *testing.T, members int) {
 	const session = 3 * time.Second
 	base := t.TempDir()
 	kafkaAddr := testkit.FreeAddr(t)
-	logFile := filepath.Join(base, "log.txt")
-	defer func() {
-		if t.Failed() {
-			out, _ := os.ReadFile(logFile)
-			t.Logf("process logs:\n%s", tail(out, 6000))
-		}
-	}()
-	testkit.Start(t, "devkafka", logFile, "-addr", kafkaAddr, "-data-dir", filepath.Join(base, "kafka"))
-	testkit.WaitListening(t, kafkaAddr, 20*time.Second)
+	logFile := testkit.LogFile(t, base)
+	testkit.StartKafka(t, logFile, kafkaAddr, filepath.Join(base, "kafka"))
 	testkit.Topics(t, kafkaAddr, testPartitions)
 	startProc := func(name, httpAddr string) *testkit.Process {
 		return testkit.Start(t, "processor", logFile, "-brokers", kafkaAddr, "-instance-id", name,

@@ -32,8 +32,8 @@ func TestColdRestoreFromStateTopic(t *testing.T) {
 	prod := testkit.Producer(t, brokers)
 	testkit.Send(t, prod, recs)
 	p := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"))
-	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.alive(t))
-	if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	before := testkit.ReadAll(t, brokers)
@@ -62,8 +62,8 @@ func TestColdRestoreFromStateTopic(t *testing.T) {
 		retries = append(retries, &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Headers: rec.Headers})
 	}
 	testkit.Send(t, prod, retries)
-	testkit.WaitResults(t, brokers, len(recs)+len(retries), time.Minute, r.alive(t))
-	if err := r.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(recs)+len(retries), time.Minute, r.Alive(t))
+	if err := r.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	log = testkit.ReadAll(t, brokers)
@@ -83,15 +83,15 @@ func TestColdRestoreFromStateTopic(t *testing.T) {
 // until it owns every partition and is ready. Owned first: it is set
 // after the partitions are marked restoring, so a Ready read after it is
 // not one from before the assignment.
-func startReady(t *testing.T, brokers, instance, dir string, options ...func(*processor.Config)) (*running, *prometheus.Registry) {
+func startReady(t *testing.T, brokers, instance, dir string, options ...func(*processor.Config)) (*testkit.InProcess, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	r := start(t, brokers, instance, dir, append(options, withRegistry(reg))...)
-	for deadline := time.Now().Add(time.Minute); gauge(t, reg, "rewind_processor_partitions_owned") != testPartitions || !r.p.Ready(); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); gauge(t, reg, "rewind_processor_partitions_owned") != testPartitions || !r.Ready(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("restore did not finish in a minute")
 		}
-		r.alive(t)()
+		r.Alive(t)()
 	}
 	return r, reg
 }
@@ -120,8 +120,8 @@ func TestOversizedStreamRecord(t *testing.T) {
 	recs = append(recs, testkit.Interleave("clinic-1", 200, at)...)
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
 	p := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"))
-	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.alive(t))
-	if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	log := testkit.ReadAll(t, brokers)
@@ -143,7 +143,7 @@ func TestOversizedStreamRecord(t *testing.T) {
 	if n := restoredFrom(t, reg, "events"); n != 1 {
 		t.Fatalf("%d partitions folded the events, want the photo stream's only", n)
 	}
-	if err := r.stop(t); err != nil {
+	if err := r.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	testkit.StoreMatches(t, schedule.Kind, testkit.ReadAll(t, brokers), dir)
@@ -160,8 +160,8 @@ func TestLogicChangeKeepsIDsWithoutResults(t *testing.T) {
 	prod := testkit.Producer(t, brokers)
 	testkit.Send(t, prod, recs)
 	p := start(t, brokers, "p1", dir)
-	testkit.WaitResults(t, brokers, len(recs), time.Minute, p.alive(t))
-	if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(recs), time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	first := testkit.Invariants(t, testkit.ReadAll(t, brokers))[testkit.CommandID(recs[0])]
@@ -179,8 +179,8 @@ func TestLogicChangeKeepsIDsWithoutResults(t *testing.T) {
 	r, _ := startReady(t, brokers, "p1", dir, withKind(bumped{schedule.Kind}))
 	retry := &kgo.Record{Topic: recs[0].Topic, Key: recs[0].Key, Value: recs[0].Value, Headers: recs[0].Headers}
 	testkit.Send(t, prod, []*kgo.Record{retry})
-	testkit.WaitResults(t, brokers, 1, time.Minute, r.alive(t))
-	if err := r.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, 1, time.Minute, r.Alive(t))
+	if err := r.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	log := testkit.ReadAll(t, brokers)
@@ -203,8 +203,8 @@ func TestFoldAfterResultsExpired(t *testing.T) {
 	recs := testkit.Interleave("clinic-1", 100, time.Now().Add(-time.Hour))
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
 	p := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"))
-	testkit.WaitResults(t, brokers, len(recs), time.Minute, p.alive(t))
-	if err := p.stop(t); err != nil {
+	testkit.WaitResults(t, brokers, len(recs), time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	// No results, and no state topic to restore from: a fold of the
@@ -225,7 +225,7 @@ func TestFoldAfterResultsExpired(t *testing.T) {
 	if n := restoredFrom(t, reg, "events"); n != testPartitions {
 		t.Fatalf("%d partitions folded the events, want %d", n, testPartitions)
 	}
-	if err := r.stop(t); err != nil {
+	if err := r.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	testkit.StoreMatches(t, schedule.Kind, testkit.ReadAll(t, brokers), dir)
@@ -246,10 +246,10 @@ func TestVersion1EventsRestore(t *testing.T) {
 	// Closed visits stay closed: the fold happened.
 	cmds := []testkit.Cmd{{Tenant: "clinic-1", Stream: "visit-canceled", Type: "CheckIn", Data: `{"channel":"desk"}`, ID: "late-1"}}
 	testkit.Send(t, testkit.Producer(t, brokers), []*kgo.Record{cmds[0].Record()})
-	testkit.WaitResults(t, brokers, 1, time.Minute, p.alive(t))
+	testkit.WaitResults(t, brokers, 1, time.Minute, p.Alive(t))
 	// The loop copies the folded partitions to the state topic.
 	testkit.WaitStateComplete(t, brokers, schedule.LogicVersion, time.Minute)
-	if err := p.stop(t); err != nil {
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	log := testkit.ReadAll(t, brokers)

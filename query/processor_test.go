@@ -1,9 +1,6 @@
 package query_test
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -23,20 +20,8 @@ import (
 func TestFoldsProcessorOutput(t *testing.T) {
 	brokers := testkit.Kafka(t, partitions)
 	s := startView(t, brokers, t.TempDir())
-	p, err := processor.New(processor.Config{Brokers: []string{brokers}, InstanceID: "p1", DataDir: t.TempDir(),
-		Partitions: partitions, Kind: schedule.Kind, Registerer: prometheus.NewRegistry(), MaxBatch: 100,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SessionTimeout: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-		p.Close()
-	}()
+	p := testkit.RunProcessor(t, brokers, partitions, "p1", t.TempDir(), func(c *processor.Config) { c.MaxBatch = 100 })
+	defer p.Stop(t)
 	recs := testkit.Interleave("clinic-a", 60, t0)
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
 	testkit.WaitResults(t, brokers, len(recs), time.Minute, nil)

@@ -4,20 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/testkit"
-	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/replay"
 )
 
@@ -72,21 +68,9 @@ func history(t *testing.T) string {
 	// but a decision to replay.
 	recs = append(recs, testkit.Cmd{Tenant: "clinic-1", Stream: "typo", Type: "CheckIn", Data: `{"channel":"desk"}`, ID: "typo-1", Time: at}.Record())
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
-	p, err := processor.New(processor.Config{Brokers: []string{brokers}, InstanceID: "p1", DataDir: filepath.Join(t.TempDir(), "p1"),
-		Partitions: partitions, Kind: schedule.Kind, Registerer: prometheus.NewRegistry(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SessionTimeout: 3 * time.Second, MaxBatch: 200})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, func() {})
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(); err != nil {
+	p := testkit.RunProcessor(t, brokers, partitions, "p1", filepath.Join(t.TempDir(), "p1"))
+	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	return brokers

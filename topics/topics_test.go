@@ -81,18 +81,6 @@ func TestDecodeCommandRejections(t *testing.T) {
 		r.Partition = topics.PartitionFor(string(r.Key), 12)
 		return r
 	}
-	set := func(r *kgo.Record, k, v string) *kgo.Record {
-		for i := range r.Headers {
-			if r.Headers[i].Key == k {
-				r.Headers[i].Value = []byte(v)
-			}
-		}
-		return r
-	}
-	add := func(r *kgo.Record, k, v string) *kgo.Record {
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
-		return r
-	}
 	misrouted := good()
 	misrouted.Partition = (misrouted.Partition + 1) % 12
 	big := good()
@@ -104,12 +92,12 @@ func TestDecodeCommandRejections(t *testing.T) {
 	}{
 		"misrouted":       {misrouted, topics.CodeMisrouted, false},
 		"too large":       {big, topics.CodeTooLarge, true},
-		"tenant mismatch": {set(good(), topics.HeaderTenant, "t2"), topics.CodeTenantMismatch, true},
-		"subject":         {set(good(), topics.HeaderSubject, "s2"), topics.CodeSubjectMismatch, true},
-		"bad time":        {set(good(), topics.HeaderTime, "yesterday"), topics.CodeInvalidHeader, true},
-		"bad version":     {add(good(), topics.HeaderExpectedVersion, "-1"), topics.CodeInvalidHeader, true},
-		"no type":         {set(good(), topics.HeaderType, ""), aggregate.CodeMissingField, true},
-		"long id":         {set(good(), topics.HeaderID, strings.Repeat("x", 300)), aggregate.CodeInvalidID, false},
+		"tenant mismatch": {testkit.SetHeader(good(), topics.HeaderTenant, "t2"), topics.CodeTenantMismatch, true},
+		"subject":         {testkit.SetHeader(good(), topics.HeaderSubject, "s2"), topics.CodeSubjectMismatch, true},
+		"bad time":        {testkit.SetHeader(good(), topics.HeaderTime, "yesterday"), topics.CodeInvalidHeader, true},
+		"bad version":     {testkit.AddHeader(good(), topics.HeaderExpectedVersion, "-1"), topics.CodeInvalidHeader, true},
+		"no type":         {testkit.SetHeader(good(), topics.HeaderType, ""), aggregate.CodeMissingField, true},
+		"long id":         {testkit.SetHeader(good(), topics.HeaderID, strings.Repeat("x", 300)), aggregate.CodeInvalidID, false},
 	} {
 		c, err := topics.DecodeCommand(tt.r, 12)
 		if aggregate.CodeOf(err) != tt.code || c.Routed != tt.routed {

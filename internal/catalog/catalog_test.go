@@ -16,10 +16,7 @@ import (
 // generates today. A change to a command or an event fails here until
 // `make catalog` has written them again.
 func TestFilesMatchTheCode(t *testing.T) {
-	root, err := testkit.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testkit.Root(t)
 	c := catalog.Schedule()
 	read := func(p string) []byte {
 		b, err := os.ReadFile(filepath.Join(root, p))

@@ -17,10 +17,7 @@ import (
 // the code does. A new edge is a design decision; it shows up here as a
 // failing test until the doc says it.
 func TestArchitectureImportTable(t *testing.T) {
-	root, err := testkit.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testkit.Root(t)
 	doc, err := os.ReadFile(filepath.Join(root, "docs", "architecture.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -104,10 +101,7 @@ func TestFileLength(t *testing.T) {
 // it skips the test outside a git checkout.
 func trackedFiles(t *testing.T) (string, []string) {
 	t.Helper()
-	root, err := testkit.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testkit.Root(t)
 	cmd := exec.Command("git", "ls-files", "-z")
 	cmd.Dir = root
 	out, err := cmd.Output()

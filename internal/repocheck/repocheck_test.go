@@ -55,12 +55,9 @@ var textNames = []string{"Makefile", "Dockerfile"}
 // TestNoReferenceOutsideRepo fails for every line of a text file that
 // refers to a path outside the repository.
 func TestNoReferenceOutsideRepo(t *testing.T) {
-	root, err := testkit.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testkit.Root(t)
 	checked := 0
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

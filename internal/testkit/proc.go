@@ -64,6 +64,16 @@ func ModuleRoot() (string, error) {
 	}
 }
 
+// Root is ModuleRoot for a test, which cannot go on without it.
+func Root(t testing.TB) string {
+	t.Helper()
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 // FreeAddr returns a loopback address with a port free at the time.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
@@ -90,6 +100,29 @@ func Start(t testing.TB, name, logFile string, args ...string) *Process {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Kill)
+	return p
+}
+
+// LogFile returns the path of a log file in dir for the test's processes
+// to share. When the test fails, its tail is logged: what the processes
+// said last is what explains a failure.
+func LogFile(t testing.TB, dir string) string {
+	path := filepath.Join(dir, "log.txt")
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(path)
+			t.Logf("process logs (tail):\n%s", b[max(len(b)-8000, 0):])
+		}
+	})
+	return path
+}
+
+// StartKafka runs devkafka on addr with its data in dataDir ("" keeps it
+// in memory) and args after (TLS, SASL), and waits until it listens.
+func StartKafka(t testing.TB, logFile, addr, dataDir string, args ...string) *Process {
+	t.Helper()
+	p := Start(t, "devkafka", logFile, append([]string{"-addr", addr, "-data-dir", dataDir}, args...)...)
+	WaitListening(t, addr, 20*time.Second)
 	return p
 }
 

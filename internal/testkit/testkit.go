@@ -7,6 +7,7 @@ package testkit
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -64,6 +65,29 @@ func (c Cmd) Record() *kgo.Record {
 	return topics.CommandRecord(c.Type, aggregate.Meta{ID: c.ID, Tenant: c.Tenant, Stream: c.Stream, Initiator: "test", Time: at}, []byte(c.Data))
 }
 
+// SetHeader sets every header k of r to v: a record whose header says
+// something else than its key or payload, as a faulty producer sends it.
+func SetHeader(r *kgo.Record, k, v string) *kgo.Record {
+	for i := range r.Headers {
+		if r.Headers[i].Key == k {
+			r.Headers[i].Value = []byte(v)
+		}
+	}
+	return r
+}
+
+// AddHeader appends the header k: v to r.
+func AddHeader(r *kgo.Record, k, v string) *kgo.Record {
+	r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+	return r
+}
+
+// DropHeader removes every header k from r.
+func DropHeader(r *kgo.Record, k string) *kgo.Record {
+	r.Headers = slices.DeleteFunc(r.Headers, func(h kgo.RecordHeader) bool { return h.Key == k })
+	return r
+}
+
 // Send produces records synchronously in batches.
 func Send(t testing.TB, cl *kgo.Client, recs []*kgo.Record) {
 	t.Helper()
@@ -74,6 +98,27 @@ func Send(t testing.TB, cl *kgo.Client, recs []*kgo.Record) {
 			t.Fatalf("produce: %v", err)
 		}
 	}
+}
+
+// Trickle produces recs in the background, chunk records at a time with a
+// pause after each, as load that flows all along a test; the producer
+// retries through a broker's restart. The channel gets the first error,
+// or nil once all are produced.
+func Trickle(cl *kgo.Client, recs []*kgo.Record, chunk int, pause, timeout time.Duration) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		for i := 0; i < len(recs); i += chunk {
+			if err := cl.ProduceSync(ctx, recs[i:min(i+chunk, len(recs))]...).FirstErr(); err != nil {
+				done <- err
+				return
+			}
+			time.Sleep(pause)
+		}
+		done <- nil
+	}()
+	return done
 }
 
 // Visit returns the commands of one full visit on a stream, ids prefixed
