@@ -18,12 +18,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rewind/rewind/aggregate/schedule"
@@ -34,14 +32,9 @@ import (
 	"github.com/rewind/rewind/topics"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "demo:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("demo", run, os.Args[1:]) }
 
-func run(args []string) error {
+func run(ctx context.Context, args []string) error {
 	d := devstack.Defaults()
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	ingestURL := fs.String("ingest", "http://"+d.Ingest, "ingest's URL")
@@ -55,8 +48,6 @@ func run(args []string) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if !up(*ingestURL) {
 		fmt.Println("no Rewind at", *ingestURL, "- starting one on", d.Data, "(as `make run` would)…")
 		d.Ingest, d.Query = hostOf(*ingestURL), hostOf(*queryURL)

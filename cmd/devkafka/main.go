@@ -34,7 +34,7 @@ import (
 
 func main() { cli.Main("devkafka", run, os.Args[1:]) }
 
-func run(args []string) error {
+func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("devkafka", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:9092", "listen address")
 	dataDir := fs.String("data-dir", "data/kafka", "where the broker keeps its log; empty keeps it in memory")
@@ -77,8 +77,6 @@ func run(args []string) error {
 	}
 	fmt.Printf("devkafka listening on %s, %s (data dir %q)\n", c.ListenAddrs()[0], listener, *dataDir)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	// SIGUSR1 compacts now, and says when it is done: what a benchmark of
 	// restores from a compacted topic waits for.
 	now := make(chan os.Signal, 1)

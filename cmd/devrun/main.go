@@ -11,8 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/devstack"
@@ -20,7 +18,7 @@ import (
 
 func main() { cli.Main("devrun", run, os.Args[1:]) }
 
-func run(args []string) error {
+func run(ctx context.Context, args []string) error {
 	d := devstack.Defaults()
 	fs := flag.NewFlagSet("devrun", flag.ContinueOnError)
 	fs.StringVar(&d.Bin, "bin", d.Bin, "directory with the binaries")
@@ -42,8 +40,6 @@ func run(args []string) error {
 		fmt.Printf("%s/tokens holds the digests; dev token (tenant %s, in %s/dev-token):\n%s\n", d.Data, devstack.Tenant, d.Data, token)
 		return nil
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	fmt.Println("starting Rewind…")
 	s, err := devstack.Start(ctx, d)
 	if err != nil {

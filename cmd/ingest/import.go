@@ -12,9 +12,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rewind/rewind/internal/apiclient"
@@ -24,7 +22,7 @@ import (
 // runImport is `ingest import [flags] FILE|-`: it sends an NDJSON file of
 // commands to a running ingest and prints a summary; on a terminal it
 // shows a progress bar.
-func runImport(args []string) error {
+func runImport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ingest import", flag.ContinueOnError)
 	url := fs.String("url", "http://127.0.0.1:8080", "ingest base URL")
 	token := fs.String("token", "", "bearer token (or REWIND_TOKEN)")
@@ -58,8 +56,6 @@ func runImport(args []string) error {
 		total = bytes.Count(data, []byte("\n"))
 		in = bytes.NewReader(data)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	start := time.Now()
 	progress := func(int) {}
 	if isTerminal(os.Stderr) {

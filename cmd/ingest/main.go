@@ -11,8 +11,6 @@ import (
 	"flag"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -33,7 +31,7 @@ func main() {
 	cli.ServiceMain("ingest", run)
 }
 
-func run(args []string) error {
+func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	kafka := kafkaconf.Register(fs) // -brokers, -kafka-tls…, -kafka-sasl…
 	frontFlags := cli.RegisterFront(fs, "127.0.0.1:8080", "address of the API and of /metrics, /healthz, /readyz")
@@ -49,8 +47,6 @@ func run(args []string) error {
 		return err
 	}
 	log, reg := front.Log, front.Registry
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	kafkaOpts, err := kafka.Connect(ctx, log)
 	if err != nil {
 		return err

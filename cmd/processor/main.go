@@ -7,8 +7,6 @@ import (
 	"context"
 	"flag"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -21,7 +19,7 @@ import (
 
 func main() { cli.ServiceMain("processor", run) }
 
-func run(args []string) error {
+func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("processor", flag.ContinueOnError)
 	kafka := kafkaconf.Register(fs) // -brokers, -kafka-tls…, -kafka-sasl…
 	group := fs.String("group", "rewind-processor", "consumer group")
@@ -50,7 +48,7 @@ func run(args []string) error {
 	memoryLimit()
 	log := cli.Logger(*logLevel)
 	reg := cli.Registry()
-	kafkaOpts, err := kafka.Connect(context.Background(), log)
+	kafkaOpts, err := kafka.Connect(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -65,7 +63,7 @@ func run(args []string) error {
 	}
 	defer p.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return cli.Serve(ctx, *httpAddr, reg, p.Ready, nil) })

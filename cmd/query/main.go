@@ -11,9 +11,6 @@ import (
 	"context"
 	"flag"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"golang.org/x/sync/errgroup"
 
@@ -25,7 +22,7 @@ import (
 
 func main() { cli.ServiceMain("query", run) }
 
-func run(args []string) error {
+func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	kafka := kafkaconf.Register(fs) // -brokers, -kafka-tls…, -kafka-sasl…
 	frontFlags := cli.RegisterFront(fs, "127.0.0.1:8082", "address of the API, /ui/, /metrics, /healthz and /readyz")
@@ -44,8 +41,6 @@ func run(args []string) error {
 		return err
 	}
 	log, reg := front.Log, front.Registry
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	kafkaOpts, err := kafka.Connect(ctx, log)
 	if err != nil {
 		return err

@@ -17,10 +17,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -47,7 +45,7 @@ type demo struct {
 	stack           *devstack.Stack
 }
 
-func run(args []string) error {
+func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("replaydemo", flag.ContinueOnError)
 	bin := fs.String("bin", "bin", "directory with this build's binaries (the fix)")
 	data := fs.String("data-dir", "data/replay-demo", "directory for the demo's services, builds and reports (emptied first)")
@@ -55,8 +53,6 @@ func run(args []string) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	root, err := os.Getwd()
 	if err != nil {
 		return err

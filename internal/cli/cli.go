@@ -12,8 +12,10 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -69,11 +71,15 @@ func Serve(ctx context.Context, addr string, reg *prometheus.Registry, ready fun
 	return Server{Addr: addr, Registry: reg, Ready: ready, Mux: mux, Profiles: true}.Run(ctx)
 }
 
-// Main runs a command: run gets args, and an error it returns is printed
-// after the command's name and exits 1. Every binary's main calls it, so
-// that they fail alike.
-func Main(name string, run func(args []string) error, args []string) {
-	if err := run(args); err != nil {
+// Main runs a command: run gets a context that ends on SIGINT or SIGTERM
+// (the command's cue to stop cleanly) and args, and an error it returns
+// is printed after the command's name and exits 1. Every binary's main
+// calls it, so that they stop and fail alike.
+func Main(name string, run func(ctx context.Context, args []string) error, args []string) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, args)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, name+":", err)
 		os.Exit(1)
 	}
@@ -81,7 +87,7 @@ func Main(name string, run func(args []string) error, args []string) {
 
 // ServiceMain is Main for a service, which also answers `healthcheck URL`
 // (Healthcheck), for container images without a shell.
-func ServiceMain(name string, run func(args []string) error) {
+func ServiceMain(name string, run func(ctx context.Context, args []string) error) {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
 		os.Exit(Healthcheck(os.Args[2:]))
 	}
