@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	_ "embed"
@@ -53,18 +54,10 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.DefaultWait == 0 {
-		c.DefaultWait = 5 * time.Second
-	}
-	if c.MaxWait == 0 {
-		c.MaxWait = 30 * time.Second
-	}
-	if c.ProduceTimeout == 0 {
-		c.ProduceTimeout = 10 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.DefaultWait = cmp.Or(c.DefaultWait, 5*time.Second)
+	c.MaxWait = cmp.Or(c.MaxWait, 30*time.Second)
+	c.ProduceTimeout = cmp.Or(c.ProduceTimeout, 10*time.Second)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
 // Validate reports every problem with the config.

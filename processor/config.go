@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -120,39 +121,17 @@ var compressions = map[string]kgo.CompressionCodec{
 }
 
 func (c *Config) setDefaults() {
-	if c.Group == "" {
-		c.Group = "rewind-processor"
-	}
-	if c.Partitions == 0 {
-		c.Partitions = topics.DefaultPartitions
-	}
-	if c.ReplicationFactor == 0 {
-		c.ReplicationFactor = -1
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = 2000
-	}
-	if c.StateCacheBytes == 0 {
-		c.StateCacheBytes = 64 << 20
-	}
-	if c.BlockCacheBytes == 0 {
-		c.BlockCacheBytes = 64 << 20
-	}
-	if c.DedupWindow == 0 {
-		c.DedupWindow = 7 * 24 * time.Hour
-	}
-	if c.Compression == "" {
-		c.Compression = "none"
-	}
-	if c.SessionTimeout == 0 {
-		c.SessionTimeout = 10 * time.Second
-	}
-	if c.TransactionTimeout == 0 {
-		c.TransactionTimeout = 30 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Group = cmp.Or(c.Group, "rewind-processor")
+	c.Partitions = cmp.Or(c.Partitions, topics.DefaultPartitions)
+	c.ReplicationFactor = cmp.Or(c.ReplicationFactor, -1)
+	c.MaxBatch = cmp.Or(c.MaxBatch, 2000)
+	c.StateCacheBytes = cmp.Or(c.StateCacheBytes, 64<<20)
+	c.BlockCacheBytes = cmp.Or(c.BlockCacheBytes, 64<<20)
+	c.DedupWindow = cmp.Or(c.DedupWindow, 7*24*time.Hour)
+	c.Compression = cmp.Or(c.Compression, "none")
+	c.SessionTimeout = cmp.Or(c.SessionTimeout, 10*time.Second)
+	c.TransactionTimeout = cmp.Or(c.TransactionTimeout, 30*time.Second)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
 // Validate reports every problem with the config.

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,21 +49,11 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.LogicVersion == 0 {
-		c.LogicVersion = schedule.LogicVersion
-	}
-	if c.SnapshotEvery == 0 {
-		c.SnapshotEvery = 64
-	}
-	if c.StreamCache == 0 {
-		c.StreamCache = 20000
-	}
-	if c.MaxPoll == 0 {
-		c.MaxPoll = 10000
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.LogicVersion = cmp.Or(c.LogicVersion, schedule.LogicVersion)
+	c.SnapshotEvery = cmp.Or(c.SnapshotEvery, 64)
+	c.StreamCache = cmp.Or(c.StreamCache, 20000)
+	c.MaxPoll = cmp.Or(c.MaxPoll, 10000)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
 // Validate reports every problem with the config.

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -37,12 +38,8 @@ type Options struct {
 }
 
 func (o *Options) setDefaults() {
-	if o.CacheBytes == 0 {
-		o.CacheBytes = 64 << 20
-	}
-	if o.MemTableBytes == 0 {
-		o.MemTableBytes = 16 << 20
-	}
+	o.CacheBytes = cmp.Or(o.CacheBytes, 64<<20)
+	o.MemTableBytes = cmp.Or(o.MemTableBytes, 16<<20)
 }
 
 // Store is the Pebble-backed state of one processor instance. It is safe
