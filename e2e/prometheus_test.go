@@ -220,11 +220,7 @@ func (p *promAPI) labelValues(query, label string) []string {
 
 func (p *promAPI) eventually(what string, timeout time.Duration, ok func() bool) {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(250 * time.Millisecond)
+	if !testkit.Eventually(timeout, ok) {
+		p.t.Fatalf("%s: not within %s", what, timeout)
 	}
 }

@@ -215,10 +215,8 @@ func servedSerial(t *testing.T, ca *testcerts.CA, addr string) int64 {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 60s", what)
-		}
+	if !testkit.Eventually(60*time.Second, cond) {
+		t.Fatalf("%s: not within 60s", what)
 	}
 }
 

@@ -64,12 +64,8 @@ func startStack(t *testing.T) *stack {
 
 func waitReady(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !proc.Ready(addr) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after 60s", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testkit.Eventually(60*time.Second, func() bool { return proc.Ready(addr) }) {
+		t.Fatalf("%s not ready after 60s", addr)
 	}
 }
 
@@ -139,30 +135,33 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		}()
 	}
 
-	time.Sleep(2 * time.Second)
+	// The HTTP load runs before anything stops.
+	if !testkit.Eventually(30*time.Second, func() bool { return answered.Load() >= 20 }) {
+		t.Fatalf("%d HTTP commands answered in 30s; the load is not running", answered.Load())
+	}
 	// Both processors share the partitions before p0 goes.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		a, b := metric(t, s.procHTTP[0], "rewind_processor_partitions_owned"), metric(t, s.procHTTP[1], "rewind_processor_partitions_owned")
-		if a >= 1 && b >= 1 && a+b == partitions {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("partitions owned: p0 %v, p1 %v; want them shared", a, b)
-		}
+	var a, b float64
+	shared := testkit.Eventually(30*time.Second, func() bool {
+		a, b = metric(t, s.procHTTP[0], "rewind_processor_partitions_owned"), metric(t, s.procHTTP[1], "rewind_processor_partitions_owned")
+		return a >= 1 && b >= 1 && a+b == partitions
+	})
+	if !shared {
+		t.Fatalf("partitions owned: p0 %v, p1 %v; want them shared", a, b)
 	}
 	took := sigterm(t, "processor p0", s.procs[0], 30*time.Second)
 	t.Logf("processor p0 stopped %s after SIGTERM", took.Round(time.Millisecond))
 	// It left the group on its way out: p1 owns every partition well
 	// before p0's session (10 s) could have timed out.
 	handover := time.Now()
-	for metric(t, s.procHTTP[1], "rewind_processor_partitions_owned") != partitions {
-		if time.Since(handover) > 5*time.Second {
-			t.Fatalf("p1 owns %v partitions 5s after p0 stopped: p0 did not leave the group", metric(t, s.procHTTP[1], "rewind_processor_partitions_owned"))
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testkit.Eventually(5*time.Second, func() bool { return metric(t, s.procHTTP[1], "rewind_processor_partitions_owned") == partitions }) {
+		t.Fatalf("p1 owns %v partitions 5s after p0 stopped: p0 did not leave the group", metric(t, s.procHTTP[1], "rewind_processor_partitions_owned"))
 	}
 	t.Logf("p1 owned all %d partitions %s after p0 exited", partitions, time.Since(handover).Round(time.Millisecond))
-	time.Sleep(time.Second)
+	// p1 answers HTTP load alone before ingest stops.
+	alone := answered.Load()
+	if !testkit.Eventually(30*time.Second, func() bool { return answered.Load() >= alone+20 }) {
+		t.Fatalf("%d HTTP commands answered by p1 alone in 30s", answered.Load()-alone)
+	}
 	took = sigterm(t, "ingest", s.ingest, 45*time.Second)
 	t.Logf("ingest stopped %s after SIGTERM (%d HTTP commands answered)", took.Round(time.Millisecond), answered.Load())
 	close(stopClients)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/ingest"
+	"github.com/rewind/rewind/internal/testkit"
 )
 
 // instance runs one more ingest on brokers, with its own waiter and
@@ -101,9 +102,7 @@ func TestOutcomeHistory(t *testing.T) {
 
 func waitLoaded(t *testing.T, w *ingest.Waiter) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !w.Loaded(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the outcome history did not load")
-		}
+	if !testkit.Eventually(10*time.Second, w.Loaded) {
+		t.Fatal("the outcome history did not load")
 	}
 }

@@ -120,8 +120,8 @@ func setup(t *testing.T, opts ...kfake.Opt) *env {
 		prod.Close()
 	})
 	// Loaded too: an unknown id is 503 outcomes_loading until then.
-	for !w.Ready() || !w.Loaded() || !p.Ready() {
-		time.Sleep(10 * time.Millisecond)
+	if !testkit.Eventually(time.Minute, func() bool { return w.Ready() && w.Loaded() && p.Ready() }) {
+		t.Fatal("the waiter and the processor are not ready in a minute")
 	}
 	go srv.Watch(ctx)
 	return &env{url: hs.URL, brokers: brokers, tokens: tk, srv: srv, cluster: c}
@@ -336,16 +336,13 @@ func TestKafkaDownAndBack(t *testing.T) {
 	waitReady(t, e.srv, false)
 	testkit.Cluster(t, opts...)
 	waitReady(t, e.srv, true)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		r := e.do(t, "POST", "/v1/schedules/v3/commands/Reserve", tokenA, reserve, "Idempotency-Key", "back")
-		if r.status == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not back within a minute: %d %v", r.status, r.body)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var r reply
+	back := testkit.Eventually(time.Minute, func() bool {
+		r = e.do(t, "POST", "/v1/schedules/v3/commands/Reserve", tokenA, reserve, "Idempotency-Key", "back")
+		return r.status == 200
+	})
+	if !back {
+		t.Fatalf("not back within a minute: %d %v", r.status, r.body)
 	}
 }
 
@@ -374,8 +371,8 @@ func TestTwoInstances(t *testing.T) {
 	srv.Routes(mux)
 	second := httptest.NewServer(mux)
 	defer second.Close()
-	for !w.Ready() || !w.Loaded() {
-		time.Sleep(10 * time.Millisecond)
+	if !testkit.Eventually(time.Minute, func() bool { return w.Ready() && w.Loaded() }) {
+		t.Fatal("the second waiter is not ready in a minute")
 	}
 	other := &env{url: second.URL}
 	if r := other.do(t, "POST", "/v1/schedules/two/commands/Reserve", tokenA, reserve, "Idempotency-Key", "via-2"); r.status != 200 {
@@ -390,14 +387,13 @@ func TestTwoInstances(t *testing.T) {
 	}{{e, "via-2"}, {other, "via-1"}} {
 		// Each instance learns outcomes from its own results consumer, so
 		// the other one may see an outcome a moment after the answer.
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			r := tt.e.do(t, "GET", "/v1/commands/"+tt.id, tokenA, "")
-			if r.status == 200 {
-				break
-			}
-			if r.status != 404 || time.Now().After(deadline) {
-				t.Fatalf("GET %s through the other instance: %d %v", tt.id, r.status, r.body)
-			}
+		var r reply
+		found := testkit.Eventually(10*time.Second, func() bool {
+			r = tt.e.do(t, "GET", "/v1/commands/"+tt.id, tokenA, "")
+			return r.status != 404
+		})
+		if !found || r.status != 200 {
+			t.Fatalf("GET %s through the other instance: %d %v", tt.id, r.status, r.body)
 		}
 	}
 }
@@ -405,11 +401,7 @@ func TestTwoInstances(t *testing.T) {
 // waitReady waits until the server's readiness is want.
 func waitReady(t *testing.T, s *ingest.Server, want bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for s.Ready() != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("readiness did not become %v", want)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testkit.Eventually(30*time.Second, func() bool { return s.Ready() == want }) {
+		t.Fatalf("readiness did not become %v", want)
 	}
 }

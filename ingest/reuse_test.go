@@ -87,8 +87,8 @@ func fakeEnv(t *testing.T, maxWaiting int) *env {
 	srv.Routes(mux)
 	hs := httptest.NewServer(recording(mux))
 	t.Cleanup(func() { hs.Close(); cancel(); <-done; prod.Close() })
-	for !w.Ready() || !w.Loaded() {
-		time.Sleep(10 * time.Millisecond)
+	if !testkit.Eventually(time.Minute, func() bool { return w.Ready() && w.Loaded() }) {
+		t.Fatal("the waiter is not ready in a minute")
 	}
 	e.url, e.brokers, e.srv = hs.URL, brokers, srv
 	return e
@@ -176,10 +176,8 @@ func waitingBound(t *testing.T, e *env) {
 	if _, err := io.WriteString(pw, `{"scheduleId":"held","type":"CheckIn","data":{"channel":"desk"},"idempotencyKey":"held-1"}`+"\n"); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); waiting(t, e) != 1; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the batch is not waiting")
-		}
+	if !testkit.Eventually(10*time.Second, func() bool { return waiting(t, e) == 1 }) {
+		t.Fatal("the batch is not waiting")
 	}
 	r := e.do(t, "POST", "/v1/schedules/v/commands/CheckIn?wait=1s", tokenA, `{"channel":"desk"}`)
 	if r.status != http.StatusServiceUnavailable || r.body["code"] != api.CodeTooManyWaiting || r.header.Get("Retry-After") == "" {
@@ -194,13 +192,11 @@ func waitingBound(t *testing.T, e *env) {
 		t.Fatalf("the held batch: %v", resp)
 	}
 	resp.Body.Close()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	freed := testkit.Eventually(10*time.Second, func() bool {
 		r = e.do(t, "POST", "/v1/schedules/v2/commands/CheckIn", tokenA, `{"channel":"desk"}`)
-		if r.status == 200 || time.Now().After(deadline) {
-			break
-		}
-	}
-	if r.status != 200 {
+		return r.status == 200
+	})
+	if !freed {
 		t.Fatalf("after the batch ended, the slot is not free: %d %v", r.status, r.body)
 	}
 }

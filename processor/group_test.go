@@ -216,10 +216,9 @@ func TestPartialRevokeDuringRestore(t *testing.T) {
 	}}
 	reg := prometheus.NewRegistry()
 	p1 := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"), withHooks(hold), withRegistry(reg))
-	for deadline := time.Now().Add(time.Minute); gauge(t, reg, "rewind_processor_restoring_partitions") != testPartitions; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("p1 did not start restoring")
-		}
+	restoring := func() bool { return gauge(t, reg, "rewind_processor_restoring_partitions") == testPartitions }
+	if !testkit.Eventually(time.Minute, restoring) {
+		t.Fatal("p1 did not start restoring")
 	}
 	p2 := start(t, brokers, "p2", filepath.Join(t.TempDir(), "p2"))
 	testkit.WaitResults(t, brokers, len(recs), time.Minute, func() { p1.Alive(t)(); p2.Alive(t)() })

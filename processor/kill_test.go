@@ -140,12 +140,8 @@ func TestRestoreAfterBrokerCrashInTransaction(t *testing.T) {
 	// A cold restore over the unmarked aborted tail, then more work.
 	dir := filepath.Join(base, "p2")
 	p = start(t, kafkaAddr, "p1", dir)
-	deadline := time.Now().Add(time.Minute)
-	for !p.Ready() {
-		if time.Now().After(deadline) {
-			t.Fatal("restore did not finish over an aborted tail")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testkit.Eventually(time.Minute, p.Ready) {
+		t.Fatal("restore did not finish over an aborted tail")
 	}
 	more := testkit.Cmd{Tenant: "clinic-1", Stream: "s000000", Type: "CheckIn", Data: `{"channel":"desk"}`, ID: "after-crash"}
 	// An accepted command on the same partition puts a commit marker after

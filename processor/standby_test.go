@@ -123,13 +123,8 @@ func testStandbyTakeover(t *testing.T, members int) {
 // waitMetric waits up to a minute for a processor's metrics to satisfy ok.
 func waitMetric(t *testing.T, addr string, ok func(promsample.Samples) bool) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		if ok(scrape(addr)) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics of %s did not reach the condition in a minute: %v", addr, scrape(addr))
-		}
+	if !testkit.Eventually(time.Minute, func() bool { return ok(scrape(addr)) }) {
+		t.Fatalf("metrics of %s did not reach the condition in a minute: %v", addr, scrape(addr))
 	}
 }
 

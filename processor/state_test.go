@@ -87,11 +87,12 @@ func startReady(t *testing.T, brokers, instance, dir string, options ...func(*pr
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	r := start(t, brokers, instance, dir, append(options, withRegistry(reg))...)
-	for deadline := time.Now().Add(time.Minute); gauge(t, reg, "rewind_processor_partitions_owned") != testPartitions || !r.Ready(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("restore did not finish in a minute")
-		}
+	restored := testkit.Eventually(time.Minute, func() bool {
 		r.Alive(t)()
+		return gauge(t, reg, "rewind_processor_partitions_owned") == testPartitions && r.Ready()
+	})
+	if !restored {
+		t.Fatal("restore did not finish in a minute")
 	}
 	return r, reg
 }

@@ -258,24 +258,16 @@ func (s *service) stop() {
 // waitFolded waits until the view has folded n events in all.
 func (s *service) waitFolded(n int) {
 	s.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for s.applied() < float64(n) {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("view folded %v of %d events in 30s", s.applied(), n)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testkit.Eventually(30*time.Second, func() bool { return s.applied() >= float64(n) }) {
+		s.t.Fatalf("view folded %v of %d events in 30s", s.applied(), n)
 	}
 }
 
 // waitReady waits until the view reports ready (caught up).
 func (s *service) waitReady() {
 	s.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !s.view.Ready() {
-		if time.Now().After(deadline) {
-			s.t.Fatal("view not ready in 30s")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testkit.Eventually(30*time.Second, s.view.Ready) {
+		s.t.Fatal("view not ready in 30s")
 	}
 }
 

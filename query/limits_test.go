@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/query"
 )
 
@@ -58,10 +59,8 @@ func TestWaitingBound(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	for deadline := time.Now().Add(10 * time.Second); metricValue(t, s.reg, "rewind_query_waiting_requests") != 1; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the first request is not waiting")
-		}
+	if !testkit.Eventually(10*time.Second, func() bool { return metricValue(t, s.reg, "rewind_query_waiting_requests") == 1 }) {
+		t.Fatal("the first request is not waiting")
 	}
 	code, pc := s.get(tokenA, "/v1/schedules/visit-1?minVersion=99&wait=1s", nil)
 	if code != http.StatusServiceUnavailable || pc != api.CodeTooManyWaiting {
@@ -72,13 +71,11 @@ func TestWaitingBound(t *testing.T) {
 	}
 	cancel()
 	<-held
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	freed := testkit.Eventually(10*time.Second, func() bool {
 		code, pc = s.get(tokenA, "/v1/schedules/visit-1?minVersion=99&wait=0s", nil)
-		if pc == api.CodeViewBehind || time.Now().After(deadline) {
-			break
-		}
-	}
-	if pc != api.CodeViewBehind {
+		return pc == api.CodeViewBehind
+	})
+	if !freed {
 		t.Fatalf("after the held request ended, the slot is not free: %d %s", code, pc)
 	}
 }

@@ -38,12 +38,9 @@ func TestFoldsProcessorOutput(t *testing.T) {
 			t.Fatalf("%s: version %d %s, want %d %s", key, got.Version, got.State, want.Version, jsonOf(t, want.State))
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for metricValue(t, s.reg, "rewind_query_view_lag") != 0 || !s.view.Ready() {
-		if time.Now().After(deadline) {
-			t.Fatalf("view lag %v ready %v after folding everything", metricValue(t, s.reg, "rewind_query_view_lag"), s.view.Ready())
-		}
-		time.Sleep(50 * time.Millisecond)
+	caughtUp := func() bool { return metricValue(t, s.reg, "rewind_query_view_lag") == 0 && s.view.Ready() }
+	if !testkit.Eventually(10*time.Second, caughtUp) {
+		t.Fatalf("view lag %v ready %v after folding everything", metricValue(t, s.reg, "rewind_query_view_lag"), s.view.Ready())
 	}
 	if n := seriesCount(t, s.reg, "rewind_query_view_lag"); n != partitions {
 		t.Fatalf("view lag has %d series, want one per partition (%d)", n, partitions)

@@ -135,17 +135,15 @@ func pastedCommands(banner string) []string {
 
 func waitFor(t *testing.T, path, marker string, timeout time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		b, _ := os.ReadFile(path)
-		if strings.Contains(string(b), marker) {
-			return string(b)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q in %s after %s:\n%s", marker, path, timeout, b)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var b []byte
+	found := testkit.Eventually(timeout, func() bool {
+		b, _ = os.ReadFile(path)
+		return strings.Contains(string(b), marker)
+	})
+	if !found {
+		t.Fatalf("no %q in %s after %s:\n%s", marker, path, timeout, b)
 	}
+	return string(b)
 }
 
 func listening(addr string) bool {

@@ -22,6 +22,7 @@ import (
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/reload"
 	"github.com/rewind/rewind/internal/testcerts"
+	"github.com/rewind/rewind/internal/testkit"
 )
 
 // service runs cli.Server with one authenticated route, GET /v1/who,
@@ -108,10 +109,8 @@ func get(t *testing.T, client *http.Client, url, token string) (int, http.Header
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
+	if !testkit.Eventually(10*time.Second, cond) {
+		t.Fatalf("%s: not within 10s", what)
 	}
 }
 

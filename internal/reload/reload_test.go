@@ -11,6 +11,7 @@ import (
 
 	"github.com/rewind/rewind/internal/reload"
 	"github.com/rewind/rewind/internal/testcerts"
+	"github.com/rewind/rewind/internal/testkit"
 )
 
 func serialOf(t *testing.T, k *reload.KeyPair) int64 {
@@ -98,9 +99,7 @@ func TestWatch(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
+	if !testkit.Eventually(10*time.Second, cond) {
+		t.Fatal("condition not met within 10s")
 	}
 }

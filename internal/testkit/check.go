@@ -347,10 +347,10 @@ func Codes(results map[string][]topics.Result) map[string]int {
 // processors have copied their folds there.
 func WaitStateComplete(t testing.TB, brokers string, logic int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	var markers map[int32]uint64
+	complete := Eventually(timeout, func() bool {
 		log := ReadAll(t, brokers)
-		markers := map[int32]uint64{}
+		markers = map[int32]uint64{}
 		for _, r := range log.State {
 			if string(r.Key) == topics.CompleteKey {
 				markers[r.Partition], _ = topics.ParseComplete(r.Value)
@@ -360,12 +360,9 @@ func WaitStateComplete(t testing.TB, brokers string, logic int, timeout time.Dur
 		for _, e := range log.Events {
 			complete = complete && markers[e.Partition] == uint64(logic)
 		}
-		if complete {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the state topic is not complete for logic version %d after %s: markers %v", logic, timeout, markers)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return complete
+	})
+	if !complete {
+		t.Fatalf("the state topic is not complete for logic version %d after %s: markers %v", logic, timeout, markers)
 	}
 }

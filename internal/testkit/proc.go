@@ -129,11 +129,7 @@ func StartKafka(t testing.TB, logFile, addr, dataDir string, args ...string) *Pr
 // WaitListening waits until addr accepts TCP connections.
 func WaitListening(t testing.TB, addr string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !proc.Listening(addr) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening after %s", addr, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !Eventually(timeout, func() bool { return proc.Listening(addr) }) {
+		t.Fatalf("%s not listening after %s", addr, timeout)
 	}
 }

@@ -10,6 +10,25 @@ import (
 	"github.com/rewind/rewind/topics"
 )
 
+// Eventually polls cond until it holds and reports whether it did within
+// timeout. It is the one way tests wait on a condition instead of sleeping
+// for a guess. It returns a bool, not a failure, so that each caller keeps
+// its own message and can put in it what it saw last. The poll starts at a
+// millisecond, so that a quick condition costs no wait, and backs off to
+// 50 ms, so that an expensive one (a scrape, a read of a topic) does not
+// load the machine it is waiting on. cond runs on the caller's goroutine
+// and may fail the test itself.
+func Eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for wait := time.Millisecond; !cond(); wait = min(2*wait, 50*time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(wait)
+	}
+	return true
+}
+
 // WaitResults blocks until schedule-results holds n committed results, or
 // fails the test after timeout. check, when not nil, is called while
 // waiting; it may fail the test early (a processor that died).
