@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"github.com/rewind/rewind/ingest"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/processor"
 )
 
 const (
@@ -94,13 +96,17 @@ func setup(t *testing.T, opts ...kfake.Opt) *env {
 	c, brokers := testkit.Cluster(t, opts...)
 	testkit.Topics(t, brokers, 4)
 	tk := setupTokens(t).tokens
-	p := testkit.RunProcessor(t, brokers, 4, "p1", filepath.Join(t.TempDir(), "p"))
+	// The processor's assignments and restores, shown when a test fails:
+	// an answer that came late is then explained.
+	p := testkit.RunProcessor(t, brokers, 4, "p1", filepath.Join(t.TempDir(), "p"),
+		func(c *processor.Config) { c.Logger = testkit.Logger(t, slog.LevelInfo) })
 	ctx, cancel := context.WithCancel(context.Background())
-	w, err := ingest.NewWaiter(context.Background(), []kgo.Opt{kgo.SeedBrokers(brokers)}, 1000, nil)
+	w, err := ingest.NewWaiter(context.Background(), []kgo.Opt{kgo.SeedBrokers(brokers)}, 1000, testkit.Logger(t, slog.LevelInfo))
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = w.Run(ctx) }()
+	ran := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(ran) }()
 	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +122,7 @@ func setup(t *testing.T, opts ...kfake.Opt) *env {
 	t.Cleanup(func() {
 		hs.Close()
 		cancel()
+		<-ran // it logs to the test until it returns
 		_ = p.Stop(t)
 		prod.Close()
 	})
