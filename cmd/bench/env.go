@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -146,8 +147,17 @@ func (e *env) committed(ctx context.Context) (done, end int64) {
 	return done, end
 }
 
+// errUntimed is drain's answer for a backlog that drained between two of
+// its polls: with no interval to time, any rate would be made up.
+var errUntimed = errors.New("too small to time; raise it")
+
+// drainPoll is how often drain reads the group's progress.
+const drainPoll = 50 * time.Millisecond
+
 // drain waits until the group has committed every command and returns
-// the rate from the first commit of this backlog to the last.
+// the rate from the first commit of this backlog to the last. The clock
+// starts at the first progress it sees, so a processor's start-up is not
+// in the rate.
 func (e *env) drain(ctx context.Context, n int) (float64, error) {
 	before, end := e.committed(ctx)
 	var first time.Time
@@ -159,9 +169,12 @@ func (e *env) drain(ctx context.Context, n int) (float64, error) {
 			before = done
 		}
 		if done >= end {
+			if end == before {
+				return 0, fmt.Errorf("the backlog of %d drained within one %s poll: %w", n, drainPoll, errUntimed)
+			}
 			return float64(end-before) / time.Since(first).Seconds(), nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(drainPoll)
 	}
 	return 0, fmt.Errorf("backlog of %d not drained", n)
 }
