@@ -141,8 +141,8 @@ func TestRestoreProgressExported(t *testing.T) {
 	})
 	defer r.Stop(t)
 	seen, parts, polls := 0.0, map[string]bool{}, 0
-	// Ready alone is true before the group assigns anything: wait for the
-	// partitions to be owned as well. Owned first: it is set after the
+	// Ready says this member's assignment is restored; owned says the
+	// assignment was every partition. Owned first: it is set after the
 	// partitions are marked restoring, so a Ready read after it is not
 	// one from before the assignment.
 	done := func() bool {
