@@ -138,22 +138,6 @@ func reusedKey(t *testing.T, e *env) {
 	}
 }
 
-// waiting reads rewind_ingest_waiting_requests.
-func waiting(t *testing.T, e *env) float64 {
-	t.Helper()
-	mfs, err := e.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == "rewind_ingest_waiting_requests" {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatal("rewind_ingest_waiting_requests is not registered")
-	return 0
-}
-
 // TestWaitingBound: past MaxWaiting requests waiting at once, a request
 // that would wait is answered 503 too_many_waiting with Retry-After
 // before anything is produced; one that does not wait (?wait=0) is not
@@ -176,7 +160,7 @@ func waitingBound(t *testing.T, e *env) {
 	if _, err := io.WriteString(pw, `{"scheduleId":"held","type":"CheckIn","data":{"channel":"desk"},"idempotencyKey":"held-1"}`+"\n"); err != nil {
 		t.Fatal(err)
 	}
-	if !testkit.Eventually(10*time.Second, func() bool { return waiting(t, e) == 1 }) {
+	if !testkit.Eventually(10*time.Second, func() bool { return testkit.Metric(t, e.reg, "rewind_ingest_waiting_requests") == 1 }) {
 		t.Fatal("the batch is not waiting")
 	}
 	r := e.do(t, "POST", "/v1/schedules/v/commands/CheckIn?wait=1s", tokenA, `{"channel":"desk"}`)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
-	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
@@ -146,7 +145,7 @@ func TestRestoreProgressExported(t *testing.T) {
 	// partitions are marked restoring, so a Ready read after it is not
 	// one from before the assignment.
 	done := func() bool {
-		return gauge(t, reg, "rewind_processor_partitions_owned") == testPartitions && r.Ready()
+		return testkit.Metric(t, reg, "rewind_processor_partitions_owned") == testPartitions && r.Ready()
 	}
 	for deadline := time.Now().Add(time.Minute); !done(); time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -159,7 +158,7 @@ func TestRestoreProgressExported(t *testing.T) {
 		}
 	}
 	if seen == 0 || len(parts) == 0 {
-		t.Logf("restored events: %v, polls: %d", gauge(t, reg, "rewind_processor_restore_events_total"), polls)
+		t.Logf("restored events: %v, polls: %d", testkit.Metric(t, reg, "rewind_processor_restore_events_total"), polls)
 		t.Fatalf("no restore progress was exported during a cold restore of %d commands", len(recs))
 	}
 	if left := restoreRemaining(t, reg); len(left) != 0 {
@@ -168,27 +167,11 @@ func TestRestoreProgressExported(t *testing.T) {
 	t.Logf("saw up to %.0f records left, on %d partitions", seen, len(parts))
 }
 
-// samples reads a registry's metrics.
-func samples(t *testing.T, reg *prometheus.Registry) promsample.Samples {
-	t.Helper()
-	m, err := promsample.Gather(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// gauge is an unlabelled gauge or counter.
-func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	return samples(t, reg)[name]
-}
-
 // restoreRemaining is the records left per partition being restored.
 func restoreRemaining(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	t.Helper()
 	out := map[string]float64{}
-	for k, v := range samples(t, reg) {
+	for k, v := range testkit.Samples(t, reg) {
 		if part, ok := strings.CutPrefix(k, `rewind_processor_restore_remaining{partition="`); ok {
 			out[strings.TrimSuffix(part, `"}`)] = v
 		}
@@ -216,7 +199,7 @@ func TestPartialRevokeDuringRestore(t *testing.T) {
 	}}
 	reg := prometheus.NewRegistry()
 	p1 := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"), withHooks(hold), withRegistry(reg))
-	restoring := func() bool { return gauge(t, reg, "rewind_processor_restoring_partitions") == testPartitions }
+	restoring := func() bool { return testkit.Metric(t, reg, "rewind_processor_restoring_partitions") == testPartitions }
 	if !testkit.Eventually(time.Minute, restoring) {
 		t.Fatal("p1 did not start restoring")
 	}

@@ -49,7 +49,7 @@ func TestColdRestoreFromStateTopic(t *testing.T) {
 
 	dir := filepath.Join(t.TempDir(), "cold")
 	r, reg := startReady(t, brokers, "p2", dir)
-	if n := gauge(t, reg, "rewind_processor_restore_events_total"); n != 0 {
+	if n := testkit.Metric(t, reg, "rewind_processor_restore_events_total"); n != 0 {
 		t.Fatalf("a cold restore with a state topic folded %v events", n)
 	}
 	if n := restoredFrom(t, reg, "state"); n != testPartitions {
@@ -89,7 +89,7 @@ func startReady(t *testing.T, brokers, instance, dir string, options ...func(*pr
 	r := start(t, brokers, instance, dir, append(options, withRegistry(reg))...)
 	restored := testkit.Eventually(time.Minute, func() bool {
 		r.Alive(t)()
-		return gauge(t, reg, "rewind_processor_partitions_owned") == testPartitions && r.Ready()
+		return testkit.Metric(t, reg, "rewind_processor_partitions_owned") == testPartitions && r.Ready()
 	})
 	if !restored {
 		t.Fatal("restore did not finish in a minute")
@@ -102,7 +102,7 @@ func startReady(t *testing.T, brokers, instance, dir string, options ...func(*pr
 // (a fold).
 func restoredFrom(t *testing.T, reg *prometheus.Registry, source string) uint64 {
 	t.Helper()
-	return uint64(samples(t, reg)[`rewind_processor_restore_seconds_count{source="`+source+`"}`])
+	return uint64(testkit.Samples(t, reg)[`rewind_processor_restore_seconds_count{source="`+source+`"}`])
 }
 
 // TestOversizedStreamRecord: a stream whose record outgrows a Kafka

@@ -38,7 +38,7 @@ func TestErasure(t *testing.T) {
 	erase(5)
 	erase(22) // the last one
 	// The audit checks below fail if the erasures are not folded.
-	testkit.Eventually(10*time.Second, func() bool { return metricValue(t, s.reg, "rewind_query_erased_events_total") >= 2 })
+	testkit.Eventually(10*time.Second, func() bool { return testkit.Metric(t, s.reg, "rewind_query_erased_events_total") >= 2 })
 	evs := w.streams["clinic-a/visit-1"]
 	var audit query.Page[query.AuditEvent]
 	s.get(tokenA, "/v1/schedules/visit-1/events", &audit)

@@ -20,7 +20,6 @@ import (
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/api"
-	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/query"
 	"github.com/rewind/rewind/topics"
@@ -272,17 +271,7 @@ func (s *service) waitReady() {
 }
 
 func (s *service) applied() float64 {
-	return metricValue(s.t, s.reg, "rewind_query_events_applied_total")
-}
-
-// metricValue sums a metric's series (counters and gauges).
-func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	samples, err := promsample.Gather(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return samples.Value(name)
+	return testkit.Metric(s.t, s.reg, "rewind_query_events_applied_total")
 }
 
 // get fetches a path with a token and decodes the JSON answer into out

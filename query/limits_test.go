@@ -59,7 +59,7 @@ func TestWaitingBound(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	if !testkit.Eventually(10*time.Second, func() bool { return metricValue(t, s.reg, "rewind_query_waiting_requests") == 1 }) {
+	if !testkit.Eventually(10*time.Second, func() bool { return testkit.Metric(t, s.reg, "rewind_query_waiting_requests") == 1 }) {
 		t.Fatal("the first request is not waiting")
 	}
 	code, pc := s.get(tokenA, "/v1/schedules/visit-1?minVersion=99&wait=1s", nil)

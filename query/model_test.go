@@ -333,7 +333,7 @@ func TestMinVersionWaits(t *testing.T) {
 		code, _ = s.get(tokenA, "/v1/schedules/visit-2?minVersion=1&wait=10s", &got)
 	}()
 	// Commit only once the read is waiting, or it would not test a wait.
-	if !testkit.Eventually(10*time.Second, func() bool { return metricValue(t, s.reg, "rewind_query_waiting_requests") >= 1 }) {
+	if !testkit.Eventually(10*time.Second, func() bool { return testkit.Metric(t, s.reg, "rewind_query_waiting_requests") >= 1 }) {
 		t.Fatal("the read did not start waiting")
 	}
 	w.commit(w.exec("clinic-a", "visit-2", "CheckIn", `{"channel":"kiosk","visitorId":"v-2"}`, t0))
@@ -377,7 +377,7 @@ func TestRebuildingAnswers503(t *testing.T) {
 	}
 	// Ready needs a caught-up check, the first of which runs before any
 	// fold: the mark is certainly still up here.
-	if metricValue(t, s.reg, "rewind_query_rebuilding") != 1 {
+	if testkit.Metric(t, s.reg, "rewind_query_rebuilding") != 1 {
 		t.Fatal("rewind_query_rebuilding is not 1 while rebuilding")
 	}
 	sawRebuilding := false
@@ -406,7 +406,7 @@ func TestRebuildingAnswers503(t *testing.T) {
 	if code, _ := s.get(tokenA, "/v1/schedules/a", &got); code != http.StatusOK || got.Version != uint64(len(w.streams["clinic-a/a"])) {
 		t.Fatalf("after the rebuild: %d v%d", code, got.Version)
 	}
-	if metricValue(t, s.reg, "rewind_query_rebuilding") != 0 || metricValue(t, s.reg, "rewind_query_logic_version") != schedule.LogicVersion+1 {
+	if testkit.Metric(t, s.reg, "rewind_query_rebuilding") != 0 || testkit.Metric(t, s.reg, "rewind_query_logic_version") != schedule.LogicVersion+1 {
 		t.Fatal("metrics after the rebuild")
 	}
 	s.stop()

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/processor"
@@ -38,25 +36,11 @@ func TestFoldsProcessorOutput(t *testing.T) {
 			t.Fatalf("%s: version %d %s, want %d %s", key, got.Version, got.State, want.Version, jsonOf(t, want.State))
 		}
 	}
-	caughtUp := func() bool { return metricValue(t, s.reg, "rewind_query_view_lag") == 0 && s.view.Ready() }
+	caughtUp := func() bool { return testkit.Metric(t, s.reg, "rewind_query_view_lag") == 0 && s.view.Ready() }
 	if !testkit.Eventually(10*time.Second, caughtUp) {
-		t.Fatalf("view lag %v ready %v after folding everything", metricValue(t, s.reg, "rewind_query_view_lag"), s.view.Ready())
+		t.Fatalf("view lag %v ready %v after folding everything", testkit.Metric(t, s.reg, "rewind_query_view_lag"), s.view.Ready())
 	}
-	if n := seriesCount(t, s.reg, "rewind_query_view_lag"); n != partitions {
+	if n := testkit.Samples(t, s.reg).Count("rewind_query_view_lag{"); n != partitions {
 		t.Fatalf("view lag has %d series, want one per partition (%d)", n, partitions)
 	}
-}
-
-func seriesCount(t *testing.T, reg *prometheus.Registry, name string) int {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return len(mf.GetMetric())
-		}
-	}
-	return 0
 }
