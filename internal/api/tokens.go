@@ -2,7 +2,6 @@ package api
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -11,8 +10,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/reload"
@@ -73,12 +70,7 @@ func (p Principal) Can(s Scope) bool { return p.Scopes&s == s }
 // Tokens maps token hashes to principals. Only SHA-256 hashes are kept.
 // The file is re-read by Reload (see package reload): a revoked token
 // stops working without a restart.
-type Tokens struct {
-	path    string
-	mu      sync.Mutex // serialises reloads
-	stamp   reload.Stamp
-	entries atomic.Pointer[[]tokenEntry]
-}
+type Tokens struct{ entries *reload.Value[[]tokenEntry] }
 
 type tokenEntry struct {
 	hash [sha256.Size]byte
@@ -95,37 +87,29 @@ type tokenEntry struct {
 // names every tenant and subject: keep it readable by the service alone
 // (0600).
 func LoadTokens(path string) (*Tokens, error) {
-	t := &Tokens{path: path}
-	if _, err := t.Reload(true); err != nil {
+	entries, err := reload.Open("tokens", func() ([]tokenEntry, error) { return readTokens(path) }, path)
+	if err != nil {
 		return nil, err
 	}
-	return t, nil
+	return &Tokens{entries}, nil
 }
 
 // Reload re-reads the file when it changed (or when force is set) and
 // reports whether it did. On error the previous tokens stay in force, so
 // a half-edited file locks nobody out; the error names the line.
-func (t *Tokens) Reload(force bool) (bool, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	stamp, err := reload.StampOf(t.path)
+func (t *Tokens) Reload(force bool) (bool, error) { return t.entries.Reload(force) }
+
+func readTokens(path string) ([]tokenEntry, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return false, fmt.Errorf("tokens: %w", err)
+		return nil, err
 	}
-	if !force && stamp == t.stamp && t.entries.Load() != nil {
-		return false, nil
-	}
-	data, err := os.ReadFile(t.path)
+	defer f.Close()
+	entries, err := parseTokens(f)
 	if err != nil {
-		return false, fmt.Errorf("tokens: %w", err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	entries, err := parseTokens(bytes.NewReader(data))
-	if err != nil {
-		return false, fmt.Errorf("tokens %s: %w", t.path, err)
-	}
-	t.entries.Store(&entries)
-	t.stamp = stamp
-	return true, nil
+	return entries, nil
 }
 
 // parseTokens parses the lines of a tokens file (format at LoadTokens).

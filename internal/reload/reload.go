@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,15 +74,60 @@ func Watch(ctx context.Context, log *slog.Logger, every time.Duration, trigger <
 	}
 }
 
-// KeyPair is a certificate and its private key, read from two PEM files
-// and re-read when either changes.
-type KeyPair struct {
-	certFile, keyFile string
+// Value is what one or more files say, as parse reads them: read by
+// Open, and read again by Reload once any of the files has changed. A
+// parse that fails leaves the previous value in force.
+type Value[T any] struct {
+	name  string
+	paths []string
+	parse func() (T, error)
 
-	mu    sync.Mutex // serialises reloads
-	stamp [2]Stamp
-	cur   atomic.Pointer[tls.Certificate]
+	mu     sync.Mutex // serialises reloads
+	stamps []Stamp
+	cur    atomic.Pointer[T]
 }
+
+// Open reads the files with parse; it fails as a stat of any of them or
+// parse does. Errors start with name ("tokens", "reload"); they never
+// hold a file's content.
+func Open[T any](name string, parse func() (T, error), paths ...string) (*Value[T], error) {
+	v := &Value[T]{name: name, paths: paths, parse: parse}
+	if _, err := v.Reload(true); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Reload parses the files again when any of them changed (or when force
+// is set) and reports whether it did. On error the previous value stays.
+func (v *Value[T]) Reload(force bool) (bool, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := make([]Stamp, len(v.paths))
+	for i, path := range v.paths {
+		var err error
+		if now[i], err = StampOf(path); err != nil {
+			return false, fmt.Errorf("%s: %w", v.name, err)
+		}
+	}
+	if !force && slices.Equal(now, v.stamps) && v.cur.Load() != nil {
+		return false, nil
+	}
+	x, err := v.parse()
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", v.name, err)
+	}
+	v.cur.Store(&x)
+	v.stamps = now
+	return true, nil
+}
+
+// Load is the value in force; it never waits for a reload.
+func (v *Value[T]) Load() *T { return v.cur.Load() }
+
+// KeyPair is a certificate and its private key, read from two PEM files
+// and re-read when either changes. Load is the current pair.
+type KeyPair struct{ *Value[tls.Certificate] }
 
 // LoadKeyPair reads a key pair; it fails when the files are unreadable or
 // do not match.
@@ -89,46 +135,25 @@ func LoadKeyPair(certFile, keyFile string) (*KeyPair, error) {
 	if certFile == "" || keyFile == "" {
 		return nil, errors.New("reload: a certificate needs both its certificate and its key file")
 	}
-	k := &KeyPair{certFile: certFile, keyFile: keyFile}
-	if _, err := k.Reload(true); err != nil {
+	// A rotation writes two files: the certificate may be new while the
+	// key is still the old one. The mismatch fails the parse, and the
+	// next poll, once both are written, succeeds.
+	v, err := Open("reload", func() (tls.Certificate, error) {
+		c, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return c, fmt.Errorf("key pair %s, %s: %w", certFile, keyFile, err)
+		}
+		return c, nil
+	}, certFile, keyFile)
+	if err != nil {
 		return nil, err
 	}
-	return k, nil
+	return &KeyPair{v}, nil
 }
-
-// Reload re-reads the pair when either file changed (or when force is
-// set). On error the previous pair stays.
-func (k *KeyPair) Reload(force bool) (bool, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	var now [2]Stamp
-	var err error
-	for i, path := range []string{k.certFile, k.keyFile} {
-		if now[i], err = StampOf(path); err != nil {
-			return false, fmt.Errorf("reload: %w", err)
-		}
-	}
-	if !force && now == k.stamp && k.cur.Load() != nil {
-		return false, nil
-	}
-	// A rotation writes two files: the certificate may be new while the
-	// key is still the old one. The mismatch fails here, and the next
-	// poll, once both are written, succeeds.
-	c, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
-	if err != nil {
-		return false, fmt.Errorf("reload: key pair %s, %s: %w", k.certFile, k.keyFile, err)
-	}
-	k.cur.Store(&c)
-	k.stamp = now
-	return true, nil
-}
-
-// Certificate is the current pair.
-func (k *KeyPair) Certificate() *tls.Certificate { return k.cur.Load() }
 
 // GetCertificate serves the current pair (tls.Config.GetCertificate).
 func (k *KeyPair) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	return k.cur.Load(), nil
+	return k.Load(), nil
 }
 
 // GetClientCertificate re-reads the pair if it changed and presents it
@@ -138,5 +163,5 @@ func (k *KeyPair) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certif
 	// On a failed re-read the previous pair is presented; the broker
 	// decides whether it still holds.
 	_, _ = k.Reload(false)
-	return k.cur.Load(), nil
+	return k.Load(), nil
 }
