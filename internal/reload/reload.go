@@ -18,21 +18,21 @@ import (
 	"time"
 )
 
-// Stamp identifies one version of a file by its modification time and
+// stamp identifies one version of a file by its modification time and
 // size, as os.Stat sees it through symlinks (a Kubernetes secret swaps a
 // symlink; the target's stamp changes).
-type Stamp struct {
+type stamp struct {
 	mod  time.Time
 	size int64
 }
 
-// StampOf stats path.
-func StampOf(path string) (Stamp, error) {
+// stampOf stats path.
+func stampOf(path string) (stamp, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return Stamp{}, err
+		return stamp{}, err
 	}
-	return Stamp{mod: st.ModTime(), size: st.Size()}, nil
+	return stamp{mod: st.ModTime(), size: st.Size()}, nil
 }
 
 // File is one reloadable file for Watch: Reload re-reads it when it
@@ -83,7 +83,7 @@ type Value[T any] struct {
 	parse func() (T, error)
 
 	mu     sync.Mutex // serialises reloads
-	stamps []Stamp
+	stamps []stamp
 	cur    atomic.Pointer[T]
 }
 
@@ -103,10 +103,10 @@ func Open[T any](name string, parse func() (T, error), paths ...string) (*Value[
 func (v *Value[T]) Reload(force bool) (bool, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	now := make([]Stamp, len(v.paths))
+	now := make([]stamp, len(v.paths))
 	for i, path := range v.paths {
 		var err error
-		if now[i], err = StampOf(path); err != nil {
+		if now[i], err = stampOf(path); err != nil {
 			return false, fmt.Errorf("%s: %w", v.name, err)
 		}
 	}
