@@ -48,7 +48,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 
 	const desk, auditor = "e2e-desk-token", "e2e-auditor-token"
 	tokens := filepath.Join(dir, "tokens")
-	writeAtomically(t, tokens, api.TokenLine(desk, "clinic-e2e", "desk-1", api.ScopeAll)+api.TokenLine(auditor, "clinic-e2e", "auditor", api.ScopeRead))
+	testkit.WriteFile(t, tokens, api.TokenLine(desk, "clinic-e2e", "desk-1", api.ScopeAll)+api.TokenLine(auditor, "clinic-e2e", "auditor", api.ScopeRead))
 
 	procHTTP, ingestHTTP, queryHTTP := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	testkit.Start(t, "processor", logFile, append(kafkaArgs, "-instance-id", "p0", "-data-dir", filepath.Join(dir, "p0"),
@@ -84,7 +84,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 
 	// `ingest import` over HTTPS, trusting the private CA.
 	batch := filepath.Join(dir, "batch.ndjson")
-	writeAtomically(t, batch, `{"scheduleId":"visit-2","type":"Reserve","data":`+reserve+`}`+"\n"+
+	testkit.WriteFile(t, batch, `{"scheduleId":"visit-2","type":"Reserve","data":`+reserve+`}`+"\n"+
 		`{"scheduleId":"visit-3","type":"Reserve","data":`+reserve+`}`+"\n")
 	if out, _, err := runBriefly(t, "ingest", "import", "-url", "https://"+ingestHTTP, "-tls-ca", ca.File, "-token", desk, batch); err != nil ||
 		!strings.Contains(out, "accepted 2,") {
@@ -96,7 +96,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 	}
 
 	// The auditor's token is revoked: refused within seconds, no restart.
-	writeAtomically(t, tokens, api.TokenLine(desk, "clinic-e2e", "desk-1", api.ScopeAll))
+	testkit.WriteFile(t, tokens, api.TokenLine(desk, "clinic-e2e", "desk-1", api.ScopeAll))
 	eventually(t, "the revoked token refused by query", func() bool {
 		return call(t, client, "GET", "https://"+queryHTTP+"/v1/schedules/visit-1", auditor, "").status == 401
 	})
@@ -217,17 +217,5 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	if !testkit.Eventually(60*time.Second, cond) {
 		t.Fatalf("%s: not within 60s", what)
-	}
-}
-
-// writeAtomically replaces a file through a rename, as rotation tooling
-// (and a Kubernetes secret) does: a reader never sees half of it.
-func writeAtomically(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path+".tmp", []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -83,14 +83,7 @@ func TestOutcomesLoading(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	path := filepath.Join(t.TempDir(), "tokens")
-	if err := os.WriteFile(path, []byte(api.HashToken("tok")+" a desk\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := api.LoadTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens := testkit.Tokens(t, filepath.Join(t.TempDir(), "tokens"), api.HashToken("tok")+" a desk\n")
 	srv, err := New(Config{Producer: prod, Waiter: w, Tokens: tokens, Kind: schedule.Kind})
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -77,17 +76,9 @@ func recording(mux *http.ServeMux) http.Handler {
 // clinic-a's auditor (read only).
 func setupTokens(t *testing.T) *env {
 	t.Helper()
-	tokens := filepath.Join(t.TempDir(), "tokens")
-	content := "# test tokens\n" + api.HashToken(tokenA) + " clinic-a desk-1\n" + api.HashToken(tokenB) + " clinic-b desk-9 read,write\n" +
-		api.HashToken(tokenAuditor) + " clinic-a auditor read\n"
-	if err := os.WriteFile(tokens, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tk, err := api.LoadTokens(tokens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{tokens: tk}
+	return &env{tokens: testkit.Tokens(t, filepath.Join(t.TempDir(), "tokens"),
+		"# test tokens\n"+api.HashToken(tokenA)+" clinic-a desk-1\n"+api.HashToken(tokenB)+" clinic-b desk-9 read,write\n"+
+			api.HashToken(tokenAuditor)+" clinic-a auditor read\n")}
 }
 
 // setup runs kfake, the real processor and an ingest server over HTTP.

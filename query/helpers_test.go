@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -203,17 +202,9 @@ type service struct {
 
 func tokensFile(t *testing.T) *api.Tokens {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "tokens")
-	content := api.HashToken(tokenA) + " clinic-a desk-1\n" + api.HashToken(tokenB) + " clinic-b desk-9 read\n" +
-		api.HashToken(tokenKiosk) + " clinic-a kiosk write\n"
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tk, err := api.LoadTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tk
+	return testkit.Tokens(t, filepath.Join(t.TempDir(), "tokens"),
+		api.HashToken(tokenA)+" clinic-a desk-1\n"+api.HashToken(tokenB)+" clinic-b desk-9 read\n"+
+			api.HashToken(tokenKiosk)+" clinic-a kiosk write\n")
 }
 
 func startView(t *testing.T, brokers, dir string, options ...func(*query.Config)) *service {

@@ -70,28 +70,6 @@ func startService(t *testing.T, tokens *api.Tokens, kp *reload.KeyPair) *service
 	return s
 }
 
-// loadTokens writes a tokens file and loads it.
-func loadTokens(t *testing.T, path, content string) *api.Tokens {
-	t.Helper()
-	writeFile(t, path, content)
-	tokens, err := api.LoadTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tokens
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func get(t *testing.T, client *http.Client, url, token string) (int, http.Header, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
@@ -118,13 +96,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // within the poll interval, without a restart; a token added works.
 func TestRevokedTokenStopsWorking(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens")
-	tokens := loadTokens(t, path, api.HashToken("alice")+" clinic-a alice read\n"+api.HashToken("bob")+" clinic-a bob\n")
+	tokens := testkit.Tokens(t, path, api.HashToken("alice")+" clinic-a alice read\n"+api.HashToken("bob")+" clinic-a bob\n")
 	s := startService(t, tokens, nil)
 	url := "http://" + s.addr + "/v1/who"
 	if code, _, body := get(t, http.DefaultClient, url, "bob"); code != 200 || body != "bob" {
 		t.Fatalf("bob before: %d %s", code, body)
 	}
-	writeFile(t, path, api.HashToken("alice")+" clinic-a alice read\n"+api.HashToken("carol")+" clinic-a carol read\n")
+	testkit.WriteFile(t, path, api.HashToken("alice")+" clinic-a alice read\n"+api.HashToken("carol")+" clinic-a carol read\n")
 	eventually(t, "bob's revoked token refused", func() bool {
 		code, _, _ := get(t, http.DefaultClient, url, "bob")
 		return code == http.StatusUnauthorized
@@ -141,18 +119,14 @@ func TestRevokedTokenStopsWorking(t *testing.T) {
 // modification time) is read on SIGHUP.
 func TestSIGHUPReloads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens")
-	writeFile(t, path, api.HashToken("dave")+" clinic-a dave read\n")
+	tokens := testkit.Tokens(t, path, api.HashToken("dave")+" clinic-a dave read\n")
 	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := api.LoadTokens(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := startService(t, tokens, nil)
 	url := "http://" + s.addr + "/v1/who"
-	writeFile(t, path, api.HashToken("erin")+" clinic-a erin read\n")
+	testkit.WriteFile(t, path, api.HashToken("erin")+" clinic-a erin read\n")
 	if err := os.Chtimes(path, st.ModTime(), st.ModTime()); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +161,7 @@ func TestHTTPSRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "tokens")
-	tokens := loadTokens(t, path, api.HashToken("alice")+" clinic-a alice\n")
+	tokens := testkit.Tokens(t, path, api.HashToken("alice")+" clinic-a alice\n")
 	s := startService(t, tokens, kp)
 	served := func() int64 {
 		// A new connection each time: the certificate is chosen per
@@ -230,7 +204,7 @@ func TestHTTPSRotation(t *testing.T) {
 // refused before any handler runs.
 func TestHeaderLimit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens")
-	tokens := loadTokens(t, path, api.HashToken("alice")+" clinic-a alice\n")
+	tokens := testkit.Tokens(t, path, api.HashToken("alice")+" clinic-a alice\n")
 	s := startService(t, tokens, nil)
 	conn, err := net.Dial("tcp", s.addr)
 	if err != nil {
@@ -256,7 +230,7 @@ func TestHeaderLimit(t *testing.T) {
 // the service as long as the caller asks.
 func TestNoProfilesOnAPIPort(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens")
-	tokens := loadTokens(t, path, api.HashToken("alice")+" clinic-a alice\n")
+	tokens := testkit.Tokens(t, path, api.HashToken("alice")+" clinic-a alice\n")
 	s := startService(t, tokens, nil)
 	for _, p := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/profile?seconds=1"} {
 		resp, err := http.Get("http://" + s.addr + p)
@@ -274,7 +248,7 @@ func TestNoProfilesOnAPIPort(t *testing.T) {
 // documents with stable codes, like every other error; 405 keeps Allow.
 func TestUnroutedAnswersAreProblems(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens")
-	tokens := loadTokens(t, path, api.HashToken("alice")+" clinic-a alice\n")
+	tokens := testkit.Tokens(t, path, api.HashToken("alice")+" clinic-a alice\n")
 	s := startService(t, tokens, nil)
 	for _, tt := range []struct {
 		method, path string
