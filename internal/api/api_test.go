@@ -25,10 +25,21 @@ func writeTokens(t *testing.T, path string, lines ...string) {
 	}
 }
 
+// loadTokens writes lines to a tokens file of its own and loads it.
+func loadTokens(t *testing.T, lines ...string) (*Tokens, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tokens")
+	writeTokens(t, path, lines...)
+	tk, err := LoadTokens(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk, path
+}
+
 // TestTokenLine: what TokenLine writes, LoadTokens reads back as the same
 // principal, and the token itself is not in it.
 func TestTokenLine(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tokens")
 	want := map[string]Principal{
 		"secret-r":  {Tenant: "clinic-a", Subject: "auditor", Scopes: ScopeRead},
 		"secret-w":  {Tenant: "clinic-a", Subject: "kiosk", Scopes: ScopeWrite},
@@ -42,13 +53,7 @@ func TestTokenLine(t *testing.T) {
 		}
 		content.WriteString(line)
 	}
-	if err := os.WriteFile(path, []byte(content.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tk, err := LoadTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk, _ := loadTokens(t, content.String())
 	for token, who := range want {
 		if got, ok := tk.Lookup(token); !ok || got != who {
 			t.Errorf("%s: %+v %v, want %+v", token, got, ok, who)
@@ -59,18 +64,13 @@ func TestTokenLine(t *testing.T) {
 // TestTokenScopes: the scope column is optional (both scopes), and read,
 // write and read,write give what they say.
 func TestTokenScopes(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tokens")
-	writeTokens(t, path,
+	tk, _ := loadTokens(t,
 		"# a comment",
 		HashToken("legacy")+" clinic-a desk-1",
 		HashToken("auditor")+" clinic-a auditor read",
 		HashToken("kiosk")+" clinic-a kiosk write",
 		"",
 		HashToken("both")+" clinic-b dr-kim write,read")
-	tk, err := LoadTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for token, want := range map[string]Principal{
 		"legacy":  {Tenant: "clinic-a", Subject: "desk-1", Scopes: ScopeRead | ScopeWrite},
 		"auditor": {Tenant: "clinic-a", Subject: "auditor", Scopes: ScopeRead},
@@ -105,12 +105,7 @@ func TestTokenScopes(t *testing.T) {
 // applies, once the file is re-read; a broken file keeps the previous
 // tokens in force.
 func TestTokensReload(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tokens")
-	writeTokens(t, path, HashToken("a")+" clinic-a desk-1", HashToken("b")+" clinic-a desk-2")
-	tk, err := LoadTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk, path := loadTokens(t, HashToken("a")+" clinic-a desk-1", HashToken("b")+" clinic-a desk-2")
 	if changed, err := tk.Reload(false); changed || err != nil {
 		t.Fatalf("an unchanged file was re-read: %v %v", changed, err)
 	}
@@ -136,12 +131,7 @@ func TestTokensReload(t *testing.T) {
 // TestRequire: 401 without a valid token, 403 insufficient_scope without
 // the scope, and the principal otherwise.
 func TestRequire(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tokens")
-	writeTokens(t, path, HashToken("reader")+" clinic-a auditor read", HashToken("writer")+" clinic-a desk-1 write")
-	tk, err := LoadTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk, _ := loadTokens(t, HashToken("reader")+" clinic-a auditor read", HashToken("writer")+" clinic-a desk-1 write")
 	for _, tt := range []struct {
 		header string
 		scope  Scope
