@@ -15,7 +15,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -119,14 +118,11 @@ func securityOpts(certFile, keyFile, clientCA, mechanism, user string, password 
 		}
 		cfg := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 		if clientCA != "" {
-			pem, err := os.ReadFile(clientCA)
+			pool, err := cli.CertPool(clientCA)
 			if err != nil {
-				return nil, fmt.Errorf("devkafka: %w", err)
+				return nil, fmt.Errorf("devkafka: -tls-client-ca: %w", err)
 			}
-			cfg.ClientCAs = x509.NewCertPool()
-			if !cfg.ClientCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("devkafka: -tls-client-ca %s holds no PEM certificate", clientCA)
-			}
+			cfg.ClientCAs = pool
 			cfg.ClientAuth = tls.RequireAndVerifyClientCert
 		}
 		opts = append(opts, kfake.TLS(cfg))

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,13 +35,9 @@ func runImport(ctx context.Context, args []string) error {
 	}
 	client := &http.Client{Timeout: 2 * time.Minute}
 	if *caFile != "" {
-		pem, err := os.ReadFile(*caFile)
+		pool, err := cli.CertPool(*caFile)
 		if err != nil {
-			return err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("ingest import: -tls-ca %s holds no PEM certificate", *caFile)
+			return fmt.Errorf("ingest import: -tls-ca: %w", err)
 		}
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}

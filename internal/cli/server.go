@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -213,6 +214,20 @@ func (f *TLSFlags) Load() (*reload.KeyPair, error) {
 		return nil, errors.New("cli: -tls-cert and -tls-key go together")
 	}
 	return reload.LoadKeyPair(f.cert, f.key)
+}
+
+// CertPool reads a PEM file of CA certificates to trust; a file without
+// one is an error, not an empty pool that would refuse every peer.
+func CertPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 // WatchFiles re-reads the HTTPS key pair (when not nil) and files every

@@ -283,3 +283,25 @@ func TestUnroutedAnswersAreProblems(t *testing.T) {
 		t.Errorf("GET /v1/who: %d", resp.StatusCode)
 	}
 }
+
+// TestCertPool: a CA file gives a pool that verifies what the CA issued;
+// a file without a PEM certificate is an error that names it, not an
+// empty pool that would refuse every peer.
+func TestCertPool(t *testing.T) {
+	ca := testcerts.NewCA(t, "rewind-test")
+	pool, err := cli.CertPool(ca.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pool.Equal(ca.Pool) {
+		t.Fatal("the pool read is not the CA's")
+	}
+	junk := filepath.Join(t.TempDir(), "junk.pem")
+	testkit.WriteFile(t, junk, "not a certificate\n")
+	if _, err := cli.CertPool(junk); err == nil || !strings.Contains(err.Error(), junk) {
+		t.Fatalf("a file without a certificate: %v", err)
+	}
+	if _, err := cli.CertPool(filepath.Join(t.TempDir(), "missing.pem")); err == nil {
+		t.Fatal("a missing file gave a pool")
+	}
+}

@@ -232,14 +232,11 @@ func (f *Flags) opts() ([]kgo.Opt, *trackedMechanism, error) {
 func (f *Flags) tlsConfig() (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if f.CAFile != "" {
-		pem, err := os.ReadFile(f.CAFile)
+		pool, err := cli.CertPool(f.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("kafkaconf: -kafka-tls-ca: %w", err)
 		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafkaconf: -kafka-tls-ca %s holds no PEM certificate", f.CAFile)
-		}
+		cfg.RootCAs = pool
 	}
 	if f.CertFile != "" {
 		kp, err := reload.LoadKeyPair(f.CertFile, f.KeyFile)
