@@ -32,9 +32,9 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 	dir := t.TempDir()
 	logFile := testkit.LogFile(t, dir)
 	ca := testcerts.NewCA(t, "rewind-e2e")
-	brokerCert, brokerKey, _ := ca.Issue(t, dir, "broker", true)
-	clientCert, clientKey, _ := ca.Issue(t, dir, "rewind-services", false)
-	httpsCert, httpsKey, _ := ca.Issue(t, dir, "https", true)
+	brokerCert, brokerKey, _ := ca.Issue(t, "broker", true)
+	clientCert, clientKey, _ := ca.Issue(t, "rewind-services", false)
+	httpsCert, httpsKey, _ := ca.Issue(t, "https", true)
 
 	const password = "correct-horse-battery-staple"
 	kafka := testkit.FreeAddr(t)
@@ -105,7 +105,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 	}
 
 	// The HTTPS certificate is rotated in place: served without a restart.
-	_, _, rotated := ca.Issue(t, dir, "https", true)
+	_, _, rotated := ca.Issue(t, "https", true)
 	eventually(t, "the rotated certificate served by ingest", func() bool { return servedSerial(t, ca, ingestHTTP) == rotated })
 	eventually(t, "the rotated certificate served by query", func() bool { return servedSerial(t, ca, queryHTTP) == rotated })
 

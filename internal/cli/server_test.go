@@ -154,8 +154,7 @@ func TestSIGHUPReloads(t *testing.T) {
 // headers on every answer, errors and ops endpoints included.
 func TestHTTPSRotation(t *testing.T) {
 	ca := testcerts.NewCA(t, "rewind-test")
-	dir := t.TempDir()
-	certFile, keyFile, first := ca.Issue(t, dir, "server", true)
+	certFile, keyFile, first := ca.Issue(t, "server", true)
 	kp, err := reload.LoadKeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +195,7 @@ func TestHTTPSRotation(t *testing.T) {
 		t.Errorf("healthcheck over loopback HTTPS exits %d", code)
 	}
 
-	_, _, second := ca.Issue(t, dir, "server", true)
+	_, _, second := ca.Issue(t, "server", true)
 	eventually(t, "the rotated certificate served", func() bool { return served() == second })
 }
 

@@ -144,8 +144,7 @@ type broker struct {
 func startBroker(t *testing.T, mechanism, user, pass string) *broker {
 	t.Helper()
 	ca := testcerts.NewCA(t, "kafka")
-	dir := t.TempDir()
-	cert, key, _ := ca.Issue(t, dir, "broker", true)
+	cert, key, _ := ca.Issue(t, "broker", true)
 	pair, err := tls.LoadX509KeyPair(cert, key)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +157,7 @@ func startBroker(t *testing.T, mechanism, user, pass string) *broker {
 	}
 	t.Cleanup(c.Close)
 	b := &broker{addr: c.ListenAddrs()[0], ca: ca}
-	b.clientCert, b.clKey, _ = ca.Issue(t, dir, "client", false)
+	b.clientCert, b.clKey, _ = ca.Issue(t, "client", false)
 	return b
 }
 
@@ -188,7 +187,7 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("right settings: %v", err)
 	}
 	other := testcerts.NewCA(t, "other")
-	strangerCert, strangerKey, _ := other.Issue(t, t.TempDir(), "stranger", false)
+	strangerCert, strangerKey, _ := other.Issue(t, "stranger", false)
 	for _, tt := range []struct {
 		name string
 		args []string

@@ -27,8 +27,7 @@ func serialOf(t *testing.T, k *reload.KeyPair) int64 {
 // unchanged one is not re-read; a broken one keeps the previous pair.
 func TestKeyPairRotation(t *testing.T) {
 	ca := testcerts.NewCA(t, "test")
-	dir := t.TempDir()
-	certFile, keyFile, first := ca.Issue(t, dir, "server", true)
+	certFile, keyFile, first := ca.Issue(t, "server", true)
 	k, err := reload.LoadKeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +38,7 @@ func TestKeyPairRotation(t *testing.T) {
 	if changed, err := k.Reload(false); changed || err != nil {
 		t.Fatalf("unchanged files reloaded: %v %v", changed, err)
 	}
-	_, _, second := ca.Issue(t, dir, "server", true)
+	_, _, second := ca.Issue(t, "server", true)
 	if changed, err := k.Reload(false); !changed || err != nil {
 		t.Fatalf("rotated files not reloaded: %v %v", changed, err)
 	}
@@ -47,7 +46,7 @@ func TestKeyPairRotation(t *testing.T) {
 		t.Fatalf("serial %d after rotation, want %d", got, second)
 	}
 	// Through the client hook too: it re-reads on each handshake.
-	_, _, third := ca.Issue(t, dir, "server", true)
+	_, _, third := ca.Issue(t, "server", true)
 	c, err := k.GetClientCertificate(nil)
 	if err != nil || c != k.Load() || serialOf(t, k) != third {
 		t.Fatalf("client hook did not present the rotated pair: %v", err)

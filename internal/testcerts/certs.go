@@ -62,11 +62,13 @@ func NewCA(t testing.TB, name string) *CA {
 	return ca
 }
 
-// Issue writes a certificate signed by the CA and its key as PEM files in
-// dir, named name.pem and name-key.pem, and returns their paths and the
-// certificate's serial number. A server certificate is for 127.0.0.1 and
-// localhost; a client certificate has name as its common name.
-func (ca *CA) Issue(t testing.TB, dir, name string, server bool) (certFile, keyFile string, serialNumber int64) {
+// Issue writes a certificate signed by the CA and its key as PEM files
+// beside the CA's, named name.pem and name-key.pem, and returns their
+// paths and the certificate's serial number. Issuing a name again
+// replaces its files, as a rotation does. A server certificate is for
+// 127.0.0.1 and localhost; a client certificate has name as its common
+// name.
+func (ca *CA) Issue(t testing.TB, name string, server bool) (certFile, keyFile string, serialNumber int64) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -94,6 +96,7 @@ func (ca *CA) Issue(t testing.TB, dir, name string, server bool) (certFile, keyF
 	if err != nil {
 		t.Fatal(err)
 	}
+	dir := filepath.Dir(ca.File)
 	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
 	writePEM(t, certFile, "CERTIFICATE", der)
 	writePEM(t, keyFile, "PRIVATE KEY", keyDER)
