@@ -90,7 +90,7 @@ func (h *history) put(b *pebble.Batch, pending map[string]topics.Result, res top
 			return err
 		}
 	}
-	if ok && (ownOutcome(old) || !ownOutcome(res)) {
+	if ok && (old.Own() || !res.Own()) {
 		return nil
 	}
 	pending[k] = res

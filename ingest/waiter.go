@@ -14,7 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -290,7 +289,7 @@ func (w *Waiter) deliver(res topics.Result) {
 	// A retry's answer (duplicate) or a refused reuse of the id is not
 	// the command's own outcome: GET /v1/commands/{id} keeps answering
 	// the first.
-	if old, ok := w.recent[k]; !ok || !ownOutcome(old) || ownOutcome(res) {
+	if old, ok := w.recent[k]; !ok || !old.Own() || res.Own() {
 		w.recent[k] = res
 	}
 	for t := range w.waiting[k] {
@@ -299,12 +298,6 @@ func (w *Waiter) deliver(res topics.Result) {
 		default:
 		}
 	}
-}
-
-// ownOutcome reports whether res is what the command itself came to:
-// accepted or rejected, not a duplicate or a refused reuse of its id.
-func ownOutcome(res topics.Result) bool {
-	return res.Status != topics.StatusDuplicate && res.Code != api.CodeIdempotencyKeyReused
 }
 
 // Ticket waits for one command's outcome. Register it before producing, so
@@ -355,10 +348,10 @@ func (w *Waiter) Outcome(tenant, commandID string) (res topics.Result, found, pe
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	res, found = w.recent[k]
-	if (!found || !ownOutcome(res)) && !w.closed {
+	if (!found || !res.Own()) && !w.closed {
 		if old, ok, err := w.history.get(k); err != nil {
 			w.log.Warn("outcome history", "err", err)
-		} else if ok && (!found || ownOutcome(old)) {
+		} else if ok && (!found || old.Own()) {
 			res, found = old, true
 		}
 	}

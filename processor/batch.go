@@ -23,10 +23,8 @@ const CodeInternal = "internal_error"
 const CodeEncodeFailed = "encode_failed"
 
 // CodeIdempotencyKeyReused rejects a command whose id the stream
-// remembers for another request (another type, data or expected
-// version). Answering it as a duplicate would tell the sender that a
-// command ran which never did.
-const CodeIdempotencyKeyReused = "idempotency_key_reused"
+// remembers for another request (topics.CodeIdempotencyKeyReused).
+const CodeIdempotencyKeyReused = topics.CodeIdempotencyKeyReused
 
 // batch is one transaction's work: the overlay of stream states and
 // remembered commands it changed, and the offsets it produced at.

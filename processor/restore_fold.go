@@ -133,7 +133,7 @@ func (r *folder) foldResult(rec *kgo.Record) error {
 	tenant, stream, valid := topics.ParseStreamKey(rec.Key)
 	// A refused reuse of an id is not that id's outcome: the processor
 	// did not remember it, and neither does a restore.
-	if err != nil || !valid || res.Status == topics.StatusDuplicate || res.Code == CodeIdempotencyKeyReused {
+	if err != nil || !valid || !res.Own() {
 		return nil
 	}
 	// Only outcomes of records on their stream's partition are

@@ -19,10 +19,6 @@ type pending struct {
 	before uint64 // the stream's version when it was decided
 }
 
-// codeIdempotencyKeyReused is the processor's refusal of a reused id: not
-// a decision of the domain.
-const codeIdempotencyKeyReused = "idempotency_key_reused"
-
 // readCommands reads the partition's results (each command's first
 // outcome) and then its commands, and notes, per stream, the versions and
 // events the decisions need.
@@ -31,7 +27,7 @@ func (p *partition) readCommands(ctx context.Context) error {
 	first := map[string]topics.Result{}
 	err := r.read(ctx, topics.Results, p.part, func(rec *kgo.Record) error {
 		res, err := topics.DecodeResult(rec.Value)
-		if err != nil || res.Status == topics.StatusDuplicate || res.Code == codeIdempotencyKeyReused || !p.wanted(res.TenantID) {
+		if err != nil || !res.Own() || !p.wanted(res.TenantID) {
 			return nil
 		}
 		key := topics.StreamKey(res.TenantID, res.ScheduleID) + "/" + res.CommandID

@@ -17,6 +17,12 @@ const (
 	StatusDuplicate = "duplicate"
 )
 
+// CodeIdempotencyKeyReused is the processor's rejection of a command
+// whose id the stream remembers for another request (another type, data
+// or expected version). Answering it as a duplicate would tell the
+// sender that a command ran which never did.
+const CodeIdempotencyKeyReused = "idempotency_key_reused"
+
 // Result is the outcome of one command record, the value of a
 // schedule-results record.
 type Result struct {
@@ -38,6 +44,14 @@ type Result struct {
 	// Fingerprint is the command's fingerprint, carried in a header
 	// (HeaderFingerprint) when not zero.
 	Fingerprint uint64 `json:"-"`
+}
+
+// Own reports whether r is what its command itself came to, accepted or
+// rejected: not a retry's answer (duplicate) nor a refused reuse of the
+// id. Only an own outcome is remembered as the command's, by the
+// processor, a restore, the replay preview and ingest's outcome lookups.
+func (r *Result) Own() bool {
+	return r.Status != StatusDuplicate && r.Code != CodeIdempotencyKeyReused
 }
 
 // ResultEvent names one event a command produced.

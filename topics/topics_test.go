@@ -233,3 +233,22 @@ func BenchmarkDecodeCommand(b *testing.B) {
 		}
 	}
 }
+
+// TestResultOwn: only an accepted or rejected outcome is the command's
+// own; a retry's answer and a refused reuse of the id are not, so they
+// never replace the first outcome.
+func TestResultOwn(t *testing.T) {
+	for _, tt := range []struct {
+		res  topics.Result
+		want bool
+	}{
+		{topics.Result{Status: topics.StatusAccepted}, true},
+		{topics.Result{Status: topics.StatusRejected, Code: "not_reserved"}, true},
+		{topics.Result{Status: topics.StatusDuplicate, FirstStatus: topics.StatusAccepted}, false},
+		{topics.Result{Status: topics.StatusRejected, Code: topics.CodeIdempotencyKeyReused}, false},
+	} {
+		if got := tt.res.Own(); got != tt.want {
+			t.Errorf("%+v: Own() = %v, want %v", tt.res, got, tt.want)
+		}
+	}
+}

@@ -51,9 +51,9 @@ const (
 	// CodeIdempotencyKeyReused answers a command whose key (its id) was
 	// already used for another type, data or expected version. The
 	// processor rejects such a record without running it, with this code
-	// (processor.CodeIdempotencyKeyReused); ingest answers it as a
+	// (topics.CodeIdempotencyKeyReused); ingest answers it as a
 	// problem, never as a duplicate.
-	CodeIdempotencyKeyReused = "idempotency_key_reused"
+	CodeIdempotencyKeyReused = topics.CodeIdempotencyKeyReused
 	// CodeUnknownSchedule answers a schedule the tenant does not have.
 	CodeUnknownSchedule = "unknown_schedule"
 	// CodeUnknownVersion answers a ?version= past the latest version.

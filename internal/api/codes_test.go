@@ -16,7 +16,8 @@ import (
 // TestEveryCodeHasAStatus: a code added to codes.go without a status in
 // the catalogue would answer 500.
 func TestEveryCodeHasAStatus(t *testing.T) {
-	shared := map[string]string{"topics.CodeTooLarge": topics.CodeTooLarge}
+	shared := map[string]string{"topics.CodeTooLarge": topics.CodeTooLarge,
+		"topics.CodeIdempotencyKeyReused": topics.CodeIdempotencyKeyReused}
 	f, err := parser.ParseFile(token.NewFileSet(), "codes.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
