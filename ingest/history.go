@@ -61,10 +61,6 @@ func expiryKey(at int64, k string) []byte {
 	return append(binary.BigEndian.AppendUint64([]byte{histExpiry}, uint64(at)), k...)
 }
 
-func checkpointKey(p int32) []byte {
-	return binary.BigEndian.AppendUint32([]byte{histCheckpoint}, uint32(p))
-}
-
 // get returns the outcome of (tenant, command id), if indexed.
 func (h *history) get(k string) (topics.Result, bool, error) {
 	var res topics.Result
@@ -103,18 +99,15 @@ func (h *history) put(b *pebble.Batch, pending map[string]topics.Result, res top
 }
 
 func (h *history) setCheckpoint(b *pebble.Batch, p int32, next int64) error {
-	return b.Set(checkpointKey(p), binary.BigEndian.AppendUint64(nil, uint64(next)), nil)
+	return state.SetOffset(b, histCheckpoint, p, next)
 }
 
-func (h *history) checkpoint(p int32) (next int64, err error) {
-	_, err = state.Get(h.db, checkpointKey(p), func(v []byte) error {
-		if len(v) != 8 {
-			return fmt.Errorf("ingest: outcome history: checkpoint of partition %d is %d bytes, not 8", p, len(v))
-		}
-		next = int64(binary.BigEndian.Uint64(v))
-		return nil
-	})
-	return next, err
+func (h *history) checkpoint(p int32) (int64, error) {
+	next, err := state.GetOffset(h.db, histCheckpoint, p)
+	if err != nil {
+		return 0, fmt.Errorf("ingest: outcome history: %w", err)
+	}
+	return next, nil
 }
 
 // sweep deletes the outcomes recorded before now-retention: what the

@@ -43,10 +43,6 @@ var (
 	rebuildingKey = []byte{prefixRebuilding}
 )
 
-func checkpointKey(p int32) []byte {
-	return binary.BigEndian.AppendUint32([]byte{prefixCheckpoint}, uint32(p))
-}
-
 func headKey(tenant, stream string) []byte {
 	k := make([]byte, 0, 2+len(tenant)+len(stream))
 	return append(append(append(append(k, prefixHead), tenant...), '/'), stream...)

@@ -1,7 +1,6 @@
 package query
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,15 +148,12 @@ func (m *model) meta(r pebble.Reader) (meta, error) {
 	return mt, nil
 }
 
-func (m *model) checkpoint(p int32) (next int64, err error) {
-	_, err = state.Get(m.db, checkpointKey(p), func(v []byte) error {
-		if len(v) != 8 {
-			return errCorrupt
-		}
-		next = int64(binary.BigEndian.Uint64(v))
-		return nil
-	})
-	return next, err
+func (m *model) checkpoint(p int32) (int64, error) {
+	next, err := state.GetOffset(m.db, prefixCheckpoint, p)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	return next, nil
 }
 
 func (m *model) head(r pebble.Reader, tenant, stream string) (head, bool, error) {

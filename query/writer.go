@@ -8,6 +8,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/state"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -183,7 +184,7 @@ func (w *writer) commit() error {
 		}
 	}
 	for p, next := range w.offsets {
-		if err := w.b.Set(checkpointKey(p), binary.BigEndian.AppendUint64(nil, uint64(next)), nil); err != nil {
+		if err := state.SetOffset(w.b, prefixCheckpoint, p, next); err != nil {
 			return err
 		}
 	}

@@ -142,6 +142,32 @@ func Get(r pebble.Reader, key []byte, use func(v []byte) error) (found bool, err
 	return true, use(v)
 }
 
+// OffsetKey is the key of a consumer's next offset on partition p, under
+// prefix: the checkpoints of the read model and of ingest's outcome
+// history, each written in the batch that holds what the consumer built
+// from the records before it.
+func OffsetKey(prefix byte, p int32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{prefix}, uint32(p))
+}
+
+// SetOffset stores next as partition p's offset under prefix.
+func SetOffset(w pebble.Writer, prefix byte, p int32, next int64) error {
+	return w.Set(OffsetKey(prefix, p), binary.BigEndian.AppendUint64(nil, uint64(next)), nil)
+}
+
+// GetOffset reads partition p's offset under prefix: 0 (the start) when
+// none is stored, an error when the value is not 8 bytes.
+func GetOffset(r pebble.Reader, prefix byte, p int32) (next int64, err error) {
+	_, err = Get(r, OffsetKey(prefix, p), func(v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("state: offset of partition %d is %d bytes, not 8", p, len(v))
+		}
+		next = int64(binary.BigEndian.Uint64(v))
+		return nil
+	})
+	return next, err
+}
+
 // Close flushes nothing (writes are unsynced by design) and closes the DB.
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {

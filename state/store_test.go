@@ -268,3 +268,29 @@ func BenchmarkKeep(b *testing.B) {
 		}
 	}
 }
+
+// TestOffsets: an offset is read back as written, per prefix and
+// partition; a missing one is 0 (the start); a value that is not 8 bytes
+// is an error naming the partition, never a wrong offset.
+func TestOffsets(t *testing.T) {
+	db, err := state.OpenPebble(t.TempDir(), state.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	must(t, state.SetOffset(db, 'c', 3, 1<<40))
+	must(t, state.SetOffset(db, 'd', 3, 7))
+	for _, tt := range []struct {
+		prefix byte
+		p      int32
+		want   int64
+	}{{'c', 3, 1 << 40}, {'d', 3, 7}, {'c', 4, 0}} {
+		if got, err := state.GetOffset(db, tt.prefix, tt.p); got != tt.want || err != nil {
+			t.Errorf("%c/%d: %d %v, want %d", tt.prefix, tt.p, got, err, tt.want)
+		}
+	}
+	must(t, db.Set(state.OffsetKey('c', 5), []byte{1, 2, 3}, nil))
+	if _, err := state.GetOffset(db, 'c', 5); err == nil || !strings.Contains(err.Error(), "partition 5") {
+		t.Fatalf("a 3-byte offset: %v", err)
+	}
+}
