@@ -2,7 +2,6 @@ package processor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/internal/logread"
 )
 
 // applier is what catchUp feeds.
@@ -94,7 +95,7 @@ func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]i
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := fetchError(fetches); err != nil {
+		if err := logread.FetchError(fetches); err != nil {
 			return err
 		}
 		var ferr error
@@ -219,7 +220,7 @@ func (p *Processor) abortedTail(ctx context.Context, tp topicPartition, from, en
 		if pctx.Err() != nil {
 			return false, ctx.Err() // not seen to the end: keep waiting
 		}
-		if err := fetchError(fetches); err != nil {
+		if err := logread.FetchError(fetches); err != nil {
 			return false, err
 		}
 		tail, last := true, int64(-1)
@@ -240,14 +241,4 @@ func (p *Processor) abortedTail(ctx context.Context, tp topicPartition, from, en
 			return true, nil
 		}
 	}
-}
-
-func fetchError(fetches kgo.Fetches) error {
-	var err error
-	fetches.EachError(func(t string, p int32, e error) {
-		if err == nil && !errors.Is(e, context.Canceled) && !errors.Is(e, context.DeadlineExceeded) {
-			err = fmt.Errorf("fetch %s/%d: %w", t, p, e)
-		}
-	})
-	return err
 }

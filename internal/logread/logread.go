@@ -84,12 +84,7 @@ func Read(ctx context.Context, opts []kgo.Opt, r Range, h Hooks) (stuck []int32,
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		var ferr error
-		fetches.EachError(func(t string, p int32, e error) {
-			if ferr == nil && !errors.Is(e, context.DeadlineExceeded) && !errors.Is(e, context.Canceled) {
-				ferr = fmt.Errorf("fetch %s/%d: %w", t, p, e)
-			}
-		})
+		ferr := FetchError(fetches)
 		if ferr != nil {
 			return nil, ferr
 		}
@@ -120,4 +115,17 @@ func Read(ctx context.Context, opts []kgo.Opt, r Range, h Hooks) (stuck []int32,
 		}
 	}
 	return nil, nil
+}
+
+// FetchError is the first error of a poll that is not its context ending
+// (a bounded poll's deadline is how a reader waits), naming the
+// partition.
+func FetchError(fetches kgo.Fetches) error {
+	var err error
+	fetches.EachError(func(t string, p int32, e error) {
+		if err == nil && !errors.Is(e, context.Canceled) && !errors.Is(e, context.DeadlineExceeded) {
+			err = fmt.Errorf("fetch %s/%d: %w", t, p, e)
+		}
+	})
+	return err
 }
