@@ -49,24 +49,15 @@ var seen = struct {
 	m map[string]bool
 }{m: map[string]bool{}}
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) { w.status = code; w.ResponseWriter.WriteHeader(code) }
-
-// Unwrap, as the services' own recorder does: the handlers reach the
-// connection (flushes) through it.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 func recording(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, pattern := mux.Handler(r)
-		sw := &statusWriter{ResponseWriter: w, status: 200}
+		// The services' own recorder: the handlers reach the connection
+		// (flushes) through its Unwrap.
+		sw := api.NewStatusRecorder(w)
 		mux.ServeHTTP(sw, r)
 		seen.Lock()
-		seen.m[fmt.Sprintf("%s %d", pattern, sw.status)] = true
+		seen.m[fmt.Sprintf("%s %d", pattern, sw.Status)] = true
 		seen.Unlock()
 	})
 }
