@@ -183,22 +183,18 @@ func runReplay(t *testing.T, bin, kafka, out string, wantExit int) *replay.Repor
 	if code != wantExit {
 		t.Fatalf("%s: exit %d, want %d\n%s%s", bin, code, wantExit, stdout.String(), stderr.String())
 	}
-	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	r, err := replay.ReadReport(out)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var r replay.Report
-	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	if want := r.Summary(); lines[len(lines)-1] != want {
 		t.Fatalf("last line %q, want %q", lines[len(lines)-1], want)
 	}
-	if html, err := os.ReadFile(filepath.Join(out, "report.html")); err != nil || !bytes.Contains(html, []byte("Rewind replay preview")) {
+	if html, err := os.ReadFile(filepath.Join(out, replay.HTMLFile)); err != nil || !bytes.Contains(html, []byte("Rewind replay preview")) {
 		t.Fatalf("report.html: %v", err)
 	}
-	return &r
+	return r
 }
 
 // queryReplica is one query service of the walk.

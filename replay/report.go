@@ -3,7 +3,10 @@ package replay
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -121,6 +124,25 @@ func (o Outcome) label() string {
 func (r *Report) Summary() string {
 	return "replay: " + strconv.Itoa(r.Streams) + " streams, " + strconv.Itoa(r.Changed) + " would change, " +
 		strconv.Itoa(r.Failed) + " failed"
+}
+
+// The files cmd/replay writes into its -out directory.
+const (
+	JSONFile = "report.json"
+	HTMLFile = "report.html"
+)
+
+// ReadReport reads the report.json a replay wrote into dir.
+func ReadReport(dir string) (*Report, error) {
+	b, err := os.ReadFile(filepath.Join(dir, JSONFile))
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("replay: %s: %w", filepath.Join(dir, JSONFile), err)
+	}
+	return &r, nil
 }
 
 // WriteJSON writes report.json.

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -281,12 +280,7 @@ func (e *env) preview(ctx context.Context) (*replay.Report, error) {
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
-	b, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		return nil, err
-	}
-	var r replay.Report
-	return &r, json.Unmarshal(b, &r)
+	return replay.ReadReport(out)
 }
 
 // takeover runs two members with a standby each on the warm store of the

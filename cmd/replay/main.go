@@ -102,12 +102,12 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	for _, f := range []struct {
 		name  string
 		write func(io.Writer) error
-	}{{"report.json", report.WriteJSON}, {"report.html", report.WriteHTML}} {
+	}{{replay.JSONFile, report.WriteJSON}, {replay.HTMLFile, report.WriteHTML}} {
 		if err := writeFile(filepath.Join(*out, f.name), f.write); err != nil {
 			return 1, err
 		}
 	}
-	fmt.Fprintf(stdout, "wrote %s and %s (%d events in %.1f s)\n", filepath.Join(*out, "report.json"), filepath.Join(*out, "report.html"), report.Events, report.Seconds)
+	fmt.Fprintf(stdout, "wrote %s and %s (%d events in %.1f s)\n", filepath.Join(*out, replay.JSONFile), filepath.Join(*out, replay.HTMLFile), report.Events, report.Seconds)
 	if c := report.Commands; c != nil {
 		fmt.Fprintf(stdout, "commands: %d decided again, %d would differ\n", c.Decided, c.Differ)
 	}

@@ -123,7 +123,7 @@ func (d *demo) walk(visits int) error {
 		ex := p.Examples[0]
 		say("  %-20s changes in %d schedules, e.g. %s: %v → %v", p.Path, p.Count, ex.ScheduleID, ex.Before, ex.After)
 	}
-	say("Exactly the photo counts of the visits with photos, and nothing else. Open %s.", filepath.Join(d.data, "fix", "report.html"))
+	say("Exactly the photo counts of the visits with photos, and nothing else. Open %s.", filepath.Join(d.data, "fix", replay.HTMLFile))
 
 	step(4, "roll the fix out")
 	say("Stopping the released services and starting this build's on the same data: the processor")
@@ -181,12 +181,7 @@ func (d *demo) preview(bin, name string) (*replay.Report, error) {
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
 		fmt.Println("   $", line)
 	}
-	b, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		return nil, err
-	}
-	var r replay.Report
-	return &r, json.Unmarshal(b, &r)
+	return replay.ReadReport(out)
 }
 
 func (d *demo) startKafka() error {
