@@ -72,9 +72,7 @@ func TestReplaySeedStory(t *testing.T) {
 	testkit.WaitStateComplete(t, kafka, schedule.LogicVersion-1, 2*time.Minute)
 
 	tokens := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokens, []byte(api.TokenLine("t", "clinic-1", "desk-1", api.ScopeAll)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, tokens, api.TokenLine("t", "clinic-1", "desk-1", api.ScopeAll))
 	oldQuery := queryReplica{t: t, addr: testkit.FreeAddr(t), dir: filepath.Join(dir, "q-old")}
 	oldQuery.start(filepath.Join(released, "query"), kafka, tokens, log)
 	waitReady(t, oldQuery.addr)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -52,9 +51,7 @@ func startStack(t *testing.T) *stack {
 			"-standby-replicas", "1")) // as in docker-compose.yml
 	}
 	tokens := filepath.Join(s.dir, "tokens")
-	if err := os.WriteFile(tokens, []byte(api.TokenLine(s.token, "clinic-e2e", "desk-1", api.ScopeAll)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, tokens, api.TokenLine(s.token, "clinic-e2e", "desk-1", api.ScopeAll))
 	s.ingestHTTP = testkit.FreeAddr(t)
 	s.ingest = testkit.Start(t, "ingest", s.log, "-brokers", s.kafka, "-http", s.ingestHTTP, "-tokens", tokens,
 		"-data-dir", filepath.Join(s.dir, "ingest"))

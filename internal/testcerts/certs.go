@@ -12,11 +12,12 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rewind/rewind/internal/testkit"
 )
 
 // CA is a certificate authority made for one test: it issues server
@@ -108,15 +109,8 @@ func (ca *CA) ClientTLS() *tls.Config {
 	return &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}
 }
 
-// writePEM replaces path atomically (a rename), as an operator's
-// rotation should, so a reader never sees half a file.
+// writePEM replaces path through a rename, as a rotation does.
 func writePEM(t testing.TB, path, typ string, der []byte) {
 	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})))
 }
