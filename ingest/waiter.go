@@ -89,24 +89,12 @@ func NewWaiter(ctx context.Context, opts []kgo.Opt, maxRecent int, log *slog.Log
 		return nil, err
 	}
 	adm := kadm.NewClient(cl)
-	// The processor creates the topics; a service started beside it (make
-	// run, docker compose) waits for them instead of failing.
-	var ends kadm.ListedOffsets
-	for {
-		ends, err = adm.ListCommittedOffsets(ctx, topics.Results)
-		if err == nil {
-			err = ends.Error()
-		}
-		if err == nil {
-			break
-		}
+	ends, err := topics.AwaitLastStable(ctx, adm, topics.Results, func(err error) {
 		log.Info("waiting for topic", "topic", topics.Results, "err", err)
-		select {
-		case <-ctx.Done():
-			cl.Close()
-			return nil, fmt.Errorf("ingest: results end offsets: %w", err)
-		case <-time.After(time.Second):
-		}
+	})
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("ingest: results end offsets: %w", err)
 	}
 	start := map[string]map[int32]kgo.Offset{topics.Results: {}}
 	liveStart := map[int32]int64{}

@@ -168,10 +168,13 @@ func (v *View) Run(ctx context.Context) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	ends, err := v.waitForTopic(ctx, adm)
+	listed, err := topics.AwaitLastStable(ctx, adm, topics.Events, func(err error) {
+		v.log.Info("waiting for topic", "topic", topics.Events, "err", err)
+	})
 	if err != nil {
 		return nil // ctx ended
 	}
+	ends := lastStable(listed)
 	v.next = make([]atomic.Int64, len(ends))
 	offsets := map[int32]kgo.Offset{}
 	for p := range ends {
@@ -201,49 +204,17 @@ func (v *View) Run(ctx context.Context) error {
 	}
 }
 
-// waitForTopic waits until schedule-events exists (the processor creates
-// it) and returns its last stable offsets by partition.
-func (v *View) waitForTopic(ctx context.Context, adm *kadm.Client) ([]int64, error) {
-	for {
-		ends, err := lastStable(ctx, adm)
-		if err == nil {
-			return ends, nil
-		}
-		v.log.Info("waiting for topic", "topic", topics.Events, "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-// lastStable lists schedule-events' last stable offsets (what read_committed
-// consumers can reach), indexed by partition.
-func lastStable(ctx context.Context, adm *kadm.Client) ([]int64, error) {
-	listed, err := adm.ListCommittedOffsets(ctx, topics.Events)
-	if err != nil {
-		return nil, err
-	}
+// lastStable is schedule-events' last stable offsets, indexed by
+// partition.
+func lastStable(listed kadm.ListedOffsets) []int64 {
 	var ends []int64
-	var lerr error
 	listed.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			lerr = o.Err
-			return
-		}
 		if int(o.Partition) >= len(ends) {
 			ends = append(ends, make([]int64, int(o.Partition)+1-len(ends))...)
 		}
 		ends[o.Partition] = o.Offset
 	})
-	if lerr != nil {
-		return nil, lerr
-	}
-	if len(ends) == 0 {
-		return nil, fmt.Errorf("topic %s not found", topics.Events)
-	}
-	return ends, nil
+	return ends
 }
 
 // fold writes one poll's records into the model: one Pebble batch, or
@@ -348,8 +319,8 @@ func (v *View) pollLag(ctx context.Context, adm *kadm.Client, startEnds []int64)
 		if !v.ready.Load() {
 			v.updateLag(startEnds)
 		}
-		if ends, err := lastStable(ctx, adm); err == nil {
-			v.updateLag(ends)
+		if listed, err := topics.LastStable(ctx, adm, topics.Events); err == nil {
+			v.updateLag(lastStable(listed))
 		}
 	}
 }

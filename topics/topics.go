@@ -91,6 +91,43 @@ func Ensure(ctx context.Context, cl *kgo.Client, partitions int32, rf int16) (in
 	}
 }
 
+// LastStable lists topic's last stable offsets, what a read_committed
+// consumer can reach, by partition. A topic that does not exist (yet) is
+// an error, as is a partition whose offset the broker did not give.
+func LastStable(ctx context.Context, adm *kadm.Client, topic string) (kadm.ListedOffsets, error) {
+	listed, err := adm.ListCommittedOffsets(ctx, topic)
+	if err == nil {
+		err = listed.Error()
+	}
+	if err == nil && len(listed[topic]) == 0 {
+		err = errors.New("no partitions")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("topics: last stable offsets of %s: %w", topic, err)
+	}
+	return listed, nil
+}
+
+// AwaitLastStable is LastStable once topic exists. The processor creates
+// the topics; a service started beside it (make run, docker compose)
+// waits for them instead of failing. It tries each second, telling
+// waiting of each failure (for a log line), until ctx ends; then the
+// error holds ctx's and the last listing's.
+func AwaitLastStable(ctx context.Context, adm *kadm.Client, topic string, waiting func(error)) (kadm.ListedOffsets, error) {
+	for {
+		listed, err := LastStable(ctx, adm, topic)
+		if err == nil {
+			return listed, nil
+		}
+		waiting(err)
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(ctx.Err(), err)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // Verify checks the four topics without changing anything and returns
 // their common partition count.
 func Verify(ctx context.Context, cl *kgo.Client) (int32, error) {

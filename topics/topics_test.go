@@ -3,6 +3,7 @@ package topics_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"hash/fnv"
 	"math/rand/v2"
 	"strings"
@@ -250,5 +251,47 @@ func TestResultOwn(t *testing.T) {
 		if got := tt.res.Own(); got != tt.want {
 			t.Errorf("%+v: Own() = %v, want %v", tt.res, got, tt.want)
 		}
+	}
+}
+
+// TestAwaitLastStable: a service started before the processor waits for
+// the topic, telling of each try, and gets its ends once it exists; one
+// stopped while waiting gets ctx's error and the listing's.
+func TestAwaitLastStable(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := topics.AwaitLastStable(ctx, adm, topics.Results, func(error) {}); !errors.Is(err, context.DeadlineExceeded) ||
+		!strings.Contains(err.Error(), topics.Results) {
+		t.Fatalf("stopped while waiting: %v", err)
+	}
+
+	tries := make(chan error, 100)
+	done := make(chan kadm.ListedOffsets)
+	go func() {
+		listed, err := topics.AwaitLastStable(context.Background(), adm, topics.Results, func(err error) { tries <- err })
+		if err != nil {
+			t.Error(err)
+		}
+		done <- listed
+	}()
+	<-tries // it is waiting
+	if _, err := topics.Ensure(context.Background(), cl, 3, -1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case listed := <-done:
+		if n := len(listed[topics.Results]); n != 3 {
+			t.Fatalf("%d partitions listed, want 3", n)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("still waiting a minute after the topic was created")
 	}
 }
