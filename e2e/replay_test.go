@@ -103,10 +103,7 @@ func TestReplaySeedStory(t *testing.T) {
 
 	// 4. Roll the fix out. The processor: the new build folds the events
 	// again (its logic version is newer) and rewrites the state topic.
-	oldProc.Signal(syscall.SIGTERM)
-	if err, exited := oldProc.Wait(30 * time.Second); !exited || err != nil {
-		t.Fatalf("released processor: exited %v, %v", exited, err)
-	}
+	testkit.Stop(t, oldProc, syscall.SIGTERM, 30*time.Second)
 	testkit.Start(t, "processor", log, procArgs...)
 	waitReady(t, procHTTP)
 	testkit.WaitStateComplete(t, kafka, schedule.LogicVersion, 2*time.Minute)
@@ -207,10 +204,7 @@ func (q *queryReplica) start(bin, kafka, tokens, log string) {
 }
 
 func (q *queryReplica) stop() {
-	q.p.Signal(syscall.SIGTERM)
-	if err, exited := q.p.Wait(30 * time.Second); !exited || err != nil {
-		q.t.Fatalf("query replica: exited %v, %v", exited, err)
-	}
+	testkit.Stop(q.t, q.p, syscall.SIGTERM, 30*time.Second)
 }
 
 // photoCounts reads photo-00's photo counts; nil for 503 rebuilding. Any

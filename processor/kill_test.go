@@ -21,8 +21,8 @@ import (
 // TestKillProcesses runs devkafka and the processor as OS processes, sends
 // load, and SIGKILLs the processor again and again in the middle of its
 // work (sometimes deleting its data dir, forcing a cold restore; once
-// stopping it with SIGTERM instead), and stops devkafka once (SIGTERM, see
-// stopKafka), restarting each on its data dir. The invariants must hold
+// stopping it with SIGTERM instead), and stops devkafka once (SIGTERM,
+// see where), restarting each on its data dir. The invariants must hold
 // from the topics, and the final Pebble state must equal the fold of the
 // events. With two members in the process, each has a transaction of its
 // own in flight when the process dies.
@@ -58,10 +58,7 @@ func testKillProcesses(t *testing.T, members int) {
 		time.Sleep(time.Duration(150+r.IntN(200)) * time.Millisecond)
 		if i == 6 {
 			// A graceful stop under load: the batch in flight finishes.
-			proc.Signal(syscall.SIGTERM)
-			if _, ok := proc.Wait(30 * time.Second); !ok {
-				t.Fatal("processor did not stop on SIGTERM under load")
-			}
+			testkit.Stop(t, proc, syscall.SIGTERM, 30*time.Second)
 		}
 		proc.Kill()
 		if i%3 == 2 {
@@ -70,7 +67,12 @@ func testKillProcesses(t *testing.T, members int) {
 			}
 		}
 		if i == 4 {
-			stopKafka(t, kafka)
+			// SIGTERM, not SIGKILL: kfake, killed while a transaction is
+			// live, can come back having aborted records of a transaction
+			// whose offsets it then commits (docs/operations.md, the
+			// development broker). TestRestoreAfterBrokerCrashInTransaction
+			// covers SIGKILL.
+			testkit.Stop(t, kafka, syscall.SIGTERM, 30*time.Second)
 			kafka = startKafka()
 		}
 		proc = startProc()
@@ -79,10 +81,7 @@ func testKillProcesses(t *testing.T, members int) {
 		t.Fatalf("producing the load: %v", err)
 	}
 	testkit.WaitResults(t, kafkaAddr, len(recs), 3*time.Minute, nil)
-	proc.Signal(syscall.SIGTERM)
-	if _, ok := proc.Wait(30 * time.Second); !ok {
-		t.Fatal("processor did not stop on SIGTERM")
-	}
+	testkit.Stop(t, proc, syscall.SIGTERM, 30*time.Second)
 	log := testkit.ReadAll(t, kafkaAddr)
 	testkit.Invariants(t, log)
 	if len(log.Events) != 1500*7 {
@@ -168,16 +167,4 @@ func TestRestoreAfterBrokerCrashInTransaction(t *testing.T) {
 	}
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
 	testkit.StateMatches(t, schedule.Kind, log)
-}
-
-// stopKafka stops devkafka with SIGTERM. (SIGKILL is not used here: kfake,
-// killed while a transaction is live, can come back having aborted records
-// of a transaction whose offsets it then commits — see docs/operations.md,
-// the development broker. TestRestoreAfterBrokerCrashInTransaction covers SIGKILL.)
-func stopKafka(t *testing.T, p *testkit.Process) {
-	t.Helper()
-	p.Signal(syscall.SIGTERM)
-	if _, ok := p.Wait(30 * time.Second); !ok {
-		t.Fatal("devkafka did not stop on SIGTERM")
-	}
 }

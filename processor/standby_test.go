@@ -107,10 +107,7 @@ func testStandbyTakeover(t *testing.T, members int) {
 		t.Errorf("the takeover restored %v partitions from a state topic tail, want %d", tails, testPartitions/2)
 	}
 
-	p2.Signal(syscall.SIGTERM)
-	if _, ok := p2.Wait(30 * time.Second); !ok {
-		t.Fatal("processor did not stop on SIGTERM")
-	}
+	testkit.Stop(t, p2, syscall.SIGTERM, 30*time.Second)
 	log := testkit.ReadAll(t, kafkaAddr)
 	testkit.Invariants(t, log)
 	if want := len(recs)/8*7 + len(more); len(log.Events) != want {

@@ -108,11 +108,7 @@ func TestMakeRunExternalKafka(t *testing.T) {
 
 func stop(t *testing.T, p *testkit.Process) {
 	t.Helper()
-	p.Signal(syscall.SIGINT)
-	err, exited := p.Wait(60 * time.Second)
-	if !exited || err != nil {
-		t.Fatalf("devrun after SIGINT: exited %v, %v", exited, err)
-	}
+	testkit.Stop(t, p, syscall.SIGINT, 60*time.Second)
 }
 
 // pastedCommands joins the banner's curl lines (with their continuations).

@@ -103,6 +103,23 @@ func Start(t testing.TB, name, logFile string, args ...string) *Process {
 	return p
 }
 
+// Stop sends sig (SIGTERM, or SIGINT as Ctrl-C does) and requires a
+// clean exit within within: a graceful stop that hangs, or ends with an
+// error, is a failure. It returns how long the stop took.
+func Stop(t testing.TB, p *Process, sig os.Signal, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	p.Signal(sig)
+	err, exited := p.Wait(within)
+	if !exited {
+		t.Fatalf("%s (pid %d) still running %s after %v", p.Name, p.Pid(), within, sig)
+	}
+	if err != nil {
+		t.Fatalf("%s (pid %d) exited with %v after %v", p.Name, p.Pid(), err, sig)
+	}
+	return time.Since(start)
+}
+
 // LogFile returns the path of a log file in dir for the test's processes
 // to share. When the test fails, its tail is logged: what the processes
 // said last is what explains a failure.
