@@ -105,7 +105,7 @@ func TestLogicVersionBump(t *testing.T) {
 	if rs := results["after-bump"]; len(rs) != 1 || rs[0].Code != schedule.CodeClosed {
 		t.Fatalf("after the rebuild a checked-out visit must reject with closed, got %+v", rs)
 	}
-	if rs := results[testkit.CommandID(recs[0])]; len(rs) != 2 || rs[1].Status != topics.StatusDuplicate || rs[1].FirstStatus != rs[0].Status {
+	if rs := results[topics.CommandID(recs[0])]; len(rs) != 2 || rs[1].Status != topics.StatusDuplicate || rs[1].FirstStatus != rs[0].Status {
 		t.Fatalf("a retry after the rebuild must be a duplicate of the first outcome, got %+v", rs)
 	}
 	testkit.StoreMatches(t, schedule.Kind, log, dir)

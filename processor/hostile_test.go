@@ -99,7 +99,7 @@ func TestHostileRecords(t *testing.T) {
 	log := testkit.ReadAll(t, brokers)
 	results := testkit.Invariants(t, log)
 	for _, h := range hostile {
-		id := testkit.CommandID(h.rec)
+		id := topics.CommandID(h.rec)
 		rs := results[id]
 		if len(rs) != 1 || rs[0].Status != topics.StatusRejected || rs[0].Code != h.code {
 			t.Errorf("%s: want one rejection %q, got %+v", id, h.code, rs)

@@ -69,7 +69,7 @@ func TestColdRestoreFromStateTopic(t *testing.T) {
 	log = testkit.ReadAll(t, brokers)
 	results := testkit.Invariants(t, log)
 	for _, rec := range retries {
-		id := testkit.CommandID(rec)
+		id := topics.CommandID(rec)
 		rs := results[id]
 		if len(rs) != 2 || rs[1].Status != topics.StatusDuplicate || rs[1].FirstStatus != rs[0].Status ||
 			rs[1].Version != rs[0].Version || rs[1].Code != rs[0].Code || len(rs[1].Events) != len(rs[0].Events) {
@@ -165,7 +165,7 @@ func TestLogicChangeKeepsIDsWithoutResults(t *testing.T) {
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	first := testkit.Invariants(t, testkit.ReadAll(t, brokers))[testkit.CommandID(recs[0])]
+	first := testkit.Invariants(t, testkit.ReadAll(t, brokers))[topics.CommandID(recs[0])]
 
 	adm := kadm.NewClient(testkit.Producer(t, brokers))
 	ends, err := adm.ListEndOffsets(context.Background(), topics.Results)

@@ -295,3 +295,38 @@ func TestAwaitLastStable(t *testing.T) {
 		t.Fatal("still waiting a minute after the topic was created")
 	}
 }
+
+// TestCommandID: CommandID gives every record the id DecodeCommand does,
+// whatever else is wrong with it: ce_id (the first of two), a structured
+// envelope's id, or the record's position when ce_id is missing, empty,
+// too long or holds NUL.
+func TestCommandID(t *testing.T) {
+	rec := func(value string, headers ...string) *kgo.Record {
+		r := &kgo.Record{Topic: topics.Commands, Partition: 5, Offset: 42, Key: []byte("t1/s1"), Value: []byte(value)}
+		for i := 0; i+1 < len(headers); i += 2 {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: headers[i], Value: []byte(headers[i+1])})
+		}
+		return r
+	}
+	pos := topics.Commands + "/5/42"
+	for name, tt := range map[string]struct {
+		r    *kgo.Record
+		want string
+	}{
+		"ce_id":         {rec("{}", topics.HeaderID, "c1"), "c1"},
+		"first ce_id":   {rec("{}", topics.HeaderID, "c1", topics.HeaderID, "c2"), "c1"},
+		"no ce_id":      {rec("{}"), pos},
+		"empty ce_id":   {rec("{}", topics.HeaderID, ""), pos},
+		"too long":      {rec("{}", topics.HeaderID, strings.Repeat("x", 257)), pos},
+		"NUL":           {rec("{}", topics.HeaderID, "c\x001"), pos},
+		"structured id": {rec(`{"id":"c7","type":"Reserve"}`, topics.HeaderContentType, topics.ContentTypeCloudEvent), "c7"},
+		"undecodable":   {rec("not json", topics.HeaderContentType, topics.ContentTypeCloudEvent), pos},
+	} {
+		if got := topics.CommandID(tt.r); got != tt.want {
+			t.Errorf("%s: CommandID %q, want %q", name, got, tt.want)
+		}
+		if c, _ := topics.DecodeCommand(tt.r, 12); c.Meta.ID != tt.want {
+			t.Errorf("%s: DecodeCommand's id %q, want %q", name, c.Meta.ID, tt.want)
+		}
+	}
+}

@@ -143,7 +143,7 @@ func Invariants(t testing.TB, log *Log) map[string][]topics.Result {
 	// duplicates, so count records and results per id.
 	records := map[string]int{}
 	for _, r := range log.Commands {
-		records[CommandID(r)]++
+		records[topics.CommandID(r)]++
 	}
 	results := map[string][]topics.Result{}
 	for _, r := range log.Results {
@@ -186,17 +186,6 @@ func head(vs []uint64) []uint64 {
 		return vs[:20]
 	}
 	return vs
-}
-
-// CommandID is a command record's id: its ce_id, or where it has none,
-// <topic>/<partition>/<offset> as the processor names it.
-func CommandID(r *kgo.Record) string {
-	for _, h := range r.Headers {
-		if h.Key == topics.HeaderID && len(h.Value) > 0 {
-			return string(h.Value)
-		}
-	}
-	return fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset)
 }
 
 // Fold rebuilds every stream's state from the events in the log.
