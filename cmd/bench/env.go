@@ -218,6 +218,12 @@ func cpuSeconds(pid int) float64 {
 	return (utime + stime) / 100 // USER_HZ, 100 on Linux
 }
 
+// p50p99 sorts xs and returns its median and 99th percentile.
+func p50p99(xs []float64) (p50, p99 float64) {
+	slices.Sort(xs)
+	return xs[len(xs)/2], xs[len(xs)*99/100]
+}
+
 func freeAddr() string {
 	addr, err := proc.FreeAddr()
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +60,6 @@ func (e *env) ingestLoad(n, c int) (rps, p50, p99 float64, err error) {
 	if len(all) == 0 || failed.Load() > int64(n/100) {
 		return 0, 0, 0, fmt.Errorf("ingest load: %d of %d requests failed", failed.Load(), n)
 	}
-	slices.Sort(all)
-	return float64(len(all)) / took.Seconds(), all[len(all)/2], all[len(all)*99/100], nil
+	p50, p99 = p50p99(all)
+	return float64(len(all)) / took.Seconds(), p50, p99, nil
 }

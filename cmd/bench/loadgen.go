@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -190,7 +189,7 @@ func runLoadgen() error {
 	if len(lat) < n {
 		return fmt.Errorf("%d of %d results seen", len(lat), n)
 	}
-	slices.Sort(lat)
-	fmt.Printf("%.2f %.2f\n", lat[len(lat)/2], lat[len(lat)*99/100])
+	p50, p99 := p50p99(lat)
+	fmt.Printf("%.2f %.2f\n", p50, p99)
 	return nil
 }

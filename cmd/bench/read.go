@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
@@ -90,10 +89,6 @@ func (e *env) queryBench(ctx context.Context) error {
 		err := client.Get(ctx, path, nil)
 		return float64(time.Since(t0).Microseconds()) / 1000, err
 	}
-	p := func(xs []float64) (float64, float64) {
-		slices.Sort(xs)
-		return xs[len(xs)/2], xs[len(xs)*99/100]
-	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, stream := range []string{"long-visit", "photo-visit"} {
 		if _, err := get(fmt.Sprintf("/v1/schedules/%s?minVersion=%d&wait=30s", stream, longEvents)); err != nil {
@@ -117,8 +112,8 @@ func (e *env) queryBench(ctx context.Context) error {
 		if stream == "photo-visit" {
 			what = "10k photo sessions, state grows to 700 KB"
 		}
-		v50, v99 := p(byVersion)
-		a50, a99 := p(byInstant)
+		v50, v99 := p50p99(byVersion)
+		a50, a99 := p50p99(byInstant)
 		fmt.Printf("time travel, %s:\n", what)
 		fmt.Printf("  ?version= p50 %.2f ms, p99 %.2f ms; ?at= p50 %.2f ms, p99 %.2f ms\n", v50, v99, a50, a99)
 	}
@@ -131,7 +126,7 @@ func (e *env) queryBench(ctx context.Context) error {
 		}
 		ranges = append(ranges, ms)
 	}
-	a, b := p(ranges)
+	a, b := p50p99(ranges)
 	fmt.Printf("day list over 100k schedules (50/page)  p50 %.2f ms, p99 %.2f ms\n", a, b)
 	return nil
 }

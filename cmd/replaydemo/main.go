@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +28,7 @@ import (
 	"github.com/rewind/rewind/internal/candidate"
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/devstack"
+	"github.com/rewind/rewind/internal/proc"
 	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/replay"
 	"github.com/rewind/rewind/topics"
@@ -185,9 +185,16 @@ func (d *demo) preview(bin, name string) (*replay.Report, error) {
 }
 
 func (d *demo) startKafka() error {
-	d.kafka = freeAddr()
+	var addrs [4]string
+	for i := range addrs {
+		var err error
+		if addrs[i], err = proc.FreeAddr(); err != nil {
+			return err
+		}
+	}
+	d.kafka = addrs[0]
 	cfg := devstack.Config{Bin: d.bin, Data: filepath.Join(d.data, "services"), Kafka: d.kafka,
-		Processor: freeAddr(), Ingest: freeAddr(), Query: freeAddr()}
+		Processor: addrs[1], Ingest: addrs[2], Query: addrs[3]}
 	s, err := devstack.StartKafka(d.ctx, cfg)
 	if err != nil {
 		return err
@@ -303,13 +310,4 @@ func (d *demo) until(what string, ok func() bool) error {
 		}
 	}
 	return nil
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "127.0.0.1:0"
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
