@@ -15,6 +15,11 @@ import (
 	"github.com/rewind/rewind/topics"
 )
 
+// DefaultGroup is the processors' consumer group unless -group says
+// otherwise; a tool that reads the group's offsets (the bench) names it
+// from here.
+const DefaultGroup = "rewind-processor"
+
 // Config configures a Processor.
 type Config struct {
 	// Brokers are the Kafka seed brokers. Required.
@@ -24,7 +29,7 @@ type Config struct {
 	// processor sets its own seed brokers, logger, metrics hooks and
 	// transactional options after them.
 	ClientOpts []kgo.Opt
-	// Group is the consumer group. The default value is "rewind-processor".
+	// Group is the consumer group. The default value is DefaultGroup.
 	Group string
 	// InstanceID names this instance. It must be stable across restarts:
 	// it is the static group member id and the suffix of the transactional
@@ -121,7 +126,7 @@ var compressions = map[string]kgo.CompressionCodec{
 }
 
 func (c *Config) setDefaults() {
-	c.Group = cmp.Or(c.Group, "rewind-processor")
+	c.Group = cmp.Or(c.Group, DefaultGroup)
 	c.Partitions = cmp.Or(c.Partitions, topics.DefaultPartitions)
 	c.ReplicationFactor = cmp.Or(c.ReplicationFactor, -1)
 	c.MaxBatch = cmp.Or(c.MaxBatch, 2000)

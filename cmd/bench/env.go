@@ -20,6 +20,7 @@ import (
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/proc"
 	"github.com/rewind/rewind/internal/promsample"
+	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -136,7 +137,7 @@ func (e *env) childEnv() []string {
 
 // committed sums the group's committed offsets and the commands' ends.
 func (e *env) committed(ctx context.Context) (done, end int64) {
-	offs, err := e.adm.FetchOffsets(ctx, "rewind-processor")
+	offs, err := e.adm.FetchOffsets(ctx, processor.DefaultGroup)
 	if err == nil {
 		offs.Each(func(o kadm.OffsetResponse) { done += o.At })
 	}

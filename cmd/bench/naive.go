@@ -16,6 +16,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -55,7 +56,7 @@ func runNaive() error {
 	seen := map[string]bool{} // tenant/stream/command id
 	sess, err := kgo.NewGroupTransactSession(
 		kgo.SeedBrokers(*naiveBrokers),
-		kgo.ConsumerGroup("rewind-processor"),
+		kgo.ConsumerGroup(processor.DefaultGroup),
 		kgo.ConsumeTopics(topics.Commands),
 		kgo.TransactionalID("rewind-naive"),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),

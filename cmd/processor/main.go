@@ -22,7 +22,7 @@ func main() { cli.ServiceMain("processor", run) }
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("processor", flag.ContinueOnError)
 	kafka := kafkaconf.Register(fs) // -brokers, -kafka-tls…, -kafka-sasl…
-	group := fs.String("group", "rewind-processor", "consumer group")
+	group := fs.String("group", processor.DefaultGroup, "consumer group")
 	instance := fs.String("instance-id", hostname(), "stable instance id: static member id and transactional id suffix")
 	dataDir := fs.String("data-dir", "data/processor", "Pebble state directory")
 	httpAddr := fs.String("http", "127.0.0.1:8081", "address of /metrics, /healthz and /readyz")
