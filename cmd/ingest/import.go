@@ -53,12 +53,12 @@ func runImport(ctx context.Context, args []string) error {
 	}
 	start := time.Now()
 	progress := func(int) {}
-	if isTerminal(os.Stderr) {
+	if cli.IsTerminal(os.Stderr) {
 		progress = func(done int) { fmt.Fprint(os.Stderr, "\r"+bar(done, total, time.Since(start))) }
 	}
 	c := &apiclient.Client{Ingest: strings.TrimSuffix(*url, "/"), Token: *token, HTTP: client}
 	sum, err := c.Import(ctx, bufio.NewReader(in), *chunk, progress)
-	if isTerminal(os.Stderr) {
+	if cli.IsTerminal(os.Stderr) {
 		fmt.Fprintln(os.Stderr)
 	}
 	fmt.Printf("%s in %s\n", sum, time.Since(start).Round(time.Millisecond))
@@ -81,9 +81,4 @@ func bar(done, total int, took time.Duration) string {
 	filled := min(width, done*width/total)
 	return fmt.Sprintf("[%s%s] %3d%% %d/%d (%.0f/s)", strings.Repeat("#", filled), strings.Repeat("-", width-filled),
 		done*100/total, done, total, rate)
-}
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

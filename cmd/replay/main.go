@@ -85,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	cfg := replay.Config{ClientOpts: kafkaconf.ClientOpts(opts, log, nil, ""), Kind: schedule.Kind, Tenant: *tenant,
 		Commands: *commands, Examples: *examples, Parallel: *parallel}
-	if isTerminal(stderr) {
+	if cli.IsTerminal(stderr) {
 		start := time.Now()
 		cfg.Progress = func(p replay.Progress) {
 			rate := float64(p.Records) / max(time.Since(start).Seconds(), 0.001)
@@ -128,15 +128,4 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return f.Close()
-}
-
-// isTerminal reports whether w is a terminal: progress is drawn there, and
-// kept out of logs and pipes.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -105,4 +106,15 @@ func RegisterMemoryLimit(fs *flag.FlagSet, def int, usage string) (apply func())
 			debug.SetMemoryLimit(int64(*mib) << 20)
 		}
 	}
+}
+
+// IsTerminal reports whether w is a terminal: a command draws progress
+// there, and keeps it out of logs and pipes.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
