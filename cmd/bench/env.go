@@ -148,6 +148,25 @@ func (e *env) committed(ctx context.Context) (done, end int64) {
 	return done, end
 }
 
+// checkIn is a probe command: a check-in on a stream of its own, named id.
+func checkIn(id string) *kgo.Record {
+	m := aggregate.Meta{ID: id, Tenant: "bench", Stream: id, Initiator: "bench", Time: time.Now()}
+	return topics.CommandRecord("CheckIn", m, []byte(`{"channel":"desk","visitorId":"v"}`))
+}
+
+// untilCommitted polls every 5 ms until the group's committed offsets sum
+// to want, and returns the time since start; an error once limit has
+// passed since start.
+func (e *env) untilCommitted(ctx context.Context, want int64, start time.Time, limit time.Duration) (time.Duration, error) {
+	for time.Since(start) < limit {
+		if done, _ := e.committed(ctx); done >= want {
+			return time.Since(start), nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("the group did not commit %d offsets within %s", want, limit)
+}
+
 // errUntimed is drain's answer for a backlog that drained between two of
 // its polls: with no interval to time, any rate would be made up.
 var errUntimed = errors.New("too small to time; raise it")

@@ -19,7 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/kafkaconf"
 	"github.com/rewind/rewind/topics"
@@ -251,8 +250,7 @@ func (e *env) failover(ctx context.Context) (time.Duration, error) {
 				return
 			case <-time.After(2 * time.Millisecond):
 			}
-			m := aggregate.Meta{ID: fmt.Sprint("fo-", i), Tenant: "bench", Stream: fmt.Sprint("fo-", i), Initiator: "bench", Time: time.Now()}
-			e.cl.Produce(ctx, topics.CommandRecord("CheckIn", m, []byte(`{"channel":"desk","visitorId":"v"}`)), nil)
+			e.cl.Produce(ctx, checkIn(fmt.Sprint("fo-", i)), nil)
 		}
 	}()
 	time.Sleep(time.Second)
@@ -260,11 +258,5 @@ func (e *env) failover(ctx context.Context) (time.Duration, error) {
 	killed := time.Now()
 	before, _ := e.committed(ctx)
 	e.startProcessor()
-	for time.Since(killed) < time.Minute {
-		if done, _ := e.committed(ctx); done > before {
-			return time.Since(killed), nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return 0, fmt.Errorf("no commit within a minute of the restart")
+	return e.untilCommitted(ctx, before+1, killed, time.Minute)
 }

@@ -216,8 +216,7 @@ func restoreHistory(dir string, schedules, k int, recent bool, base restoreResul
 func (e *env) timeToCommit(ctx context.Context, id string) (time.Duration, error) {
 	os.RemoveAll(filepath.Join(e.dir, "processor"))
 	before, _ := e.committed(ctx)
-	m := aggregate.Meta{ID: "probe-" + id, Tenant: "bench", Stream: "probe-" + id, Initiator: "bench", Time: time.Now()}
-	if err := e.cl.ProduceSync(ctx, topics.CommandRecord("CheckIn", m, []byte(`{"channel":"desk","visitorId":"v"}`))).FirstErr(); err != nil {
+	if err := e.cl.ProduceSync(ctx, checkIn("probe-"+id)).FirstErr(); err != nil {
 		return 0, err
 	}
 	start := time.Now()
@@ -225,13 +224,7 @@ func (e *env) timeToCommit(ctx context.Context, id string) (time.Duration, error
 	if *profile != "" && *phase == id {
 		go e.cpuProfile(*profile)
 	}
-	for time.Since(start) < 10*time.Minute {
-		if done, _ := e.committed(ctx); done > before {
-			return time.Since(start), nil
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return 0, errors.New("no commit within 10 minutes of the start")
+	return e.untilCommitted(ctx, before+1, start, 10*time.Minute)
 }
 
 // bumped is the Schedule kind under the next logic version.
@@ -245,8 +238,7 @@ func (bumped) LogicVersion() int { return schedule.LogicVersion + 1 }
 func (e *env) timeToCommitBumped(ctx context.Context) (time.Duration, error) {
 	dir := filepath.Join(e.dir, "bumped")
 	before, _ := e.committed(ctx)
-	m := aggregate.Meta{ID: "probe-bumped", Tenant: "bench", Stream: "probe-bumped", Initiator: "bench", Time: time.Now()}
-	if err := e.cl.ProduceSync(ctx, topics.CommandRecord("CheckIn", m, []byte(`{"channel":"desk","visitorId":"v"}`))).FirstErr(); err != nil {
+	if err := e.cl.ProduceSync(ctx, checkIn("probe-bumped")).FirstErr(); err != nil {
 		return 0, err
 	}
 	start := time.Now()
@@ -259,13 +251,7 @@ func (e *env) timeToCommitBumped(ctx context.Context) (time.Duration, error) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(runCtx) }()
 	defer func() { cancel(); <-done }()
-	for time.Since(start) < 10*time.Minute {
-		if done, _ := e.committed(ctx); done > before {
-			return time.Since(start), nil
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return 0, errors.New("no commit within 10 minutes of the start")
+	return e.untilCommitted(ctx, before+1, start, 10*time.Minute)
 }
 
 // preview runs bin/replay against the history and returns its report.
@@ -313,19 +299,16 @@ func (e *env) takeover(ctx context.Context) (time.Duration, error) {
 	// survivor serves every partition.
 	before, _ := e.committed(ctx)
 	for i := range 120 {
-		m := aggregate.Meta{ID: "to-" + strconv.Itoa(i), Tenant: "bench", Stream: "to-" + strconv.Itoa(i), Initiator: "bench", Time: time.Now()}
-		e.cl.Produce(ctx, topics.CommandRecord("CheckIn", m, []byte(`{"channel":"desk","visitorId":"v"}`)), nil)
+		e.cl.Produce(ctx, checkIn("to-"+strconv.Itoa(i)), nil)
 	}
 	if err := e.cl.Flush(ctx); err != nil {
 		return 0, err
 	}
-	for time.Since(killed) < time.Minute {
-		if done, _ := e.committed(ctx); done >= before+120 {
-			return time.Since(killed), nil
-		}
-		time.Sleep(5 * time.Millisecond)
+	took, err := e.untilCommitted(ctx, before+120, killed, time.Minute)
+	if err != nil {
+		return 0, fmt.Errorf("the survivor did not take over: %w", err)
 	}
-	return 0, errors.New("the survivor did not take over within a minute")
+	return took, nil
 }
 
 // restoreSeconds is the longest restore of a partition from source by the
