@@ -339,31 +339,11 @@ func TestKafkaDownAndBack(t *testing.T) {
 // outcome, so a command sent through one is found through the other.
 func TestTwoInstances(t *testing.T) {
 	e := setup(t)
-	brokers := e.brokers
-	w, err := ingest.NewWaiter(context.Background(), []kgo.Opt{kgo.SeedBrokers(brokers)}, 1000, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = w.Run(ctx) }()
-	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: w, Tokens: e.tokens, Kind: schedule.Kind})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	srv.Routes(mux)
-	second := httptest.NewServer(mux)
-	defer second.Close()
+	url, w, _ := instance(t, e, 1000)
 	if !testkit.Eventually(time.Minute, func() bool { return w.Ready() && w.Loaded() }) {
 		t.Fatal("the second waiter is not ready in a minute")
 	}
-	other := &env{url: second.URL}
+	other := &env{url: url}
 	if r := other.do(t, "POST", "/v1/schedules/two/commands/Reserve", tokenA, reserve, "Idempotency-Key", "via-2"); r.status != 200 {
 		t.Fatalf("via the second instance: %d %v", r.status, r.body)
 	}
