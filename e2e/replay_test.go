@@ -63,9 +63,7 @@ func TestReplaySeedStory(t *testing.T) {
 	var recs []*kgo.Record
 	recs = append(recs, testkit.Interleave("clinic-1", 100, at)...)
 	for i := range 20 {
-		for _, c := range testkit.PhotoVisit("clinic-1", fmt.Sprintf("photo-%02d", i), at) {
-			recs = append(recs, c.Record())
-		}
+		recs = append(recs, candidate.PhotoVisit("clinic-1", fmt.Sprintf("photo-%02d", i), at)...)
 	}
 	testkit.Send(t, testkit.Producer(t, kafka), recs)
 	testkit.WaitResults(t, kafka, len(recs), 2*time.Minute, func() {})

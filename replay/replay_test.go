@@ -13,28 +13,29 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/candidate"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/replay"
 )
 
 const partitions = 4
 
-// candidate is the deployed Schedule domain with one deliberate change,
+// candidateKind is the deployed Schedule domain with one deliberate change,
 // as a team's candidate build would have.
-type candidate struct {
+type candidateKind struct {
 	aggregate.Kind
 	apply   func(k aggregate.Kind, s any, env *aggregate.Envelope) any
 	execute func(name string) error
 }
 
-func (c candidate) Apply(s any, env *aggregate.Envelope) any {
+func (c candidateKind) Apply(s any, env *aggregate.Envelope) any {
 	if c.apply != nil {
 		return c.apply(c.Kind, s, env)
 	}
 	return c.Kind.Apply(s, env)
 }
 
-func (c candidate) Execute(s any, v uint64, name string, cmd aggregate.Command, m aggregate.Meta) (any, []aggregate.Envelope, error) {
+func (c candidateKind) Execute(s any, v uint64, name string, cmd aggregate.Command, m aggregate.Meta) (any, []aggregate.Envelope, error) {
 	if c.execute != nil {
 		if err := c.execute(name); err != nil {
 			return s, nil, err
@@ -52,14 +53,10 @@ func history(t *testing.T) string {
 	at := time.Now().Add(-time.Hour)
 	recs := testkit.Interleave("clinic-1", 200, at)
 	for i := range 30 {
-		for _, c := range testkit.PhotoVisit("clinic-1", fmt.Sprintf("photo-%02d", i), at) {
-			recs = append(recs, c.Record())
-		}
+		recs = append(recs, candidate.PhotoVisit("clinic-1", fmt.Sprintf("photo-%02d", i), at)...)
 	}
 	for i := range 20 {
-		for _, c := range testkit.PhotoVisit("clinic-2", fmt.Sprintf("photo-%02d", i), at) {
-			recs = append(recs, c.Record())
-		}
+		recs = append(recs, candidate.PhotoVisit("clinic-2", fmt.Sprintf("photo-%02d", i), at)...)
 	}
 	// A retry: decided once, so the decision replay skips it.
 	recs = append(recs, testkit.Visit("clinic-1", "s000000", at)[0].Record())
@@ -112,7 +109,7 @@ func TestReplay(t *testing.T) {
 	})
 
 	t.Run("handler bug", func(t *testing.T) {
-		bug := candidate{Kind: schedule.Kind, apply: func(k aggregate.Kind, s any, env *aggregate.Envelope) any {
+		bug := candidateKind{Kind: schedule.Kind, apply: func(k aggregate.Kind, s any, env *aggregate.Envelope) any {
 			if p, ok := env.Data.(schedule.PhotosTaken); ok {
 				p.Count *= 10 // the bug: multiplied where it should have added
 				e := *env
@@ -145,7 +142,7 @@ func TestReplay(t *testing.T) {
 	})
 
 	t.Run("rule change", func(t *testing.T) {
-		strict := candidate{Kind: schedule.Kind, execute: func(name string) error {
+		strict := candidateKind{Kind: schedule.Kind, execute: func(name string) error {
 			switch name {
 			case "StartConsultation":
 				return aggregate.Reject("counselor_unavailable", "no counselor today")
@@ -174,7 +171,7 @@ func TestReplay(t *testing.T) {
 	})
 
 	t.Run("panicking handler", func(t *testing.T) {
-		boom := candidate{Kind: schedule.Kind, apply: func(k aggregate.Kind, s any, env *aggregate.Envelope) any {
+		boom := candidateKind{Kind: schedule.Kind, apply: func(k aggregate.Kind, s any, env *aggregate.Envelope) any {
 			if env.Type == "CheckedOut" && strings.HasPrefix(env.Stream, "photo-0") {
 				panic("boom")
 			}

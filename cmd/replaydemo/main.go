@@ -235,11 +235,7 @@ func (d *demo) sendVisits(n int) (int, error) {
 	for i := range n {
 		t := at.Add(time.Duration(i) * time.Second)
 		if i%10 == 0 {
-			s := fmt.Sprintf("photo-%03d", i/10)
-			cmd(s, s+"-1", "CheckIn", `{"channel":"desk","visitorId":"p-`+s+`"}`, t)
-			cmd(s, s+"-2", "TakePhotos", `{"kind":"before","count":3}`, t.Add(time.Minute))
-			cmd(s, s+"-3", "TakePhotos", `{"kind":"after","count":2}`, t.Add(2*time.Minute))
-			cmd(s, s+"-4", "CheckOut", `{}`, t.Add(3*time.Minute))
+			recs = append(recs, candidate.PhotoVisit(devstack.Tenant, fmt.Sprintf("photo-%03d", i/10), t)...)
 			continue
 		}
 		s := fmt.Sprintf("visit-%03d", i)

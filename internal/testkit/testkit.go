@@ -143,23 +143,6 @@ func Visit(tenant, stream string, at time.Time) []Cmd {
 	return out
 }
 
-// PhotoVisit returns the commands of a walk-in with two photo sessions
-// (3 before, 2 after) and a check-out, ids prefixed by the stream.
-func PhotoVisit(tenant, stream string, at time.Time) []Cmd {
-	steps := [][2]string{
-		{"CheckIn", `{"channel":"desk","visitorId":"p-` + stream + `"}`},
-		{"TakePhotos", `{"kind":"before","count":3}`},
-		{"TakePhotos", `{"kind":"after","count":2}`},
-		{"CheckOut", `{}`},
-	}
-	out := make([]Cmd, len(steps))
-	for i, s := range steps {
-		out[i] = Cmd{Tenant: tenant, Stream: stream, Type: s[0], Data: s[1], ID: fmt.Sprintf("%s-%d", stream, i),
-			Time: at.Add(time.Duration(i) * time.Minute)}
-	}
-	return out
-}
-
 // Interleave sends the visits of n streams, round-robin by step, so each
 // batch mixes many streams while each stream keeps its order.
 func Interleave(tenant string, n int, at time.Time) []*kgo.Record {
