@@ -101,7 +101,7 @@ func TestReplaySeedStory(t *testing.T) {
 
 	// 4. Roll the fix out. The processor: the new build folds the events
 	// again (its logic version is newer) and rewrites the state topic.
-	testkit.Stop(t, oldProc, syscall.SIGTERM, 30*time.Second)
+	testkit.StopCleanly(t, oldProc, syscall.SIGTERM, 30*time.Second)
 	testkit.Start(t, "processor", log, procArgs...)
 	waitReady(t, procHTTP)
 	testkit.WaitStateComplete(t, kafka, schedule.LogicVersion, 2*time.Minute)
@@ -202,7 +202,7 @@ func (q *queryReplica) start(bin, kafka, tokens, log string) {
 }
 
 func (q *queryReplica) stop() {
-	testkit.Stop(q.t, q.p, syscall.SIGTERM, 30*time.Second)
+	testkit.StopCleanly(q.t, q.p, syscall.SIGTERM, 30*time.Second)
 }
 
 // photoCounts reads photo-00's photo counts; nil for 503 rebuilding. Any

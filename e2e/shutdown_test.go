@@ -130,7 +130,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	if !shared {
 		t.Fatalf("partitions owned: p0 %v, p1 %v; want them shared", a, b)
 	}
-	took := testkit.Stop(t, s.procs[0], syscall.SIGTERM, 30*time.Second)
+	took := testkit.StopCleanly(t, s.procs[0], syscall.SIGTERM, 30*time.Second)
 	t.Logf("processor p0 stopped %s after SIGTERM", took.Round(time.Millisecond))
 	// It left the group on its way out: p1 owns every partition well
 	// before p0's session (10 s) could have timed out.
@@ -144,7 +144,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	if !testkit.Eventually(30*time.Second, func() bool { return answered.Load() >= alone+20 }) {
 		t.Fatalf("%d HTTP commands answered by p1 alone in 30s", answered.Load()-alone)
 	}
-	took = testkit.Stop(t, s.ingest, syscall.SIGTERM, 45*time.Second)
+	took = testkit.StopCleanly(t, s.ingest, syscall.SIGTERM, 45*time.Second)
 	t.Logf("ingest stopped %s after SIGTERM (%d HTTP commands answered)", took.Round(time.Millisecond), answered.Load())
 	close(stopClients)
 	wg.Wait()
@@ -161,7 +161,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	// The remaining processor handles everything, p0's partitions too.
 	n := commandCount(t, s.kafka)
 	testkit.WaitResults(t, s.kafka, int(n), 2*time.Minute, nil)
-	testkit.Stop(t, s.procs[1], syscall.SIGTERM, 30*time.Second)
+	testkit.StopCleanly(t, s.procs[1], syscall.SIGTERM, 30*time.Second)
 	log := testkit.ReadAll(t, s.kafka)
 	testkit.Invariants(t, log)
 	if len(log.Commands) < len(recs)+int(answered.Load()) {

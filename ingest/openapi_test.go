@@ -88,8 +88,8 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			t.Errorf("documented route %q has no handler or was never exercised", route)
 		}
 	}
-	if api.CodeIdempotencyKeyReused != processor.CodeIdempotencyKeyReused {
-		t.Errorf("ingest answers %q with 422, the processor rejects with %q", api.CodeIdempotencyKeyReused, processor.CodeIdempotencyKeyReused)
+	if api.CodeIdempotencyKeyReused != topics.CodeIdempotencyKeyReused {
+		t.Errorf("ingest answers %q with 422, the processor rejects with %q", api.CodeIdempotencyKeyReused, topics.CodeIdempotencyKeyReused)
 	}
 	for _, code := range []string{api.CodeUnauthorized, api.CodeForbidden, api.CodeTooLarge,
 		api.CodeBadParameter, api.CodeKafkaUnavailable, api.CodeUnknownCommand,

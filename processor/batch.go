@@ -22,10 +22,6 @@ const CodeInternal = "internal_error"
 // CodeEncodeFailed rejects a command whose events could not be encoded.
 const CodeEncodeFailed = "encode_failed"
 
-// CodeIdempotencyKeyReused rejects a command whose id the stream
-// remembers for another request (topics.CodeIdempotencyKeyReused).
-const CodeIdempotencyKeyReused = topics.CodeIdempotencyKeyReused
-
 // batch is one transaction's work: the overlay of stream states and
 // remembered commands it changed, and the offsets it produced at.
 type batch struct {
@@ -92,7 +88,7 @@ func (b *batch) handle(rec *kgo.Record) (err error) {
 	fp := cmd.Fingerprint()
 	first, reused := b.firstOutcome(st, cmd.Meta.ID, fp, cmd.Meta.Time)
 	if reused {
-		setRejection(res, aggregate.Reject(CodeIdempotencyKeyReused,
+		setRejection(res, aggregate.Reject(topics.CodeIdempotencyKeyReused,
 			"command id %q was used for another request on this schedule; send a new id for a new command", cmd.Meta.ID))
 		return b.finish(rec, cmd, res, nil, nil)
 	}

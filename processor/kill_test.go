@@ -21,8 +21,8 @@ import (
 // TestKillProcesses runs devkafka and the processor as OS processes, sends
 // load, and SIGKILLs the processor again and again in the middle of its
 // work (sometimes deleting its data dir, forcing a cold restore; once
-// stopping it with SIGTERM instead), and stops devkafka once (SIGTERM,
-// see where), restarting each on its data dir. The invariants must hold
+// stopping it with SIGTERM instead), and stops devkafka once (SIGTERM;
+// why not SIGKILL is said at i == 4), restarting each on its data dir. The invariants must hold
 // from the topics, and the final Pebble state must equal the fold of the
 // events. With two members in the process, each has a transaction of its
 // own in flight when the process dies.
@@ -58,7 +58,7 @@ func testKillProcesses(t *testing.T, members int) {
 		time.Sleep(time.Duration(150+r.IntN(200)) * time.Millisecond)
 		if i == 6 {
 			// A graceful stop under load: the batch in flight finishes.
-			testkit.Stop(t, proc, syscall.SIGTERM, 30*time.Second)
+			testkit.StopCleanly(t, proc, syscall.SIGTERM, 30*time.Second)
 		}
 		proc.Kill()
 		if i%3 == 2 {
@@ -72,7 +72,7 @@ func testKillProcesses(t *testing.T, members int) {
 			// whose offsets it then commits (docs/operations.md, the
 			// development broker). TestRestoreAfterBrokerCrashInTransaction
 			// covers SIGKILL.
-			testkit.Stop(t, kafka, syscall.SIGTERM, 30*time.Second)
+			testkit.StopCleanly(t, kafka, syscall.SIGTERM, 30*time.Second)
 			kafka = startKafka()
 		}
 		proc = startProc()
@@ -81,7 +81,7 @@ func testKillProcesses(t *testing.T, members int) {
 		t.Fatalf("producing the load: %v", err)
 	}
 	testkit.WaitResults(t, kafkaAddr, len(recs), 3*time.Minute, nil)
-	testkit.Stop(t, proc, syscall.SIGTERM, 30*time.Second)
+	testkit.StopCleanly(t, proc, syscall.SIGTERM, 30*time.Second)
 	log := testkit.ReadAll(t, kafkaAddr)
 	testkit.Invariants(t, log)
 	if len(log.Events) != 1500*7 {

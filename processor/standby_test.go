@@ -107,7 +107,7 @@ func testStandbyTakeover(t *testing.T, members int) {
 		t.Errorf("the takeover restored %v partitions from a state topic tail, want %d", tails, testPartitions/2)
 	}
 
-	testkit.Stop(t, p2, syscall.SIGTERM, 30*time.Second)
+	testkit.StopCleanly(t, p2, syscall.SIGTERM, 30*time.Second)
 	log := testkit.ReadAll(t, kafkaAddr)
 	testkit.Invariants(t, log)
 	if want := len(recs)/8*7 + len(more); len(log.Events) != want {

@@ -150,10 +150,10 @@ func (m *model) meta(r pebble.Reader) (meta, error) {
 
 func (m *model) checkpoint(p int32) (int64, error) {
 	next, err := state.GetOffset(m.db, prefixCheckpoint, p)
-	if err != nil {
+	if errors.Is(err, state.ErrCorrupt) {
 		return 0, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
-	return next, nil
+	return next, err
 }
 
 func (m *model) head(r pebble.Reader, tenant, stream string) (head, bool, error) {

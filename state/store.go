@@ -156,11 +156,11 @@ func SetOffset(w pebble.Writer, prefix byte, p int32, next int64) error {
 }
 
 // GetOffset reads partition p's offset under prefix: 0 (the start) when
-// none is stored, an error when the value is not 8 bytes.
+// none is stored, ErrCorrupt when the value is not 8 bytes.
 func GetOffset(r pebble.Reader, prefix byte, p int32) (next int64, err error) {
 	_, err = Get(r, OffsetKey(prefix, p), func(v []byte) error {
 		if len(v) != 8 {
-			return fmt.Errorf("state: offset of partition %d is %d bytes, not 8", p, len(v))
+			return fmt.Errorf("%w: offset of partition %d is %d bytes, not 8", ErrCorrupt, p, len(v))
 		}
 		next = int64(binary.BigEndian.Uint64(v))
 		return nil

@@ -111,15 +111,17 @@ func LastStable(ctx context.Context, adm *kadm.Client, topic string) (kadm.Liste
 // AwaitLastStable is LastStable once topic exists. The processor creates
 // the topics; a service started beside it (make run, docker compose)
 // waits for them instead of failing. It tries each second, telling
-// waiting of each failure (for a log line), until ctx ends; then the
-// error holds ctx's and the last listing's.
+// waiting (if not nil) of each failure, for a log line, until ctx ends;
+// then the error holds ctx's and the last listing's.
 func AwaitLastStable(ctx context.Context, adm *kadm.Client, topic string, waiting func(error)) (kadm.ListedOffsets, error) {
 	for {
 		listed, err := LastStable(ctx, adm, topic)
 		if err == nil {
 			return listed, nil
 		}
-		waiting(err)
+		if waiting != nil {
+			waiting(err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, errors.Join(ctx.Err(), err)

@@ -274,22 +274,25 @@ func TestAwaitLastStable(t *testing.T) {
 	}
 
 	tries := make(chan error, 100)
-	done := make(chan kadm.ListedOffsets)
+	type answer struct {
+		listed kadm.ListedOffsets
+		err    error
+	}
+	// Buffered, and the wait ends with the test: a failure before the
+	// answer is read leaves no goroutine behind.
+	done := make(chan answer, 1)
 	go func() {
-		listed, err := topics.AwaitLastStable(context.Background(), adm, topics.Results, func(err error) { tries <- err })
-		if err != nil {
-			t.Error(err)
-		}
-		done <- listed
+		listed, err := topics.AwaitLastStable(t.Context(), adm, topics.Results, func(err error) { tries <- err })
+		done <- answer{listed, err}
 	}()
 	<-tries // it is waiting
 	if _, err := topics.Ensure(context.Background(), cl, 3, -1); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case listed := <-done:
-		if n := len(listed[topics.Results]); n != 3 {
-			t.Fatalf("%d partitions listed, want 3", n)
+	case a := <-done:
+		if n := len(a.listed[topics.Results]); a.err != nil || n != 3 {
+			t.Fatalf("%d partitions listed (%v), want 3", n, a.err)
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("still waiting a minute after the topic was created")

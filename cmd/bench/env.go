@@ -158,7 +158,7 @@ func checkIn(id string) *kgo.Record {
 // to want, and returns the time since start; an error once limit has
 // passed since start.
 func (e *env) untilCommitted(ctx context.Context, want int64, start time.Time, limit time.Duration) (time.Duration, error) {
-	for time.Since(start) < limit {
+	for time.Since(start) < limit && ctx.Err() == nil {
 		if done, _ := e.committed(ctx); done >= want {
 			return time.Since(start), nil
 		}

@@ -108,7 +108,7 @@ func TestMakeRunExternalKafka(t *testing.T) {
 
 func stop(t *testing.T, p *testkit.Process) {
 	t.Helper()
-	testkit.Stop(t, p, syscall.SIGINT, 60*time.Second)
+	testkit.StopCleanly(t, p, syscall.SIGINT, 60*time.Second)
 }
 
 // pastedCommands joins the banner's curl lines (with their continuations).

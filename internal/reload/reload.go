@@ -91,6 +91,9 @@ type Value[T any] struct {
 // parse does. Errors start with name ("tokens", "reload"); they never
 // hold a file's content.
 func Open[T any](name string, parse func() (T, error), paths ...string) (*Value[T], error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%s: no file to watch", name)
+	}
 	v := &Value[T]{name: name, paths: paths, parse: parse}
 	if _, err := v.Reload(true); err != nil {
 		return nil, err
@@ -126,8 +129,8 @@ func (v *Value[T]) Reload(force bool) (bool, error) {
 func (v *Value[T]) Load() *T { return v.cur.Load() }
 
 // KeyPair is a certificate and its private key, read from two PEM files
-// and re-read when either changes. Load is the current pair.
-type KeyPair struct{ *Value[tls.Certificate] }
+// and re-read when either changes.
+type KeyPair struct{ pair *Value[tls.Certificate] }
 
 // LoadKeyPair reads a key pair; it fails when the files are unreadable or
 // do not match.
@@ -151,9 +154,16 @@ func LoadKeyPair(certFile, keyFile string) (*KeyPair, error) {
 	return &KeyPair{v}, nil
 }
 
+// Reload re-reads the pair when either file changed (or when force is
+// set). On error the previous pair stays.
+func (k *KeyPair) Reload(force bool) (bool, error) { return k.pair.Reload(force) }
+
+// Certificate is the current pair.
+func (k *KeyPair) Certificate() *tls.Certificate { return k.pair.Load() }
+
 // GetCertificate serves the current pair (tls.Config.GetCertificate).
 func (k *KeyPair) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	return k.Load(), nil
+	return k.pair.Load(), nil
 }
 
 // GetClientCertificate re-reads the pair if it changed and presents it
@@ -163,5 +173,5 @@ func (k *KeyPair) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certif
 	// On a failed re-read the previous pair is presented; the broker
 	// decides whether it still holds.
 	_, _ = k.Reload(false)
-	return k.Load(), nil
+	return k.pair.Load(), nil
 }

@@ -16,7 +16,7 @@ import (
 
 func serialOf(t *testing.T, k *reload.KeyPair) int64 {
 	t.Helper()
-	c, err := x509.ParseCertificate(k.Load().Certificate[0])
+	c, err := x509.ParseCertificate(k.Certificate().Certificate[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestKeyPairRotation(t *testing.T) {
 	// Through the client hook too: it re-reads on each handshake.
 	_, _, third := ca.Issue(t, "server", true)
 	c, err := k.GetClientCertificate(nil)
-	if err != nil || c != k.Load() || serialOf(t, k) != third {
+	if err != nil || c != k.Certificate() || serialOf(t, k) != third {
 		t.Fatalf("client hook did not present the rotated pair: %v", err)
 	}
 	if err := os.WriteFile(certFile, []byte("not a certificate"), 0o600); err != nil {

@@ -12,12 +12,11 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/rewind/rewind/internal/testkit"
 )
 
 // CA is a certificate authority made for one test: it issues server
@@ -109,8 +108,16 @@ func (ca *CA) ClientTLS() *tls.Config {
 	return &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}
 }
 
-// writePEM replaces path through a rename, as a rotation does.
+// writePEM replaces path through a rename, as a rotation does, so a
+// reader never sees half a file. (testkit.WriteFile does the same; this
+// package stays a leaf, free of testkit's processor and broker.)
 func writePEM(t testing.TB, path, typ string, der []byte) {
 	t.Helper()
-	testkit.WriteFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})))
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -103,10 +103,10 @@ func Start(t testing.TB, name, logFile string, args ...string) *Process {
 	return p
 }
 
-// Stop sends sig (SIGTERM, or SIGINT as Ctrl-C does) and requires a
+// StopCleanly sends sig (SIGTERM, or SIGINT as Ctrl-C does) and requires a
 // clean exit within within: a graceful stop that hangs, or ends with an
 // error, is a failure. It returns how long the stop took.
-func Stop(t testing.TB, p *Process, sig os.Signal, within time.Duration) time.Duration {
+func StopCleanly(t testing.TB, p *Process, sig os.Signal, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	p.Signal(sig)
