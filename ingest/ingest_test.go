@@ -267,6 +267,18 @@ func statusCodes(t *testing.T, e *env) {
 	if r := e.do(t, "GET", "/v1/commands/later?wait=soon", tokenA, ""); r.status != 400 || r.body["code"] != "bad_parameter" {
 		t.Fatalf("GET with a bad wait: %d %v", r.status, r.body)
 	}
+	// A wait over 30 s is refused, as on the query service, not cut
+	// short; a refused POST sends nothing.
+	if r := e.do(t, "GET", "/v1/commands/later?wait=31s", tokenA, ""); r.status != 400 || r.body["code"] != "bad_parameter" {
+		t.Fatalf("GET with a wait over 30s: %d %v", r.status, r.body)
+	}
+	if r := e.do(t, "POST", "/v1/schedules/visit-9/commands/Reserve?wait=1h", tokenA, reserve, "Idempotency-Key", "too-long"); r.status != 400 ||
+		r.body["code"] != "bad_parameter" || !strings.Contains(fmt.Sprint(r.body["detail"]), "30s") {
+		t.Fatalf("POST with a wait over 30s: %d %v", r.status, r.body)
+	}
+	if r := e.do(t, "GET", "/v1/commands/too-long", tokenA, ""); r.status != 404 {
+		t.Fatalf("the refused command was sent: %d %v", r.status, r.body)
+	}
 	if r := e.do(t, "GET", "/v1/commands/never-sent", tokenA, ""); r.status != 404 || r.body["code"] != "unknown_command" {
 		t.Fatalf("GET unknown: %d %v", r.status, r.body)
 	}

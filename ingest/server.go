@@ -39,7 +39,9 @@ type Config struct {
 	// DefaultWait is how long a request waits for its outcome. The
 	// default value is 5s.
 	DefaultWait time.Duration
-	// MaxWait caps ?wait=. The default value is 30s.
+	// MaxWait is the longest ?wait= a request may ask for; a longer one
+	// is answered 400 bad_parameter. The default value is api.MaxWait
+	// (30s).
 	MaxWait time.Duration
 	// ProduceTimeout bounds waiting for Kafka's acknowledgement; past it
 	// the answer is 503. The default value is 10s.
@@ -55,7 +57,7 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	c.DefaultWait = cmp.Or(c.DefaultWait, 5*time.Second)
-	c.MaxWait = cmp.Or(c.MaxWait, 30*time.Second)
+	c.MaxWait = cmp.Or(c.MaxWait, api.MaxWait)
 	c.ProduceTimeout = cmp.Or(c.ProduceTimeout, 10*time.Second)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
@@ -255,11 +257,11 @@ func (s *Server) wait(r *http.Request) (time.Duration, *aggregate.Rejection) {
 	if q == "" {
 		return s.cfg.DefaultWait, nil
 	}
-	d, err := time.ParseDuration(q)
-	if err != nil || d < 0 {
-		return 0, aggregate.Reject(api.CodeBadParameter, "wait must be a duration like 5s")
+	d, err := api.ParseWait(q, s.cfg.MaxWait)
+	if err != nil {
+		return 0, aggregate.Reject(api.CodeBadParameter, "wait %v", err)
 	}
-	return min(d, s.cfg.MaxWait), nil
+	return d, nil
 }
 
 // send produces the command and waits up to wait for its outcome. err is

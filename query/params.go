@@ -99,9 +99,9 @@ func (q *params) duration(name string, def time.Duration) time.Duration {
 	if !q.has(name) {
 		return def
 	}
-	d, err := time.ParseDuration(q.get(name))
-	if err != nil || d < 0 || d > maxWait {
-		q.fail(name, "must be a duration between 0s and "+maxWait.String())
+	d, err := api.ParseWait(q.get(name), api.MaxWait)
+	if err != nil {
+		q.fail(name, err.Error())
 	}
 	return d
 }

@@ -22,7 +22,6 @@ const rebuildRetryAfter = "5"
 // Limits of waits and pages.
 const (
 	defaultWait  = 5 * time.Second
-	maxWait      = 30 * time.Second
 	defaultLimit = 50
 	maxLimit     = 1000
 )

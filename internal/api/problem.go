@@ -2,9 +2,11 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Problem is an RFC 9457 problem document with Rewind's stable code.
@@ -148,3 +150,19 @@ func (l *Waiters) Acquire(w http.ResponseWriter) (release func(), ok bool) {
 
 // Waiting is how many requests hold a slot.
 func (l *Waiters) Waiting() int { return len(l.slots) }
+
+// MaxWait is the longest ?wait= a request may ask for: a waiting request
+// holds a connection and one of the waiters' slots.
+const MaxWait = 30 * time.Second
+
+// ParseWait reads a ?wait= value: a Go duration from 0 to most. Ingest
+// and query read it alike, and a value out of range is an error (a 400),
+// as for every other parameter: cutting it short silently would answer
+// 202 or 503 where the client asked to wait.
+func ParseWait(v string, most time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > most {
+		return 0, fmt.Errorf("must be a duration between 0s and %s, like 5s", most)
+	}
+	return d, nil
+}
