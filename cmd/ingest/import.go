@@ -53,12 +53,13 @@ func runImport(ctx context.Context, args []string) error {
 	}
 	start := time.Now()
 	progress := func(int) {}
-	if cli.IsTerminal(os.Stderr) {
+	tty := cli.IsTerminal(os.Stderr)
+	if tty {
 		progress = func(done int) { fmt.Fprint(os.Stderr, "\r"+bar(done, total, time.Since(start))) }
 	}
 	c := &apiclient.Client{Ingest: strings.TrimSuffix(*url, "/"), Token: *token, HTTP: client}
 	sum, err := c.Import(ctx, bufio.NewReader(in), *chunk, progress)
-	if cli.IsTerminal(os.Stderr) {
+	if tty {
 		fmt.Fprintln(os.Stderr)
 	}
 	fmt.Printf("%s in %s\n", sum, time.Since(start).Round(time.Millisecond))

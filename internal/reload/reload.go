@@ -113,7 +113,7 @@ func (v *Value[T]) Reload(force bool) (bool, error) {
 			return false, fmt.Errorf("%s: %w", v.name, err)
 		}
 	}
-	if !force && slices.Equal(now, v.stamps) && v.cur.Load() != nil {
+	if !force && slices.Equal(now, v.stamps) {
 		return false, nil
 	}
 	x, err := v.parse()
