@@ -37,7 +37,7 @@ type Config struct {
 	// Kind decodes commands before they are produced.
 	Kind aggregate.Kind
 	// DefaultWait is how long a request waits for its outcome. The
-	// default value is 5s.
+	// default value is api.DefaultWait (5s).
 	DefaultWait time.Duration
 	// MaxWait is the longest ?wait= a request may ask for; a longer one
 	// is answered 400 bad_parameter. The default value is api.MaxWait
@@ -56,7 +56,7 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	c.DefaultWait = cmp.Or(c.DefaultWait, 5*time.Second)
+	c.DefaultWait = cmp.Or(c.DefaultWait, api.DefaultWait)
 	c.MaxWait = cmp.Or(c.MaxWait, api.MaxWait)
 	c.ProduceTimeout = cmp.Or(c.ProduceTimeout, 10*time.Second)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))

@@ -19,9 +19,8 @@ import (
 // rebuildRetryAfter is the Retry-After of 503 rebuilding, in seconds.
 const rebuildRetryAfter = "5"
 
-// Limits of waits and pages.
+// Limits of pages (waits: api.DefaultWait, api.MaxWait).
 const (
-	defaultWait  = 5 * time.Second
 	defaultLimit = 50
 	maxLimit     = 1000
 )
@@ -161,7 +160,7 @@ func writeState(w http.ResponseWriter, resp *StateResponse, state json.RawMessag
 // the first bad parameter of q's included, so callers need not check q.
 func (v *View) awaitHead(w http.ResponseWriter, r *http.Request, q *params, tenant, stream string) (h head, snap *pebble.Snapshot, ok bool) {
 	minVersion := q.uint("minVersion", 0)
-	wait := q.duration("wait", defaultWait)
+	wait := q.duration("wait", api.DefaultWait)
 	if !q.ok(w) {
 		return head{}, nil, false
 	}

@@ -35,7 +35,7 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	kafka := kafkaconf.Register(fs) // -brokers, -kafka-tls…, -kafka-sasl…
 	frontFlags := cli.RegisterFront(fs, "127.0.0.1:8080", "address of the API and of /metrics, /healthz, /readyz")
-	wait := fs.Duration("wait", 5*time.Second, "how long a request waits for its outcome by default")
+	wait := fs.Duration("wait", api.DefaultWait, "how long a request waits for its outcome by default")
 	maxWaiting := fs.Int("max-waiting", api.DefaultMaxWaiting, "most requests waiting for outcomes at once; more are answered 503 with Retry-After")
 	dataDir := fs.String("data-dir", "data/ingest", "directory of the outcome history, which GET /v1/commands/{id} answers from (a cache of schedule-results: deleting it reads the topic again); empty keeps it in memory")
 	retention := fs.Duration("outcome-retention", ingest.DefaultHistoryRetention, "how long outcomes are kept: schedule-results' retention.ms")

@@ -151,9 +151,14 @@ func (l *Waiters) Acquire(w http.ResponseWriter) (release func(), ok bool) {
 // Waiting is how many requests hold a slot.
 func (l *Waiters) Waiting() int { return len(l.slots) }
 
-// MaxWait is the longest ?wait= a request may ask for: a waiting request
-// holds a connection and one of the waiters' slots.
-const MaxWait = 30 * time.Second
+// The bounds of ?wait=, alike on ingest and query. DefaultWait is a
+// request's wait without one; MaxWait is the longest a request may ask
+// for: a waiting request holds a connection and one of the waiters'
+// slots.
+const (
+	DefaultWait = 5 * time.Second
+	MaxWait     = 30 * time.Second
+)
 
 // ParseWait reads a ?wait= value: a Go duration from 0 to most. Ingest
 // and query read it alike, and a value out of range is an error (a 400),
