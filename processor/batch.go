@@ -344,6 +344,17 @@ func (b *batch) produceRewrites(rewrites map[int32]string) error {
 	return nil
 }
 
+// answered returns the partitions the batch produced results to.
+func (b *batch) answered() []int32 {
+	var parts []int32
+	for tp := range b.next {
+		if tp.topic == topics.Results {
+			parts = append(parts, tp.part)
+		}
+	}
+	return parts
+}
+
 // persist writes the records and the new checkpoints to Pebble in one
 // batch, for the partitions still owned in the same generation.
 func (b *batch) persist() error {

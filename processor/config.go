@@ -79,8 +79,12 @@ type Config struct {
 	StandbyReplicas int
 	// SessionTimeout of the group member. The default value is 10s.
 	SessionTimeout time.Duration
-	// TransactionTimeout, after which the broker aborts a transaction of a
-	// dead instance. The default value is 30s.
+	// TransactionTimeout is how long a transaction may stay open before
+	// the broker aborts it. A batch, and finishing one on shutdown, must
+	// end within it; it is the second guard behind fencing a lost
+	// owner's transaction (fence.go), the wait when fencing cannot be
+	// done. As in Kafka Streams under exactly-once, the default value is
+	// 10s: a batch of MaxBatch commands takes well under a second.
 	TransactionTimeout time.Duration
 	// Kind is the aggregate type whose commands this processor handles.
 	Kind aggregate.Kind
@@ -135,7 +139,7 @@ func (c *Config) setDefaults() {
 	c.DedupWindow = cmp.Or(c.DedupWindow, 7*24*time.Hour)
 	c.Compression = cmp.Or(c.Compression, "none")
 	c.SessionTimeout = cmp.Or(c.SessionTimeout, 10*time.Second)
-	c.TransactionTimeout = cmp.Or(c.TransactionTimeout, 30*time.Second)
+	c.TransactionTimeout = cmp.Or(c.TransactionTimeout, 10*time.Second)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
@@ -159,6 +163,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StandbyReplicas < 0 {
 		errs = append(errs, errors.New("processor: standby replicas must not be negative"))
+	}
+	if c.TransactionTimeout < time.Second {
+		errs = append(errs, errors.New("processor: the transaction timeout must be at least 1s"))
 	}
 	if c.MaxBatch < 1 {
 		errs = append(errs, errors.New("processor: max batch must be at least 1"))

@@ -38,6 +38,7 @@ func (p *Processor) loop(ctx context.Context, sess *kgo.GroupTransactSession) er
 			}
 		})
 		if fetches.NumRecords() == 0 && !p.parts.rewritePending() {
+			p.tookOver(nil) // nothing waits: every ready partition serves
 			continue
 		}
 		if err := p.handleBatch(ctx, sess, fetches); err != nil {
@@ -90,6 +91,9 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 	if failed == nil {
 		failed = b.produceErr()
 	}
+	if failed == nil && crashpoint != nil {
+		crashpoint()
+	}
 	if failed == nil && p.cfg.hooks.BeforeCommit != nil {
 		if err := p.cfg.hooks.BeforeCommit(); err != nil {
 			return &crashError{err}
@@ -125,6 +129,7 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 		return err
 	}
 	b.count()
+	p.tookOver(b.answered())
 	p.metrics.cacheBytes.Set(float64(p.cache.bytes()))
 	p.metrics.batch.Observe(time.Since(start).Seconds())
 	return nil
@@ -134,3 +139,12 @@ var errNotReady = errors.New("processor: record of a partition still restoring")
 
 // idlePoll bounds a poll of the loop.
 const idlePoll = 200 * time.Millisecond
+
+// tookOver observes the takeover time of the partitions of parts (nil:
+// every ready one) that have not had their first commit since their
+// assignment.
+func (p *Processor) tookOver(parts []int32) {
+	for _, took := range p.parts.takenOver(parts) {
+		p.metrics.takeover.Observe(took.Seconds())
+	}
+}

@@ -2,7 +2,9 @@ package processor
 
 import (
 	"context"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/rewind/rewind/state"
 )
@@ -21,6 +23,9 @@ type ownership struct {
 	// does not yet mirror (after a fold of the events), the last stream
 	// copied to the state topic so far ("" before the first).
 	rewrites map[int32]string
+	// assigned holds when each partition was assigned, until its first
+	// commit (takenOver).
+	assigned map[int32]time.Time
 }
 
 type owned struct {
@@ -29,7 +34,8 @@ type owned struct {
 }
 
 func newOwnership() *ownership {
-	return &ownership{restoring: map[int32]context.CancelFunc{}, ready: map[int32]owned{}, runs: map[int32]chan struct{}{}, rewrites: map[int32]string{}}
+	return &ownership{restoring: map[int32]context.CancelFunc{}, ready: map[int32]owned{}, runs: map[int32]chan struct{}{}, rewrites: map[int32]string{},
+		assigned: map[int32]time.Time{}}
 }
 
 // startRestore marks parts as restoring by the run that closes done, and
@@ -38,7 +44,11 @@ func (o *ownership) startRestore(parts []int32, cancel context.CancelFunc, done 
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var previous []chan struct{}
+	now := time.Now()
 	for _, part := range parts {
+		if _, ok := o.assigned[part]; !ok {
+			o.assigned[part] = now
+		}
 		delete(o.ready, part)
 		o.restoring[part] = cancel
 		if prev, ok := o.runs[part]; ok {
@@ -104,7 +114,27 @@ func (o *ownership) drop(parts []int32) {
 		}
 		delete(o.ready, part)
 		delete(o.rewrites, part)
+		delete(o.assigned, part)
 	}
+}
+
+// takenOver returns, for each ready partition of parts (nil: every ready
+// partition) not yet taken over, the time since its assignment, and
+// marks it taken over.
+func (o *ownership) takenOver(parts []int32) []time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.assigned) == 0 {
+		return nil // the usual case, once per batch
+	}
+	var took []time.Duration
+	for part, at := range o.assigned {
+		if _, ready := o.ready[part]; ready && (parts == nil || slices.Contains(parts, part)) {
+			took = append(took, time.Since(at))
+			delete(o.assigned, part)
+		}
+	}
+	return took
 }
 
 func (o *ownership) cancelAll() {

@@ -105,6 +105,10 @@ func (p *Processor) Ready() bool {
 	}
 }
 
+// heartbeatInterval is the longest interval between two heartbeats of a
+// member (Processor.sessionOpts).
+const heartbeatInterval = 500 * time.Millisecond
+
 // TransactionalID is the transactional id of an instance.
 func TransactionalID(group, instance string) string { return group + "-" + instance }
 
@@ -205,9 +209,12 @@ func (p *Processor) sessionOpts(ctx context.Context, adm *kadm.Client) []kgo.Opt
 		kgo.TransactionTimeout(p.cfg.TransactionTimeout),
 		kgo.SessionTimeout(p.cfg.SessionTimeout),
 		// Kafka's rule: heartbeat at most every third of the session
-		// timeout. franz-go's fixed 3s default loses the membership of a
-		// member with a short session timeout.
-		kgo.HeartbeatInterval(p.cfg.SessionTimeout/3),
+		// timeout; franz-go's fixed 3s default loses the membership of a
+		// member with a short session timeout. Beyond that, a survivor
+		// learns that a lost member's session expired only at its next
+		// heartbeat, so the interval adds to every failover: 500 ms keeps
+		// a takeover within the session timeout plus 1 s.
+		kgo.HeartbeatInterval(min(p.cfg.SessionTimeout/3, heartbeatInterval)),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rewind/rewind/state"
@@ -55,12 +56,18 @@ type restoreStats struct {
 }
 
 func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]state.Checkpoint, error) {
-	adm, err := kadm.NewOptClient(p.clientOpts()...)
+	cl, err := kgo.NewClient(p.clientOpts()...)
 	if err != nil {
 		return nil, err
 	}
-	defer adm.Close()
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
 	start := time.Now()
+	// A previous owner lost with a transaction open would hold every read
+	// below until the broker's transaction timeout: end it first (fence.go).
+	if _, err := stableEnds(ctx, adm, []string{topics.Events, topics.Results, topics.State}, parts, p.endOrphans(cl, parts)); err != nil {
+		return nil, err
+	}
 	cps, sources, err := p.startingPoints(ctx, adm, parts)
 	if err != nil {
 		return nil, err
@@ -178,7 +185,7 @@ func (p *Processor) foldStart(ctx context.Context, adm *kadm.Client, part int32,
 	}
 	// The state records are as of the same stable end as the results:
 	// the partition is ours, and no transaction was open.
-	ends, err := stableEnds(ctx, adm, []string{topics.Results}, []int32{part})
+	ends, err := stableEnds(ctx, adm, []string{topics.Results}, []int32{part}, nil)
 	cp.Results = ends[topicPartition{topics.Results, part}]
 	return cp, err
 }
@@ -200,9 +207,13 @@ func (p *Processor) inGroups(ctx context.Context, parts []int32, restore func(co
 
 // stableEnds waits until no transaction is open on the partitions of the
 // topics (last stable offset = high watermark) and returns those ends.
-// An open transaction belongs to a previous owner that is being fenced or
-// timed out; its outcome must be known before reading.
-func stableEnds(ctx context.Context, adm *kadm.Client, names []string, parts []int32) (map[topicPartition]int64, error) {
+// An open transaction belongs to a previous owner that is ending its
+// batch, being fenced or timed out; its outcome must be known before
+// reading. While one is open, stableEnds calls open, if not nil, at once
+// and then at most once a second: the owner's restore fences a lost
+// owner's transaction there (endOrphans).
+func stableEnds(ctx context.Context, adm *kadm.Client, names []string, parts []int32, open func(context.Context)) (map[topicPartition]int64, error) {
+	var called time.Time
 	for delay := 10 * time.Millisecond; ; delay = min(2*delay, time.Second) {
 		hwm, err := adm.ListEndOffsets(ctx, names...)
 		if err != nil {
@@ -228,6 +239,11 @@ func stableEnds(ctx context.Context, adm *kadm.Client, names []string, parts []i
 		}
 		if stable {
 			return ends, nil
+		}
+		if open != nil && time.Since(called) >= time.Second {
+			open(ctx)
+			called = time.Now()
+			continue // the fence may have ended it: look again at once
 		}
 		select {
 		case <-ctx.Done():

@@ -18,7 +18,7 @@ import (
 // schedule-results into the remembered command ids, each from its
 // checkpoint to a point with no open transaction.
 func (p *Processor) restoreEvents(ctx context.Context, adm *kadm.Client, parts []int32, cps map[int32]state.Checkpoint, stats map[int32]*restoreStats) error {
-	ends, err := stableEnds(ctx, adm, []string{topics.Events, topics.Results}, parts)
+	ends, err := stableEnds(ctx, adm, []string{topics.Events, topics.Results}, parts, nil)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ const (
 // the remembered ids of every stream, from a partition that is whole
 // under one older logic version.
 func (p *Processor) restoreState(ctx context.Context, adm *kadm.Client, parts []int32, cps map[int32]state.Checkpoint, stats map[int32]*restoreStats) (map[int32]stateResult, error) {
-	ends, err := stableEnds(ctx, adm, []string{topics.State}, parts)
+	ends, err := stableEnds(ctx, adm, []string{topics.State}, parts, nil)
 	if err != nil {
 		return nil, err
 	}

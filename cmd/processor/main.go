@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string) error {
 	members := fs.Int("members", 1, "transactional members in this process, each with its own partitions, like Kafka Streams' stream threads: one commits while another decides")
 	standby := fs.Int("standby-replicas", 0, "how many other members keep a warm copy of each partition, so a failover restores only a short tail (kept in other processes; processes-1 guarantees it)")
 	sessionTimeout := fs.Duration("session-timeout", 10*time.Second, "how long the group waits for a silent member before moving its partitions")
+	txnTimeout := fs.Duration("transaction-timeout", 10*time.Second, "after which the broker aborts an open transaction; a batch must end within it")
 	// A backstop for bursts, not the budget: the caches' defaults keep the
 	// heap's normal peak (GOGC=100, twice the live heap) well below it. A
 	// limit under that peak made the GC run back to back, and took half
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string) error {
 	p, err := processor.NewMembers(processor.Config{
 		Brokers: kafka.SeedBrokers(), ClientOpts: kafkaOpts, Group: *group, InstanceID: *instance, DataDir: *dataDir,
 		Partitions: int32(*partitions), MaxBatch: *maxBatch, DedupWindow: *dedup, StateCacheBytes: int64(*stateCache) << 20, BlockCacheBytes: int64(*blockCache) << 20, InMemory: *inMemory, Compression: *compression,
-		StandbyReplicas: *standby, SessionTimeout: *sessionTimeout,
+		StandbyReplicas: *standby, SessionTimeout: *sessionTimeout, TransactionTimeout: *txnTimeout,
 		Kind: schedule.Kind, Logger: log, Registerer: reg,
 	}, *members)
 	if err != nil {
