@@ -13,36 +13,54 @@ import (
 )
 
 var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
+	buildOnce, crashOnce sync.Once
+	binDir, crashBin     string
+	buildErr, crashErr   error
 )
 
 // Binaries builds the commands once per test process and returns their
 // directory.
 func Binaries(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "rewind-bin-")
-		if buildErr != nil {
-			return
-		}
-		root, err := ModuleRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", binDir+"/", "./cmd/...")
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
+	buildOnce.Do(func() { binDir, buildErr = build("rewind-bin-", "./cmd/...") })
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return binDir
+}
+
+// CrashpointProcessor builds the processor binary with the build tag
+// rewind_crashpoints once per test process, and returns its path. On
+// SIGUSR1 it SIGKILLs itself inside an open transaction, on SIGUSR2 it
+// SIGSTOPs itself there (processor/crashpoints_on.go).
+func CrashpointProcessor(t testing.TB) string {
+	t.Helper()
+	crashOnce.Do(func() {
+		dir, err := build("rewind-crashpoints-", "-tags", "rewind_crashpoints", "./cmd/processor")
+		crashBin, crashErr = filepath.Join(dir, "processor"), err
+	})
+	if crashErr != nil {
+		t.Fatal(crashErr)
+	}
+	return crashBin
+}
+
+// build runs go build with args into a new temporary directory.
+func build(prefix string, args ...string) (string, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", err
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", append([]string{"build", "-o", dir + "/"}, args...)...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %v: %v\n%s", args, err, out)
+	}
+	return dir, nil
 }
 
 // ModuleRoot is the nearest directory at or above the working directory

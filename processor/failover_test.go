@@ -1,0 +1,149 @@
+package processor_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/pause"
+	"github.com/rewind/rewind/internal/promsample"
+	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/processor"
+)
+
+// TestLostOwner loses a processor inside an open transaction, twice,
+// under steady load: once killed for good, once frozen as a zombie that
+// wakes after the takeover. The broker's transaction timeout is a minute,
+// so only fencing (fence.go) lets the survivor take the partitions
+// within the session timeout plus 1 s, the standby's promise. The zombie
+// must not commit what it wrote before or after it froze, and every
+// invariant holds.
+func TestLostOwner(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode: builds the binaries and starts devkafka and processor processes")
+	}
+	for _, members := range []int{1, 2} {
+		t.Run(fmt.Sprintf("members=%d", members), func(t *testing.T) { testLostOwner(t, members) })
+	}
+}
+
+func testLostOwner(t *testing.T, members int) {
+	const session = 3 * time.Second
+	base := t.TempDir()
+	kafkaAddr := testkit.FreeAddr(t)
+	logFile := testkit.LogFile(t, base)
+	testkit.StartKafka(t, logFile, kafkaAddr, filepath.Join(base, "kafka"))
+	testkit.Topics(t, kafkaAddr, testPartitions)
+	bin := testkit.CrashpointProcessor(t)
+	startProc := func(name, httpAddr string) *testkit.Process {
+		return testkit.Start(t, bin, logFile, "-brokers", kafkaAddr, "-instance-id", name,
+			"-data-dir", filepath.Join(base, name), "-http", httpAddr, "-partitions", strconv.Itoa(testPartitions),
+			"-standby-replicas", "1", "-session-timeout", session.String(), "-transaction-timeout", "1m",
+			"-members", strconv.Itoa(members), "-max-batch", "50")
+	}
+	http1, http2 := testkit.FreeAddr(t), testkit.FreeAddr(t)
+	p1 := startProc("p1", http1)
+	waitMetric(t, http1, func(m promsample.Samples) bool { return m.Sum("rewind_processor_partitions_owned") == testPartitions })
+	p2 := startProc("p2", http2)
+	balanced := func() {
+		t.Helper()
+		for _, addr := range []string{http1, http2} {
+			waitMetric(t, addr, func(m promsample.Samples) bool {
+				return m.Sum("rewind_processor_partitions_owned") == testPartitions/2 &&
+					m.Count("rewind_processor_standby_lag{") == testPartitions/2 && m.Sum("rewind_processor_standby_lag{") == 0
+			})
+		}
+	}
+	balanced()
+
+	watch, err := pause.Start([]string{kafkaAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	// About 500 commands/s until the end.
+	recs := testkit.Interleave("clinic-1", 2000, time.Now().Add(-time.Hour))
+	sent := testkit.Trickle(testkit.Producer(t, kafkaAddr), recs, 5, 10*time.Millisecond, 3*time.Minute)
+	// takeover waits until the survivor at addr owns every partition and
+	// each has answered since the loss, and checks the longest pause.
+	takeover := func(what, addr string) {
+		t.Helper()
+		waitMetric(t, addr, func(m promsample.Samples) bool { return m.Sum("rewind_processor_partitions_owned") == testPartitions })
+		if !testkit.Eventually(time.Minute, func() bool { return watch.Answered(testPartitions) }) {
+			t.Fatalf("%s: not every partition answered within a minute", what)
+		}
+		part, took := watch.Longest()
+		t.Logf("%s: longest write pause %v, on partition %d (session timeout %v)", what, took.Round(time.Millisecond), part, session)
+		if took > session+time.Second {
+			t.Errorf("%s: a partition paused %v, want at most the session timeout + 1s (%v)", what, took, session+time.Second)
+		}
+		if n := scrape(addr).Sum("rewind_processor_fenced_transactions_total"); n < 1 {
+			t.Errorf("%s: the survivor fenced %v transactions, want at least 1", what, n)
+		}
+		if n := scrape(addr).Sum("rewind_processor_takeover_seconds_count"); n < 1 {
+			t.Errorf("%s: no takeover observed", what)
+		}
+	}
+
+	// 1. p1 is lost for good, SIGKILLed inside an open transaction.
+	time.Sleep(time.Second) // load flowing on every partition
+	watch.Reset()
+	p1.Signal(syscall.SIGUSR1)
+	if _, exited := p1.Wait(10 * time.Second); !exited {
+		t.Fatal("p1 did not kill itself at its next commit")
+	}
+	takeover("p1 killed", http2)
+
+	// 2. p1 comes back (it keeps its disk); then p2 freezes inside an open
+	// transaction, loses its session, and wakes after p1 took over.
+	p1 = startProc("p1", http1)
+	balanced()
+	watch.Reset()
+	p2.Signal(syscall.SIGUSR2)
+	if !testkit.Eventually(10*time.Second, func() bool { return frozen(p2.Pid()) }) {
+		t.Fatal("p2 did not freeze at its next commit")
+	}
+	takeover("p2 frozen", http1)
+	// Woken, the zombie's End fails: it was fenced. franz-go then gives up
+	// (the process exits, for its supervisor to restart) or, where the
+	// broker lets it recover its producer id (kfake does), rejoins as a
+	// new member. Either way nothing of the frozen transaction commits,
+	// which the invariants below check.
+	p2.Signal(syscall.SIGCONT)
+
+	if err := <-sent; err != nil {
+		t.Fatalf("producing the load: %v", err)
+	}
+	testkit.WaitResults(t, kafkaAddr, len(recs), 2*time.Minute, nil)
+	testkit.StopCleanly(t, p1, syscall.SIGTERM, 30*time.Second)
+	if err, exited := p2.Wait(100 * time.Millisecond); exited {
+		t.Logf("the zombie exited: %v", err)
+	} else {
+		testkit.StopCleanly(t, p2, syscall.SIGTERM, 30*time.Second)
+	}
+	log := testkit.ReadAll(t, kafkaAddr)
+	testkit.Invariants(t, log)
+	if want := len(recs) / 8 * 7; len(log.Events) != want {
+		t.Fatalf("want %d events, got %d", want, len(log.Events))
+	}
+	dirs := append(processor.MemberDirs(filepath.Join(base, "p1"), members), processor.MemberDirs(filepath.Join(base, "p2"), members)...)
+	testkit.StoreMatches(t, schedule.Kind, log, dirs...)
+	testkit.StateMatches(t, schedule.Kind, log)
+}
+
+// frozen reports whether the process is stopped (SIGSTOP).
+func frozen(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: comm may hold spaces, the state follows its ")".
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return strings.HasPrefix(rest, "T")
+}
