@@ -87,6 +87,7 @@ fuzz: ## fuzz the command decoder, random command sequences, the token and If-Ma
 
 .PHONY: bench
 bench: build ## print the performance numbers (devkafka as a separate process); BENCH_FLAGS="-only-mix" passes flags
+	$(GO) build -tags rewind_crashpoints -o $(BIN)/crashpoints/ ./cmd/processor
 	$(BIN)/bench -bin $(BIN) $(BENCH_FLAGS)
 
 .PHONY: lint

@@ -126,6 +126,27 @@ func startBroker(dataDir string, stdout io.Writer, extra ...string) (string, *pr
 	return addr, p, nil
 }
 
+// newEnv starts a devkafka of its own in dir (its output to brokerOut,
+// nil discards it; brokerArgs after its flags), a client on it and
+// Rewind's topics. The caller MUST call done, which stops them.
+func newEnv(dir string, brokerOut io.Writer, brokerArgs ...string) (e *env, done func(), err error) {
+	kafka, broker, err := startBroker(filepath.Join(dir, "kafka"), brokerOut, brokerArgs...)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))
+	if err != nil {
+		stop(broker)
+		return nil, nil, err
+	}
+	done = func() { cl.Close(); stop(broker) }
+	if _, err := topics.Ensure(context.Background(), cl, topics.DefaultPartitions, -1); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return &env{dir: dir, kafka: kafka, adm: kadm.NewClient(cl), cl: cl, broker: broker}, done, nil
+}
+
 // childEnv is the environment of a process the bench starts on e's Kafka:
 // without the REWIND_KAFKA_* security settings unless e is secure.
 func (e *env) childEnv() []string {

@@ -1,7 +1,8 @@
 // Command bench measures Rewind on this machine with devkafka as a
 // separate process, and prints the numbers of `make bench`: raw produce
 // rate, the many-schedules case, restores from the state topic and by
-// folding the events, standby takeover, latency at 5k/s and 10k/s,
+// folding the events, standby takeover, losing a processor under load,
+// latency at 5k/s and 10k/s,
 // throughput with 1k and 1M streams, RSS, failover, ingest and the read
 // side. The naive map processor (bench -naive) is the baseline of the
 // many-schedules case, the 1k streams and the latency, in the same run.
@@ -82,6 +83,9 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if *onlyFailover {
+		return failoverCase(dir)
+	}
 	e := &env{dir: dir, kafka: kafkaFlags.Brokers, secure: kafkaFlags.Brokers != ""}
 	if e.kafka == "" {
 		if e.kafka, e.broker, err = startBroker(filepath.Join(dir, "kafka"), nil); err != nil {
@@ -130,6 +134,12 @@ func run() error {
 	}
 	if *onlyRestore {
 		return nil
+	}
+	// Losing a processor under load, with and without standbys.
+	if *failoverKills > 0 && !*onlyHot {
+		if err := failoverCase(dir); err != nil {
+			return err
+		}
 	}
 
 	// Latency on a broker in memory, before the 1k-streams processor

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
@@ -104,25 +103,16 @@ func mixCase(dir string, raw float64) error {
 // from the first commit to the last, and a line on the processor's GC,
 // CPU and memory. A -cpuprofile-phase of the variant's name profiles it.
 func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, error), variant string, naive bool, extra ...string) (rate float64, n int, stats string, err error) {
-	kafka, broker, err := startBroker(filepath.Join(dir, "kafka"), nil)
+	e, done, err := newEnv(dir, nil)
 	if err != nil {
 		return 0, 0, "", err
 	}
-	defer stop(broker)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))
-	if err != nil {
-		return 0, 0, "", err
-	}
-	defer cl.Close()
+	defer done()
 	ctx := context.Background()
-	if _, err := topics.Ensure(ctx, cl, 12, -1); err != nil {
-		return 0, 0, "", err
-	}
-	n, err = produce(ctx, cl)
+	n, err = produce(ctx, e.cl)
 	if err != nil {
 		return 0, 0, "", err
 	}
-	e := &env{dir: dir, kafka: kafka, adm: kadm.NewClient(cl), broker: broker}
 	if naive {
 		e.startNaive()
 	} else {

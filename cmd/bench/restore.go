@@ -90,21 +90,13 @@ func restoreHistory(dir string, schedules, k int, recent bool, base restoreResul
 			}
 		}
 	}()
-	kafka, broker, err := startBroker(filepath.Join(dir, "kafka"), brokerOut, "-compact-every", "0")
+	e, done, err := newEnv(dir, brokerOut, "-compact-every", "0")
 	if err != nil {
 		return r, err
 	}
-	defer stop(broker)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))
-	if err != nil {
-		return r, err
-	}
-	defer cl.Close()
+	defer done()
 	ctx := context.Background()
-	if _, err := topics.Ensure(ctx, cl, 12, -1); err != nil {
-		return r, err
-	}
-	e := &env{dir: dir, kafka: kafka, adm: kadm.NewClient(cl), cl: cl}
+	cl := e.cl
 	stopProc := func() { stop(e.proc) }
 
 	// The history: each schedule reserved, then moved again and again,
@@ -145,11 +137,11 @@ func restoreHistory(dir string, schedules, k int, recent bool, base restoreResul
 	stopProc()
 	// Compaction keeps one record per stream of the state topic, as a
 	// real Kafka's cleaner does in the background.
-	broker.Signal(syscall.SIGUSR1)
+	e.broker.Signal(syscall.SIGUSR1)
 	select {
 	case <-compacted:
-	case <-broker.Done():
-		return r, fmt.Errorf("devkafka exited while compacting: %v", broker.Err())
+	case <-e.broker.Done():
+		return r, fmt.Errorf("devkafka exited while compacting: %v", e.broker.Err())
 	}
 	if r.events, err = e.sumEnds(ctx, topics.Events); err != nil {
 		return r, err

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/internal/pause"
+	"github.com/rewind/rewind/internal/proc"
+	"github.com/rewind/rewind/internal/promsample"
+	"github.com/rewind/rewind/topics"
+)
+
+var (
+	onlyFailover  = flag.Bool("only-failover", false, "run only the failover case")
+	failoverKills = flag.Int("failover-kills", 10, "kills per setting of the failover case, half inside an open transaction (the crashpoint build), half at random; 0 skips the case")
+)
+
+// failoverSession is the processors' session timeout in the failover
+// case: the write pause a loss costs with a standby is this plus about
+// one rebalance.
+const failoverSession = 6 * time.Second
+
+// failoverRate is the steady load of the failover case, commands/s.
+const failoverRate = 500
+
+// failoverCase loses one of two and one of three processors, with and
+// without standby replicas, at two history sizes, under steady load. Each
+// setting kills failoverKills times; every second kill lands inside an
+// open transaction (SIGUSR1 to the crashpoint build), the others at a
+// random moment (SIGKILL). The victim is restarted on its disk after each
+// takeover. It prints the longest write pause of each kill, read from
+// the results as a client sees them, as a median and a maximum.
+func failoverCase(dir string) error {
+	fmt.Printf("failover under %d commands/s, SIGKILL of one processor never restarted until the others serve, %v session, %d kills each\n",
+		failoverRate, failoverSession, *failoverKills)
+	for _, schedules := range []int{20000, 200000} {
+		for _, procs := range []int{2, 3} {
+			for _, standby := range []int{procs - 1, 0} {
+				name := fmt.Sprintf("failover-%d-%d-%d", schedules, procs, standby)
+				r, err := failoverSetting(filepath.Join(dir, name), schedules, procs, standby)
+				if err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				r.print(schedules, procs, standby)
+			}
+		}
+	}
+	return nil
+}
+
+// failoverResult is what one setting of the failover case measured.
+type failoverResult struct {
+	inTxn, random []time.Duration // the longest write pause of each kill
+	restores      []time.Duration // the survivors' restore of the lost partitions, per kill
+	fenced        float64
+}
+
+func (r failoverResult) print(schedules, procs, standby int) {
+	all := append(slices.Clone(r.inTxn), r.random...)
+	bound, what := failoverSession+time.Second, "session + 1 s"
+	if standby == 0 {
+		bound, what = failoverSession+slices.Max(r.restores)+time.Second, "session + restore + 1 s"
+	}
+	verdict := "✓"
+	if slices.Max(all) > bound {
+		verdict = "✗"
+	}
+	fmt.Printf("  1 of %d, %d standby, %3dk schedules: in a transaction median %.2f s max %.2f s; at random median %.2f s max %.2f s; restore median %.2f s; %.0f transactions fenced; ≤ %s (%.2f s) %s\n",
+		procs, standby, schedules/1000, median(r.inTxn).Seconds(), slices.Max(r.inTxn).Seconds(),
+		median(r.random).Seconds(), slices.Max(r.random).Seconds(), median(r.restores).Seconds(), r.fenced, what, bound.Seconds(), verdict)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// fleet is the processors of one failover setting.
+type fleet struct {
+	e       *env
+	dir     string
+	standby int
+	procs   []*proc.Process
+	http    []string
+}
+
+func (f *fleet) start(i int) {
+	f.http[i] = freeAddr()
+	name := "f" + strconv.Itoa(i)
+	f.procs[i] = f.e.start(filepath.Join(*binDir, "crashpoints", "processor"), "-brokers", f.e.kafka, "-instance-id", name,
+		"-data-dir", filepath.Join(f.dir, name), "-http", f.http[i], "-log-level", "warn",
+		"-session-timeout", failoverSession.String(), "-standby-replicas", strconv.Itoa(f.standby))
+}
+
+// sum adds a metric over the running processors, all but skip.
+func (f *fleet) sum(name string, skip int) (sum float64) {
+	for i, addr := range f.http {
+		if i != skip {
+			sum += promsample.Scrape("http://" + addr + "/metrics").Sum(name)
+		}
+	}
+	return sum
+}
+
+// settled reports whether every partition is owned and restored, every
+// processor owns some, and every standby copy has caught up.
+func (f *fleet) settled() bool {
+	copies := 0.0
+	for _, addr := range f.http {
+		m := promsample.Scrape("http://" + addr + "/metrics")
+		if m.Sum("rewind_processor_partitions_owned") == 0 || m.Sum("rewind_processor_restoring_partitions") > 0 ||
+			m.Sum("rewind_processor_standby_lag{") > 0 {
+			return false
+		}
+		copies += float64(m.Count("rewind_processor_standby_lag{"))
+	}
+	return f.sum("rewind_processor_partitions_owned", -1) == topics.DefaultPartitions && copies == float64(f.standby*topics.DefaultPartitions)
+}
+
+// failoverSetting runs one setting on a broker of its own.
+func failoverSetting(dir string, schedules, procs, standby int) (r failoverResult, err error) {
+	e, done, err := newEnv(dir, nil)
+	if err != nil {
+		return r, err
+	}
+	defer done()
+	ctx := context.Background()
+	if err := e.produceCommands(ctx, schedules, schedules); err != nil {
+		return r, err
+	}
+	f := &fleet{e: e, dir: dir, standby: standby, procs: make([]*proc.Process, procs), http: make([]string, procs)}
+	for i := range procs {
+		f.start(i)
+	}
+	defer func() {
+		for _, p := range f.procs {
+			stop(p)
+		}
+	}()
+	if !waitUntil(5*time.Minute, f.settled) {
+		return r, errors.New("the processors did not settle in 5 minutes")
+	}
+	watch, err := pause.Start([]string{e.kafka})
+	if err != nil {
+		return r, err
+	}
+	defer watch.Close()
+	stopLoad := steadyLoad(ctx, e.cl, failoverRate)
+	defer stopLoad()
+	rnd := rand.New(rand.NewPCG(uint64(schedules), uint64(procs*10+standby)))
+	for k := range *failoverKills {
+		took, restore, fenced, err := f.kill(k%procs, k%2 == 0, watch, rnd)
+		if err != nil {
+			return r, fmt.Errorf("kill %d: %w", k, err)
+		}
+		if k%2 == 0 {
+			r.inTxn = append(r.inTxn, took)
+		} else {
+			r.random = append(r.random, took)
+		}
+		r.restores = append(r.restores, restore)
+		r.fenced += fenced
+	}
+	return r, nil
+}
+
+// kill loses processor i, inside an open transaction or at a random
+// moment, waits until the others serve every partition, and returns the
+// longest write pause, the survivors' restore time and the transactions
+// they fenced; then it restarts i and waits until the fleet has settled
+// again.
+func (f *fleet) kill(i int, inTxn bool, watch *pause.Watch, rnd *rand.Rand) (took, restore time.Duration, fenced float64, err error) {
+	time.Sleep(time.Duration(500+rnd.IntN(1000)) * time.Millisecond)
+	restoreSum, restores := f.sum("rewind_processor_restore_seconds_sum", i), f.sum("rewind_processor_restore_seconds_count", i)
+	fencedBefore := f.sum("rewind_processor_fenced_transactions_total", i)
+	watch.Reset()
+	if inTxn {
+		f.procs[i].Signal(syscall.SIGUSR1)
+	} else {
+		f.procs[i].Kill()
+	}
+	if _, exited := f.procs[i].Wait(30 * time.Second); !exited {
+		return 0, 0, 0, errors.New("the processor did not die")
+	}
+	served := func() bool {
+		return f.sum("rewind_processor_partitions_owned", i) == topics.DefaultPartitions && watch.Answered(topics.DefaultPartitions)
+	}
+	if !waitUntil(2*time.Minute, served) {
+		return 0, 0, 0, errors.New("the survivors did not serve every partition within 2 minutes")
+	}
+	_, took = watch.Longest()
+	fenced = f.sum("rewind_processor_fenced_transactions_total", i) - fencedBefore
+	if n := f.sum("rewind_processor_restore_seconds_count", i) - restores; n > 0 {
+		restore = time.Duration((f.sum("rewind_processor_restore_seconds_sum", i) - restoreSum) / n * float64(time.Second))
+	}
+	f.start(i)
+	if !waitUntil(5*time.Minute, f.settled) {
+		return 0, 0, 0, errors.New("the processors did not settle in 5 minutes after a restart")
+	}
+	return took, restore, fenced, nil
+}
+
+// steadyLoad produces rate commands/s, each a check-in of a visit of its
+// own, in ticks of 10 ms, until the returned func is called.
+func steadyLoad(ctx context.Context, cl *kgo.Client, rate int) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ctx.Err() == nil; {
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+				for range rate / 100 {
+					cl.Produce(ctx, checkIn("load-"+strconv.Itoa(i)), nil)
+					i++
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// waitUntil polls cond every 100 ms until it holds or timeout passes.
+func waitUntil(timeout time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return false
+}
