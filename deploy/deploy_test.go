@@ -288,6 +288,9 @@ func TestAlertRules(t *testing.T) {
 		"RewindRestoreTooLong":      {"rewind_processor_restoring_partitions"},
 		"RewindQueryRebuildTooLong": {"rewind_query_rebuilding", "30m"},
 		"RewindLogicVersionsMixed":  {"rewind_processor_logic_version"},
+		// A takeover past its bound: beyond the session timeout, which
+		// the histogram does not include.
+		"RewindSlowTakeover": {"rewind_processor_takeover_seconds_count", `rewind_processor_takeover_seconds_bucket{le="5"}`},
 		// A replica rebuilding is behind on purpose, and says so.
 		"RewindQueryViewLagging": {"rewind_query_view_lag", "unless on (instance) rewind_query_rebuilding"},
 	}
