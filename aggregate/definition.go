@@ -22,6 +22,7 @@ type Definition[S any] struct {
 	eventOrder   []string
 	eventNames   map[reflect.Type]string
 	codec        *StateCodec[S] // nil: JSON
+	subject      func(s S, c Command) string
 }
 
 // Executor decides what a command means for the current state: the events

@@ -34,6 +34,10 @@ type Kind interface {
 	// The encoding is the definition's [StateCodec], JSON by default.
 	AppendState(dst []byte, state any) ([]byte, error)
 	DecodeState(data []byte) (any, error)
+	// Personal reports whether a command type can carry personal data;
+	// Subject names whose it is ([Definition.SetSubject]).
+	Personal(name string) bool
+	Subject(state any, c Command) string
 }
 
 // Erase returns d as a [Kind]. It panics if [Definition.Check] fails: an
@@ -107,4 +111,14 @@ func (k kind[S]) DecodeState(data []byte) (any, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+func (k kind[S]) Personal(name string) bool { return k.d.Personal(name) }
+
+func (k kind[S]) Subject(state any, c Command) string {
+	s, ok := state.(S)
+	if !ok {
+		s = k.d.Seed()
+	}
+	return k.d.Subject(s, c)
 }

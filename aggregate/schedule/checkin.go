@@ -12,8 +12,9 @@ const (
 // CheckIn records the visitor's arrival. A walk-in (no reservation) must
 // name the visitor.
 type CheckIn struct {
-	Channel   string `json:"channel" enum:"kiosk,desk,app" doc:"where the visitor checked in"`
-	VisitorID string `json:"visitorId,omitempty" format:"id" doc:"required for a walk-in (no reservation); for a reservation, must match it"`
+	Channel   string   `json:"channel" enum:"kiosk,desk,app" doc:"where the visitor checked in"`
+	VisitorID string   `json:"visitorId,omitempty" format:"id" doc:"required for a walk-in (no reservation); for a reservation, must match it"`
+	Visitor   *Visitor `json:"visitor,omitempty" doc:"the visitor's name and phone: a walk-in's, or a correction of the reservation's"`
 }
 
 // Validate checks the command's own fields.
@@ -26,16 +27,19 @@ func (c CheckIn) Validate() error {
 		return aggregate.Reject(aggregate.CodeInvalidField, "channel must be kiosk, desk or app")
 	}
 	if c.VisitorID != "" {
-		return aggregate.CheckID("visitorId", c.VisitorID)
+		if err := aggregate.CheckID("visitorId", c.VisitorID); err != nil {
+			return err
+		}
 	}
-	return nil
+	return c.Visitor.check()
 }
 
 // CheckedIn records an arrival.
 type CheckedIn struct {
-	Channel   string `json:"channel"`
-	VisitorID string `json:"visitorId,omitempty"`
-	WalkIn    bool   `json:"walkIn,omitempty"`
+	Channel   string   `json:"channel"`
+	VisitorID string   `json:"visitorId,omitempty"`
+	Visitor   *Visitor `json:"visitor,omitempty"`
+	WalkIn    bool     `json:"walkIn,omitempty"`
 }
 
 func checkIn(s State, c CheckIn, _ aggregate.Meta) ([]aggregate.Event, error) {
@@ -49,20 +53,23 @@ func checkIn(s State, c CheckIn, _ aggregate.Meta) ([]aggregate.Event, error) {
 		if c.VisitorID != "" && c.VisitorID != s.VisitorID {
 			return nil, aggregate.Reject(CodeVisitorMismatch, "visitorId differs from the reservation's")
 		}
-		return []aggregate.Event{CheckedIn{Channel: c.Channel}}, nil
+		return []aggregate.Event{CheckedIn{Channel: c.Channel, Visitor: c.Visitor}}, nil
 	}
 	if c.VisitorID == "" {
 		// Most often a mistyped schedule id, not a walk-in: say both.
 		return nil, aggregate.Reject(aggregate.CodeMissingField,
 			"no reservation exists for this schedule id; check the id, or send visitorId to check in a walk-in")
 	}
-	return []aggregate.Event{CheckedIn{Channel: c.Channel, VisitorID: c.VisitorID, WalkIn: true}}, nil
+	return []aggregate.Event{CheckedIn{Channel: c.Channel, VisitorID: c.VisitorID, Visitor: c.Visitor, WalkIn: true}}, nil
 }
 
 func onCheckedIn(s State, e CheckedIn, env *aggregate.Envelope) State {
 	s.Status = StatusCheckedIn
 	if e.VisitorID != "" {
 		s.VisitorID = e.VisitorID
+	}
+	if e.Visitor != nil {
+		s.Visitor = *e.Visitor
 	}
 	s.CheckIn = CheckInInfo{At: env.Time, Channel: e.Channel, WalkIn: e.WalkIn}
 	return s

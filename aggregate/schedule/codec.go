@@ -10,7 +10,10 @@ import (
 // layout below, and keep reading the previous one: the replay preview
 // decodes the states the deployed build wrote with the candidate's codec.
 // 2: the reservation's canceledBy after its canceledAt.
-const stateFormat = 2
+// 3: the visitor's name and phone after the visitor id, and each
+// consultation's notes after its procedures (sealed values, see
+// docs/privacy.md).
+const stateFormat = 3
 
 // stateCodec is the binary form of a State for the processor's store and
 // the read model's snapshots: about a third of the JSON's size, and
@@ -21,6 +24,8 @@ func appendState(dst []byte, s State) []byte {
 	w := aggregate.Writer{B: append(dst, stateFormat)}
 	w.String(string(s.Status))
 	w.String(s.VisitorID)
+	w.String(s.Visitor.Name)
+	w.String(s.Visitor.Phone)
 	r := s.Reservation
 	w.Time(r.Start)
 	w.Time(r.End)
@@ -43,6 +48,7 @@ func appendState(dst []byte, s State) []byte {
 		w.Time(c.StartedAt)
 		w.Time(c.CompletedAt)
 		w.Strings(c.Procedures)
+		w.String(c.Notes)
 	}
 	w.Uint(uint64(s.Procedures.Len()))
 	for _, p := range s.Procedures.All() {
@@ -72,6 +78,9 @@ func decodeState(data []byte) (State, error) {
 	r := aggregate.NewReader(data[1:])
 	s.Status = Status(r.String())
 	s.VisitorID = r.String()
+	if format >= 3 {
+		s.Visitor = Visitor{Name: r.String(), Phone: r.String()}
+	}
 	s.Reservation = Reservation{
 		Start: r.Time(), End: r.Time(), Channel: r.String(), ReservedAt: r.Time(), RescheduledAt: r.Time(),
 		Reschedules: int(r.Int()), CanceledAt: r.Time(),
@@ -84,7 +93,11 @@ func decodeState(data []byte) (State, error) {
 	s.Activity = Activity(r.String())
 	s.Planned = r.Strings()
 	s.Consultations = readList(r, func() Consultation {
-		return Consultation{CounselorID: r.String(), StartedAt: r.Time(), CompletedAt: r.Time(), Procedures: r.Strings()}
+		c := Consultation{CounselorID: r.String(), StartedAt: r.Time(), CompletedAt: r.Time(), Procedures: r.Strings()}
+		if format >= 3 {
+			c.Notes = r.String()
+		}
+		return c
 	})
 	s.Procedures = readList(r, func() Procedure {
 		return Procedure{ID: r.String(), DoctorID: r.String(), StartedAt: r.Time(), CompletedAt: r.Time()}

@@ -36,15 +36,25 @@ func onConsultationStarted(s State, e ConsultationStarted, env *aggregate.Envelo
 // CompleteConsultation ends the consultation, planning procedures.
 type CompleteConsultation struct {
 	Procedures []string `json:"procedures,omitempty" format:"id" maxItems:"64" doc:"procedures the consultation planned"`
+	Notes      string   `json:"notes,omitempty" maxLength:"4000" personal:"true" doc:"the counselor's notes"`
 }
 
+// maxNotes bounds a consultation's notes, in bytes.
+const maxNotes = 4000
+
 // Validate checks the command's own fields.
-func (c CompleteConsultation) Validate() error { return checkProcedures(c.Procedures) }
+func (c CompleteConsultation) Validate() error {
+	if len(c.Notes) > maxNotes {
+		return aggregate.Reject(aggregate.CodeInvalidField, "notes are longer than %d bytes", maxNotes)
+	}
+	return checkProcedures(c.Procedures)
+}
 
 // ConsultationCompleted records the end of a consultation and the
 // procedures it planned.
 type ConsultationCompleted struct {
 	Procedures []string `json:"procedures,omitempty"`
+	Notes      string   `json:"notes,omitempty" personal:"true"`
 }
 
 func completeConsultation(s State, c CompleteConsultation, _ aggregate.Meta) ([]aggregate.Event, error) {
@@ -60,7 +70,7 @@ func completeConsultation(s State, c CompleteConsultation, _ aggregate.Meta) ([]
 func onConsultationCompleted(s State, e ConsultationCompleted, env *aggregate.Envelope) State {
 	s.Activity = ActivityNone
 	if c, ok := s.Consultations.Last(); ok {
-		c.CompletedAt, c.Procedures = env.Time, e.Procedures
+		c.CompletedAt, c.Procedures, c.Notes = env.Time, e.Procedures, e.Notes
 		s.Consultations = s.Consultations.SetLast(c)
 	}
 	s.Planned = withPlanned(s.Planned, e.Procedures)

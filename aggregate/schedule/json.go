@@ -17,6 +17,14 @@ func (s *State) AppendJSON(b []byte) ([]byte, error) {
 	e := jsonAppender{b: append(b, '{')}
 	e.str("status", string(s.Status))
 	e.strOmit("visitorId", s.VisitorID)
+	if v := s.Visitor; v != (Visitor{}) {
+		e.key("visitor")
+		e.b = append(e.b, '{')
+		e.first = true
+		e.strOmit("name", v.Name)
+		e.strOmit("phone", v.Phone)
+		e.end()
+	}
 	if r := s.Reservation; r != (Reservation{}) {
 		e.key("reservation")
 		e.b = append(e.b, '{')
@@ -61,6 +69,7 @@ func (s *State) AppendJSON(b []byte) ([]byte, error) {
 			e.key("procedures")
 			e.strings(c.Procedures)
 		}
+		e.strOmit("notes", c.Notes)
 	})
 	objects(&e, "procedures", s.Procedures, func(p Procedure) {
 		e.str("procedureId", p.ID)

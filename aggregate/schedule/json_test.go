@@ -54,6 +54,9 @@ func randomState(r *rand.Rand) schedule.State {
 	}
 	s := schedule.State{Status: schedule.Status(str()), VisitorID: str(), Activity: schedule.Activity(str()), Planned: list(), CheckedOutAt: tm()}
 	if r.IntN(2) == 0 {
+		s.Visitor = schedule.Visitor{Name: str(), Phone: str()}
+	}
+	if r.IntN(2) == 0 {
 		s.Reservation = schedule.Reservation{Start: tm(), End: tm(), Channel: str(), ReservedAt: tm(), RescheduledAt: tm(),
 			Reschedules: r.IntN(3), CanceledAt: tm(), CancelReason: str(), NoShowAt: tm()}
 	}
@@ -68,7 +71,7 @@ func randomState(r *rand.Rand) schedule.State {
 	}
 	for range r.IntN(3) {
 		s.Procedures = s.Procedures.Append(schedule.Procedure{ID: str(), DoctorID: str(), StartedAt: tm(), CompletedAt: tm()})
-		s.Consultations = s.Consultations.Append(schedule.Consultation{CounselorID: str(), StartedAt: tm(), CompletedAt: tm(), Procedures: list()})
+		s.Consultations = s.Consultations.Append(schedule.Consultation{CounselorID: str(), StartedAt: tm(), CompletedAt: tm(), Procedures: list(), Notes: str()})
 	}
 	return s
 }

@@ -11,6 +11,7 @@ var Kind = Definition.Erase()
 func define() *aggregate.Definition[State] {
 	d := aggregate.NewDefinition(Name, LogicVersion, func() State { return State{Status: StatusNew} })
 	d.SetStateCodec(stateCodec)
+	d.SetSubject(subject)
 
 	aggregate.HandleCommand(d, "Reserve", reserve)
 	aggregate.HandleCommand(d, "Reschedule", reschedule)
@@ -43,4 +44,19 @@ func define() *aggregate.Definition[State] {
 	aggregate.Upcast(d, "ReservationCanceled", 1, upcastReservationCanceled)
 	describe(d)
 	return d
+}
+
+// subject is whose personal data a command carries: the schedule's
+// visitor, or, before it has one, the visitor the command names.
+func subject(s State, c aggregate.Command) string {
+	if s.VisitorID != "" {
+		return s.VisitorID
+	}
+	switch c := c.(type) {
+	case Reserve:
+		return c.VisitorID
+	case CheckIn:
+		return c.VisitorID
+	}
+	return ""
 }

@@ -6,9 +6,36 @@ import (
 	"github.com/rewind/rewind/aggregate"
 )
 
+// Visitor is who a visit is for, as the clinic knows them: personal
+// data, sealed before it is stored (docs/privacy.md).
+type Visitor struct {
+	Name  string `json:"name,omitempty" maxLength:"200" personal:"true" doc:"the visitor's name"`
+	Phone string `json:"phone,omitempty" maxLength:"40" personal:"true" doc:"a phone number to reach the visitor"`
+}
+
+// The longest name and phone number taken, in bytes.
+const (
+	maxName  = 200
+	maxPhone = 40
+)
+
+// check checks a visitor's fields, when there is one.
+func (v *Visitor) check() error {
+	switch {
+	case v == nil:
+		return nil
+	case len(v.Name) > maxName:
+		return aggregate.Reject(aggregate.CodeInvalidField, "visitor.name is longer than %d bytes", maxName)
+	case len(v.Phone) > maxPhone:
+		return aggregate.Reject(aggregate.CodeInvalidField, "visitor.phone is longer than %d bytes", maxPhone)
+	}
+	return nil
+}
+
 // Reserve books a slot for a visitor.
 type Reserve struct {
 	VisitorID  string    `json:"visitorId" format:"id" doc:"the patient"`
+	Visitor    *Visitor  `json:"visitor,omitempty" doc:"the visitor's name and phone, if the clinic records them"`
 	Start      time.Time `json:"start" doc:"the slot's start"`
 	End        time.Time `json:"end" doc:"the slot's end: after start, at most 24 hours later"`
 	Procedures []string  `json:"procedures,omitempty" format:"id" maxItems:"64" doc:"procedures planned for the visit"`
@@ -28,12 +55,16 @@ func (c Reserve) Validate() error {
 	if err := checkProcedures(c.Procedures); err != nil {
 		return err
 	}
+	if err := c.Visitor.check(); err != nil {
+		return err
+	}
 	return checkTimeRange(c.Start, c.End)
 }
 
 // Reserved records a booking.
 type Reserved struct {
 	VisitorID  string    `json:"visitorId"`
+	Visitor    *Visitor  `json:"visitor,omitempty"`
 	Start      time.Time `json:"start"`
 	End        time.Time `json:"end"`
 	Procedures []string  `json:"procedures,omitempty"`
@@ -56,6 +87,9 @@ func reserve(s State, c Reserve, _ aggregate.Meta) ([]aggregate.Event, error) {
 func onReserved(s State, e Reserved, env *aggregate.Envelope) State {
 	s.Status = StatusReserved
 	s.VisitorID = e.VisitorID
+	if e.Visitor != nil {
+		s.Visitor = *e.Visitor
+	}
 	s.Reservation = Reservation{Start: e.Start, End: e.End, Channel: e.Channel, ReservedAt: env.Time}
 	s.Planned = withPlanned(s.Planned, e.Procedures)
 	return s
@@ -104,7 +138,7 @@ const (
 type CancelReservation struct {
 	// By is patient or clinic; empty records it as unrecorded.
 	By     string `json:"by,omitempty" enum:"patient,clinic" doc:"who canceled; absent records unrecorded"`
-	Reason string `json:"reason,omitempty" maxLength:"500" doc:"free text"`
+	Reason string `json:"reason,omitempty" maxLength:"500" personal:"true" doc:"free text"`
 }
 
 // maxReason bounds the free-text reason.
@@ -127,13 +161,13 @@ func (c CancelReservation) Validate() error {
 // who canceled, always.
 type ReservationCanceled struct {
 	By     string `json:"by"`
-	Reason string `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty" personal:"true"`
 }
 
 // ReservationCanceledV1 is ReservationCanceled as written before schema
 // version 2 (logic version 1): it did not say who canceled.
 type ReservationCanceledV1 struct {
-	Reason string `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty" personal:"true"`
 }
 
 // upcastReservationCanceled: a cancellation recorded before the clinic

@@ -57,6 +57,9 @@ var cases = []struct {
 	{name: "reserve when checked in", given: []aggregate.Event{reserved, checkedIn}, when: "Reserve", data: `{"visitorId":"v1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, code: "already_checked_in"},
 	{name: "reserve end before start", when: "Reserve", data: `{"visitorId":"v1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T10:00:00Z"}`, code: "invalid_time_range"},
 	{name: "reserve over 24h", when: "Reserve", data: `{"visitorId":"v1","start":"2026-03-02T10:00:00Z","end":"2026-03-03T10:00:01Z"}`, code: "invalid_time_range"},
+	{name: "reserve with the visitor's name and phone", when: "Reserve", data: `{"visitorId":"v1","visitor":{"name":"Kim Minji","phone":"010-5555-1234"},"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, then: []string{"Reserved"}},
+	{name: "reserve with a name too long", when: "Reserve", data: `{"visitorId":"v1","visitor":{"name":"` + strings.Repeat("x", 201) + `"},"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, code: "invalid_field"},
+	{name: "reserve with an unknown visitor field", when: "Reserve", data: `{"visitorId":"v1","visitor":{"email":"a@b"},"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, code: "unknown_field"},
 	{name: "reserve missing visitor", when: "Reserve", data: `{"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, code: "missing_field"},
 	{name: "reserve missing end", when: "Reserve", data: `{"visitorId":"v1","start":"2026-03-02T10:00:00Z"}`, code: "missing_field"},
 	{name: "reserve bad visitor id", when: "Reserve", data: `{"visitorId":"../etc","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, code: "invalid_id"},
@@ -91,6 +94,8 @@ var cases = []struct {
 	{name: "consult before check-in", given: []aggregate.Event{reserved}, when: "StartConsultation", data: `{"counselorId":"c7"}`, code: "not_checked_in"},
 	{name: "consult while busy", given: []aggregate.Event{reserved, checkedIn, consulting}, when: "StartConsultation", data: `{"counselorId":"c7"}`, code: "busy"},
 	{name: "complete consultation", given: []aggregate.Event{reserved, checkedIn, consulting}, when: "CompleteConsultation", data: `{"procedures":["peel"]}`, then: []string{"ConsultationCompleted"}},
+	{name: "complete consultation with notes", given: []aggregate.Event{reserved, checkedIn, consulting}, when: "CompleteConsultation", data: `{"notes":"allergic to lidocaine"}`, then: []string{"ConsultationCompleted"}},
+	{name: "complete consultation, notes too long", given: []aggregate.Event{reserved, checkedIn, consulting}, when: "CompleteConsultation", data: `{"notes":"` + strings.Repeat("x", 4001) + `"}`, code: "invalid_field"},
 	{name: "complete without consultation", given: []aggregate.Event{reserved, checkedIn}, when: "CompleteConsultation", data: `{}`, code: "not_in_consultation"},
 	// StartProcedure / CompleteProcedure
 	{name: "start procedure", given: []aggregate.Event{reserved, checkedIn}, when: "StartProcedure", data: `{"procedureId":"botox","doctorId":"d1"}`, then: []string{"ProcedureStarted"}},
@@ -305,6 +310,39 @@ func TestCatalogCodes(t *testing.T) {
 	for _, info := range schedule.Definition.Events() {
 		if info.Summary == "" {
 			t.Errorf("%s has no summary", info.Name)
+		}
+	}
+}
+
+// TestPersonalFields: the fields the domain marks personal, the ones the
+// catalogue and docs/privacy.md list, and whose data they are.
+func TestPersonalFields(t *testing.T) {
+	want := map[string][]string{
+		"Reserve": {"visitor.name", "visitor.phone"}, "CheckIn": {"visitor.name", "visitor.phone"},
+		"CompleteConsultation": {"notes"}, "CancelReservation": {"reason"},
+	}
+	for _, c := range schedule.Definition.Commands() {
+		got := aggregate.PersonalFields(c.Type)
+		if !reflect.DeepEqual(got, want[c.Name]) && (len(got) > 0 || len(want[c.Name]) > 0) {
+			t.Errorf("%s: personal fields %v, want %v", c.Name, got, want[c.Name])
+		}
+	}
+	reserve, _ := schedule.Definition.DecodeCommand("Reserve", []byte(`{"visitorId":"v9","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`))
+	cancel, _ := schedule.Definition.DecodeCommand("CancelReservation", []byte(`{}`))
+	seed := schedule.Definition.Seed()
+	s, _ := schedule.Definition.Rehydrate(history(reserved))
+	for _, tc := range []struct {
+		name  string
+		state schedule.State
+		cmd   aggregate.Command
+		want  string
+	}{
+		{"a new schedule: the visitor the command names", seed, reserve, "v9"},
+		{"a schedule with a visitor: that one", s, cancel, "v1"},
+		{"no visitor anywhere", seed, cancel, ""},
+	} {
+		if got := schedule.Definition.Subject(tc.state, tc.cmd); got != tc.want {
+			t.Errorf("%s: subject %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

@@ -38,6 +38,7 @@ const (
 type State struct {
 	Status      Status      `json:"status"`
 	VisitorID   string      `json:"visitorId,omitempty"`
+	Visitor     Visitor     `json:"visitor,omitzero"`
 	Reservation Reservation `json:"reservation,omitzero"`
 	CheckIn     CheckInInfo `json:"checkIn,omitzero"`
 	// Activity is what is in progress now, if anything.
@@ -65,7 +66,7 @@ type Reservation struct {
 	Reschedules   int       `json:"reschedules,omitempty"`
 	CanceledAt    time.Time `json:"canceledAt,omitzero"`
 	CanceledBy    string    `json:"canceledBy,omitempty"`
-	CancelReason  string    `json:"cancelReason,omitempty"`
+	CancelReason  string    `json:"cancelReason,omitempty" personal:"true"`
 	NoShowAt      time.Time `json:"noShowAt,omitzero"`
 }
 
@@ -82,6 +83,7 @@ type Consultation struct {
 	StartedAt   time.Time `json:"startedAt"`
 	CompletedAt time.Time `json:"completedAt,omitzero"`
 	Procedures  []string  `json:"procedures,omitempty"`
+	Notes       string    `json:"notes,omitempty" personal:"true"`
 }
 
 // Procedure is one performed (or running) procedure.

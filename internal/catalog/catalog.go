@@ -94,12 +94,12 @@ func (c Catalog) Markdown() []byte {
 		p("")
 		p("%s Schema version %d.", t.Summary, t.Schema)
 		p("")
-		fieldTable(p, SchemaOf(t.Type, false))
+		fieldTable(p, Sealed(SchemaOf(t.Type, false)))
 		for i, old := range t.Older {
 			p("")
 			p("Version %d (`%s`), upcast on every fold:", i+1, old.Name())
 			p("")
-			fieldTable(p, SchemaOf(old, false))
+			fieldTable(p, Sealed(SchemaOf(old, false)))
 		}
 	}
 	return b.Bytes()
@@ -112,6 +112,12 @@ func fieldTable(p func(string, ...any), s Schema) {
 	}
 	p("| field | type | required | notes |")
 	p("|---|---|---|---|")
+	fieldRows(p, s, "")
+}
+
+// fieldRows writes a row per property of s, and of its objects'
+// properties under dotted names ("visitor.name").
+func fieldRows(p func(string, ...any), s Schema, prefix string) {
 	for _, f := range s.Properties {
 		req := ""
 		for _, r := range s.Required {
@@ -119,7 +125,14 @@ func fieldTable(p func(string, ...any), s Schema) {
 				req = "yes"
 			}
 		}
-		p("| `%s` | %s | %s | %s |", f.Name, typeText(f.Schema), req, f.Schema.Description)
+		notes := f.Schema.Description
+		if f.Schema.Personal {
+			notes = strings.TrimSuffix("**personal**; "+notes, "; ")
+		}
+		p("| `%s` | %s | %s | %s |", prefix+f.Name, typeText(f.Schema), req, notes)
+		if len(f.Schema.Properties) > 0 {
+			fieldRows(p, f.Schema, prefix+f.Name+".")
+		}
 	}
 }
 
@@ -132,6 +145,8 @@ func typeText(s Schema) string {
 		t = "one of " + codes(s.Enum)
 	case s.Format != "":
 		t = s.Type + " (" + s.Format + ", RFC 3339)"
+	case s.Pattern == "^"+sealedPrefix:
+		t = s.Type + " (sealed: `" + sealedPrefix + "…`)"
 	case s.Pattern != "":
 		t = s.Type + " (id: `" + aggregate.IDPattern + "`)"
 	case s.Type == "array":
@@ -252,7 +267,7 @@ func (c Catalog) AsyncAPI() []byte {
 		commandMsgs[t.Name] = Schema{Ref: "#/components/messages/" + t.Name}
 	}
 	for _, t := range c.Events {
-		s := SchemaOf(t.Type, false)
+		s := Sealed(SchemaOf(t.Type, false))
 		s.Description = fmt.Sprintf("%s Schema version %d.", t.Summary, t.Schema)
 		schemas[t.Name] = s
 		messages[t.Name] = map[string]any{

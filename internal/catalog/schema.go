@@ -35,6 +35,9 @@ type Schema struct {
 	Required             []string `json:"required,omitempty"`
 	AdditionalProperties *bool    `json:"additionalProperties,omitempty"`
 	OneOf                []Schema `json:"oneOf,omitempty"`
+	// Personal marks personal data (the struct tag personal:"true"):
+	// sealed before it is stored, destroyed on erasure (docs/privacy.md).
+	Personal bool `json:"x-personal,omitempty"`
 }
 
 // Prop is one property of an object schema.
@@ -89,6 +92,7 @@ func SchemaOf(t reflect.Type, strict bool) Schema {
 		}
 		fs := fieldSchema(f.Type, f.Tag)
 		fs.Description = f.Tag.Get("doc")
+		fs.Personal = f.Tag.Get(aggregate.PersonalTag) == "true"
 		s.Properties = append(s.Properties, Prop{Name: name, Schema: fs})
 		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
 			s.Required = append(s.Required, name)
@@ -122,6 +126,8 @@ func fieldSchema(t reflect.Type, tag reflect.StructTag) Schema {
 		s.Type, s.Items, s.MaxItems = "array", &item, intTag(tag, "maxItems")
 	case t.Kind() == reflect.Struct:
 		return SchemaOf(t, false)
+	case t.Kind() == reflect.Pointer:
+		return fieldSchema(t.Elem(), tag)
 	default:
 		s.Type = "object"
 	}
@@ -135,3 +141,26 @@ func intTag(tag reflect.StructTag, key string) *int {
 	}
 	return &v
 }
+
+// Sealed is the schema of an event's or a state's data: what a topic
+// holds. A personal string there is the token it was sealed into, not
+// the value sent, so it has no length bound and its own pattern.
+func Sealed(s Schema) Schema {
+	props := make(Props, len(s.Properties))
+	for i, p := range s.Properties {
+		if p.Schema.Personal && p.Schema.Type == "string" {
+			p.Schema.MaxLength = nil
+			p.Schema.Pattern = "^" + sealedPrefix
+			p.Schema.Description = strings.TrimPrefix(p.Schema.Description+"; sealed before it is written ([privacy.md](privacy.md))", "; ")
+		}
+		if len(p.Schema.Properties) > 0 {
+			p.Schema = Sealed(p.Schema)
+		}
+		props[i] = p
+	}
+	s.Properties = props
+	return s
+}
+
+// sealedPrefix starts a sealed value (shred's token).
+const sealedPrefix = "~pd1:"

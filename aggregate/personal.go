@@ -1,0 +1,206 @@
+package aggregate
+
+import (
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// Personal data is marked where it is declared: a string field of a
+// command, event or state type with the struct tag personal:"true" holds
+// personal data of the stream's data subject (see Definition.SetSubject),
+// in nested structs, pointers and slices too. Adding one is one tag.
+//
+// The kernel never reads those values: rules do not depend on a name or a
+// note. Infrastructure seals them before a command is executed
+// (SealPersonal), so events and states carry only sealed values, and a
+// subject's data is destroyed by destroying the subject's keys. The
+// catalogue lists every personal field.
+
+// PersonalTag is the struct tag that marks a personal field.
+const PersonalTag = "personal"
+
+// personalPlan is what SealPersonal needs to know of a type: the fields
+// to seal and the ones to look into, by index.
+type personalPlan struct {
+	seal  []personalField // string fields tagged personal
+	inner []int           // struct, pointer or slice fields that hold some
+}
+
+type personalField struct {
+	index int
+	name  string // its JSON name
+}
+
+var plans sync.Map // reflect.Type → *personalPlan, nil for a type with none
+
+// planFor returns t's plan, nil when t holds no personal field.
+func planFor(t reflect.Type) *personalPlan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*personalPlan)
+	}
+	p := buildPlan(t, map[reflect.Type]bool{})
+	plans.Store(t, p)
+	return p
+}
+
+// buildPlan builds t's plan; path holds the types being built, so that a
+// type that holds itself ends the recursion.
+func buildPlan(t reflect.Type, path map[reflect.Type]bool) *personalPlan {
+	if t.Kind() != reflect.Struct || path[t] {
+		return nil
+	}
+	path[t] = true
+	defer delete(path, t)
+	p := &personalPlan{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		if f.Tag.Get(PersonalTag) == "true" && f.Type.Kind() == reflect.String {
+			p.seal = append(p.seal, personalField{index: i, name: jsonName(f)})
+			continue
+		}
+		if buildPlan(elem(f.Type), path) != nil {
+			p.inner = append(p.inner, i)
+		}
+	}
+	if len(p.seal) == 0 && len(p.inner) == 0 {
+		return nil
+	}
+	return p
+}
+
+// elem is the struct type a field holds directly, through a pointer or
+// as the elements of a slice.
+func elem(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	return t
+}
+
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if name == "" || name == "-" {
+		return f.Name
+	}
+	return name
+}
+
+// HasPersonal reports whether values of t can hold personal data.
+func HasPersonal(t reflect.Type) bool { return planFor(t) != nil }
+
+// PersonalFields lists the JSON paths of t's personal fields, such as
+// "visitor.name"; a slice's elements add "[]" ("consultations[].notes").
+func PersonalFields(t reflect.Type) []string {
+	var out []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		p := planFor(t)
+		if p == nil {
+			return
+		}
+		for _, f := range p.seal {
+			out = append(out, prefix+f.name)
+		}
+		for _, i := range p.inner {
+			f := t.Field(i)
+			name := jsonName(f)
+			if f.Type.Kind() == reflect.Slice {
+				name += "[]"
+			}
+			walk(elem(f.Type), prefix+name+".")
+		}
+	}
+	walk(t, "")
+	return out
+}
+
+// SealPersonal returns a copy of v with every non-empty personal string
+// replaced by seal(its JSON name, its value), and whether it replaced
+// any. v itself is not changed, nor anything it points to.
+func SealPersonal(v any, seal func(field, value string) string) (any, bool) {
+	t := reflect.TypeOf(v)
+	if t == nil || planFor(t) == nil {
+		return v, false
+	}
+	out := reflect.New(t).Elem()
+	out.Set(reflect.ValueOf(v))
+	sealed := sealValue(out, seal)
+	return out.Interface(), sealed
+}
+
+// sealValue seals the personal fields of the settable struct v, copying
+// what it points to before changing it.
+func sealValue(v reflect.Value, seal func(field, value string) string) bool {
+	p := planFor(v.Type())
+	if p == nil {
+		return false
+	}
+	sealed := false
+	for _, f := range p.seal {
+		if s := v.Field(f.index); s.Len() > 0 {
+			s.SetString(seal(f.name, s.String()))
+			sealed = true
+		}
+	}
+	for _, i := range p.inner {
+		if sealInner(v.Field(i), seal) {
+			sealed = true
+		}
+	}
+	return sealed
+}
+
+func sealInner(v reflect.Value, seal func(field, value string) string) bool {
+	switch v.Kind() {
+	case reflect.Struct:
+		return sealValue(v, seal)
+	case reflect.Pointer:
+		if v.IsNil() {
+			return false
+		}
+		c := reflect.New(v.Type().Elem())
+		c.Elem().Set(v.Elem())
+		v.Set(c)
+		return sealInner(c.Elem(), seal)
+	case reflect.Slice:
+		if v.Len() == 0 {
+			return false
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(c, v)
+		v.Set(c)
+		sealed := false
+		for i := range c.Len() {
+			if sealInner(c.Index(i), seal) {
+				sealed = true
+			}
+		}
+		return sealed
+	}
+	return false
+}
+
+// SetSubject names whose personal data a command on a stream carries:
+// subject returns the data subject's id (a visitor's, say) from the
+// stream's state and the command, "" when there is none. Infrastructure
+// keeps a subject's keys by it, and erases by it. It must be pure.
+func (d *Definition[S]) SetSubject(subject func(s S, c Command) string) { d.subject = subject }
+
+// Subject is the data subject of command c on state s, "" without one or
+// when the definition sets none.
+func (d *Definition[S]) Subject(s S, c Command) string {
+	if d.subject == nil {
+		return ""
+	}
+	return d.subject(s, c)
+}
+
+// Personal reports whether the command type name can carry personal data.
+func (d *Definition[S]) Personal(name string) bool {
+	c, ok := d.commands[name]
+	return ok && HasPersonal(c.typ)
+}
