@@ -35,6 +35,7 @@ type batch struct {
 	rewrites map[int32]string // per partition being copied to the state topic, where this batch's part ended ("" at the end)
 	outcome  map[outcomeKey]int
 	events   map[string]int
+	keys     map[slotRef]*keySlot // key records the batch changed (personal.go)
 
 	mu       sync.Mutex
 	inflight sync.WaitGroup
@@ -79,6 +80,9 @@ func (b *batch) handle(rec *kgo.Record) (err error) {
 		setRejection(res, rejection)
 		return b.finish(rec, cmd, res, nil, nil)
 	}
+	if cmd.Type == topics.TypeErase && rejection == nil {
+		return b.erase(rec, cmd, res)
+	}
 	ref := streamRef{rec.Partition, topics.StreamKey(cmd.Meta.Tenant, cmd.Meta.Stream)}
 	st, err := b.stream(ref)
 	if err != nil {
@@ -120,6 +124,15 @@ func (b *batch) execute(st *stream, cmd topics.Command, res *topics.Result) ([]*
 	next, events, err := kind.Execute(st.state, st.version, cmd.Type, c, cmd.Meta)
 	if err != nil {
 		return nil, err
+	}
+	if next, events, err = b.seal(st, cmd, c, next, events); err != nil {
+		return nil, err
+	}
+	if st.version == 0 && len(events) > 0 {
+		ref := slotRef{tenant: cmd.Meta.Tenant, subject: kind.Subject(next, c), part: st.part}
+		if err := b.countSchedule(ref, cmd.Meta.Time); err != nil {
+			return nil, err
+		}
 	}
 	recs := make([]*kgo.Record, len(events))
 	for i := range events {
@@ -300,8 +313,10 @@ func (b *batch) wait() {
 }
 
 // produceStates encodes the record of every stream the batch changed and
-// produces it to the state topic, in the transaction.
+// produces it to the state topic, and the key records it changed to the
+// key topic, in the transaction.
 func (b *batch) produceStates() error {
+	b.produceKeys()
 	var buf []byte
 	for ref, st := range b.streams {
 		if !st.dirty {
@@ -382,6 +397,7 @@ func (b *batch) persist() error {
 		}
 	}
 	return b.p.parts.commit(b.parts, cps, b.rewrites, func(keep func(int32) bool) error {
+		b.keepKeys(keep)
 		w := b.p.newWriter(b.recordsSize())
 		defer w.close()
 		for _, r := range b.records {

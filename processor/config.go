@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/shred"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -88,6 +89,9 @@ type Config struct {
 	TransactionTimeout time.Duration
 	// Kind is the aggregate type whose commands this processor handles.
 	Kind aggregate.Kind
+	// Keyring wraps the data subjects' keys (-kek-file). Required: the
+	// processor seals every personal field (docs/privacy.md).
+	Keyring shred.Keyring
 	// Logger; the default discards.
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil means none are registered.
@@ -175,6 +179,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kind == nil {
 		errs = append(errs, errors.New("processor: an aggregate kind is required"))
+	}
+	if c.Keyring == nil {
+		errs = append(errs, errors.New("processor: a keyring is required (-kek-file): personal data is sealed under keys it wraps"))
 	}
 	return errors.Join(errs...)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/rewind/rewind/internal/kafkaconf"
+	"github.com/rewind/rewind/shred"
 	"github.com/rewind/rewind/state"
 	"github.com/rewind/rewind/topics"
 )
@@ -30,8 +31,9 @@ type Processor struct {
 	nparts  int32
 	known   map[string]bool // command types, for metric labels
 	cache   *streamCache
-	seed    []byte    // the seed state, encoded
-	standby *standbys // nil without standby replicas
+	keys    *shred.Table // the data keys of the partitions this member owns (personal.go)
+	seed    []byte       // the seed state, encoded
+	standby *standbys    // nil without standby replicas
 	fatal   chan error
 	joined  chan struct{} // closed at the first assignment
 	once    sync.Once
@@ -66,6 +68,7 @@ func New(cfg Config) (*Processor, error) {
 		cfg:     cfg,
 		known:   known,
 		cache:   newStreamCache(cfg.StateCacheBytes),
+		keys:    shred.NewTable(cfg.Keyring),
 		seed:    seed,
 		log:     cfg.Logger.With("instance", cfg.InstanceID),
 		store:   store,
@@ -127,6 +130,9 @@ func (p *Processor) Run(ctx context.Context) error {
 		return err
 	}
 	p.nparts = n
+	if err := topics.VerifyKeyring(ctx, p.clientOpts(), p.cfg.Keyring); err != nil {
+		return fmt.Errorf("processor: %w", err)
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -334,6 +340,9 @@ func (p *Processor) revoked(parts []int32) {
 		return
 	}
 	p.parts.drop(parts)
+	for _, part := range parts {
+		p.keys.DropPartition(part)
+	}
 	if p.standby != nil {
 		p.standby.unhold(parts)
 	}

@@ -61,7 +61,7 @@ func TestSteadyLoad(t *testing.T) {
 func TestMetricsBeforeTheFirstCommand(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	p, err := processor.New(processor.Config{Brokers: []string{"127.0.0.1:1"}, InstanceID: "p1",
-		DataDir: t.TempDir(), Kind: schedule.Kind, Registerer: reg})
+		DataDir: t.TempDir(), Kind: schedule.Kind, Keyring: testkit.Keyring(t), Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

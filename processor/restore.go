@@ -68,6 +68,11 @@ func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]state
 	if _, err := stableEnds(ctx, adm, []string{topics.Events, topics.Results, topics.State}, parts, p.endOrphans(cl, parts)); err != nil {
 		return nil, err
 	}
+	// The keys come first: a partition handles commands only once it has
+	// its subjects' keys (personal.go).
+	if err := p.restoreKeys(ctx, adm, parts); err != nil {
+		return nil, err
+	}
 	cps, sources, err := p.startingPoints(ctx, adm, parts)
 	if err != nil {
 		return nil, err

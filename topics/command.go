@@ -28,6 +28,15 @@ const (
 	CodeInvalidHeader   = "invalid_header"   // a header with a bad value
 )
 
+// TypeErase is the type of the command that destroys a data subject's
+// keys on one partition: ingest sends one to every partition, keyed
+// "<tenant>/<subject>", with the data {"reason": "..."}. It addresses no
+// stream, so it is not routed by its key; the processor handles it, not
+// the aggregate, and answers with the subject's schedules on the
+// partition (Result.Schedules). The name is no aggregate's command type:
+// those are identifiers without a dot.
+const TypeErase = "rewind.EraseSubject"
+
 // Command is a command record, decoded and checked against the key.
 type Command struct {
 	Meta aggregate.Meta
@@ -93,6 +102,27 @@ func CommandRecord(typ string, m aggregate.Meta, data []byte) *kgo.Record {
 	return &kgo.Record{Topic: Commands, Key: []byte(StreamKey(m.Tenant, m.Stream)), Value: data, Headers: h}
 }
 
+// EraseRecords are the records of an erasure of a data subject (TypeErase),
+// one on each of partitions: m names the subject in place of a stream,
+// and m.ID is suffixed with the partition ("<id>.p<n>"), each record's
+// own id, so that ingest waits for one result per partition.
+func EraseRecords(m aggregate.Meta, reason string, partitions int32) []*kgo.Record {
+	data, _ := json.Marshal(struct {
+		Reason string `json:"reason,omitempty"`
+	}{reason})
+	recs := make([]*kgo.Record, partitions)
+	id := m.ID
+	for p := range partitions {
+		m.ID = EraseID(id, p)
+		recs[p] = CommandRecord(TypeErase, m, data)
+		recs[p].Partition = p
+	}
+	return recs
+}
+
+// EraseID is the command id of an erasure's record on partition p.
+func EraseID(id string, p int32) string { return id + ".p" + strconv.Itoa(int(p)) }
+
 // DecodeCommand reads a command record: the key, the CloudEvents headers
 // (binary mode) or envelope (structured mode), and checks that the record
 // is on the partition its key hashes to among partitions. A record without
@@ -116,7 +146,7 @@ func DecodeCommand(r *kgo.Record, partitions int32) (Command, error) {
 		return c, aggregate.Reject(CodeInvalidKey, "key must be <tenant>/<scheduleId>, each matching %s", aggregate.IDPattern)
 	}
 	c.Meta.Tenant, c.Meta.Stream = tenant, stream
-	if want := PartitionFor(string(r.Key), partitions); want != r.Partition {
+	if want := PartitionFor(string(r.Key), partitions); want != r.Partition && string(h[hType]) != TypeErase {
 		return c, aggregate.Reject(CodeMisrouted, "the key hashes to partition %d with murmur2, Kafka's default partitioner, "+
 			"but the record is on partition %d: set the producer's partitioner to murmur2 "+
 			"(librdkafka clients: partitioner=murmur2_random; kafkajs: the default, or "+
@@ -299,4 +329,38 @@ func fromStructured(value []byte, h *commandHeaders, c *Command) error {
 	}
 	c.Data = s.Data
 	return nil
+}
+
+// CommandPartitioner is the partitioner of a producer of commands: Kafka's
+// default (murmur2 of the key, as every client's default), except for an
+// erasure's records (TypeErase), which name their partitions themselves.
+func CommandPartitioner() kgo.Partitioner { return commandPartitioner{kgo.StickyKeyPartitioner(nil)} }
+
+type commandPartitioner struct{ keyed kgo.Partitioner }
+
+func (p commandPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	return commandTopicPartitioner{p.keyed.ForTopic(topic)}
+}
+
+type commandTopicPartitioner struct{ keyed kgo.TopicPartitioner }
+
+func (p commandTopicPartitioner) RequiresConsistency(r *kgo.Record) bool {
+	return isErase(r) || p.keyed.RequiresConsistency(r)
+}
+
+func (p commandTopicPartitioner) Partition(r *kgo.Record, n int) int {
+	if isErase(r) {
+		return int(r.Partition)
+	}
+	return p.keyed.Partition(r, n)
+}
+
+// isErase reports whether a record is an erasure's (its ce_type).
+func isErase(r *kgo.Record) bool {
+	for _, h := range r.Headers {
+		if h.Key == HeaderType {
+			return string(h.Value) == TypeErase
+		}
+	}
+	return false
 }

@@ -41,6 +41,9 @@ type Result struct {
 	// when it was rejected.
 	Version uint64        `json:"version" doc:"the stream's version after the command (accepted) or when it was rejected"`
 	Events  []ResultEvent `json:"events,omitempty" doc:"the events an accepted command recorded"`
+	// Schedules, for an erasure (TypeErase), counts the data subject's
+	// schedules on the partition.
+	Schedules int `json:"schedules,omitempty" doc:"for an erasure, the data subject's schedules on the partition"`
 	// Fingerprint is the command's fingerprint, carried in a header
 	// (HeaderFingerprint) when not zero.
 	Fingerprint uint64 `json:"-"`
@@ -170,6 +173,10 @@ func (r *Result) AppendJSON(b []byte) []byte {
 			b = append(b, '}')
 		}
 		b = append(b, ']')
+	}
+	if r.Schedules > 0 {
+		b = append(b, `,"schedules":`...)
+		b = strconv.AppendInt(b, int64(r.Schedules), 10)
 	}
 	return append(b, '}')
 }

@@ -65,3 +65,12 @@ func ParseComplete(value []byte) (uint64, error) {
 	}
 	return logic, nil
 }
+
+// KeyRecord is a record of schedule-keys (shred.Record's value), keyed
+// "<tenant>/<subject>" on partition p: the partition of the streams whose
+// personal fields the key seals, not the one the key hashes to. A subject
+// has a key on each partition where it has schedules, each written only
+// by that partition's owner, in the transaction of the events it seals.
+func KeyRecord(key string, value []byte, p int32) *kgo.Record {
+	return &kgo.Record{Topic: Keys, Partition: p, Key: []byte(key), Value: value}
+}

@@ -21,6 +21,9 @@ const (
 	// State is the processor's compacted cache of stream states: see
 	// StateRecord.
 	State = "schedule-state"
+	// Keys holds the data subjects' wrapped data keys and the records of
+	// their destruction: see KeyRecord.
+	Keys = "schedule-keys"
 )
 
 // DefaultPartitions is the partition count of newly created topics.
@@ -42,11 +45,24 @@ func Configs() map[string]map[string]*string {
 		// One live record per stream: compaction keeps the latest and
 		// nothing is removed by age.
 		State: {"cleanup.policy": s("compact"), "retention.ms": s("-1"), "retention.bytes": s("-1")},
+		// One record per subject and partition, kept forever; a key's
+		// record replaced by its destruction must leave the broker's
+		// disks within a bound (docs/privacy.md): segments roll hourly
+		// and are compacted within 12 hours of their first record.
+		Keys: {"cleanup.policy": s("compact"), "retention.ms": s("-1"), "retention.bytes": s("-1"),
+			"segment.ms": s(hourMS), "max.compaction.lag.ms": s(keysCompactionLagMS), "min.cleanable.dirty.ratio": s("0.01")},
 	}
 }
 
-// All lists the four topics.
-func All() []string { return []string{Commands, Events, Results, State} }
+// hourMS is an hour in milliseconds; keysCompactionLagMS is the longest
+// a replaced key record may stay uncompacted (12 hours).
+const (
+	hourMS              = "3600000"
+	keysCompactionLagMS = "43200000"
+)
+
+// All lists Rewind's topics.
+func All() []string { return []string{Commands, Events, Results, State, Keys} }
 
 // Ensure creates the topics that are missing, with partitions partitions
 // and replication factor rf (-1: the broker's default), and verifies all
@@ -148,9 +164,9 @@ func Verify(ctx context.Context, cl *kgo.Client) (int32, error) {
 		}
 		counts[name] = len(d.Partitions)
 	}
-	if len(errs) == 0 && (counts[Commands] != counts[Events] || counts[Commands] != counts[Results] || counts[Commands] != counts[State]) {
-		errs = append(errs, fmt.Errorf("partition counts differ (%s %d, %s %d, %s %d, %s %d): a stream's commands, events, results and state must share a partition number",
-			Commands, counts[Commands], Events, counts[Events], Results, counts[Results], State, counts[State]))
+	if len(errs) == 0 && (counts[Commands] != counts[Events] || counts[Commands] != counts[Results] || counts[Commands] != counts[State] || counts[Commands] != counts[Keys]) {
+		errs = append(errs, fmt.Errorf("partition counts differ (%s %d, %s %d, %s %d, %s %d, %s %d): a stream's commands, events, results, state and keys must share a partition number",
+			Commands, counts[Commands], Events, counts[Events], Results, counts[Results], State, counts[State], Keys, counts[Keys]))
 	}
 	rcs, err := adm.DescribeTopicConfigs(ctx, Events, State)
 	if err != nil {

@@ -1,0 +1,260 @@
+package processor_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/processor"
+	"github.com/rewind/rewind/shred"
+	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/topics"
+)
+
+// The personal values of TestPersonalData: none may reach a topic other
+// than the commands', nor a Pebble file, in clear.
+var plaintexts = []string{"Kim Minji", "010-5555-1234", "allergic to lidocaine", "moving to Busan", "Lee Seojun"}
+
+// TestPersonalData sends personal data, checks that only sealed values
+// reach the topics and the store, erases one visitor, and checks what an
+// erasure leaves: every version, a refusal of new personal data of the
+// visitor, the other visitor's data, and all of it through a cold restore.
+func TestPersonalData(t *testing.T) {
+	_, brokers := testkit.Cluster(t)
+	dir := filepath.Join(t.TempDir(), "p1")
+	p := start(t, brokers, "p1", dir)
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	cmd := func(stream, typ, data, id string) *kgo.Record {
+		return testkit.Cmd{Tenant: "clinic-1", Stream: stream, Type: typ, Data: data, ID: id, Time: at}.Record()
+	}
+	first := []*kgo.Record{
+		cmd("s1", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji","phone":"010-5555-1234"},"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, "a1"),
+		cmd("s1", "CheckIn", `{"channel":"desk"}`, "a2"),
+		cmd("s1", "StartConsultation", `{"counselorId":"c1"}`, "a3"),
+		cmd("s1", "CompleteConsultation", `{"notes":"allergic to lidocaine"}`, "a4"),
+		cmd("s2", "Reserve", `{"visitorId":"v-1","start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "b1"),
+		cmd("s2", "CancelReservation", `{"by":"patient","reason":"moving to Busan"}`, "b2"),
+		cmd("s3", "Reserve", `{"visitorId":"v-2","visitor":{"name":"Lee Seojun"},"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, "c1"),
+	}
+	testkit.Send(t, testkit.Producer(t, brokers), first)
+	testkit.WaitResults(t, brokers, len(first), time.Minute, p.Alive(t))
+
+	// Erase v-1 on every partition, as ingest does.
+	erase := topics.EraseRecords(aggregate.Meta{ID: "e1", Tenant: "clinic-1", Stream: "v-1", Initiator: "dpo", Time: at.Add(time.Hour)},
+		"the patient asked", testPartitions)
+	manual, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer manual.Close()
+	testkit.Send(t, manual, erase)
+	after := []*kgo.Record{
+		cmd("s4", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},"start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "d1"),
+		cmd("s5", "Reserve", `{"visitorId":"v-1","start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "e1"),
+		cmd("s1", "CheckOut", `{}`, "a5"),
+	}
+	testkit.Send(t, testkit.Producer(t, brokers), after)
+	total := len(first) + len(erase) + len(after)
+	testkit.WaitResults(t, brokers, total, time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	log := testkit.ReadAll(t, brokers)
+	results := testkit.Invariants(t, log)
+	schedules := 0
+	for i := range int32(testPartitions) {
+		rs := results[topics.EraseID("e1", i)]
+		if len(rs) != 1 || rs[0].Status != topics.StatusAccepted {
+			t.Fatalf("erasure on partition %d: %+v", i, rs)
+		}
+		schedules += rs[0].Schedules
+	}
+	if schedules != 2 {
+		t.Errorf("the erasure counted %d schedules of v-1, want 2", schedules)
+	}
+	if rs := results["d1"]; len(rs) != 1 || rs[0].Code != processor.CodePersonalDataErased {
+		t.Errorf("new personal data of an erased visitor: want %s, got %+v", processor.CodePersonalDataErased, rs)
+	}
+	for _, id := range []string{"e1", "a5"} {
+		if rs := results[id]; len(rs) != 1 || rs[0].Status != topics.StatusAccepted {
+			t.Errorf("%s after the erasure: want accepted, got %+v", id, rs)
+		}
+	}
+	noPlaintext(t, "the broker's topics", rawTopics(t, brokers, topics.Events, topics.Results, topics.State, topics.Keys))
+	noPlaintext(t, "the processor's files", filesUnder(t, dir))
+	noPlaintext(t, "the processor's stream records", storedStreams(t, dir))
+	testkit.StoreMatches(t, schedule.Kind, log, dir)
+	testkit.StateMatches(t, schedule.Kind, log)
+
+	// Read back through the keys: v-2's values open, v-1's are erased, and
+	// so after a cold restore, which must still refuse v-1's new data.
+	tab := keyTable(t, brokers)
+	opened := map[string]string{}
+	var erased int
+	for _, e := range log.Events {
+		for _, tok := range tokens(e.Value) {
+			plain, err := tab.Open(string(e.Key[:bytes.LastIndexByte(e.Key, '/')]), tok)
+			switch {
+			case errors.Is(err, shred.ErrErased):
+				erased++
+			case err != nil:
+				t.Errorf("a sealed value of %s does not open: %v", e.Key, err)
+			default:
+				opened[plain] = string(e.Key)
+			}
+		}
+	}
+	if _, ok := opened["Lee Seojun"]; !ok || len(opened) != 1 || erased != 4 {
+		t.Errorf("opened %v and %d erased, want only Lee Seojun open and v-1's 4 values erased", opened, erased)
+	}
+	p = start(t, brokers, "p1", filepath.Join(t.TempDir(), "cold"))
+	again := []*kgo.Record{
+		cmd("s6", "Reserve", `{"visitorId":"v-1","visitor":{"phone":"010-0000-0000"},"start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "f1"),
+		cmd("s7", "Reserve", `{"visitorId":"v-2","visitor":{"phone":"010-1111-2222"},"start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "f2"),
+	}
+	testkit.Send(t, testkit.Producer(t, brokers), again)
+	testkit.WaitResults(t, brokers, total+len(again), time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	results = testkit.Invariants(t, testkit.ReadAll(t, brokers))
+	if rs := results["f1"]; len(rs) != 1 || rs[0].Code != processor.CodePersonalDataErased {
+		t.Errorf("after a cold restore, new personal data of the erased visitor: %+v", rs)
+	}
+	if rs := results["f2"]; len(rs) != 1 || rs[0].Status != topics.StatusAccepted {
+		t.Errorf("after a cold restore, the other visitor's new personal data: %+v", rs)
+	}
+}
+
+// noPlaintext fails when any of the personal values is in data.
+func noPlaintext(t *testing.T, where string, data []byte) {
+	t.Helper()
+	for _, p := range plaintexts {
+		if bytes.Contains(data, []byte(p)) {
+			t.Errorf("%s: %q in clear", where, p)
+		}
+	}
+}
+
+// rawTopics is every key, value and header of the topics, read
+// uncommitted: aborted records count too.
+func rawTopics(t *testing.T, brokers string, names ...string) []byte {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(names...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadUncommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var all bytes.Buffer
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		if fs.NumRecords() == 0 {
+			return all.Bytes()
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			all.Write(r.Key)
+			all.Write(r.Value)
+			for _, h := range r.Headers {
+				all.WriteString(h.Key)
+				all.Write(h.Value)
+			}
+		})
+	}
+}
+
+// filesUnder is the contents of every file under dir.
+func filesUnder(t *testing.T, dir string) []byte {
+	t.Helper()
+	var all bytes.Buffer
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		all.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all.Bytes()
+}
+
+// keyTable reads the key topic into a table, as a reader of the events
+// would.
+func keyTable(t *testing.T, brokers string) *shred.Table {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topics.Keys),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	tab := shred.NewTable(testkit.Keyring(t))
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		if fs.NumRecords() == 0 {
+			return tab
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			rec, err := shred.DecodeRecord(r.Key, r.Value, r.Partition)
+			if err == nil {
+				err = tab.Apply(rec)
+			}
+			if err != nil {
+				t.Errorf("key record at %d/%d: %v", r.Partition, r.Offset, err)
+			}
+		})
+	}
+}
+
+// tokens are the sealed values in an event's JSON.
+func tokens(value []byte) []string {
+	var out []string
+	for _, part := range strings.Split(string(value), `"`) {
+		if shred.IsToken(part) {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// storedStreams is every stream record of the store in dir, read through
+// Pebble: its files may be compressed, and a grep of them could miss a
+// value.
+func storedStreams(t *testing.T, dir string) []byte {
+	t.Helper()
+	st, err := state.Open(dir, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var all bytes.Buffer
+	for part := range int32(testPartitions) {
+		if _, err := st.PartitionStreams(part, "", 1<<30, func(stream string, rec []byte) error {
+			all.WriteString(stream)
+			all.Write(rec)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return all.Bytes()
+}
