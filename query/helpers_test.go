@@ -210,7 +210,7 @@ func tokensFile(t *testing.T) *api.Tokens {
 func startView(t *testing.T, brokers, dir string, options ...func(*query.Config)) *service {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	cfg := query.Config{DataDir: dir, ClientOpts: []kgo.Opt{kgo.SeedBrokers(brokers)}, SnapshotEvery: 8,
+	cfg := query.Config{DataDir: dir, ClientOpts: []kgo.Opt{kgo.SeedBrokers(brokers)}, SnapshotEvery: 8, Keyring: testkit.Keyring(t),
 		Registerer: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, o := range options {
 		o(&cfg)

@@ -107,7 +107,7 @@ func TestRestartResumes(t *testing.T) {
 	// The model skips an event it has, so the events applied cannot tell
 	// a resume from a read from the start: count what the client fetches.
 	var fetched fetchCounter
-	s = startView(t, w.brokers, dir, func(c *query.Config) { c.ClientOpts = append(c.ClientOpts, kgo.WithHooks(&fetched)) })
+	s = startView(t, w.brokers, dir, func(c *query.Config) { c.Hooks = append(c.Hooks, &fetched) })
 	s.waitFolded(w.total() - before)
 	// Ready once caught up to the ends it saw at start: whatever it read
 	// again from the beginning came before.
@@ -357,7 +357,7 @@ func TestRebuildingAnswers503(t *testing.T) {
 
 	next := func(c *query.Config) { c.LogicVersion = schedule.LogicVersion + 1 }
 	// Opened, wiped and marked, but stopped before folding anything.
-	cfg := query.Config{DataDir: dir, ClientOpts: []kgo.Opt{kgo.SeedBrokers(w.brokers)}, Registerer: prometheus.NewRegistry()}
+	cfg := query.Config{DataDir: dir, ClientOpts: []kgo.Opt{kgo.SeedBrokers(w.brokers)}, Registerer: prometheus.NewRegistry(), Keyring: testkit.Keyring(t)}
 	next(&cfg)
 	v, err := query.Open(cfg)
 	if err != nil {

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/jsondiff"
+	"github.com/rewind/rewind/topics"
 )
 
 // rebuildRetryAfter is the Retry-After of 503 rebuilding, in seconds.
@@ -118,12 +120,18 @@ func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principa
 		return
 	}
 	// The ETag is the version, and after erasures on purpose also their
-	// count: an erasure changes states without a new version. Clients
-	// revalidate (no-cache); an unchanged answer costs a 304.
-	etag := `"` + strconv.FormatUint(got, 10) + `"`
+	// count: an erasure changes states without a new version. A state
+	// with sealed values changes with any destroyed key, so its ETag has
+	// the count of those too. Clients revalidate (no-cache); an unchanged
+	// answer costs a 304.
+	etag := strconv.FormatUint(got, 10)
 	if h.Erasures > 0 {
-		etag = fmt.Sprintf(`"%d.%d"`, got, h.Erasures)
+		etag += "." + strconv.Itoa(h.Erasures)
 	}
+	if bytes.Contains(state, tokenStart) {
+		etag += ".k" + strconv.FormatUint(v.keys.erasures.Load(), 10)
+	}
+	etag = `"` + etag + `"`
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "private, no-cache")
 	if r.Header.Get("If-None-Match") == etag {
@@ -134,7 +142,7 @@ func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principa
 	if q.has("at") {
 		resp.At = &at
 	}
-	writeState(w, &resp, state)
+	writeState(w, &resp, v.keys.reveal(r.Context(), topics.StreamKey(who.Tenant, stream), state))
 }
 
 // writeState writes a StateResponse with its state spliced in as stored:
@@ -260,7 +268,13 @@ func streamPage[T any](v *View, w http.ResponseWriter, r *http.Request, who api.
 	if more {
 		page.Next = fmt.Sprintf("%s?after=%d&limit=%d", r.URL.Path, version(items[len(items)-1]), limit)
 	}
-	api.WriteJSON(w, http.StatusOK, page)
+	body, err := json.Marshal(page)
+	if err != nil {
+		v.internalError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(append(v.keys.reveal(r.Context(), topics.StreamKey(who.Tenant, stream), body), '\n'))
 }
 
 func (v *View) timeline(snap pebble.Reader, tenant, stream string, h *head, after uint64, limit int) ([]TimelineEntry, bool, error) {

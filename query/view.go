@@ -15,9 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/shred"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -25,8 +27,13 @@ import (
 type Config struct {
 	// DataDir holds the Pebble read model.
 	DataDir string
-	// ClientOpts connect to Kafka (seed brokers, logger, kprom hooks).
+	// ClientOpts connect to Kafka (seed brokers, security, logger). They
+	// serve two clients, the events' and the keys' consumers, so they
+	// hold no hook.
 	ClientOpts []kgo.Opt
+	// Hooks watch the events' consumer (kprom's metrics): a hook
+	// belongs to one client.
+	Hooks []kgo.Hook
 	// LogicVersion is the fold logic's version; a model built by another
 	// is rebuilt. Zero means schedule.LogicVersion.
 	LogicVersion int
@@ -46,6 +53,9 @@ type Config struct {
 	Logger     *slog.Logger
 	// Registerer receives the view's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
+	// Keyring unwraps the data subjects' keys (-kek-file), with which
+	// answers open personal fields (docs/privacy.md). Required.
+	Keyring shred.Keyring
 }
 
 func (c *Config) setDefaults() {
@@ -69,6 +79,9 @@ func (c *Config) Validate() error {
 	if c.MaxWaiting < 0 {
 		errs = append(errs, errors.New("query: the most waiting must not be negative"))
 	}
+	if c.Keyring == nil {
+		errs = append(errs, errors.New("query: a keyring is required (-kek-file): answers open personal fields with the keys it unwraps"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -91,6 +104,7 @@ type View struct {
 
 	cache   *streamCache
 	waiters *api.Waiters
+	keys    *keyTail
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
@@ -120,7 +134,7 @@ func Open(cfg Config) (*View, error) {
 	}
 	v := &View{cfg: cfg, log: cfg.Logger, model: m, metrics: newMetrics(cfg.Registerer),
 		Rebuilt: rebuilt, changed: make(chan struct{}), cache: newStreamCache(cfg.StreamCache),
-		waiters: waiters, opened: time.Now()}
+		waiters: waiters, opened: time.Now(), keys: newKeyTail(cfg.Keyring, cfg.Logger)}
 	v.rebuilding.Store(rebuilt)
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rewind_query_rebuilding",
@@ -147,15 +161,23 @@ func (v *View) Close() error { return v.model.close() }
 
 // Ready reports whether the view has folded everything that was committed
 // to schedule-events when it started.
-func (v *View) Ready() bool { return v.ready.Load() }
+func (v *View) Ready() bool { return v.ready.Load() && v.keys.ready.Load() }
 
-// Run consumes schedule-events into the model until ctx is done.
+// Run consumes schedule-events into the model, and schedule-keys into
+// the keys answers open personal fields with, until ctx is done or either
+// fails.
 func (v *View) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx) // stops the lag poller with Run
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return v.keys.run(ctx, v.cfg.ClientOpts) })
+	g.Go(func() error { return v.run(ctx) })
+	return g.Wait()
+}
+
+func (v *View) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx) // stops the lag poller with run
 	defer cancel()
-	// One client consumes and lists offsets: kprom hooks in ClientOpts
-	// belong to one client.
-	cl, err := kgo.NewClient(append(slices.Clone(v.cfg.ClientOpts),
+	// One client consumes and lists offsets, with the hooks.
+	cl, err := kgo.NewClient(append(slices.Clone(v.cfg.ClientOpts), kgo.WithHooks(v.cfg.Hooks...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Transaction markers take offsets too: seeing them lets the
 		// checkpoint reach the end offset, so lag can be zero.

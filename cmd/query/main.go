@@ -12,6 +12,7 @@ import (
 	"flag"
 	"net/http"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rewind/rewind/internal/api"
@@ -32,10 +33,15 @@ func run(ctx context.Context, args []string) error {
 	// A catch-up allocates fetch buffers and batches faster than the
 	// default GC pacing returns them; the limit keeps RSS near budget.
 	memoryLimit := cli.RegisterMemoryLimit(fs, 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top")
+	keyring := cli.RegisterKEK(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	memoryLimit()
+	ring, err := keyring()
+	if err != nil {
+		return err
+	}
 	front, err := frontFlags.Load()
 	if err != nil {
 		return err
@@ -46,8 +52,8 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	view, err := query.Open(query.Config{
-		DataDir: *dataDir, SnapshotEvery: *snapshotEvery, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg,
-		ClientOpts: kafkaconf.ClientOpts(kafkaOpts, log, reg, "rewind_query_kafka"),
+		DataDir: *dataDir, SnapshotEvery: *snapshotEvery, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg, Keyring: ring,
+		ClientOpts: kafkaconf.ClientOpts(kafkaOpts, log, nil, ""), Hooks: []kgo.Hook{kafkaconf.Metrics(reg, "rewind_query_kafka")},
 	})
 	if err != nil {
 		return err

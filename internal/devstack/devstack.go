@@ -21,6 +21,7 @@ import (
 
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/proc"
+	"github.com/rewind/rewind/shred"
 )
 
 // Tenant is the tenant of the development tokens.
@@ -30,18 +31,24 @@ const Tenant = "clinic-dev"
 // the people and devices of a clinic, so that audit trails say who acted.
 var Staff = []string{"front-desk", "kiosk", "counselor-choi", "dr-kim", "dr-lee", "dr-park", "nurse-han"}
 
-// Auditor is the subject of a development token that may only read: it
-// sees every schedule and audit trail through query, and ingest answers
-// its commands 403 insufficient_scope.
+// Auditor is the subject of a development token that may read and audit:
+// it sees every schedule and audit trail through query, and ingest
+// answers its commands 403 insufficient_scope.
 const Auditor = "auditor"
 
+// PrivacyOfficer is the subject of the development token that may erase a
+// visitor's personal data through ingest, and nothing else.
+const PrivacyOfficer = "privacy-officer"
+
 // Scope is the scope column of a development token: the kiosk checks
-// patients in but reads nobody's schedule, the auditor only reads,
-// everyone else does both.
+// patients in but reads nobody's schedule, the auditor reads and audits,
+// the privacy officer only erases, everyone else reads and writes.
 func Scope(subject string) api.Scope {
 	switch subject {
 	case Auditor:
-		return api.ScopeRead
+		return api.ScopeRead | api.ScopeAudit
+	case PrivacyOfficer:
+		return api.ScopeErase
 	case "kiosk":
 		return api.ScopeWrite
 	}
@@ -102,6 +109,9 @@ func StartKafka(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := EnsureKEK(cfg.Data); err != nil {
+		return nil, err
+	}
 	// A service already on one of the addresses (a second make run,
 	// most often) would answer the readiness checks for this one.
 	addrs := []string{cfg.Processor, cfg.Ingest, cfg.Query}
@@ -143,11 +153,11 @@ func (s *Stack) StartServices(ctx context.Context, bin string) error {
 		addr string
 	}{
 		{"processor", []string{"-brokers", s.brokers, "-http", s.Processor, "-instance-id", "local-1",
-			"-data-dir", filepath.Join(s.Data, "processor")}, s.Processor},
+			"-data-dir", filepath.Join(s.Data, "processor"), "-kek-file", KEKFile(s.Data)}, s.Processor},
 		{"ingest", []string{"-brokers", s.brokers, "-http", s.Ingest, "-tokens", filepath.Join(s.Data, "tokens"),
 			"-data-dir", filepath.Join(s.Data, "ingest")}, s.Ingest},
 		{"query", []string{"-brokers", s.brokers, "-http", s.Query, "-tokens", filepath.Join(s.Data, "tokens"),
-			"-data-dir", filepath.Join(s.Data, "query")}, s.Query},
+			"-data-dir", filepath.Join(s.Data, "query"), "-kek-file", KEKFile(s.Data)}, s.Query},
 	}
 	started := make([]*proc.Process, len(steps))
 	for i, st := range steps {
@@ -214,6 +224,24 @@ func (s *Stack) stop(name string) error {
 	return errors.Join(errs...)
 }
 
+// KEKFile is the development KEK file in data: the key-encryption key of
+// make run's personal data, kept beside it and never in Kafka.
+func KEKFile(data string) string { return filepath.Join(data, "kek") }
+
+// EnsureKEK writes a new KEK file in data unless one is there: a second
+// run must find the keys the first one wrapped. A real deployment keeps
+// its KEK in a secret store (docs/privacy.md).
+func EnsureKEK(data string) error {
+	path := KEKFile(data)
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte("# make run's KEK: lose it and the personal data on ./data is unreadable\n"+shred.NewKEKLine("dev-1")), 0o600)
+}
+
 // EnsureTokens returns the development tokens, creating them on first use:
 // data/tokens holds their SHA-256 digests and scopes (what ingest and
 // query read),
@@ -236,7 +264,7 @@ func EnsureTokens(data string) (string, map[string]string, error) {
 		tokens["dev-user"] = strings.TrimSpace(string(b)) // written by an older make run
 	}
 	var added []string
-	subjects := append(append([]string{"dev-user"}, Staff...), Auditor)
+	subjects := append(append([]string{"dev-user"}, Staff...), Auditor, PrivacyOfficer)
 	for _, subject := range subjects {
 		if tokens[subject] == "" {
 			tokens[subject] = newToken()
