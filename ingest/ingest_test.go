@@ -24,6 +24,7 @@ import (
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/processor"
+	"github.com/rewind/rewind/topics"
 )
 
 const (
@@ -31,6 +32,10 @@ const (
 	tokenB = "token-of-clinic-b"
 	// tokenAuditor reads clinic-a's schedules (query) and may not write.
 	tokenAuditor = "token-of-clinic-a-auditor"
+	// tokenOfficerA and tokenOfficerB erase personal data, each of its
+	// clinic, and may do nothing else.
+	tokenOfficerA = "token-of-clinic-a-privacy-officer"
+	tokenOfficerB = "token-of-clinic-b-privacy-officer"
 )
 
 type env struct {
@@ -63,13 +68,15 @@ func recording(mux *http.ServeMux) http.Handler {
 }
 
 // setupTokens writes the tokens file of the tests: clinic-a's desk-1
-// (no scope column: read and write), clinic-b's desk-9 (read,write), and
-// clinic-a's auditor (read only).
+// (no scope column: read and write), clinic-b's desk-9 (read,write),
+// clinic-a's auditor (read only), and each clinic's privacy officer
+// (erase only).
 func setupTokens(t *testing.T) *env {
 	t.Helper()
 	return &env{tokens: testkit.Tokens(t, filepath.Join(t.TempDir(), "tokens"),
 		"# test tokens\n"+api.HashToken(tokenA)+" clinic-a desk-1\n"+api.HashToken(tokenB)+" clinic-b desk-9 read,write\n"+
-			api.HashToken(tokenAuditor)+" clinic-a auditor read\n")}
+			api.HashToken(tokenAuditor)+" clinic-a auditor read\n"+
+			api.HashToken(tokenOfficerA)+" clinic-a dpo-a erase\n"+api.HashToken(tokenOfficerB)+" clinic-b dpo-b erase\n")}
 }
 
 // setup runs kfake, the real processor and an ingest server over HTTP.
@@ -89,7 +96,8 @@ func setup(t *testing.T, opts ...kfake.Opt) *env {
 	}
 	ran := make(chan struct{})
 	go func() { _ = w.Run(ctx); close(ran) }()
-	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(2*time.Second))
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(2*time.Second),
+		kgo.RecordPartitioner(topics.CommandPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func documented(t *testing.T) (routes map[string]bool, statuses map[string]bool,
 	t.Helper()
 	routes, statuses, codes = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	pathRe := regexp.MustCompile(`^  (/\S+):$`)
-	methodRe := regexp.MustCompile(`^    (get|post):$`)
+	methodRe := regexp.MustCompile(`^    (get|post|delete):$`)
 	statusRe := regexp.MustCompile(`^        '(\d{3})':`)
 	codeRe := regexp.MustCompile(`^ {12}- ([a-z_]+)$`)
 	var path, method string
@@ -54,6 +54,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	kafkaDown(t, setup(t))
 	reusedKey(t, fakeEnv(t, 0))
 	waitingBound(t, fakeEnv(t, 1))
+	erasures(t, setup(t))
 	e := setup(t)
 	if r := e.do(t, "POST", "/v1/commands?wait=never", tokenA, "{}"); r.status != 400 {
 		t.Fatalf("bad wait on batch: %d", r.status)
@@ -66,8 +67,8 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	}
 
 	routes, statuses, codes := documented(t)
-	if len(routes) != 3 {
-		t.Fatalf("want 3 documented routes, got %v", routes)
+	if len(routes) != 4 {
+		t.Fatalf("want 4 documented routes, got %v", routes)
 	}
 	seen.Lock()
 	defer seen.Unlock()
@@ -104,6 +105,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	for _, code := range []string{aggregate.CodeVersionConflict, aggregate.CodeExecutorPanic,
 		topics.CodeInvalidKey, topics.CodeMisrouted, topics.CodeTooLarge, topics.CodeTenantMismatch,
 		topics.CodeSubjectMismatch, topics.CodeInvalidHeader, processor.CodeInternal, processor.CodeEncodeFailed,
+		processor.CodePersonalDataErased, processor.CodeNoDataSubject,
 		schedule.CodeAlreadyReserved, schedule.CodeAlreadyCheckedIn, schedule.CodeInvalidTimeRange,
 		schedule.CodeNotReserved, schedule.CodeTooEarly, schedule.CodeNotCheckedIn, schedule.CodeBusy,
 		schedule.CodeClosed, schedule.CodeNotInConsultation, schedule.CodeProcedureInProgress,

@@ -93,18 +93,22 @@ type Server struct {
 	metrics *metrics
 	waiters *api.Waiters
 	kafkaOK atomic.Bool
+	nparts  atomic.Int32 // the topics' partition count, once Watch saw it
 }
 
 // healthEvery is how often Watch checks Kafka and the topics.
 const healthEvery = 2 * time.Second
 
-// Watch checks until ctx ends that Kafka answers and the four topics are
+// Watch checks until ctx ends that Kafka answers and the topics are
 // present and sound, for Ready.
 func (s *Server) Watch(ctx context.Context) {
 	for {
 		cctx, cancel := context.WithTimeout(ctx, healthEvery)
-		_, err := topics.Verify(cctx, s.cfg.Producer)
+		n, err := topics.Verify(cctx, s.cfg.Producer)
 		cancel()
+		if err == nil {
+			s.nparts.Store(n)
+		}
 		if ok := err == nil; ok != s.kafkaOK.Swap(ok) && ctx.Err() == nil {
 			s.cfg.Logger.Info("kafka readiness changed", "ready", ok, "err", err)
 		}
@@ -144,9 +148,10 @@ func New(cfg Config) (*Server, error) {
 
 // Routes adds the API's routes to mux.
 func (s *Server) Routes(mux *http.ServeMux) {
-	mux.Handle("POST /v1/schedules/{id}/commands/{type}", s.authed(s.postCommand))
-	mux.Handle("GET /v1/commands/{id}", s.authed(s.getCommand))
-	mux.Handle("POST /v1/commands", s.authed(s.postBatch))
+	mux.Handle("POST /v1/schedules/{id}/commands/{type}", s.authed(api.ScopeWrite, s.postCommand))
+	mux.Handle("GET /v1/commands/{id}", s.authed(api.ScopeWrite, s.getCommand))
+	mux.Handle("POST /v1/commands", s.authed(api.ScopeWrite, s.postBatch))
+	mux.Handle("DELETE /v1/visitors/{visitorId}/personal-data", s.authed(api.ScopeErase, s.erase))
 	mux.Handle("GET /openapi.yaml", api.OpenAPI(OpenAPI))
 }
 
@@ -154,12 +159,12 @@ func (s *Server) Routes(mux *http.ServeMux) {
 // tenant or initiator; both come from the token alone.
 var forbiddenHeaders = []string{"Ce-Tenantid", "Ce-Initiator", "X-Tenant-Id", "X-Initiator"}
 
-// authed resolves the bearer token, which must hold the write scope (a
-// read-only token, such as an auditor's, is answered 403
-// insufficient_scope), and counts the answer.
-func (s *Server) authed(h func(http.ResponseWriter, *http.Request, api.Principal)) http.Handler {
+// authed resolves the bearer token, which must hold scope (a read-only
+// token, such as an auditor's, is answered 403 insufficient_scope), and
+// counts the answer.
+func (s *Server) authed(scope api.Scope, h func(http.ResponseWriter, *http.Request, api.Principal)) http.Handler {
 	return api.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		who, ok := s.cfg.Tokens.Require(w, r, api.ScopeWrite)
+		who, ok := s.cfg.Tokens.Require(w, r, scope)
 		if !ok {
 			return
 		}

@@ -28,7 +28,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&d.Processor, "processor-addr", d.Processor, "the processor's ops address")
 	fs.StringVar(&d.Ingest, "ingest-addr", d.Ingest, "ingest's address")
 	fs.StringVar(&d.Query, "query-addr", d.Query, "query's address")
-	tokensOnly := fs.Bool("tokens-only", false, "create the dev tokens in the data directory, print the dev token and exit (for docker compose)")
+	tokensOnly := fs.Bool("tokens-only", false, "create the dev tokens and the KEK in the data directory, print the dev token and exit (for docker compose)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -37,7 +37,11 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%s/tokens holds the digests; dev token (tenant %s, in %s/dev-token):\n%s\n", d.Data, devstack.Tenant, d.Data, token)
+		if err := devstack.EnsureKEK(d.Data); err != nil {
+			return err
+		}
+		fmt.Printf("%s/tokens holds the digests, %s the KEK; dev token (tenant %s, in %s/dev-token):\n%s\n",
+			d.Data, devstack.KEKFile(d.Data), devstack.Tenant, d.Data, token)
 		return nil
 	}
 	fmt.Println("starting Rewind…")
@@ -80,12 +84,12 @@ Rewind is running.
 
 Dev token (tenant %[6]s, subject dev-user, scopes read and write; kept in %[5]s/dev-token):
   %[7]s
-The staff's tokens and a read-only auditor's are in %[5]s/dev-tokens.
+The staff's tokens, an auditor's (read, audit) and a privacy officer's (erase) are in %[5]s/dev-tokens.
 
 Try it:
   # 1. reserve a visit
   curl -s -XPOST %[8]s http://%[1]s/v1/schedules/%[9]s/commands/Reserve \
-    -d '{"visitorId":"v-1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z","procedures":["botox"]}'
+    -d '{"visitorId":"v-1","visitor":{"name":"Kim Minji"},"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z","procedures":["botox"]}'
   # 2. check in
   curl -s -XPOST %[8]s http://%[1]s/v1/schedules/%[9]s/commands/CheckIn -d '{"channel":"kiosk"}'
   # 3. travel back in time: the visit as it was at version 1, before check-in

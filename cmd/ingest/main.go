@@ -21,6 +21,7 @@ import (
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/kafkaconf"
+	"github.com/rewind/rewind/topics"
 )
 
 func main() {
@@ -52,9 +53,10 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	// Idempotent with acks=all are franz-go's defaults; linger 0 because a
-	// person is waiting for each command.
+	// person is waiting for each command. The partitioner is Kafka's
+	// default but for an erasure's records, one per partition.
 	prod, err := kgo.NewClient(append(kafkaconf.ClientOpts(kafkaOpts, log, reg, "rewind_ingest_kafka"),
-		kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(time.Minute))...)
+		kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(time.Minute), kgo.RecordPartitioner(topics.CommandPartitioner()))...)
 	if err != nil {
 		return err
 	}

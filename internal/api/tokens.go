@@ -9,50 +9,62 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/reload"
 )
 
-// Scope is what a token may do: read (the query service) and write
-// (ingest), as a bit set.
+// Scope is what a token may do, as a bit set: read (the query service),
+// write (commands through ingest), erase (a data subject's personal data,
+// through ingest) and audit (the activity and access lists of query).
 type Scope uint8
 
 // The scopes.
 const (
 	ScopeRead Scope = 1 << iota
 	ScopeWrite
+	ScopeErase
+	ScopeAudit
 	// ScopeAll is what a token without a scope column may do: today's
-	// tokens files keep working.
+	// tokens files keep working. Erase and audit are never implied: they
+	// are given by name.
 	ScopeAll = ScopeRead | ScopeWrite
 )
 
-func (s Scope) String() string {
-	switch s {
-	case ScopeRead:
-		return "read"
-	case ScopeWrite:
-		return "write"
-	case ScopeAll:
-		return "read,write"
-	}
-	return "none"
+// scopeName names one scope.
+type scopeName struct {
+	s    Scope
+	name string
 }
 
-// ParseScope reads a scope column: "read", "write" or both, comma
+// scopeNames are the scopes' names, in the order String writes them.
+var scopeNames = []scopeName{{ScopeRead, "read"}, {ScopeWrite, "write"}, {ScopeErase, "erase"}, {ScopeAudit, "audit"}}
+
+func (s Scope) String() string {
+	var names []string
+	for _, n := range scopeNames {
+		if s&n.s != 0 {
+			names = append(names, n.name)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ",")
+}
+
+// ParseScope reads a scope column: read, write, erase and audit, comma
 // separated, in any order.
 func ParseScope(s string) (Scope, error) {
 	var out Scope
 	for part := range strings.SplitSeq(s, ",") {
-		switch part {
-		case "read":
-			out |= ScopeRead
-		case "write":
-			out |= ScopeWrite
-		default:
-			return 0, fmt.Errorf("api: unknown scope %q (want read, write or read,write)", part)
+		i := slices.IndexFunc(scopeNames, func(n scopeName) bool { return n.name == part })
+		if i < 0 {
+			return 0, fmt.Errorf("api: unknown scope %q (want read, write, erase or audit, comma separated)", part)
 		}
+		out |= scopeNames[i].s
 	}
 	return out, nil
 }
@@ -81,8 +93,9 @@ type tokenEntry struct {
 //
 //	<sha256 hex of the token> <tenant> <subject> [<scope>]
 //
-// scope is read, write or read,write; a line without it may do both, so
-// files written before scopes existed keep their meaning. Blank lines and
+// scope is a comma-separated list of read, write, erase and audit; a line
+// without it may read and write, so files written before scopes existed
+// keep their meaning. Blank lines and
 // lines starting with # are ignored. The file holds digests only, yet
 // names every tenant and subject: keep it readable by the service alone
 // (0600).
@@ -144,7 +157,7 @@ func parseTokenLine(line string) (tokenEntry, error) {
 	var e tokenEntry
 	fields := strings.Fields(line)
 	if len(fields) != 3 && len(fields) != 4 {
-		return e, errors.New("want <sha256> <tenant> <subject> [read|write|read,write]")
+		return e, errors.New("want <sha256> <tenant> <subject> [read,write,erase,audit]")
 	}
 	raw, err := hex.DecodeString(fields[0])
 	if err != nil || len(raw) != sha256.Size {

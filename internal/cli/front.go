@@ -25,7 +25,7 @@ func RegisterFront(fs *flag.FlagSet, addr, addrUsage string) *FrontFlags {
 	return &FrontFlags{
 		addr:     fs.String("http", addr, addrUsage),
 		tls:      RegisterTLS(fs),
-		tokens:   fs.String("tokens", "data/tokens", "tokens file: <sha256 hex> <tenant> <subject> [read|write|read,write] per line; re-read when it changes and on SIGHUP"),
+		tokens:   fs.String("tokens", "data/tokens", "tokens file: <sha256 hex> <tenant> <subject> [read,write,erase,audit] per line; re-read when it changes and on SIGHUP"),
 		logLevel: fs.String("log-level", "info", "debug, info, warn or error"),
 	}
 }
