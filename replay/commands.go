@@ -87,7 +87,7 @@ func (p *partition) decideAll() {
 		before := Outcome{Status: c.res.Status, Code: c.res.Code}
 		for _, e := range c.res.Events {
 			env := s.orig[e.Version]
-			before.Events = append(before.Events, OutcomeEvent{Type: e.Type, Data: encodeEvent(kind, env.Data)})
+			before.Events = append(before.Events, OutcomeEvent{Type: e.Type, Data: encodeEvent(kind, masked(env.Data))})
 		}
 		after := decide(kind, st, c)
 		if !sameOutcome(before, after) {
@@ -107,12 +107,24 @@ func decide(kind aggregate.Kind, st any, c *pending) Outcome {
 		if err == nil {
 			o := Outcome{Status: topics.StatusAccepted}
 			for _, e := range events {
-				o.Events = append(o.Events, OutcomeEvent{Type: e.Type, Data: encodeEvent(kind, e.Data)})
+				o.Events = append(o.Events, OutcomeEvent{Type: e.Type, Data: encodeEvent(kind, masked(e.Data))})
 			}
 			return o
 		}
 	}
 	return Outcome{Status: topics.StatusRejected, Code: aggregate.CodeOf(err)}
+}
+
+// personalMask stands for every personal value in a decision. The
+// preview compares and reports what the rules decide, never a personal
+// value (docs/privacy.md): the recorded event's is sealed, possibly
+// erased, and the decision's again is what the producer sent, in clear.
+const personalMask = "[personal]"
+
+// masked is e with every personal value replaced by personalMask.
+func masked(e aggregate.Event) aggregate.Event {
+	m, _ := aggregate.SealPersonal(e, func(string, string) string { return personalMask })
+	return m
 }
 
 func encodeEvent(kind aggregate.Kind, data aggregate.Event) json.RawMessage {

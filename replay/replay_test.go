@@ -3,6 +3,7 @@ package replay_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/rewind/rewind/internal/candidate"
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/replay"
+	"github.com/rewind/rewind/topics"
 )
 
 const partitions = 4
@@ -192,4 +194,66 @@ func TestReplay(t *testing.T) {
 			t.Fatalf("report %+v, commands %+v", r, r.Commands)
 		}
 	})
+}
+
+// TestReplayPersonalData: the preview folds sealed values as they are and
+// decides the commands again with personal values masked, so a visitor's
+// data, erased or not, is no difference and never reaches the report,
+// though the commands topic holds it in clear.
+func TestReplayPersonalData(t *testing.T) {
+	brokers := testkit.Kafka(t, partitions)
+	at := time.Now().Add(-time.Hour)
+	var recs []*kgo.Record
+	for i, name := range []string{"Kim Minji", "Lee Seojun"} {
+		stream := fmt.Sprintf("visit-%d", i)
+		cmds := []testkit.Cmd{
+			{Type: "Reserve", Data: fmt.Sprintf(`{"visitorId":"v-%d","visitor":{"name":%q},"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, i, name)},
+			{Type: "CheckIn", Data: `{"channel":"desk"}`},
+			{Type: "StartConsultation", Data: `{"counselorId":"c1"}`},
+			{Type: "CompleteConsultation", Data: `{"notes":"allergic to lidocaine"}`},
+		}
+		for j, c := range cmds {
+			c.Tenant, c.Stream, c.ID, c.Time = "clinic-1", stream, fmt.Sprintf("%s-%d", stream, j), at.Add(time.Duration(j)*time.Minute)
+			recs = append(recs, c.Record())
+		}
+	}
+	testkit.Send(t, testkit.Producer(t, brokers), recs)
+	manual, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.RecordPartitioner(topics.CommandPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer manual.Close()
+	erase := topics.EraseRecords(aggregate.Meta{ID: "e1", Tenant: "clinic-1", Stream: "v-0", Initiator: "dpo", Time: at.Add(time.Hour)}, "asked", partitions)
+	testkit.Send(t, manual, erase)
+	p := testkit.RunProcessor(t, brokers, partitions, "p1", filepath.Join(t.TempDir(), "p1"))
+	testkit.WaitResults(t, brokers, len(recs)+len(erase), 2*time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	r := run(t, brokers, schedule.Kind)
+	if r.Changed != 0 || r.Commands.Decided != len(recs) || r.Commands.Differ != 0 {
+		t.Fatalf("an unchanged build over personal data: %d changed, %d of %d decisions differ", r.Changed, r.Commands.Differ, r.Commands.Decided)
+	}
+	// A build that rejects every consultation's end: its decisions differ,
+	// and the report shows the recorded events without their values.
+	strict := candidateKind{Kind: schedule.Kind, execute: func(name string) error {
+		if name == "CompleteConsultation" {
+			return aggregate.Reject("no_notes", "no")
+		}
+		return nil
+	}}
+	r = run(t, brokers, strict)
+	if r.Commands.Differ != 2 {
+		t.Fatalf("want the 2 consultations' ends to differ, got %+v", r.Commands)
+	}
+	report, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"Kim Minji", "Lee Seojun", "lidocaine", "~pd1:"} {
+		if bytes.Contains(report, []byte(p)) {
+			t.Errorf("the report holds %q", p)
+		}
+	}
 }
