@@ -17,6 +17,7 @@ import (
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/testcerts"
 	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/shred"
 )
 
 // TestManagedKafkaAndHTTPS runs Rewind as against a managed Kafka:
@@ -112,6 +113,8 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 	// Failing fast, with the cause named: each binary probes Kafka once at
 	// startup, and a TLS or SASL failure ends it instead of a silent retry.
 	other := testcerts.NewCA(t, "not-the-brokers-ca")
+	wrongKEK := filepath.Join(dir, "wrong-kek")
+	testkit.WriteFile(t, wrongKEK, shred.NewKEKLine("test-1"))
 	for _, tt := range []struct {
 		bin  string
 		args []string
@@ -121,6 +124,14 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 			[]string{"kafka: SASL authentication failed"}},
 		{"query", append(kafkaArgs, "-kafka-password", "guessed", "-http", testkit.FreeAddr(t), "-tokens", tokens, "-data-dir", filepath.Join(dir, "q9")),
 			[]string{"kafka: SASL authentication failed"}},
+		// The KEK: missing, or not the one the keys on the topic were
+		// wrapped with (visit-1's visitor has one by now).
+		{"processor", append(kafkaArgs, "-kek-file", "", "-instance-id", "p8", "-data-dir", filepath.Join(dir, "p8"), "-http", testkit.FreeAddr(t)),
+			[]string{"-kek-file is required"}},
+		{"processor", append(kafkaArgs, "-kek-file", wrongKEK, "-instance-id", "p7", "-data-dir", filepath.Join(dir, "p7"), "-http", testkit.FreeAddr(t)),
+			[]string{"the KEK file does not open the data keys on schedule-keys"}},
+		{"query", append(kafkaArgs, "-kek-file", wrongKEK, "-http", testkit.FreeAddr(t), "-tokens", tokens, "-data-dir", filepath.Join(dir, "q8")),
+			[]string{"the KEK file does not open the data keys on schedule-keys"}},
 		{"ingest", []string{"-brokers", kafka, "-kafka-tls-ca", other.File, "-kafka-tls-cert", clientCert, "-kafka-tls-key", clientKey,
 			"-kafka-sasl", "scram-sha-512", "-kafka-user", "rewind", "-http", testkit.FreeAddr(t), "-tokens", tokens, "-data-dir", filepath.Join(dir, "i8")},
 			[]string{"kafka: TLS", "certificate signed by unknown authority"}},
@@ -158,7 +169,9 @@ func runBriefly(t *testing.T, name string, args ...string) (string, time.Duratio
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	out, err := exec.CommandContext(ctx, filepath.Join(testkit.Binaries(t), name), args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, filepath.Join(testkit.Binaries(t), name), args...)
+	cmd.Env = append(os.Environ(), "REWIND_KEK_FILE="+testkit.KEKFile(t))
+	out, err := cmd.CombinedOutput()
 	return string(out), time.Since(start), err
 }
 

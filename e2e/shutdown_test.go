@@ -30,6 +30,7 @@ type stack struct {
 	t          *testing.T
 	dir, log   string
 	kafka      string
+	kafkaProc  *testkit.Process
 	procs      []*testkit.Process
 	procHTTP   []string
 	ingest     *testkit.Process
@@ -41,23 +42,32 @@ func startStack(t *testing.T) *stack {
 	t.Helper()
 	s := &stack{t: t, dir: t.TempDir(), kafka: testkit.FreeAddr(t), token: "e2e-token"}
 	s.log = testkit.LogFile(t, s.dir)
-	testkit.StartKafka(t, s.log, s.kafka, filepath.Join(s.dir, "kafka"))
+	s.procHTTP = []string{testkit.FreeAddr(t), testkit.FreeAddr(t)}
+	s.ingestHTTP = testkit.FreeAddr(t)
+	testkit.WriteFile(t, filepath.Join(s.dir, "tokens"), api.TokenLine(s.token, "clinic-e2e", "desk-1", api.ScopeAll))
+	s.start()
+	return s
+}
+
+// start starts every process on the stack's addresses and directories.
+func (s *stack) start() {
+	t := s.t
+	t.Helper()
+	s.kafkaProc = testkit.StartKafka(t, s.log, s.kafka, filepath.Join(s.dir, "kafka"))
 	testkit.Topics(t, s.kafka, partitions)
-	for i := range 2 {
-		addr := testkit.FreeAddr(t)
-		s.procHTTP = append(s.procHTTP, addr)
+	s.procs = nil
+	for i, addr := range s.procHTTP {
 		s.procs = append(s.procs, testkit.Start(t, "processor", s.log, "-brokers", s.kafka, "-instance-id", fmt.Sprint("p", i),
 			"-data-dir", filepath.Join(s.dir, fmt.Sprint("p", i)), "-http", addr, "-partitions", fmt.Sprint(partitions), "-max-batch", "300",
 			"-standby-replicas", "1")) // as in docker-compose.yml
 	}
-	tokens := filepath.Join(s.dir, "tokens")
-	testkit.WriteFile(t, tokens, api.TokenLine(s.token, "clinic-e2e", "desk-1", api.ScopeAll))
-	s.ingestHTTP = testkit.FreeAddr(t)
-	s.ingest = testkit.Start(t, "ingest", s.log, "-brokers", s.kafka, "-http", s.ingestHTTP, "-tokens", tokens,
+	s.ingest = testkit.Start(t, "ingest", s.log, "-brokers", s.kafka, "-http", s.ingestHTTP, "-tokens", filepath.Join(s.dir, "tokens"),
 		"-data-dir", filepath.Join(s.dir, "ingest"))
 	waitReady(t, s.ingestHTTP)
-	return s
 }
+
+// restart starts the stack again after every process stopped.
+func (s *stack) restart() { s.start() }
 
 func waitReady(t *testing.T, addr string) {
 	t.Helper()
