@@ -22,6 +22,7 @@ import (
 
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/kafkaconf"
+	"github.com/rewind/rewind/shred"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -36,7 +37,7 @@ var (
 	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix-durable, mix-memory, mix-members, mix-naive (the many-schedules case's variants), drain (1k streams), hot-naive (the naive map processor on them), hot-members (two members on them), latency, cold, fold (a restore folding the events) or preview (the replay preview of the restore case)")
 	onlyMix      = flag.Bool("only-mix", false, "stop after the many-schedules case")
 	onlyHot      = flag.Bool("only-hot", false, "run only the 1k-streams drains, Rewind's (one member and two) and the naive map processor's (with the raw rate)")
-	mixWhich     = flag.String("mix-variants", "durable,memory,members,naive", "variants of the many-schedules case to run: durable, memory (state in memory), members (-members 2), naive (the naive map processor)")
+	mixWhich     = flag.String("mix-variants", "durable,personal,memory,members,naive", "variants of the many-schedules case to run: durable, personal (durable, with personal data on every reservation, walk-in and consultation), memory (state in memory), members (-members 2), naive (the naive map processor)")
 	mixStreams   = flag.Int("mix-schedules", 400000, "schedules in the many-schedules case (a few interleaved commands each)")
 	// An external Kafka, and how to reach it; the services bench starts
 	// get the -kafka-* settings through their REWIND_* variables.
@@ -56,6 +57,21 @@ func main() {
 	for _, kv := range kafkaFlags.Environ() {
 		name, value, _ := strings.Cut(kv, "=")
 		os.Setenv(name, value)
+	}
+	// The processors and query services the bench starts seal personal
+	// data under keys this KEK wraps (one for the whole run).
+	if os.Getenv("REWIND_KEK_FILE") == "" {
+		kek, err := os.CreateTemp("", "rewind-bench-kek-")
+		if err == nil {
+			defer os.Remove(kek.Name())
+			_, err = kek.WriteString(shred.NewKEKLine("bench"))
+			kek.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: KEK file:", err)
+			os.Exit(1)
+		}
+		os.Setenv("REWIND_KEK_FILE", kek.Name())
 	}
 	if *naive {
 		if err := runNaive(); err != nil {
@@ -85,6 +101,9 @@ func run() error {
 	defer os.RemoveAll(dir)
 	if *onlyFailover {
 		return failoverCase(dir)
+	}
+	if *onlyErase {
+		return eraseCase(dir)
 	}
 	e := &env{dir: dir, kafka: kafkaFlags.Brokers, secure: kafkaFlags.Brokers != ""}
 	if e.kafka == "" {
@@ -244,6 +263,11 @@ func run() error {
 	}
 	fmt.Printf("ingest, POST with wait for the outcome  %9.0f requests/s (32 clients; %.2f× the processor's 1k-stream rate)\n", rps, rps/tp1k)
 	fmt.Printf("ingest HTTP latency                     p50 %.1f ms, p99 %.1f ms\n", p50, p99)
+	erasures, err := e.eraseLatency(ctx, 10)
+	if err != nil {
+		return err
+	}
+	printErasures(erasures)
 
 	return e.queryBench(ctx)
 }

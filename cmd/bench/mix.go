@@ -57,15 +57,19 @@ type mixVariant struct {
 	name, what string
 	naive      bool
 	flags      []string
+	// personal puts a visitor's name and phone on every reservation and
+	// walk-in, and notes on every consultation: sealed by the processor.
+	personal bool
 }
 
 var mixVariants = []mixVariant{
-	{"durable", "", false, nil},
+	{"durable", "", false, nil, false},
+	{"personal", "durable, personal data sealed", false, nil, true},
 	// Pebble's files then live on the Go heap: a heap limit sized for the
 	// durable store would make the GC run back to back.
-	{"memory", "state in memory", false, []string{"-in-memory", "-memory-limit-mib", "0"}},
-	{"members", "durable, -members 2", false, []string{"-members", "2"}},
-	{"naive", "naive map processor", true, nil},
+	{"memory", "state in memory", false, []string{"-in-memory", "-memory-limit-mib", "0"}, false},
+	{"members", "durable, -members 2", false, []string{"-members", "2"}, false},
+	{"naive", "naive map processor", true, nil, false},
 }
 
 // mixCase prints the many-schedules case, each variant of -mix-variants
@@ -78,7 +82,9 @@ func mixCase(dir string, raw float64) error {
 		if !slices.Contains(which, v.name) {
 			continue
 		}
-		produce := func(ctx context.Context, cl *kgo.Client) (int, error) { return produceMix(ctx, cl, *mixStreams) }
+		produce := func(ctx context.Context, cl *kgo.Client) (int, error) {
+			return produceMix(ctx, cl, *mixStreams, v.personal)
+		}
 		rate, n, stats, err := drainAlone(filepath.Join(dir, "mix-"+v.name), produce, "mix-"+v.name, v.naive, v.flags...)
 		if err != nil {
 			return err
@@ -144,7 +150,7 @@ func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, err
 // produceMix writes the visits of schedules schedules, interleaved: every
 // schedule's first command, then every schedule's second, and so on, so
 // consecutive commands of one schedule are a whole round apart.
-func produceMix(ctx context.Context, cl *kgo.Client, schedules int) (int, error) {
+func produceMix(ctx context.Context, cl *kgo.Client, schedules int, personal bool) (int, error) {
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	n := 0
 	for round := range 5 {
@@ -155,7 +161,11 @@ func produceMix(ctx context.Context, cl *kgo.Client, schedules int) (int, error)
 			}
 			m := aggregate.Meta{ID: "mix-" + strconv.Itoa(s) + "-" + strconv.Itoa(round), Tenant: "clinic-" + strconv.Itoa(s%50),
 				Stream: "visit-" + strconv.Itoa(s), Initiator: "front-desk", Time: at.Add(time.Duration(round) * 15 * time.Minute)}
-			cl.Produce(ctx, topics.CommandRecord(visit[round][0], m, []byte(visit[round][1])), func(_ *kgo.Record, err error) {
+			data := strings.Replace(visit[round][1], `"visitorId":"v"`, `"visitorId":"v-`+strconv.Itoa(s)+`"`, 1)
+			if personal {
+				data = withPersonal(visit[round][0], data, s)
+			}
+			cl.Produce(ctx, topics.CommandRecord(visit[round][0], m, []byte(data)), func(_ *kgo.Record, err error) {
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "bench: produce:", err)
 				}
@@ -164,6 +174,18 @@ func produceMix(ctx context.Context, cl *kgo.Client, schedules int) (int, error)
 		}
 	}
 	return n, cl.Flush(ctx)
+}
+
+// withPersonal adds personal data to a command of the mix: a name and a
+// phone to a reservation or walk-in, notes to a consultation's end.
+func withPersonal(typ, data string, s int) string {
+	switch {
+	case typ == "Reserve" || typ == "CheckIn" && strings.Contains(data, "visitorId"):
+		return `{"visitor":{"name":"Visitor ` + strconv.Itoa(s) + `","phone":"010-5555-` + strconv.Itoa(1000+s%9000) + `"},` + data[1:]
+	case typ == "CompleteConsultation":
+		return `{"notes":"sensitive skin; asked about filler prices; allergic to lidocaine",` + data[1:]
+	}
+	return data
 }
 
 // checkMixVariants refuses a -mix-variants name no variant has.

@@ -17,12 +17,17 @@ import (
 	"github.com/rewind/rewind/topics"
 )
 
-// benchToken is the bearer token of the bench tenant, for ingest and query.
-const benchToken = "bench-token"
+// benchToken is the bearer token of the bench tenant, for ingest and
+// query; officerToken erases its visitors' personal data.
+const (
+	benchToken   = "bench-token"
+	officerToken = "bench-privacy-officer"
+)
 
 func (e *env) tokensFile() (string, error) {
 	tokens := filepath.Join(e.dir, "tokens")
-	return tokens, os.WriteFile(tokens, []byte(api.TokenLine(benchToken, "bench", "bench", api.ScopeAll)), 0o600)
+	return tokens, os.WriteFile(tokens, []byte(api.TokenLine(benchToken, "bench", "bench", api.ScopeAll)+
+		api.TokenLine(officerToken, "bench", "dpo", api.ScopeErase)), 0o600)
 }
 
 // queryBench measures the read side: how fast a new query service folds
