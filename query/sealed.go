@@ -66,6 +66,9 @@ func (k *keyTail) run(ctx context.Context, opts []kgo.Opt) error {
 		return nil // ctx ended
 	}
 	if err := topics.VerifyKeyring(ctx, opts, k.tab.Keyring()); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while checking
+		}
 		return fmt.Errorf("query: %w", err)
 	}
 	start := map[int32]int64{}
