@@ -65,14 +65,27 @@ func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]state
 	start := time.Now()
 	// A previous owner lost with a transaction open would hold every read
 	// below until the broker's transaction timeout: end it first (fence.go).
-	if _, err := stableEnds(ctx, adm, []string{topics.Events, topics.Results, topics.State}, parts, p.endOrphans(cl, parts)); err != nil {
+	if _, err := stableEnds(ctx, adm, []string{topics.Events, topics.Results, topics.State, topics.Keys}, parts, p.endOrphans(cl, parts)); err != nil {
 		return nil, err
 	}
-	// The keys come first: a partition handles commands only once it has
-	// its subjects' keys (personal.go).
-	if err := p.restoreKeys(ctx, adm, parts); err != nil {
+	// The subjects' keys are read beside the streams: a partition handles
+	// commands only once it has both (personal.go).
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.restoreKeys(gctx, adm, parts) })
+	var cps map[int32]state.Checkpoint
+	g.Go(func() (err error) {
+		cps, err = p.restoreStreams(gctx, adm, parts, start)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	return cps, nil
+}
+
+// restoreStreams restores the partitions' streams and remembered ids
+// (the steps of docs/processor.md's Restore).
+func (p *Processor) restoreStreams(ctx context.Context, adm *kadm.Client, parts []int32, start time.Time) (map[int32]state.Checkpoint, error) {
 	cps, sources, err := p.startingPoints(ctx, adm, parts)
 	if err != nil {
 		return nil, err
