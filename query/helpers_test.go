@@ -30,6 +30,9 @@ const (
 	tokenB     = "token-clinic-b"
 	// tokenKiosk writes for clinic-a (ingest) and may not read.
 	tokenKiosk = "token-clinic-a-kiosk"
+	// tokenAuditA and tokenAuditB read and audit, each its clinic.
+	tokenAuditA = "token-clinic-a-auditor"
+	tokenAuditB = "token-clinic-b-auditor"
 )
 
 var t0 = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
@@ -204,7 +207,8 @@ func tokensFile(t *testing.T) *api.Tokens {
 	t.Helper()
 	return testkit.Tokens(t, filepath.Join(t.TempDir(), "tokens"),
 		api.HashToken(tokenA)+" clinic-a desk-1\n"+api.HashToken(tokenB)+" clinic-b desk-9 read\n"+
-			api.HashToken(tokenKiosk)+" clinic-a kiosk write\n")
+			api.HashToken(tokenKiosk)+" clinic-a kiosk write\n"+
+			api.HashToken(tokenAuditA)+" clinic-a auditor read,audit\n"+api.HashToken(tokenAuditB)+" clinic-b auditor read,audit\n")
 }
 
 func startView(t *testing.T, brokers, dir string, options ...func(*query.Config)) *service {

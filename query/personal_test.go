@@ -99,6 +99,7 @@ func TestPersonalDataOpenAndErased(t *testing.T) {
 	s = startView(t, w.brokers, dir)
 	s.waitReady()
 
+	kim.Schedules = 1
 	destroyed := kim.Destroy(shred.Destruction{At: t0.Add(time.Hour), By: "dpo", Reason: "asked"})
 	w.commit([]*kgo.Record{topics.KeyRecord(shred.RecordKey("clinic-a", "v-1"), destroyed.Value(), kim.Partition)})
 	erasedAt := time.Now()
@@ -126,9 +127,23 @@ func TestPersonalDataOpenAndErased(t *testing.T) {
 	if body := s.raw(tokenA, "/v1/schedules/visit-2"); !strings.Contains(body, "Lee Seojun") {
 		t.Errorf("the other visitor's name no longer opens: %s", body)
 	}
+	// The erasure's audit trail: who, when, why, how many schedules.
+	var erasures query.Page[query.Erasure]
+	if code, pc := s.get(tokenAuditA, "/v1/visitors/v-1/erasures", &erasures); code != http.StatusOK || len(erasures.Items) != 1 ||
+		erasures.Items[0].By != "dpo" || erasures.Items[0].Reason != "asked" || erasures.Items[0].Schedules != 1 ||
+		!erasures.Items[0].ErasedAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("the erasures of v-1: %d %s %+v", code, pc, erasures.Items)
+	}
+	if code, pc := s.get(tokenA, "/v1/visitors/v-1/erasures", nil); code != http.StatusForbidden || pc != "insufficient_scope" {
+		t.Errorf("the erasures without the audit scope: %d %s", code, pc)
+	}
 	// Another tenant sees neither the schedule nor anything of the erasure.
 	if code, _ := s.get(tokenB, "/v1/schedules/visit-1", nil); code != http.StatusNotFound {
 		t.Errorf("another tenant got %d", code)
+	}
+	var theirs query.Page[query.Erasure]
+	if s.get(tokenAuditB, "/v1/visitors/v-1/erasures", &theirs); len(theirs.Items) != 0 {
+		t.Errorf("another tenant's auditor sees %+v", theirs.Items)
 	}
 }
 

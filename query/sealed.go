@@ -38,6 +38,21 @@ type keyTail struct {
 	ready    atomic.Bool   // caught up with the topic as it was at start
 	erasures atomic.Uint64 // destruction records applied: answers' ETags change with it
 	adm      atomic.Pointer[kadm.Client]
+
+	// erased holds, per "<tenant>/<subject>", the erasures of the
+	// subject: the audit trail of GET /v1/visitors/{id}/erasures.
+	erasedMu sync.Mutex
+	erased   map[string][]Erasure
+}
+
+// Erasure is one erasure of a visitor's personal data: who asked, when,
+// why, and how many of the visitor's schedules it covered, over every
+// partition.
+type Erasure struct {
+	ErasedAt  time.Time `json:"erasedAt"`
+	By        string    `json:"by"`
+	Reason    string    `json:"reason,omitempty"`
+	Schedules int       `json:"schedules"`
 }
 
 func newKeyTail(ring shred.Keyring, log *slog.Logger) *keyTail {
@@ -105,7 +120,35 @@ func (k *keyTail) apply(rec *kgo.Record) {
 	}
 	if r.Destroyed != nil {
 		k.erasures.Add(1)
+		k.noteErasure(r)
 	}
+}
+
+// noteErasure adds a partition's destruction record to its erasure: the
+// records of one erasure share its time, initiator and reason.
+func (k *keyTail) noteErasure(r shred.Record) {
+	d := r.Destroyed
+	key := topics.StreamKey(r.Tenant, r.Subject)
+	k.erasedMu.Lock()
+	defer k.erasedMu.Unlock()
+	if k.erased == nil {
+		k.erased = map[string][]Erasure{}
+	}
+	list := k.erased[key]
+	for i := range list {
+		if list[i].ErasedAt.Equal(d.At) && list[i].By == d.By && list[i].Reason == d.Reason {
+			list[i].Schedules += d.Schedules
+			return
+		}
+	}
+	k.erased[key] = append(list, Erasure{ErasedAt: d.At, By: d.By, Reason: d.Reason, Schedules: d.Schedules})
+}
+
+// erasuresOf returns a subject's erasures, oldest first.
+func (k *keyTail) erasuresOf(tenant, subject string) []Erasure {
+	k.erasedMu.Lock()
+	defer k.erasedMu.Unlock()
+	return slices.Clone(k.erased[topics.StreamKey(tenant, subject)])
 }
 
 // advance records the partitions' new positions and wakes the waiters.

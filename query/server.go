@@ -33,9 +33,9 @@ const (
 // token: another tenant's schedule is answered as unknown, never as
 // forbidden, so its existence does not leak.
 func (v *View) Routes(mux *http.ServeMux, tokens *api.Tokens) {
-	handle := func(pattern string, h func(http.ResponseWriter, *http.Request, api.Principal)) {
+	handleScoped := func(scope api.Scope, pattern string, h func(http.ResponseWriter, *http.Request, api.Principal)) {
 		mux.Handle(pattern, v.instrument(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			who, ok := tokens.Require(w, r, api.ScopeRead)
+			who, ok := tokens.Require(w, r, scope)
 			if !ok {
 				return
 			}
@@ -51,11 +51,15 @@ func (v *View) Routes(mux *http.ServeMux, tokens *api.Tokens) {
 			h(w, r, who)
 		})))
 	}
+	handle := func(pattern string, h func(http.ResponseWriter, *http.Request, api.Principal)) {
+		handleScoped(api.ScopeRead, pattern, h)
+	}
 	handle("GET /v1/schedules/{id}", v.getState)
 	handle("GET /v1/schedules/{id}/events", v.getEvents)
 	handle("GET /v1/schedules/{id}/timeline", v.getTimeline)
 	handle("GET /v1/schedules", v.listSchedules)
 	handle("GET /v1/visitors/{visitorId}/schedules", v.listVisitor)
+	handleScoped(api.ScopeAudit, "GET /v1/visitors/{visitorId}/erasures", v.listErasures)
 	mux.Handle("GET /ui/", v.instrument("GET /ui/", uiHandler()))
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("GET /openapi.yaml", api.OpenAPI(OpenAPI))
@@ -352,6 +356,25 @@ func (v *View) listVisitor(w http.ResponseWriter, r *http.Request, who api.Princ
 	defer snap.Close()
 	items, next, err := v.model.visitorSchedules(snap, who.Tenant, visitor, f, q.get("cursor"), limit)
 	v.writeList(w, r, items, next, err)
+}
+
+// listErasures answers a visitor's erasures (scope audit): the audit
+// trail of the erasure of their personal data, from the key topic's
+// destruction records, which stay for good.
+func (v *View) listErasures(w http.ResponseWriter, r *http.Request, who api.Principal) {
+	q, ok := parseParams(w, r)
+	if !ok {
+		return
+	}
+	visitor := q.id("visitorId")
+	if !q.ok(w) {
+		return
+	}
+	items := v.keys.erasuresOf(who.Tenant, visitor)
+	if items == nil {
+		items = []Erasure{}
+	}
+	api.WriteJSON(w, http.StatusOK, Page[Erasure]{Items: items})
 }
 
 func (v *View) writeList(w http.ResponseWriter, r *http.Request, items []Summary, next string, err error) {
