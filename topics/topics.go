@@ -37,7 +37,9 @@ const weekMS = "604800000"
 func Configs() map[string]map[string]*string {
 	s := kadm.StringPtr
 	return map[string]map[string]*string{
-		Commands: {"cleanup.policy": s("delete"), "retention.ms": s(weekMS)},
+		// Commands hold personal data in clear (docs/privacy.md): hourly
+		// segments let retention delete them within an hour of 7 days.
+		Commands: {"cleanup.policy": s("delete"), "retention.ms": s(weekMS), "segment.ms": s(hourMS)},
 		// Events are the truth: kept forever, compacted only to honour a
 		// tombstone (event keys are unique, so nothing else is removed).
 		Events:  {"cleanup.policy": s("compact"), "retention.ms": s("-1"), "retention.bytes": s("-1")},
