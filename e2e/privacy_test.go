@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,6 +31,21 @@ func TestPersonalDataOnDisk(t *testing.T) {
 	tokens := filepath.Join(s.dir, "tokens")
 	testkit.WriteFile(t, tokens, api.TokenLine(s.token, "clinic-e2e", "desk-1", api.ScopeAll)+
 		api.TokenLine(officer, "clinic-e2e", "dpo", api.ScopeErase))
+	// ingest re-reads the file each second: the officer's token is known
+	// once it is answered 403 (it may not write) instead of 401.
+	known := testkit.Eventually(10*time.Second, func() bool {
+		req, _ := http.NewRequest("GET", "http://"+s.ingestHTTP+"/v1/commands/x", nil)
+		req.Header.Set("Authorization", "Bearer "+officer)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusForbidden
+	})
+	if !known {
+		t.Fatal("ingest did not take the officer's token within 10s")
+	}
 	queryHTTP := testkit.FreeAddr(t)
 	startQuery := func() *testkit.Process {
 		p := testkit.Start(t, "query", s.log, "-brokers", s.kafka, "-http", queryHTTP, "-tokens", tokens,
@@ -101,7 +115,7 @@ func TestPersonalDataOnDisk(t *testing.T) {
 	}
 	testkit.StopCleanly(t, s.kafkaProc, syscall.SIGTERM, 30*time.Second)
 	inCommands := false
-	for file, data := range filesOf(t, s.dir) {
+	for file, data := range testkit.Files(t, s.dir) {
 		if strings.Contains(file, "schedule-commands-") {
 			// The commands topic: what producers sent, for 7 days
 			// (docs/privacy.md). It proves the search reads the broker's files.
@@ -139,22 +153,4 @@ func TestPersonalDataOnDisk(t *testing.T) {
 	if code, body := command("visit-5", "Reserve", `{"visitorId":"v-1",`+slot+`}`); code != http.StatusOK {
 		t.Errorf("a reservation without personal data for the erased visitor: %d %v", code, body)
 	}
-}
-
-// filesOf reads every file under dir.
-func filesOf(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	files := map[string][]byte{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		files[path] = b
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
 }

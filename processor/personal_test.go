@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,7 +91,9 @@ func TestPersonalData(t *testing.T) {
 		}
 	}
 	noPlaintext(t, "the broker's topics", rawTopics(t, brokers, topics.Events, topics.Results, topics.State, topics.Keys))
-	noPlaintext(t, "the processor's files", filesUnder(t, dir))
+	for file, data := range testkit.Files(t, dir) {
+		noPlaintext(t, file, data)
+	}
 	noPlaintext(t, "the processor's stream records", storedStreams(t, dir))
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
 	testkit.StateMatches(t, schedule.Kind, log)
@@ -175,24 +175,6 @@ func rawTopics(t *testing.T, brokers string, names ...string) []byte {
 			}
 		})
 	}
-}
-
-// filesUnder is the contents of every file under dir.
-func filesUnder(t *testing.T, dir string) []byte {
-	t.Helper()
-	var all bytes.Buffer
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		all.Write(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return all.Bytes()
 }
 
 // keyTable reads the key topic into a table, as a reader of the events

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -93,8 +90,10 @@ func TestPersonalDataOpenAndErased(t *testing.T) {
 
 	// The model's files hold the tokens only.
 	s.stop()
-	if files := filesUnder(t, dir); bytes.Contains(files, []byte("Kim Minji")) || bytes.Contains(files, []byte("lidocaine")) {
-		t.Fatal("the read model's files hold a personal value in clear")
+	for file, data := range testkit.Files(t, dir) {
+		if bytes.Contains(data, []byte("Kim Minji")) || bytes.Contains(data, []byte("lidocaine")) {
+			t.Fatalf("%s holds a personal value in clear", file)
+		}
 	}
 	s = startView(t, w.brokers, dir)
 	s.waitReady()
@@ -169,22 +168,4 @@ func (s *service) header(token, path, name string) string {
 	}
 	resp.Body.Close()
 	return resp.Header.Get(name)
-}
-
-// filesUnder is the contents of every file under dir.
-func filesUnder(t *testing.T, dir string) []byte {
-	t.Helper()
-	var all bytes.Buffer
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		all.Write(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return all.Bytes()
 }

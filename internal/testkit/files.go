@@ -1,7 +1,9 @@
 package testkit
 
 import (
+	"io/fs"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rewind/rewind/internal/api"
@@ -31,4 +33,23 @@ func Tokens(t testing.TB, path, content string) *api.Tokens {
 		t.Fatal(err)
 	}
 	return tokens
+}
+
+// Files reads every file under dir, by path: what a test searches for a
+// value that must not be on disk.
+func Files(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		files[path] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
