@@ -160,8 +160,8 @@ func TestTable(t *testing.T) {
 	if _, err := tab.Open("clinic-1/s1", theirs); !errors.Is(err, shred.ErrUnknownKey) {
 		t.Fatalf("another tenant's key: want ErrUnknownKey, got %v", err)
 	}
-	if k, ok, destroyed := tab.Live("clinic-1", "v1", 0); !ok || destroyed || k.ID != rec.KeyID {
-		t.Fatalf("live: %v %v %v", k.ID, ok, destroyed)
+	if r, k, ok := tab.Slot("clinic-1", "v1", 0); !ok || r.Destroyed != nil || k.ID != rec.KeyID {
+		t.Fatalf("slot: %v %v %v", k.ID, ok, r.Destroyed)
 	}
 
 	// A forged record (a key wrapped by no KEK of ours) is refused.
@@ -172,15 +172,16 @@ func TestTable(t *testing.T) {
 
 	// Destroyed: the key is gone, the value reads as erased, and the
 	// record that held the key is refused if it comes again.
-	gone := rec.Destroy(shred.Destruction{At: time.Now(), By: "dpo", Reason: "request", Schedules: 2})
+	rec.Schedules = 2 // the destruction counts the record's schedules
+	gone := rec.Destroy(shred.Destruction{At: time.Now(), By: "dpo", Reason: "request"})
 	if err := tab.Apply(gone); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tab.Open("clinic-1/s1", token); !errors.Is(err, shred.ErrErased) {
 		t.Fatalf("after destruction: want ErrErased, got %v", err)
 	}
-	if _, ok, destroyed := tab.Live("clinic-1", "v1", 0); ok || !destroyed {
-		t.Fatalf("after destruction: live %v destroyed %v", ok, destroyed)
+	if r, _, ok := tab.Slot("clinic-1", "v1", 0); !ok || r.Destroyed == nil || r.Destroyed.Schedules != 2 {
+		t.Fatalf("after destruction: slot %v %+v", ok, r.Destroyed)
 	}
 	if err := tab.Apply(rec); err == nil {
 		t.Fatal("the destroyed key's record was taken again")

@@ -117,19 +117,6 @@ func (t *Table) Slot(tenant, subject string, part int32) (r Record, key Key, ok 
 	return st.record, t.live[st.id].key, true
 }
 
-// Live returns the live key of a subject on a partition; destroyed
-// reports that it was destroyed, when there is none.
-func (t *Table) Live(tenant, subject string, part int32) (key Key, ok, destroyed bool) {
-	r, key, seen := t.Slot(tenant, subject, part)
-	switch {
-	case !seen:
-		return Key{}, false, false
-	case r.Destroyed != nil:
-		return Key{}, false, true
-	}
-	return key, true, false
-}
-
 // Open opens a sealed value of stream ("<tenant>/<id>"). A key of
 // another tenant is never used: to the caller it is unknown.
 func (t *Table) Open(stream, token string) (string, error) {
