@@ -12,10 +12,11 @@ import (
 // in nested structs, pointers and slices too. Adding one is one tag.
 //
 // The kernel never reads those values: rules do not depend on a name or a
-// note. Infrastructure seals them before a command is executed
-// (SealPersonal), so events and states carry only sealed values, and a
-// subject's data is destroyed by destroying the subject's keys. The
-// catalogue lists every personal field.
+// note. Infrastructure seals them in the events a command records
+// (SealPersonal), so events carry only sealed values, and a subject's
+// data is destroyed by destroying the subject's keys; the processor keeps
+// its states without them (DropPersonal). The catalogue lists every
+// personal field.
 
 // PersonalTag is the struct tag that marks a personal field.
 const PersonalTag = "personal"
@@ -73,12 +74,56 @@ func buildPlan(t reflect.Type, path map[reflect.Type]bool) *personalPlan {
 }
 
 // elem is the struct type a field holds directly, through a pointer or
-// as the elements of a slice.
+// as the elements of a slice or a List.
 func elem(t reflect.Type) reflect.Type {
-	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
-		t = t.Elem()
+	for {
+		switch {
+		case t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice:
+			t = t.Elem()
+		case t.Implements(elemsType):
+			t = reflect.Zero(t).Interface().(personalElems).elemType()
+		default:
+			return t
+		}
 	}
-	return t
+}
+
+// personalElems is what a List implements so that personal values in its
+// elements are found, sealed and dropped as a slice's are: its elements
+// are unexported.
+type personalElems interface {
+	elemType() reflect.Type
+	holdsPersonal() bool
+	sealElems(seal func(field, value string) string) (any, bool)
+}
+
+var elemsType = reflect.TypeFor[personalElems]()
+
+func (l List[T]) elemType() reflect.Type { return reflect.TypeFor[T]() }
+
+func (l List[T]) holdsPersonal() bool {
+	for _, x := range l.All() {
+		if holdsPersonal(reflect.ValueOf(&x).Elem()) {
+			return true
+		}
+	}
+	return false
+}
+
+// sealElems returns a list of sealed copies of l's elements, or l itself
+// when none holds a personal value.
+func (l List[T]) sealElems(seal func(field, value string) string) (any, bool) {
+	xs := l.Slice()
+	sealed := false
+	for i := range xs {
+		if sealInner(reflect.ValueOf(&xs[i]).Elem(), seal) {
+			sealed = true
+		}
+	}
+	if !sealed {
+		return l, false
+	}
+	return listOwning(xs), true
 }
 
 func jsonName(f reflect.StructField) string {
@@ -108,7 +153,7 @@ func PersonalFields(t reflect.Type) []string {
 		for _, i := range p.inner {
 			f := t.Field(i)
 			name := jsonName(f)
-			if f.Type.Kind() == reflect.Slice {
+			if f.Type.Kind() == reflect.Slice || f.Type.Implements(elemsType) {
 				name += "[]"
 			}
 			walk(elem(f.Type), prefix+name+".")
@@ -130,6 +175,54 @@ func SealPersonal(v any, seal func(field, value string) string) (any, bool) {
 	out.Set(reflect.ValueOf(v))
 	sealed := sealValue(out, seal)
 	return out.Interface(), sealed
+}
+
+// DropPersonal returns v without its personal values: a copy with every
+// personal string emptied, and whether there was any. It reads v first,
+// so a value with none costs no copy. The processor keeps states this
+// way: its rules never read a personal value, so it keeps none.
+func DropPersonal(v any) (any, bool) {
+	t := reflect.TypeOf(v)
+	if t == nil || planFor(t) == nil || !holdsPersonal(reflect.ValueOf(v)) {
+		return v, false
+	}
+	return SealPersonal(v, func(string, string) string { return "" })
+}
+
+// holdsPersonal reports whether v has a non-empty personal string.
+func holdsPersonal(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Pointer:
+		return !v.IsNil() && holdsPersonal(v.Elem())
+	case reflect.Slice:
+		for i := range v.Len() {
+			if holdsPersonal(v.Index(i)) {
+				return true
+			}
+		}
+		return false
+	case reflect.Struct:
+		if v.Type().Implements(elemsType) {
+			return v.Interface().(personalElems).holdsPersonal()
+		}
+	default:
+		return false
+	}
+	p := planFor(v.Type())
+	if p == nil {
+		return false
+	}
+	for _, f := range p.seal {
+		if v.Field(f.index).Len() > 0 {
+			return true
+		}
+	}
+	for _, i := range p.inner {
+		if holdsPersonal(v.Field(i)) {
+			return true
+		}
+	}
+	return false
 }
 
 // sealValue seals the personal fields of the settable struct v, copying
@@ -157,6 +250,13 @@ func sealValue(v reflect.Value, seal func(field, value string) string) bool {
 func sealInner(v reflect.Value, seal func(field, value string) string) bool {
 	switch v.Kind() {
 	case reflect.Struct:
+		if v.Type().Implements(elemsType) {
+			out, sealed := v.Interface().(personalElems).sealElems(seal)
+			if sealed {
+				v.Set(reflect.ValueOf(out))
+			}
+			return sealed
+		}
 		return sealValue(v, seal)
 	case reflect.Pointer:
 		if v.IsNil() {

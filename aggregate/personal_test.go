@@ -15,11 +15,12 @@ type contact struct {
 }
 
 type visitRecord struct {
-	ID       string    `json:"id"`
-	Contact  *contact  `json:"contact,omitempty"`
-	Others   []contact `json:"others,omitempty"`
-	Notes    string    `json:"notes" personal:"true"`
-	Count    int       `json:"count" personal:"true"` // not a string: never sealed
+	ID       string                  `json:"id"`
+	Contact  *contact                `json:"contact,omitempty"`
+	Others   []contact               `json:"others,omitempty"`
+	Notes    string                  `json:"notes" personal:"true"`
+	Visits   aggregate.List[contact] `json:"visits,omitzero"`
+	Count    int                     `json:"count" personal:"true"` // not a string: never sealed
 	internal string
 }
 
@@ -49,8 +50,31 @@ func TestSealPersonal(t *testing.T) {
 	if _, ok := aggregate.SealPersonal(struct{ A string }{"a"}, nil); ok {
 		t.Fatal("sealed a type without personal fields")
 	}
-	want := []string{"contact.name", "contact.phone", "others[].name", "others[].phone", "notes"}
+	want := []string{"contact.name", "contact.phone", "others[].name", "others[].phone", "notes", "visits[].name", "visits[].phone"}
 	if got := aggregate.PersonalFields(reflect.TypeFor[visitRecord]()); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
 		t.Fatalf("personal fields %v, want %v", got, want)
+	}
+}
+
+func TestDropPersonal(t *testing.T) {
+	in := visitRecord{ID: "v-1", Contact: &contact{Name: "Kim", Kind: "self"}, Others: []contact{{}, {Phone: "010"}}, Count: 3}
+	out, ok := aggregate.DropPersonal(in)
+	got := out.(visitRecord)
+	if !ok || got.Contact.Name != "" || got.Others[1].Phone != "" || got.ID != "v-1" || got.Contact.Kind != "self" || got.Count != 3 {
+		t.Fatalf("dropped %+v %+v %+v (%v)", got, *got.Contact, got.Others, ok)
+	}
+	if in.Contact.Name != "Kim" || in.Others[1].Phone != "010" {
+		t.Fatalf("the input changed: %+v %+v", *in.Contact, in.Others)
+	}
+	// A List's elements, as a slice's.
+	listed := visitRecord{Visits: aggregate.ListOf(contact{Kind: "a"}, contact{Name: "Lee", Kind: "b"})}
+	out, ok = aggregate.DropPersonal(listed)
+	if v := out.(visitRecord).Visits; !ok || v.Len() != 2 || v.At(1).Name != "" || v.At(1).Kind != "b" || listed.Visits.At(1).Name != "Lee" {
+		t.Fatalf("dropped from a list: %+v (%v), the input %+v", v.Slice(), ok, listed.Visits.Slice())
+	}
+	// Nothing personal held: the same value comes back, not a copy.
+	none := visitRecord{ID: "v-2", Contact: &contact{Kind: "self"}, Others: []contact{{}}}
+	if out, ok := aggregate.DropPersonal(none); ok || out.(visitRecord).Contact != none.Contact {
+		t.Fatalf("dropped from a value with no personal data: %v", ok)
 	}
 }

@@ -14,9 +14,11 @@ import (
 // Personal data (docs/privacy.md). An accepted command's events are
 // sealed before they are produced: every field the domain marks personal
 // is replaced by a token sealed under its data subject's key on the
-// stream's partition, and the stream's state is folded from the sealed
-// events. So the events, the results, the state topic, Pebble and the
-// stream cache never hold a personal value in clear.
+// stream's partition. The processor's rules never read a personal value,
+// so its states keep none, sealed or not: a stream's state holds what
+// decides, and the read model folds the sealed events for people. So
+// the events hold personal values only sealed, and the results, the
+// state topic, Pebble and the stream cache hold none.
 //
 // The owner of a partition is the only writer of its keys: a subject's
 // key on a partition is created in the transaction of the first events
@@ -88,10 +90,10 @@ func (b *batch) liveKey(ref slotRef, at time.Time) (shred.Key, error) {
 }
 
 // seal seals the personal fields of an accepted command's events and
-// refolds the stream's state from the sealed events. It returns the
-// events and the state to keep: the given ones when nothing was
-// personal, which costs a type lookup per event. A rejection (an erased
-// subject, no subject) rejects the command.
+// drops them from the stream's next state. It returns the events and the
+// state to keep: the given ones when nothing was personal, which costs a
+// type lookup per event. A rejection (an erased subject, no subject)
+// rejects the command.
 func (b *batch) seal(st *stream, cmd topics.Command, c aggregate.Command, next any, events []aggregate.Envelope) (any, []aggregate.Envelope, error) {
 	var stream string
 	var key shred.Key
@@ -118,11 +120,7 @@ func (b *batch) seal(st *stream, cmd topics.Command, c aggregate.Command, next a
 	if !sealedAny {
 		return next, events, nil
 	}
-	kind := b.p.cfg.Kind
-	next = st.state
-	for i := range events {
-		next = kind.Apply(next, &events[i])
-	}
+	next, _ = aggregate.DropPersonal(next)
 	return next, events, nil
 }
 

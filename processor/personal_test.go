@@ -95,6 +95,13 @@ func TestPersonalData(t *testing.T) {
 		noPlaintext(t, file, data)
 	}
 	noPlaintext(t, "the processor's stream records", storedStreams(t, dir))
+	// The processor's rules never read a personal value: its states keep
+	// none, not even sealed.
+	for where, data := range map[string][]byte{"schedule-state": rawTopics(t, brokers, topics.State), "the processor's stream records": storedStreams(t, dir)} {
+		if n := bytes.Count(data, []byte("~pd1:")); n > 0 {
+			t.Errorf("%s: %d sealed values; states keep none", where, n)
+		}
+	}
 	testkit.StoreMatches(t, schedule.Kind, log, dir)
 	testkit.StateMatches(t, schedule.Kind, log)
 

@@ -118,7 +118,8 @@ func (r *folder) foldEvent(rec *kgo.Record) error {
 		r.p.log.Warn("undecodable event skipped", "partition", rec.Partition, "offset", rec.Offset, "code", aggregate.CodeOf(err))
 	} else {
 		e.Data = data
-		st.state = r.p.cfg.Kind.Apply(st.state, &e.Envelope)
+		// The events hold personal values sealed; states keep none.
+		st.state, _ = aggregate.DropPersonal(r.p.cfg.Kind.Apply(st.state, &e.Envelope))
 	}
 	st.version, st.dirty = e.Version, true
 	r.p.metrics.restored.Inc()

@@ -205,9 +205,13 @@ func (p *partition) compare(s *stream) {
 		return
 	}
 	kind := p.r.cfg.Kind
+	// The processor keeps states without personal values (its rules do
+	// not read them), so a candidate's are compared without them too: a
+	// change to personal values shows in the decisions, as sealed events.
+	at, _ := aggregate.DropPersonal(s.at)
 	// Most streams are unchanged, and the same codec encodes the same
 	// state to the same bytes: only the rest pays for JSON and a diff.
-	mine, err := kind.AppendState(p.buf[:0], s.at)
+	mine, err := kind.AppendState(p.buf[:0], at)
 	p.buf = mine
 	if err == nil && bytes.Equal(mine, rec.State) {
 		t.unchanged++
@@ -219,7 +223,7 @@ func (p *partition) compare(s *stream) {
 		return
 	}
 	before, err1 := json.Marshal(deployed)
-	after, err2 := json.Marshal(s.at)
+	after, err2 := json.Marshal(at)
 	if err1 != nil || err2 != nil {
 		t.fail(s.tenant, s.id, fmt.Sprintf("state does not encode as JSON: %v %v", err1, err2))
 		return

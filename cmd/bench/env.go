@@ -275,8 +275,8 @@ func freeAddr() string {
 
 // cpuProfile saves a CPU profile of the processor, taken once it runs.
 func (e *env) cpuProfile(path string) {
-	time.Sleep(time.Second)
-	e.fetchProfile("profile?seconds=5", path)
+	time.Sleep(*profileAfter)
+	e.fetchProfile(fmt.Sprintf("profile?seconds=%d", int(profileFor.Seconds())), path)
 }
 
 // fetchProfile saves one of the processor's /debug/pprof profiles.

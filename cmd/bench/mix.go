@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/internal/promsample"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -139,10 +140,11 @@ func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, err
 		// The GC's share, to see that the soft memory limit does not make
 		// it run back to back.
 		metrics := "http://" + e.procHTTP + "/metrics"
-		cycles := metricValue(metrics, "go_gc_duration_seconds_count")
-		cpu := metricValue(metrics, "process_cpu_seconds_total")
-		stats = fmt.Sprintf("    (processor: %.0f GC cycles, %.1f CPU seconds, RSS %.0f MiB; devkafka: %.1f CPU seconds in the drain)",
-			cycles, cpu, rss(e.proc.Pid(), "VmRSS"), brokerCPU)
+		m := promsample.Scrape(metrics)
+		stats = fmt.Sprintf("    (processor: %.0f GC cycles, %.1f CPU seconds, RSS %.0f MiB, %.0f transactions, %.0f%% cache hits; devkafka: %.1f CPU seconds in the drain)",
+			m["go_gc_duration_seconds_count"], m["process_cpu_seconds_total"], rss(e.proc.Pid(), "VmRSS"),
+			m.Sum("rewind_processor_transactions_total"),
+			100*m.Sum(`rewind_processor_state_cache_total{result="hit"}`)/m.Sum("rewind_processor_state_cache_total"), brokerCPU)
 	}
 	return rate, n, stats, err
 }
