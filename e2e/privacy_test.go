@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,8 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/shred"
+	"github.com/rewind/rewind/topics"
 )
 
 // TestPersonalDataOnDisk runs devkafka, two processors with a standby
@@ -108,6 +114,20 @@ func TestPersonalDataOnDisk(t *testing.T) {
 		t.Fatalf("visit-1 a second after the erasure: %s", state("visit-1"))
 	}
 
+	forgeKeyRecords(t, s.kafka)
+	// A reservation of v-9 with personal data: the copied record of v-9
+	// was refused, so the processor makes v-9 a key of its own, and its
+	// values open.
+	if code, body := command("visit-6", "Reserve", `{"visitorId":"v-9","visitor":{"name":"Park Jiwoo"},`+slot+`}`); code != http.StatusOK {
+		t.Fatalf("a reservation of a visitor whose key record was forged: %d %v", code, body)
+	}
+	if st := state("visit-6"); !strings.Contains(st, "Park Jiwoo") {
+		t.Errorf("v-9 after a copied key record: %s", st)
+	}
+	if st := state("visit-3"); !strings.Contains(st, "Lee Seojun") {
+		t.Errorf("v-2 after an unsigned erasure: %s", st)
+	}
+
 	// Everything stops (devkafka with SIGTERM: its files must hold what it
 	// committed); then every file is searched.
 	for _, p := range append([]*testkit.Process{s.ingest, query}, s.procs...) {
@@ -152,5 +172,99 @@ func TestPersonalDataOnDisk(t *testing.T) {
 	}
 	if code, body := command("visit-5", "Reserve", `{"visitorId":"v-1",`+slot+`}`); code != http.StatusOK {
 		t.Errorf("a reservation without personal data for the erased visitor: %d %v", code, body)
+	}
+	if st := state("visit-6"); !strings.Contains(st, "Park Jiwoo") {
+		t.Errorf("v-9 after a rebuild: %s", st)
+	}
+	// The processor restored from nothing and query rebuilt: both read
+	// the forged records again, and refused them.
+	logged, err := os.ReadFile(s.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(logged, []byte("key record refused")); n < 4 {
+		t.Errorf("%d refusals of key records logged, want the forged ones refused by query and a processor, twice", n)
+	}
+	for _, id := range []string{"v-1", "v-2", "v-9"} {
+		if bytes.Contains(logged, []byte(`"`+id+`"`)) || bytes.Contains(logged, []byte("=clinic-e2e/"+id)) {
+			t.Errorf("the log names the visitor %s", id)
+		}
+	}
+}
+
+// forgeKeyRecords writes what someone who may write schedule-keys and
+// schedule-commands, but holds neither the KEK nor the erasure key, could
+// write: a live key record of the erased v-1 on every partition, under a
+// KEK of their own (an erased key brought back); v-2's record copied to
+// v-9, a visitor with no key yet; and an erasure of v-2 without
+// ingest's signature. Every reader refuses the records, and the
+// processor rejects the erasure.
+func forgeKeyRecords(t *testing.T, brokers string) {
+	t.Helper()
+	rd, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topics.Keys), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var v2 *kgo.Record
+	for v2 == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		fs := rd.PollFetches(ctx)
+		cancel()
+		if fs.NumRecords() == 0 {
+			t.Fatal("no key record of v-2 in schedule-keys")
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Key) == "clinic-e2e/v-2" {
+				v2 = r
+			}
+		})
+	}
+	ring, err := shred.ParseKeyring([]byte(shred.NewKEKLine("test-1"))) // the KEK's id, not its key
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for p := range int32(partitions) {
+		forged, _, err := shred.NewRecord(ring, "clinic-e2e", "v-1", p, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, topics.KeyRecord(shred.RecordKey("clinic-e2e", "v-1"), forged.Value(), p))
+	}
+	recs = append(recs, topics.KeyRecord(shred.RecordKey("clinic-e2e", "v-9"), v2.Value, v2.Partition))
+	recs = append(recs, topics.EraseRecords(aggregate.Meta{ID: "rogue-1", Tenant: "clinic-e2e", Stream: "v-2", Initiator: "rogue", Time: time.Now()}, "", partitions)...)
+	w, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	testkit.Send(t, w, recs)
+
+	// The unsigned erasure's results: rejected on every partition.
+	results, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topics.Results),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer results.Close()
+	rejected := 0
+	for rejected < partitions {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		fs := results.PollFetches(ctx)
+		cancel()
+		if fs.NumRecords() == 0 {
+			t.Fatalf("%d of %d results of the unsigned erasure in 30s", rejected, partitions)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			res, err := topics.DecodeResult(r.Value)
+			if err != nil || !strings.HasPrefix(res.CommandID, "rogue-1.") {
+				return
+			}
+			if res.Code != topics.CodeErasureUnsigned {
+				t.Fatalf("an unsigned erasure: %+v", res)
+			}
+			rejected++
+		})
 	}
 }

@@ -38,6 +38,10 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, who api.Principal
 		api.WriteProblem(w, aggregate.CodeInvalidID, "visitor id must match "+aggregate.IDPattern)
 		return
 	}
+	if s.cfg.Erasures == nil {
+		api.WriteProblem(w, api.CodeErasureUnavailable, "this ingest has no -erase-key-file to sign erasures with (docs/privacy.md#who-may-erase)")
+		return
+	}
 	reason, perr := eraseReason(w, r)
 	if perr != nil {
 		api.WriteProblem(w, perr.Code, perr.Message)
@@ -60,6 +64,10 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, who api.Principal
 		return
 	}
 	schedules, err := s.sendErasure(r.Context(), meta, reason, n, wait)
+	if errors.Is(err, errUnsigned) {
+		api.WriteProblem(w, api.CodeErasureUnavailable, "the processors refused the erasure's signature: give them the -erase-key-file ingest has; nothing was destroyed")
+		return
+	}
 	if err != nil {
 		api.WriteProblem(w, api.CodeKafkaUnavailable, fmt.Sprintf("the erasure %s did not complete (%v); nothing is undone by a retry: "+
 			"retry with Idempotency-Key: %s", meta.ID, err, meta.ID))
@@ -94,10 +102,17 @@ func eraseReason(w http.ResponseWriter, r *http.Request) (string, *aggregate.Rej
 	return b.Reason, nil
 }
 
+// errUnsigned is sendErasure's error when a processor refused the
+// signature: it holds other erasure keys, or none.
+var errUnsigned = errors.New("ingest: the processors refused the erasure's signature")
+
 // sendErasure produces the erasure's records, one per partition, and
 // waits for every result; it returns the visitor's schedules they count.
 func (s *Server) sendErasure(ctx context.Context, m aggregate.Meta, reason string, n int32, wait time.Duration) (int, error) {
 	recs := topics.EraseRecords(m, reason, n)
+	for _, rec := range recs {
+		topics.SignErasure(rec, s.cfg.Erasures)
+	}
 	tickets := make([]*Ticket, len(recs))
 	for i := range recs {
 		tickets[i] = s.cfg.Waiter.Register(m.Tenant, topics.EraseID(m.ID, int32(i)))
@@ -117,6 +132,9 @@ func (s *Server) sendErasure(ctx context.Context, m aggregate.Meta, reason strin
 		res, done := t.Wait(wctx)
 		if !done {
 			return 0, errors.New("a partition's processor did not answer in time")
+		}
+		if res.Status == topics.StatusRejected && res.Code == topics.CodeErasureUnsigned {
+			return 0, errUnsigned
 		}
 		if res.Status == topics.StatusRejected {
 			return 0, fmt.Errorf("a partition refused it: %s", res.Code)

@@ -3,6 +3,9 @@ package ingest_test
 import (
 	"net/http"
 	"testing"
+
+	"github.com/rewind/rewind/processor"
+	"github.com/rewind/rewind/shred"
 )
 
 // TestErase: a privacy officer erases a visitor's personal data; the
@@ -62,5 +65,24 @@ func erasures(t *testing.T, e *env) {
 	}
 	if r := e.do(t, "POST", "/v1/schedules/visit-1/commands/CheckIn", tokenA, `{"channel":"desk"}`); r.status != http.StatusOK {
 		t.Errorf("a check-in of an erased visitor's reservation: %d %v", r.status, r.body)
+	}
+}
+
+// TestEraseKeysDiffer: when the processors hold other erasure keys than
+// ingest, they refuse its erasures, and ingest says so with 503
+// erasure_unavailable: nothing was destroyed, and the visitor's personal
+// data is still accepted.
+func TestEraseKeysDiffer(t *testing.T) {
+	other, err := shred.ParseSigner([]byte(shred.NewKEKLine("other-1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := setupProcessor(t, func(c *processor.Config) { c.Erasures = other })
+	if r := e.do(t, "DELETE", "/v1/visitors/v-1/personal-data", tokenOfficerA, ""); r.status != http.StatusServiceUnavailable || r.body["code"] != "erasure_unavailable" {
+		t.Fatalf("an erasure the processors refuse: %d %v", r.status, r.body)
+	}
+	body := `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
+	if r := e.do(t, "POST", "/v1/schedules/visit-1/commands/Reserve", tokenA, body); r.status != http.StatusOK {
+		t.Fatalf("personal data after a refused erasure: %d %v", r.status, r.body)
 	}
 }

@@ -82,13 +82,20 @@ func setupTokens(t *testing.T) *env {
 // setup runs kfake, the real processor and an ingest server over HTTP.
 func setup(t *testing.T, opts ...kfake.Opt) *env {
 	t.Helper()
+	return setupProcessor(t, func(*processor.Config) {}, opts...)
+}
+
+// setupProcessor is setup with the processor's configuration changed by
+// procOpt.
+func setupProcessor(t *testing.T, procOpt func(*processor.Config), opts ...kfake.Opt) *env {
+	t.Helper()
 	c, brokers := testkit.Cluster(t, opts...)
 	testkit.Topics(t, brokers, 4)
 	tk := setupTokens(t).tokens
 	// The processor's assignments and restores, shown when a test fails:
 	// an answer that came late is then explained.
 	p := testkit.RunProcessor(t, brokers, 4, "p1", filepath.Join(t.TempDir(), "p"),
-		func(c *processor.Config) { c.Logger = testkit.Logger(t, slog.LevelInfo) })
+		func(c *processor.Config) { c.Logger = testkit.Logger(t, slog.LevelInfo) }, procOpt)
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := ingest.NewWaiter(context.Background(), []kgo.Opt{kgo.SeedBrokers(brokers)}, 1000, testkit.Logger(t, slog.LevelInfo))
 	if err != nil {
@@ -102,7 +109,7 @@ func setup(t *testing.T, opts ...kfake.Opt) *env {
 		t.Fatal(err)
 	}
 	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: w, Tokens: tk, Kind: schedule.Kind,
-		ProduceTimeout: 2 * time.Second})
+		Erasures: testkit.Signer(t), ProduceTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

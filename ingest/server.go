@@ -24,6 +24,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/shred"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 	Tokens   *api.Tokens
 	// Kind decodes commands before they are produced.
 	Kind aggregate.Kind
+	// Erasures signs erasures (-erase-key-file), which the processors
+	// carry out only signed. Without it, erasures answer 503.
+	Erasures *shred.Signer
 	// DefaultWait is how long a request waits for its outcome. The
 	// default value is api.DefaultWait (5s).
 	DefaultWait time.Duration

@@ -92,6 +92,10 @@ type Config struct {
 	// Keyring wraps the data subjects' keys (-kek-file). Required: the
 	// processor seals every personal field (docs/privacy.md).
 	Keyring shred.Keyring
+	// Erasures checks an erasure's signature (-erase-key-file): only an
+	// erasure signed with one of its keys, as ingest signs them, is
+	// carried out. Without it, every erasure is rejected.
+	Erasures *shred.Signer
 	// Logger; the default discards.
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil means none are registered.

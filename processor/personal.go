@@ -164,6 +164,11 @@ func (b *batch) countSchedule(ref slotRef, at time.Time) error {
 // accepted too: the destruction record then keeps any later personal
 // data of the subject from being stored on the partition.
 func (b *batch) erase(rec *kgo.Record, cmd topics.Command, res *topics.Result) error {
+	if !topics.ErasureSigned(rec, b.p.cfg.Erasures) {
+		setRejection(res, aggregate.Reject(topics.CodeErasureUnsigned,
+			"an erasure must come through ingest, signed with a key of the processors' -erase-key-file"))
+		return b.finish(rec, cmd, res, nil, nil)
+	}
 	var data struct {
 		Reason string `json:"reason"`
 	}

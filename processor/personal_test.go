@@ -27,7 +27,8 @@ var plaintexts = []string{"Kim Minji", "010-5555-1234", "allergic to lidocaine",
 // TestPersonalData sends personal data, checks that only sealed values
 // reach the topics and the store, erases one visitor, and checks what an
 // erasure leaves: every version, a refusal of new personal data of the
-// visitor, the other visitor's data, and all of it through a cold restore.
+// visitor, the other visitor's data, and all of it through a cold restore
+// and a logic-version refold.
 func TestPersonalData(t *testing.T) {
 	_, brokers := testkit.Cluster(t)
 	dir := filepath.Join(t.TempDir(), "p1")
@@ -48,9 +49,26 @@ func TestPersonalData(t *testing.T) {
 	testkit.Send(t, testkit.Producer(t, brokers), first)
 	testkit.WaitResults(t, brokers, len(first), time.Minute, p.Alive(t))
 
-	// Erase v-1 on every partition, as ingest does.
-	erase := topics.EraseRecords(aggregate.Meta{ID: "e1", Tenant: "clinic-1", Stream: "v-1", Initiator: "dpo", Time: at.Add(time.Hour)},
+	// Erase v-1 on every partition, as ingest does. Before it, erasures of
+	// v-2 that ingest did not sign: one unsigned, one signed with another
+	// key, and one whose reason was changed after signing. All are
+	// rejected, and v-2's data stays.
+	erase := testkit.Erasure(t, aggregate.Meta{ID: "e1", Tenant: "clinic-1", Stream: "v-1", Initiator: "dpo", Time: at.Add(time.Hour)},
 		"the patient asked", testPartitions)
+	unsigned := topics.EraseRecords(aggregate.Meta{ID: "x1", Tenant: "clinic-1", Stream: "v-2", Initiator: "rogue", Time: at}, "", testPartitions)
+	other, err := shred.ParseSigner([]byte(shred.NewKEKLine("test-erase-1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := topics.EraseRecords(aggregate.Meta{ID: "x2", Tenant: "clinic-1", Stream: "v-2", Initiator: "rogue", Time: at}, "", testPartitions)
+	for _, r := range forged {
+		topics.SignErasure(r, other)
+	}
+	tampered := testkit.Erasure(t, aggregate.Meta{ID: "x3", Tenant: "clinic-1", Stream: "v-2", Initiator: "dpo", Time: at}, "asked", testPartitions)
+	for _, r := range tampered {
+		r.Value = []byte(`{"reason":"asked twice"}`)
+	}
+	erase = append(append(append(unsigned, forged...), tampered...), erase...)
 	manual, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +99,13 @@ func TestPersonalData(t *testing.T) {
 	}
 	if schedules != 2 {
 		t.Errorf("the erasure counted %d schedules of v-1, want 2", schedules)
+	}
+	for _, id := range []string{"x1", "x2", "x3"} {
+		for i := range int32(testPartitions) {
+			if rs := results[topics.EraseID(id, i)]; len(rs) != 1 || rs[0].Code != topics.CodeErasureUnsigned {
+				t.Fatalf("an erasure ingest did not sign (%s, partition %d): want %s, got %+v", id, i, topics.CodeErasureUnsigned, rs)
+			}
+		}
 	}
 	if rs := results["d1"]; len(rs) != 1 || rs[0].Code != processor.CodePersonalDataErased {
 		t.Errorf("new personal data of an erased visitor: want %s, got %+v", processor.CodePersonalDataErased, rs)
@@ -143,6 +168,32 @@ func TestPersonalData(t *testing.T) {
 	if rs := results["f2"]; len(rs) != 1 || rs[0].Status != topics.StatusAccepted {
 		t.Errorf("after a cold restore, the other visitor's new personal data: %+v", rs)
 	}
+
+	// A logic change refolds every stream from the events, erased tokens
+	// and all: the states come out without personal values, and the
+	// erasure still holds.
+	bump := []*kgo.Record{
+		cmd("s8", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},"start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "g1"),
+		cmd("s3", "CheckIn", `{"channel":"desk"}`, "g2"),
+	}
+	p = start(t, brokers, "p1", filepath.Join(t.TempDir(), "cold"), withKind(bumped{schedule.Kind}))
+	testkit.Send(t, testkit.Producer(t, brokers), bump)
+	testkit.WaitResults(t, brokers, total+len(again)+len(bump), time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	log = testkit.ReadAll(t, brokers)
+	results = testkit.Invariants(t, log)
+	if rs := results["g1"]; len(rs) != 1 || rs[0].Code != processor.CodePersonalDataErased {
+		t.Errorf("after a refold, new personal data of the erased visitor: %+v", rs)
+	}
+	if rs := results["g2"]; len(rs) != 1 || rs[0].Status != topics.StatusAccepted {
+		t.Errorf("after a refold, the other visitor's check-in: %+v", rs)
+	}
+	if n := bytes.Count(rawTopics(t, brokers, topics.State), []byte("~pd1:")); n > 0 {
+		t.Errorf("schedule-state after a refold: %d sealed values", n)
+	}
+	testkit.StateMatches(t, bumped{schedule.Kind}, log)
 }
 
 // noPlaintext fails when any of the personal values is in data.

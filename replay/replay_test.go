@@ -223,7 +223,7 @@ func TestReplayPersonalData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer manual.Close()
-	erase := topics.EraseRecords(aggregate.Meta{ID: "e1", Tenant: "clinic-1", Stream: "v-0", Initiator: "dpo", Time: at.Add(time.Hour)}, "asked", partitions)
+	erase := testkit.Erasure(t, aggregate.Meta{ID: "e1", Tenant: "clinic-1", Stream: "v-0", Initiator: "dpo", Time: at.Add(time.Hour)}, "asked", partitions)
 	testkit.Send(t, manual, erase)
 	p := testkit.RunProcessor(t, brokers, partitions, "p1", filepath.Join(t.TempDir(), "p1"))
 	testkit.WaitResults(t, brokers, len(recs)+len(erase), 2*time.Minute, p.Alive(t))

@@ -60,6 +60,24 @@ func LoadKeyring(path string) (*FileKeyring, error) {
 // ParseKeyring parses the contents of a KEK file (LoadKeyring).
 func ParseKeyring(b []byte) (*FileKeyring, error) {
 	k := &FileKeyring{keks: map[string]cipher.AEAD{}}
+	err := parseKeyLines(b, "KEK", func(id string, raw []byte) {
+		k.keks[id] = newAEAD(raw)
+		if k.current == "" {
+			k.current = id
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// parseKeyLines reads a key file, KEKs or erasure keys: one key a line,
+// "<id> <base64 of 32 bytes>", blank lines and lines starting with #
+// ignored, and at least one key. It calls add in the file's order; what
+// names the keys in errors.
+func parseKeyLines(b []byte, what string, add func(id string, raw []byte)) error {
+	seen := map[string]bool{}
 	lines := bufio.NewScanner(bytes.NewReader(b))
 	for n := 1; lines.Scan(); n++ {
 		line := strings.TrimSpace(lines.Text())
@@ -68,28 +86,26 @@ func ParseKeyring(b []byte) (*FileKeyring, error) {
 		}
 		id, secret, ok := strings.Cut(line, " ")
 		if !ok || !validKEKID(id) {
-			return nil, fmt.Errorf("line %d: want \"<id> <base64 of %d bytes>\", with an id of letters, digits, '.', '_' or '-'", n, kekSize)
+			return fmt.Errorf("line %d: want \"<id> <base64 of %d bytes>\", with an id of letters, digits, '.', '_' or '-'", n, kekSize)
 		}
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(secret))
 		if err != nil || len(raw) != kekSize {
-			return nil, fmt.Errorf("line %d: KEK %s is not the base64 of %d bytes", n, id, kekSize)
+			return fmt.Errorf("line %d: %s %s is not the base64 of %d bytes", n, what, id, kekSize)
 		}
-		if _, dup := k.keks[id]; dup {
-			return nil, fmt.Errorf("line %d: KEK %s appears twice", n, id)
+		if seen[id] {
+			return fmt.Errorf("line %d: %s %s appears twice", n, what, id)
 		}
-		k.keks[id] = newAEAD(raw)
-		if k.current == "" {
-			k.current = id
-		}
+		seen[id] = true
+		add(id, raw)
 	}
-	if k.current == "" {
-		return nil, errors.New("no KEK in it")
+	if len(seen) == 0 {
+		return fmt.Errorf("no %s in it", what)
 	}
-	return k, nil
+	return nil
 }
 
-// NewKEKLine returns a KEK file line with a new random KEK named id, for
-// `make run` and operators' tooling.
+// NewKEKLine returns a key file line with a new random key named id, a
+// KEK or an erasure key, for `make run` and operators' tooling.
 func NewKEKLine(id string) string {
 	raw := make([]byte, kekSize)
 	_, _ = rand.Read(raw) // crypto/rand.Read never fails

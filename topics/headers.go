@@ -31,6 +31,10 @@ const (
 	// it to tell a retry from a reused id. It is not a CloudEvents
 	// attribute.
 	HeaderFingerprint = "rewind_fingerprint"
+	// HeaderSignature, on an erasure (TypeErase), is its signature by an
+	// erasure key (SignErasure): the processor carries out only signed
+	// erasures.
+	HeaderSignature = "rewind_signature"
 )
 
 // Content types.

@@ -28,7 +28,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&d.Processor, "processor-addr", d.Processor, "the processor's ops address")
 	fs.StringVar(&d.Ingest, "ingest-addr", d.Ingest, "ingest's address")
 	fs.StringVar(&d.Query, "query-addr", d.Query, "query's address")
-	tokensOnly := fs.Bool("tokens-only", false, "create the dev tokens and the KEK in the data directory, print the dev token and exit (for docker compose)")
+	tokensOnly := fs.Bool("tokens-only", false, "create the dev tokens, the KEK and the erasure key in the data directory, print the dev token and exit (for docker compose)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -37,11 +37,11 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := devstack.EnsureKEK(d.Data); err != nil {
+		if err := devstack.EnsureKeys(d.Data); err != nil {
 			return err
 		}
-		fmt.Printf("%s/tokens holds the digests, %s the KEK; dev token (tenant %s, in %s/dev-token):\n%s\n",
-			d.Data, devstack.KEKFile(d.Data), devstack.Tenant, d.Data, token)
+		fmt.Printf("%s/tokens holds the digests, %s the KEK, %s the erasure key; dev token (tenant %s, in %s/dev-token):\n%s\n",
+			d.Data, devstack.KEKFile(d.Data), devstack.EraseKeyFile(d.Data), devstack.Tenant, d.Data, token)
 		return nil
 	}
 	fmt.Println("starting Rewind…")

@@ -40,7 +40,12 @@ func run(ctx context.Context, args []string) error {
 	maxWaiting := fs.Int("max-waiting", api.DefaultMaxWaiting, "most requests waiting for outcomes at once; more are answered 503 with Retry-After")
 	dataDir := fs.String("data-dir", "data/ingest", "directory of the outcome history, which GET /v1/commands/{id} answers from (a cache of schedule-results: deleting it reads the topic again); empty keeps it in memory")
 	retention := fs.Duration("outcome-retention", ingest.DefaultHistoryRetention, "how long outcomes are kept: schedule-results' retention.ms")
+	eraseKeys := cli.RegisterEraseKey(fs)
 	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	erasures, err := eraseKeys()
+	if err != nil {
 		return err
 	}
 	front, err := frontFlags.Load()
@@ -69,7 +74,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: waiter, Tokens: front.Tokens, Kind: schedule.Kind,
+	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: waiter, Tokens: front.Tokens, Kind: schedule.Kind, Erasures: erasures,
 		DefaultWait: *wait, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg})
 	if err != nil {
 		return err

@@ -43,12 +43,17 @@ func run(ctx context.Context, args []string) error {
 	// the processor's CPU (docs/performance.md).
 	memoryLimit := cli.RegisterMemoryLimit(fs, 768, "soft limit of the Go heap in MiB (GOMEMLIMIT), a backstop above the heap's normal peak; Pebble's cache comes on top")
 	keyring := cli.RegisterKEK(fs)
+	eraseKeys := cli.RegisterEraseKey(fs)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	memoryLimit()
 	ring, err := keyring()
+	if err != nil {
+		return err
+	}
+	erasures, err := eraseKeys()
 	if err != nil {
 		return err
 	}
@@ -62,7 +67,7 @@ func run(ctx context.Context, args []string) error {
 		Brokers: kafka.SeedBrokers(), ClientOpts: kafkaOpts, Group: *group, InstanceID: *instance, DataDir: *dataDir,
 		Partitions: int32(*partitions), MaxBatch: *maxBatch, DedupWindow: *dedup, StateCacheBytes: int64(*stateCache) << 20, BlockCacheBytes: int64(*blockCache) << 20, InMemory: *inMemory, Compression: *compression,
 		StandbyReplicas: *standby, SessionTimeout: *sessionTimeout, TransactionTimeout: *txnTimeout,
-		Kind: schedule.Kind, Keyring: ring, Logger: log, Registerer: reg,
+		Kind: schedule.Kind, Keyring: ring, Erasures: erasures, Logger: log, Registerer: reg,
 	}, *members)
 	if err != nil {
 		return err

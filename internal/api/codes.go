@@ -67,6 +67,10 @@ const (
 	// CodeRebuilding answers while the read model is rebuilt for a new
 	// logic version.
 	CodeRebuilding = "rebuilding"
+	// CodeErasureUnavailable answers an erasure that cannot be signed or
+	// whose signature the processors refuse: their erasure keys and
+	// ingest's differ, or one has none. Nothing was destroyed.
+	CodeErasureUnavailable = "erasure_unavailable"
 	// CodeInternal answers a failure of the service itself; its log says
 	// more.
 	CodeInternal = "internal"
@@ -94,6 +98,7 @@ var statuses = map[string]int{
 	CodeViewBehind:           http.StatusServiceUnavailable,
 	CodeRebuilding:           http.StatusServiceUnavailable,
 	CodeInternal:             http.StatusInternalServerError,
+	CodeErasureUnavailable:   http.StatusServiceUnavailable,
 
 	aggregate.CodeMalformed:    http.StatusBadRequest,
 	aggregate.CodeUnknownField: http.StatusBadRequest,

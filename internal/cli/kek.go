@@ -24,3 +24,22 @@ func RegisterKEK(fs *flag.FlagSet) func() (*shred.FileKeyring, error) {
 		return ring, nil
 	}
 }
+
+// RegisterEraseKey adds -erase-key-file (REWIND_ERASE_KEY_FILE) to fs,
+// and returns the loader to call after parsing: ingest signs erasures
+// with its first key, the processor carries out only erasures signed
+// with one of its keys. Without the file, ingest answers erasures 503
+// and the processor rejects them (docs/privacy.md#who-may-erase).
+func RegisterEraseKey(fs *flag.FlagSet) func() (*shred.Signer, error) {
+	path := fs.String("erase-key-file", "", `the keys that sign erasures, one "<id> <base64 of 32 bytes>" a line, the first signing (ingest and the processors; without it, no erasure is carried out)`)
+	return func() (*shred.Signer, error) {
+		if *path == "" {
+			return nil, nil
+		}
+		s, err := shred.LoadSigner(*path)
+		if err != nil {
+			return nil, fmt.Errorf("-erase-key-file: %w", err)
+		}
+		return s, nil
+	}
+}

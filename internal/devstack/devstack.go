@@ -109,7 +109,7 @@ func StartKafka(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := EnsureKEK(cfg.Data); err != nil {
+	if err := EnsureKeys(cfg.Data); err != nil {
 		return nil, err
 	}
 	// A service already on one of the addresses (a second make run,
@@ -153,9 +153,9 @@ func (s *Stack) StartServices(ctx context.Context, bin string) error {
 		addr string
 	}{
 		{"processor", []string{"-brokers", s.brokers, "-http", s.Processor, "-instance-id", "local-1",
-			"-data-dir", filepath.Join(s.Data, "processor"), "-kek-file", KEKFile(s.Data)}, s.Processor},
+			"-data-dir", filepath.Join(s.Data, "processor"), "-kek-file", KEKFile(s.Data), "-erase-key-file", EraseKeyFile(s.Data)}, s.Processor},
 		{"ingest", []string{"-brokers", s.brokers, "-http", s.Ingest, "-tokens", filepath.Join(s.Data, "tokens"),
-			"-data-dir", filepath.Join(s.Data, "ingest")}, s.Ingest},
+			"-data-dir", filepath.Join(s.Data, "ingest"), "-erase-key-file", EraseKeyFile(s.Data)}, s.Ingest},
 		{"query", []string{"-brokers", s.brokers, "-http", s.Query, "-tokens", filepath.Join(s.Data, "tokens"),
 			"-data-dir", filepath.Join(s.Data, "query"), "-kek-file", KEKFile(s.Data)}, s.Query},
 	}
@@ -228,18 +228,33 @@ func (s *Stack) stop(name string) error {
 // make run's personal data, kept beside it and never in Kafka.
 func KEKFile(data string) string { return filepath.Join(data, "kek") }
 
-// EnsureKEK writes a new KEK file in data unless one is there: a second
-// run must find the keys the first one wrapped. A real deployment keeps
-// its KEK in a secret store (docs/privacy.md).
-func EnsureKEK(data string) error {
-	path := KEKFile(data)
-	if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
+// EraseKeyFile is the development erasure key file in data: ingest signs
+// erasures with it, and the processor carries out only signed ones.
+func EraseKeyFile(data string) string { return filepath.Join(data, "erase-keys") }
+
+// EnsureKeys writes a new KEK file and a new erasure key file in data
+// unless they are there: a second run must find the keys the first one
+// wrapped. A real deployment keeps both in a secret store
+// (docs/privacy.md).
+func EnsureKeys(data string) error {
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(path, []byte("# make run's KEK: lose it and the personal data on ./data is unreadable\n"+shred.NewKEKLine("dev-1")), 0o600)
+	for path, content := range map[string]string{
+		KEKFile(data):      "# make run's KEK: lose it and the personal data on ./data is unreadable\n" + shred.NewKEKLine("dev-1"),
+		EraseKeyFile(data): "# make run's erasure key: ingest signs erasures with it, the processor checks them\n" + shred.NewKEKLine("dev-erase-1"),
+	} {
+		if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EnsureTokens returns the development tokens, creating them on first use:

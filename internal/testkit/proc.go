@@ -106,15 +106,15 @@ func FreeAddr(t testing.TB) string {
 type Process = proc.Process
 
 // Start runs a binary from Binaries (or at the absolute path name) with
-// args and the test's KEK file (REWIND_KEK_FILE); its output goes to
-// logFile. It is killed when the test ends.
+// args and the test's KEK and erasure key files (REWIND_KEK_FILE,
+// REWIND_ERASE_KEY_FILE); its output goes to logFile. It is killed when the test ends.
 func Start(t testing.TB, name, logFile string, args ...string) *Process {
 	t.Helper()
 	path := name
 	if !filepath.IsAbs(name) {
 		path = filepath.Join(Binaries(t), name)
 	}
-	env := append(os.Environ(), "REWIND_KEK_FILE="+KEKFile(t))
+	env := append(os.Environ(), "REWIND_KEK_FILE="+KEKFile(t), "REWIND_ERASE_KEY_FILE="+EraseKeyFile(t))
 	p, err := proc.Start(proc.Spec{Path: path, Args: args, Log: logFile, Env: env})
 	if err != nil {
 		t.Fatal(err)

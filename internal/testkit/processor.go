@@ -28,7 +28,7 @@ func RunProcessor(t testing.TB, brokers string, partitions int32, instance, dir 
 	t.Helper()
 	cfg := processor.Config{
 		Brokers: []string{brokers}, InstanceID: instance, DataDir: dir, Partitions: partitions,
-		Kind: schedule.Kind, Keyring: Keyring(t), Registerer: prometheus.NewRegistry(),
+		Kind: schedule.Kind, Keyring: Keyring(t), Erasures: Signer(t), Registerer: prometheus.NewRegistry(),
 		Logger:         Logger(t, slog.LevelWarn),
 		SessionTimeout: 3 * time.Second, TransactionTimeout: 10 * time.Second, MaxBatch: 200,
 	}
