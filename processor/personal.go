@@ -96,19 +96,23 @@ func (b *batch) liveKey(ref slotRef, at time.Time) (shred.Key, error) {
 // rejects the command.
 func (b *batch) seal(st *stream, cmd topics.Command, c aggregate.Command, next any, events []aggregate.Envelope) (any, []aggregate.Envelope, error) {
 	var stream string
-	var key shred.Key
+	var sealer shred.Sealer
 	var keyErr error
 	sealedAny := false
 	for i := range events {
 		data, sealed := aggregate.SealPersonal(events[i].Data, func(field, value string) string {
 			if stream == "" {
 				stream = topics.StreamKey(cmd.Meta.Tenant, cmd.Meta.Stream)
+				var key shred.Key
 				key, keyErr = b.subjectKey(st, cmd, c, next, field)
+				if keyErr == nil {
+					sealer = key.Sealer()
+				}
 			}
 			if keyErr != nil {
 				return ""
 			}
-			return key.Seal(stream, field, value)
+			return sealer.Seal(stream, field, value)
 		})
 		if sealed {
 			events[i].Data, sealedAny = data, true

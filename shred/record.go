@@ -82,7 +82,7 @@ func (r Record) Key(ring Keyring) (Key, error) {
 	if len(secret) != keySize {
 		return Key{}, ErrWrongKEK
 	}
-	return Key{ID: r.KeyID, aead: newAEAD(secret)}, nil
+	return Key{ID: r.KeyID, secret: (*[keySize]byte)(secret)}, nil
 }
 
 // Destroy returns the record that replaces r once its key is destroyed.

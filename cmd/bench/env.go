@@ -203,11 +203,16 @@ func (e *env) drain(ctx context.Context, n int) (float64, error) {
 	before, end := e.committed(ctx)
 	var first time.Time
 	deadline := time.Now().Add(20 * time.Minute)
+	var shown time.Time
 	for time.Now().Before(deadline) {
 		done, _ := e.committed(ctx)
 		if first.IsZero() && done > before {
 			first = time.Now()
 			before = done
+		}
+		if *progress && !first.IsZero() && time.Since(shown) >= 10*time.Second {
+			shown = time.Now()
+			fmt.Fprintf(os.Stderr, "bench: %4.0fs %8d of %d\n", time.Since(first).Seconds(), done-before, end-before)
 		}
 		if done >= end {
 			if end == before {
@@ -276,7 +281,11 @@ func freeAddr() string {
 // cpuProfile saves a CPU profile of the processor, taken once it runs.
 func (e *env) cpuProfile(path string) {
 	time.Sleep(*profileAfter)
+	// The commands in the window, to compare profiles per command.
+	metrics := "http://" + e.procHTTP + "/metrics"
+	before := promsample.Scrape(metrics).Sum("rewind_processor_commands_total")
 	e.fetchProfile(fmt.Sprintf("profile?seconds=%d", int(profileFor.Seconds())), path)
+	fmt.Fprintf(os.Stderr, "bench: the CPU profile covers %.0f commands\n", promsample.Scrape(metrics).Sum("rewind_processor_commands_total")-before)
 }
 
 // fetchProfile saves one of the processor's /debug/pprof profiles.

@@ -35,6 +35,7 @@ var (
 	httpRequests = flag.Int("requests", 20000, "HTTP requests of the ingest load")
 	profileAfter = flag.Duration("cpuprofile-after", time.Second, "start the CPU profile this long after the processor")
 	profileFor   = flag.Duration("cpuprofile-for", 5*time.Second, "the CPU profile's length (whole seconds)")
+	progress     = flag.Bool("progress", false, "print a drain's progress every 10 s (to stderr)")
 	heapProf     = flag.String("heapprofile", "", "write a heap profile of the processor (with its allocations since start) after the many-stream drain (with -only-hot, the 1k-stream drain), or the -cpuprofile-phase mix variant's, here")
 	phase        = flag.String("cpuprofile-phase", "drain", "when to profile: mix-durable, mix-memory, mix-members, mix-naive (the many-schedules case's variants), drain (1k streams), hot-naive (the naive map processor on them), hot-members (two members on them), latency, cold, fold (a restore folding the events) or preview (the replay preview of the restore case)")
 	onlyMix      = flag.Bool("only-mix", false, "stop after the many-schedules case")
