@@ -30,7 +30,8 @@ import (
 // them. Then everything restarts, the query replica on an empty data dir
 // (a rebuild) and a processor on an empty one (a cold restore): the erased
 // values stay erased, the other visitor's still open, and new personal
-// data of the erased visitor is refused.
+// data of the erased visitor is refused, also after one processor is lost
+// and the other takes its partitions over from its standby copies.
 func TestPersonalDataOnDisk(t *testing.T) {
 	s := startStack(t)
 	const officer = "e2e-privacy-officer"
@@ -175,6 +176,33 @@ func TestPersonalDataOnDisk(t *testing.T) {
 	}
 	if st := state("visit-6"); !strings.Contains(st, "Park Jiwoo") {
 		t.Errorf("v-9 after a rebuild: %s", st)
+	}
+
+	// A standby takeover after the erasure: p1 is lost for good, and p0
+	// takes its partitions from its standby copies and reads their keys.
+	// On every partition the erased visitor's new personal data is still
+	// refused, and the other visitor's accepted.
+	s.procs[1].Kill()
+	covered := map[int32]bool{}
+	for i := 10; len(covered) < partitions; i++ {
+		stream := fmt.Sprintf("visit-%d", i)
+		part := topics.PartitionFor(topics.StreamKey("clinic-e2e", stream), partitions)
+		if covered[part] {
+			continue
+		}
+		covered[part] = true
+		for _, c := range []struct {
+			visitor, name string
+			code      int
+		}{{"v-1", "Kim Minji", http.StatusConflict}, {"v-2", "Lee Seojun", http.StatusOK}} {
+			body := fmt.Sprintf(`{"visitorId":%q,"visitor":{"name":%q},`+slot+`}`, c.visitor, c.name)
+			// The same schedule: v-1's reservation is rejected, so v-2's
+			// is its first.
+			code, answer := send(s.token, "POST", fmt.Sprintf("http://%s/v1/schedules/%s/commands/Reserve?wait=30s", s.ingestHTTP, stream), body)
+			if code != c.code {
+				t.Errorf("after p1's loss, %s's personal data on partition %d: %d %v, want %d", c.visitor, part, code, answer, c.code)
+			}
+		}
 	}
 	// The processor restored from nothing and query rebuilt: both read
 	// the forged records again, and refused them.

@@ -119,6 +119,7 @@ func testLostOwner(t *testing.T, members int) {
 	if !testkit.Eventually(10*time.Second, func() bool { return frozen(p2.Pid()) }) {
 		t.Fatal("p2 did not freeze at its next commit")
 	}
+	t.Logf("p2 frozen by %s", time.Now().UTC().Format("15:04:05.000"))
 	takeover("p2 frozen", http1)
 	// Woken, the zombie's End fails: it was fenced. franz-go then gives up
 	// (the process exits, for its supervisor to restart) or, where the

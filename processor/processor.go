@@ -110,7 +110,7 @@ func (p *Processor) Ready() bool {
 
 // heartbeatInterval is the longest interval between two heartbeats of a
 // member (Processor.sessionOpts).
-const heartbeatInterval = 500 * time.Millisecond
+const heartbeatInterval = 250 * time.Millisecond
 
 // TransactionalID is the transactional id of an instance.
 func TransactionalID(group, instance string) string { return group + "-" + instance }
@@ -218,8 +218,11 @@ func (p *Processor) sessionOpts(ctx context.Context, adm *kadm.Client) []kgo.Opt
 		// timeout; franz-go's fixed 3s default loses the membership of a
 		// member with a short session timeout. Beyond that, a survivor
 		// learns that a lost member's session expired only at its next
-		// heartbeat, so the interval adds to every failover: 500 ms keeps
-		// a takeover within the session timeout plus 1 s.
+		// heartbeat, so the interval adds to every failover. 500 ms left
+		// too little of the 1 s a takeover may take beyond the session
+		// timeout on a loaded machine (the lost member's last batch, the
+		// rebalance and the restore share it): 250 ms, four small
+		// requests a second per member.
 		kgo.HeartbeatInterval(min(p.cfg.SessionTimeout/3, heartbeatInterval)),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
