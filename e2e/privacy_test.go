@@ -193,7 +193,7 @@ func TestPersonalDataOnDisk(t *testing.T) {
 		covered[part] = true
 		for _, c := range []struct {
 			visitor, name string
-			code      int
+			code          int
 		}{{"v-1", "Kim Minji", http.StatusConflict}, {"v-2", "Lee Seojun", http.StatusOK}} {
 			body := fmt.Sprintf(`{"visitorId":%q,"visitor":{"name":%q},`+slot+`}`, c.visitor, c.name)
 			// The same schedule: v-1's reservation is rejected, so v-2's
