@@ -90,7 +90,10 @@ func testLostOwner(t *testing.T, members int) {
 		}
 		part, took := watch.Longest()
 		t.Logf("%s: longest write pause %v, on partition %d (session timeout %v)", what, took.Round(time.Millisecond), part, session)
-		if took > session+time.Second {
+		// The pause includes the lost owner's batch in progress, which
+		// the race detector makes several times slower: its run checks
+		// the races and the invariants, the run without it this goal.
+		if took > session+time.Second && !raceEnabled {
 			t.Errorf("%s: a partition paused %v, want at most the session timeout + 1s (%v)", what, took, session+time.Second)
 		}
 		if n := scrape(addr).Sum("rewind_processor_fenced_transactions_total"); n < 1 {
