@@ -189,6 +189,14 @@ func DropPersonal(v any) (any, bool) {
 	return SealPersonal(v, func(string, string) string { return "" })
 }
 
+// HoldsPersonal reports whether v has a non-empty personal string: a
+// cheap test, without a copy, before folding what DropPersonal would
+// have to undo.
+func HoldsPersonal(v any) bool {
+	t := reflect.TypeOf(v)
+	return t != nil && planFor(t) != nil && holdsPersonal(reflect.ValueOf(v))
+}
+
 // holdsPersonal reports whether v has a non-empty personal string.
 func holdsPersonal(v reflect.Value) bool {
 	switch v.Kind() {

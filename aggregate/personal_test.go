@@ -72,6 +72,9 @@ func TestDropPersonal(t *testing.T) {
 	if v := out.(visitRecord).Visits; !ok || v.Len() != 2 || v.At(1).Name != "" || v.At(1).Kind != "b" || listed.Visits.At(1).Name != "Lee" {
 		t.Fatalf("dropped from a list: %+v (%v), the input %+v", v.Slice(), ok, listed.Visits.Slice())
 	}
+	if !aggregate.HoldsPersonal(in) || !aggregate.HoldsPersonal(listed) || aggregate.HoldsPersonal(out) {
+		t.Fatal("HoldsPersonal disagrees with DropPersonal")
+	}
 	// Nothing personal held: the same value comes back, not a copy.
 	none := visitRecord{ID: "v-2", Contact: &contact{Kind: "self"}, Others: []contact{{}}}
 	if out, ok := aggregate.DropPersonal(none); ok || out.(visitRecord).Contact != none.Contact {

@@ -118,8 +118,13 @@ func (r *folder) foldEvent(rec *kgo.Record) error {
 		r.p.log.Warn("undecodable event skipped", "partition", rec.Partition, "offset", rec.Offset, "code", aggregate.CodeOf(err))
 	} else {
 		e.Data = data
-		// The events hold personal values sealed; states keep none.
-		st.state, _ = aggregate.DropPersonal(r.p.cfg.Kind.Apply(st.state, &e.Envelope))
+		// The events hold personal values sealed; states keep none. Only
+		// an event that holds some can add one: the rest skip the walk of
+		// the state, which grows with its lists.
+		st.state = r.p.cfg.Kind.Apply(st.state, &e.Envelope)
+		if aggregate.HoldsPersonal(data) {
+			st.state, _ = aggregate.DropPersonal(st.state)
+		}
 	}
 	st.version, st.dirty = e.Version, true
 	r.p.metrics.restored.Inc()
