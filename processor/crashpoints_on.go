@@ -5,6 +5,7 @@ package processor
 import (
 	"os"
 	"os/signal"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 )
@@ -33,10 +34,23 @@ func init() {
 	crashpoint = func() {
 		switch syscall.Signal(armed.Swap(0)) {
 		case syscall.SIGUSR1:
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			signalThread(syscall.SIGKILL)
 			select {} // the signal ends the process
 		case syscall.SIGUSR2:
-			_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+			signalThread(syscall.SIGSTOP)
 		}
 	}
+}
+
+// signalThread sends sig to the calling thread, not to the process. Sent to
+// the process, a SIGSTOP is taken by whichever thread the kernel wakes
+// for it, and on a busy machine that thread may wait for a CPU while the
+// caller goes on to End and commits: the zombie would freeze after its
+// transaction, not inside it. Sent to the thread, the signal is taken on
+// the way back from the call, and the stop, which applies to every
+// thread, lands before the caller runs another instruction.
+func signalThread(sig syscall.Signal) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	_ = syscall.Tgkill(os.Getpid(), syscall.Gettid(), sig)
 }

@@ -85,7 +85,8 @@ func testLostOwner(t *testing.T, members int) {
 	takeover := func(what, addr string) {
 		t.Helper()
 		waitMetric(t, addr, func(m promsample.Samples) bool { return m.Sum("rewind_processor_partitions_owned") == testPartitions })
-		if !testkit.Eventually(time.Minute, func() bool { return watch.Answered(testPartitions) }) {
+		owned := time.Now()
+		if !testkit.Eventually(time.Minute, func() bool { return watch.AnsweredSince(owned, testPartitions) }) {
 			t.Fatalf("%s: not every partition answered within a minute", what)
 		}
 		part, took := watch.Longest()
@@ -106,22 +107,22 @@ func testLostOwner(t *testing.T, members int) {
 
 	// 1. p1 is lost for good, SIGKILLed inside an open transaction.
 	time.Sleep(time.Second) // load flowing on every partition
-	watch.Reset()
 	p1.Signal(syscall.SIGUSR1)
 	if _, exited := p1.Wait(10 * time.Second); !exited {
 		t.Fatal("p1 did not kill itself at its next commit")
 	}
+	watch.Reset() // only now: other partitions advance until the loss
 	takeover("p1 killed", http2)
 
 	// 2. p1 comes back (it keeps its disk); then p2 freezes inside an open
 	// transaction, loses its session, and wakes after p1 took over.
 	p1 = startProc("p1", http1)
 	balanced()
-	watch.Reset()
 	p2.Signal(syscall.SIGUSR2)
 	if !testkit.Eventually(10*time.Second, func() bool { return frozen(p2.Pid()) }) {
 		t.Fatal("p2 did not freeze at its next commit")
 	}
+	watch.Reset()
 	t.Logf("p2 frozen by %s", time.Now().UTC().Format("15:04:05.000"))
 	takeover("p2 frozen", http1)
 	// Woken, the zombie's End fails: it was fenced. franz-go then gives up

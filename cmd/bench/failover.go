@@ -184,7 +184,6 @@ func (f *fleet) kill(i int, inTxn bool, watch *pause.Watch, rnd *rand.Rand) (too
 	time.Sleep(time.Duration(500+rnd.IntN(1000)) * time.Millisecond)
 	restoreSum, restores := f.sum("rewind_processor_restore_seconds_sum", i), f.sum("rewind_processor_restore_seconds_count", i)
 	fencedBefore := f.sum("rewind_processor_fenced_transactions_total", i)
-	watch.Reset()
 	if inTxn {
 		f.procs[i].Signal(syscall.SIGUSR1)
 	} else {
@@ -193,10 +192,13 @@ func (f *fleet) kill(i int, inTxn bool, watch *pause.Watch, rnd *rand.Rand) (too
 	if _, exited := f.procs[i].Wait(30 * time.Second); !exited {
 		return 0, 0, 0, errors.New("the processor did not die")
 	}
-	served := func() bool {
-		return f.sum("rewind_processor_partitions_owned", i) == topics.DefaultPartitions && watch.Answered(topics.DefaultPartitions)
+	watch.Reset() // only now: the others' partitions advance until the loss
+	owned := func() bool { return f.sum("rewind_processor_partitions_owned", i) == topics.DefaultPartitions }
+	if !waitUntil(2*time.Minute, owned) {
+		return 0, 0, 0, errors.New("the survivors did not own every partition within 2 minutes")
 	}
-	if !waitUntil(2*time.Minute, served) {
+	since := time.Now()
+	if !waitUntil(2*time.Minute, func() bool { return watch.AnsweredSince(since, topics.DefaultPartitions) }) {
 		return 0, 0, 0, errors.New("the survivors did not serve every partition within 2 minutes")
 	}
 	_, took = watch.Longest()

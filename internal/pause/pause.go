@@ -109,12 +109,21 @@ func (w *Watch) Longest() (part int32, took time.Duration) {
 	return part, took
 }
 
-// Answered reports whether the results of every one of n partitions have
-// advanced since the last Reset.
-func (w *Watch) Answered(n int) bool {
+// AnsweredSince reports whether the results of every one of n partitions
+// have advanced after t. A failover is over when each has advanced after
+// the survivors took every partition: an advance since the loss is not
+// enough, since the commit of a batch that ended as the owner was lost
+// shows in the next poll.
+func (w *Watch) AnsweredSince(t time.Time, n int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.count) == n
+	after := 0
+	for _, last := range w.last {
+		if last.After(t) {
+			after++
+		}
+	}
+	return after == n
 }
 
 // Close stops the tail.
