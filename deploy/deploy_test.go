@@ -158,7 +158,7 @@ func TestComposeFlagsExist(t *testing.T) {
 func TestComposeTopicsMatchContract(t *testing.T) {
 	c := loadCompose(t)
 	script := strings.Join(toStrings(c.Services["kafka-init"].Command), "\n")
-	for topic, cfg := range topics.Configs() {
+	for topic, cfg := range topics.Configs(topics.Layout{}) {
 		line := regexp.MustCompile(`(?m)^\s*create ` + regexp.QuoteMeta(topic) + `( .*)$`).FindStringSubmatch(script)
 		if line == nil {
 			t.Errorf("kafka-init does not create %s", topic)

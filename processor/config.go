@@ -49,6 +49,9 @@ type Config struct {
 	// ReplicationFactor for created topics; -1 is the broker's default.
 	// The default value is -1.
 	ReplicationFactor int16
+	// AccessRetention is how long schedule-access keeps a record, set on
+	// the topic at start. Zero means topics.DefaultAccessRetention.
+	AccessRetention time.Duration
 	// MaxBatch caps the commands of one transaction. A transaction's
 	// fixed cost (the flush, the offsets, EndTxn, the Pebble commit) is
 	// shared by its commands when there is a backlog; under a steady load

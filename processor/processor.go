@@ -125,7 +125,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
-	n, err := topics.Ensure(ctx, admCl, p.cfg.Partitions, p.cfg.ReplicationFactor)
+	n, err := topics.Ensure(ctx, admCl, topics.Layout{Partitions: p.cfg.Partitions, ReplicationFactor: p.cfg.ReplicationFactor, AccessRetention: p.cfg.AccessRetention})
 	if err != nil {
 		return err
 	}

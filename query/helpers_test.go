@@ -1,6 +1,7 @@
 package query_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,12 +11,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/api"
@@ -49,7 +54,12 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	brokers := testkit.Kafka(t, partitions)
+	return newWorldOn(t, testkit.Kafka(t, partitions))
+}
+
+// newWorldOn is newWorld on a broker of the caller's, with the topics.
+func newWorldOn(t *testing.T, brokers string) *world {
+	t.Helper()
 	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.TransactionalID("test-events"),
 		kgo.DefaultProduceTopic(topics.Events), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
@@ -318,6 +328,58 @@ func pages[T any](s *service, token, first string, limit int) []T {
 		all, next = append(all, page.Items...), page.Next
 	}
 	return all
+}
+
+// accessLog reads schedule-access to its end: every access record so
+// far, in the order each writer wrote them.
+func accessLog(t *testing.T, brokers string) []access.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm, err := kadm.NewOptClient(kgo.SeedBrokers(brokers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	ends, err := adm.ListEndOffsets(ctx, topics.Access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			left[o.Partition] = o.Offset
+		}
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topics.Access), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []access.Record
+	for len(left) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatal("reading schedule-access: ", ctx.Err())
+		}
+		fs.EachRecord(func(rec *kgo.Record) {
+			if rec.Offset >= left[rec.Partition] {
+				return
+			}
+			r, err := access.Decode(rec.Value)
+			if err != nil {
+				t.Fatalf("offset %d of schedule-access: %v", rec.Offset, err)
+			}
+			out = append(out, r)
+			if rec.Offset+1 == left[rec.Partition] {
+				delete(left, rec.Partition)
+			}
+		})
+	}
+	slices.SortStableFunc(out, func(a, b access.Record) int {
+		return cmp.Or(strings.Compare(a.Writer, b.Writer), cmp.Compare(a.Seq, b.Seq))
+	})
+	return out
 }
 
 func jsonOf(t *testing.T, v any) string {

@@ -52,6 +52,14 @@ type head struct {
 	Indexed *Summary `json:"x,omitempty"`
 }
 
+// visitor is the stream's visitor, if it has one.
+func (h *head) visitor() string {
+	if h.Indexed == nil {
+		return ""
+	}
+	return h.Indexed.VisitorID
+}
+
 // Summary is one schedule in a list: the range and visitor indexes hold it.
 type Summary struct {
 	ScheduleID string          `json:"scheduleId"`

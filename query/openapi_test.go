@@ -11,11 +11,13 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/query"
 )
 
-// TestOpenAPIMatchesHandlers: every documented route is served, every
+// TestOpenAPIMatchesHandlers: every documented route is served and
+// writes exactly one access record that names who read what, every
 // problem code the handlers can answer is documented, and the document
 // is served at /openapi.yaml.
 func TestOpenAPIMatchesHandlers(t *testing.T) {
@@ -56,9 +58,16 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			if strings.HasSuffix(path, "/erasures") {
 				token = tokenAuditA // scope audit
 			}
+			before := len(accessLog(t, w.brokers))
 			if code, pc := s.get(token, p, nil); code != 200 {
 				t.Errorf("documented GET %s answers %d %s", path, code, pc)
 			}
+			log := accessLog(t, w.brokers)
+			if len(log) != before+1 {
+				t.Errorf("GET %s wrote %d access records, want 1", path, len(log)-before)
+				continue
+			}
+			checkRecord(t, log[len(log)-1], token, "GET "+path, p)
 		}
 	}
 	if len(doc.Paths) != 6 {
@@ -74,7 +83,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			t.Errorf("problem code %s is not in openapi.yaml", m[1])
 		}
 	}
-	for _, code := range []string{"invalid_id", api.CodeUnauthorized, api.CodeInsufficientScope, api.CodeTooManyWaiting,
+	for _, code := range []string{"invalid_id", api.CodeAuditUnavailable, api.CodeUnauthorized, api.CodeInsufficientScope, api.CodeTooManyWaiting,
 		api.CodeNotFound, api.CodeMethodNotAllowed} {
 		if !slices.Contains(enum, code) {
 			t.Errorf("problem code %s is not in openapi.yaml", code)
@@ -85,4 +94,29 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 		t.Fatalf("GET /openapi.yaml: %v %v", err, resp)
 	}
 	resp.Body.Close()
+}
+
+// checkRecord checks the access record of a GET of path on route with
+// token: who (tenant, subject, token id), the action, and whose data.
+func checkRecord(t *testing.T, r access.Record, token, route, path string) {
+	t.Helper()
+	subject := map[string]string{tokenA: "desk-1", tokenAuditA: "auditor"}[token]
+	if r.Tenant != "clinic-a" || r.Subject != subject || r.TokenID != api.TokenID(token) || r.Route != route ||
+		r.Service != "query" || r.Status != 200 || r.Client != "127.0.0.1" || r.Time.IsZero() {
+		t.Errorf("%s: access record %+v: want clinic-a, %s, token %s, status 200 from 127.0.0.1", path, r, subject, api.TokenID(token))
+	}
+	switch {
+	case strings.HasPrefix(route, "GET /v1/schedules/{id}"):
+		if r.Action != access.View || r.ScheduleID != "visit-1" || r.VisitorID != "v-1" {
+			t.Errorf("%s: access record %+v: want a view of visit-1 of v-1", path, r)
+		}
+	case strings.HasPrefix(route, "GET /v1/visitors/"):
+		if r.Action != access.List || r.VisitorID != "v-1" || r.Rows == nil {
+			t.Errorf("%s: access record %+v: want a list of v-1's, with its rows", path, r)
+		}
+	default:
+		if r.Action != access.List || r.Rows == nil || r.Query == "" {
+			t.Errorf("%s: access record %+v: want a list with its query and rows", path, r)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/jsondiff"
@@ -31,9 +32,10 @@ const (
 // token with the read scope (a write-only token, such as a kiosk's, is
 // answered 403 insufficient_scope) and is scoped to the tenant of that
 // token: another tenant's schedule is answered as unknown, never as
-// forbidden, so its existence does not leak.
+// forbidden, so its existence does not leak. Every answer that gives
+// out data leaves only once its access record is written (access.go).
 func (v *View) Routes(mux *http.ServeMux, tokens *api.Tokens) {
-	handleScoped := func(scope api.Scope, pattern string, h func(http.ResponseWriter, *http.Request, api.Principal)) {
+	handleScoped := func(scope api.Scope, action access.Action, pattern string, h func(http.ResponseWriter, *http.Request, api.Principal, *access.Record)) {
 		mux.Handle(pattern, v.instrument(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			who, ok := tokens.Require(w, r, scope)
 			if !ok {
@@ -48,18 +50,19 @@ func (v *View) Routes(mux *http.ServeMux, tokens *api.Tokens) {
 					fmt.Sprintf("the read model is being rebuilt for logic version %d; retry later or use a ready replica", v.cfg.LogicVersion))
 				return
 			}
-			h(w, r, who)
+			rec := newRecord(r, who, pattern, action)
+			if !checkPurpose(w, rec.Purpose) {
+				return
+			}
+			v.logged(w, r, rec, func(w http.ResponseWriter, rec *access.Record) { h(w, r, who, rec) })
 		})))
 	}
-	handle := func(pattern string, h func(http.ResponseWriter, *http.Request, api.Principal)) {
-		handleScoped(api.ScopeRead, pattern, h)
-	}
-	handle("GET /v1/schedules/{id}", v.getState)
-	handle("GET /v1/schedules/{id}/events", v.getEvents)
-	handle("GET /v1/schedules/{id}/timeline", v.getTimeline)
-	handle("GET /v1/schedules", v.listSchedules)
-	handle("GET /v1/visitors/{visitorId}/schedules", v.listVisitor)
-	handleScoped(api.ScopeAudit, "GET /v1/visitors/{visitorId}/erasures", v.listErasures)
+	handleScoped(api.ScopeRead, access.View, "GET /v1/schedules/{id}", v.getState)
+	handleScoped(api.ScopeRead, access.View, "GET /v1/schedules/{id}/events", v.getEvents)
+	handleScoped(api.ScopeRead, access.View, "GET /v1/schedules/{id}/timeline", v.getTimeline)
+	handleScoped(api.ScopeRead, access.List, "GET /v1/schedules", v.listSchedules)
+	handleScoped(api.ScopeRead, access.List, "GET /v1/visitors/{visitorId}/schedules", v.listVisitor)
+	handleScoped(api.ScopeAudit, access.List, "GET /v1/visitors/{visitorId}/erasures", v.listErasures)
 	mux.Handle("GET /ui/", v.instrument("GET /ui/", uiHandler()))
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("GET /openapi.yaml", api.OpenAPI(OpenAPI))
@@ -82,7 +85,7 @@ type StateResponse struct {
 	State json.RawMessage `json:"state"`
 }
 
-func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principal) {
+func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principal, rec *access.Record) {
 	q, ok := parseParams(w, r, "version", "at", "minVersion", "wait")
 	if !ok {
 		return
@@ -98,6 +101,7 @@ func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principa
 		return
 	}
 	defer snap.Close()
+	rec.ScheduleID, rec.VisitorID, rec.Query = stream, h.visitor(), r.URL.RawQuery
 	want := h.Version
 	if q.has("at") {
 		n, err := v.model.versionAt(snap, who.Tenant, stream, &h, at)
@@ -224,8 +228,8 @@ type Page[T any] struct {
 	Next  string `json:"next,omitempty"`
 }
 
-func (v *View) getEvents(w http.ResponseWriter, r *http.Request, who api.Principal) {
-	streamPage(v, w, r, who, 100, func(snap pebble.Reader, stream string, _ *head, after uint64, limit int) ([]AuditEvent, bool, error) {
+func (v *View) getEvents(w http.ResponseWriter, r *http.Request, who api.Principal, rec *access.Record) {
+	streamPage(v, w, r, who, rec, 100, func(snap pebble.Reader, stream string, _ *head, after uint64, limit int) ([]AuditEvent, bool, error) {
 		return v.model.events(snap, who.Tenant, stream, after, limit)
 	}, func(e AuditEvent) uint64 { return e.Version })
 }
@@ -240,8 +244,8 @@ type TimelineEntry struct {
 	Changes []Change        `json:"changes"`
 }
 
-func (v *View) getTimeline(w http.ResponseWriter, r *http.Request, who api.Principal) {
-	streamPage(v, w, r, who, 20, func(snap pebble.Reader, stream string, h *head, after uint64, limit int) ([]TimelineEntry, bool, error) {
+func (v *View) getTimeline(w http.ResponseWriter, r *http.Request, who api.Principal, rec *access.Record) {
+	streamPage(v, w, r, who, rec, 20, func(snap pebble.Reader, stream string, h *head, after uint64, limit int) ([]TimelineEntry, bool, error) {
 		return v.timeline(snap, who.Tenant, stream, h, after, limit)
 	}, func(e TimelineEntry) uint64 { return e.Version })
 }
@@ -249,7 +253,7 @@ func (v *View) getTimeline(w http.ResponseWriter, r *http.Request, who api.Princ
 // streamPage answers one page of a stream's history (?after=&limit=, with
 // ?minVersion=&wait=): the events after a version, in order, from fetch.
 // version gives an item's version, for the next page's URL.
-func streamPage[T any](v *View, w http.ResponseWriter, r *http.Request, who api.Principal, defaultLimit int,
+func streamPage[T any](v *View, w http.ResponseWriter, r *http.Request, who api.Principal, rec *access.Record, defaultLimit int,
 	fetch func(snap pebble.Reader, stream string, h *head, after uint64, limit int) ([]T, bool, error), version func(T) uint64) {
 	q, ok := parseParams(w, r, "after", "limit", "minVersion", "wait")
 	if !ok {
@@ -263,11 +267,13 @@ func streamPage[T any](v *View, w http.ResponseWriter, r *http.Request, who api.
 		return
 	}
 	defer snap.Close()
+	rec.ScheduleID, rec.VisitorID, rec.Query = stream, h.visitor(), r.URL.RawQuery
 	items, more, err := fetch(snap, stream, &h, min(after, h.Version), limit) // past the end: an empty page
 	if err != nil {
 		v.internalError(w, err)
 		return
 	}
+	rec.Rows = new(len(items))
 	page := Page[T]{Items: items}
 	if more {
 		page.Next = fmt.Sprintf("%s?after=%d&limit=%d", r.URL.Path, version(items[len(items)-1]), limit)
@@ -316,7 +322,7 @@ func (v *View) timeline(snap pebble.Reader, tenant, stream string, h *head, afte
 	return out, more, nil
 }
 
-func (v *View) listSchedules(w http.ResponseWriter, r *http.Request, who api.Principal) {
+func (v *View) listSchedules(w http.ResponseWriter, r *http.Request, who api.Principal, rec *access.Record) {
 	q, ok := parseParams(w, r, "from", "to", "status", "limit", "cursor")
 	if !ok {
 		return
@@ -338,10 +344,10 @@ func (v *View) listSchedules(w http.ResponseWriter, r *http.Request, who api.Pri
 	snap := v.model.db.NewSnapshot()
 	defer snap.Close()
 	items, next, err := v.model.schedules(snap, who.Tenant, f, q.get("cursor"), limit)
-	v.writeList(w, r, items, next, err)
+	v.writeList(w, r, rec, items, next, err)
 }
 
-func (v *View) listVisitor(w http.ResponseWriter, r *http.Request, who api.Principal) {
+func (v *View) listVisitor(w http.ResponseWriter, r *http.Request, who api.Principal, rec *access.Record) {
 	q, ok := parseParams(w, r, "status", "limit", "cursor")
 	if !ok {
 		return
@@ -355,13 +361,14 @@ func (v *View) listVisitor(w http.ResponseWriter, r *http.Request, who api.Princ
 	snap := v.model.db.NewSnapshot()
 	defer snap.Close()
 	items, next, err := v.model.visitorSchedules(snap, who.Tenant, visitor, f, q.get("cursor"), limit)
-	v.writeList(w, r, items, next, err)
+	rec.VisitorID = visitor
+	v.writeList(w, r, rec, items, next, err)
 }
 
 // listErasures answers a visitor's erasures (scope audit): the audit
 // trail of the erasure of their personal data, from the key topic's
 // destruction records, which stay for good.
-func (v *View) listErasures(w http.ResponseWriter, r *http.Request, who api.Principal) {
+func (v *View) listErasures(w http.ResponseWriter, r *http.Request, who api.Principal, rec *access.Record) {
 	q, ok := parseParams(w, r)
 	if !ok {
 		return
@@ -374,10 +381,11 @@ func (v *View) listErasures(w http.ResponseWriter, r *http.Request, who api.Prin
 	if items == nil {
 		items = []Erasure{}
 	}
+	rec.VisitorID, rec.Rows = visitor, new(len(items))
 	api.WriteJSON(w, http.StatusOK, Page[Erasure]{Items: items})
 }
 
-func (v *View) writeList(w http.ResponseWriter, r *http.Request, items []Summary, next string, err error) {
+func (v *View) writeList(w http.ResponseWriter, r *http.Request, rec *access.Record, items []Summary, next string, err error) {
 	if errors.Is(err, errBadCursor) {
 		api.WriteProblem(w, api.CodeBadParameter, "cursor: "+err.Error())
 		return
@@ -386,6 +394,7 @@ func (v *View) writeList(w http.ResponseWriter, r *http.Request, items []Summary
 		v.internalError(w, err)
 		return
 	}
+	rec.Query, rec.Rows = r.URL.RawQuery, new(len(items))
 	page := Page[Summary]{Items: items}
 	if next != "" {
 		u := *r.URL

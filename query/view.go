@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/shred"
@@ -56,6 +57,10 @@ type Config struct {
 	// Keyring unwraps the data subjects' keys (-kek-file), with which
 	// answers open personal fields (docs/privacy.md). Required.
 	Keyring shred.Keyring
+	// AccessTimeout bounds the wait for an access record's
+	// acknowledgement; past it, reads answer 503 audit_unavailable until
+	// records land again. Zero means access.DefaultTimeout.
+	AccessTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -105,6 +110,7 @@ type View struct {
 	cache   *streamCache
 	waiters *api.Waiters
 	keys    *keyTail
+	access  *access.Logger
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
@@ -132,9 +138,15 @@ func Open(cfg Config) (*View, error) {
 			Help: "Requests waiting for ?minVersion= now (bounded by -max-waiting)."},
 			func() float64 { return float64(waiters.Waiting()) }))
 	}
+	logger, err := access.New(access.Config{ClientOpts: cfg.ClientOpts, Service: "query", Timeout: cfg.AccessTimeout,
+		Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		_ = m.close()
+		return nil, err
+	}
 	v := &View{cfg: cfg, log: cfg.Logger, model: m, metrics: newMetrics(cfg.Registerer),
 		Rebuilt: rebuilt, changed: make(chan struct{}), cache: newStreamCache(cfg.StreamCache),
-		waiters: waiters, opened: time.Now(), keys: newKeyTail(cfg.Keyring, cfg.Logger)}
+		waiters: waiters, opened: time.Now(), keys: newKeyTail(cfg.Keyring, cfg.Logger), access: logger}
 	v.rebuilding.Store(rebuilt)
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rewind_query_rebuilding",
@@ -156,8 +168,12 @@ func Open(cfg Config) (*View, error) {
 // version and has not caught up yet.
 func (v *View) Rebuilding() bool { return v.rebuilding.Load() }
 
-// Close closes the read model. Run must have returned.
-func (v *View) Close() error { return v.model.close() }
+// Close closes the read model and the access log. Run must have
+// returned, and the API must be served no more.
+func (v *View) Close() error {
+	v.access.Close()
+	return v.model.close()
+}
 
 // Ready reports whether the view has folded everything that was committed
 // to schedule-events when it started.

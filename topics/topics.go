@@ -24,6 +24,10 @@ const (
 	// Keys holds the data subjects' wrapped data keys and the records of
 	// their destruction: see KeyRecord.
 	Keys = "schedule-keys"
+	// Access is the access log: one record per read of patient data or
+	// action, kept for a time (Layout.AccessRetention), never compacted.
+	// See package access.
+	Access = "schedule-access"
 )
 
 // DefaultPartitions is the partition count of newly created topics.
@@ -33,8 +37,41 @@ const DefaultPartitions = 12
 // results, and so the longest dedup window that survives a cold restore.
 const weekMS = "604800000"
 
+// Layout is what Ensure creates topics with.
+type Layout struct {
+	// Partitions of each new topic; zero means DefaultPartitions.
+	Partitions int32
+	// ReplicationFactor of each new topic; zero or -1 is the broker's
+	// default.
+	ReplicationFactor int16
+	// AccessRetention is how long schedule-access keeps a record; zero
+	// means DefaultAccessRetention. Unlike the others, Ensure also sets it
+	// on an existing topic, so that the flag is where it is changed.
+	AccessRetention time.Duration
+}
+
+// DefaultAccessRetention is two years: the least that Korea's standard
+// for personal information asks of a system holding health data; a
+// clinic under a longer rule (HIPAA's six years for its documentation)
+// sets more.
+const DefaultAccessRetention = 2 * 365 * 24 * time.Hour
+
+func (l Layout) withDefaults() Layout {
+	if l.Partitions == 0 {
+		l.Partitions = DefaultPartitions
+	}
+	if l.ReplicationFactor == 0 {
+		l.ReplicationFactor = -1
+	}
+	if l.AccessRetention == 0 {
+		l.AccessRetention = DefaultAccessRetention
+	}
+	return l
+}
+
 // Configs returns the topic configs Rewind creates each topic with.
-func Configs() map[string]map[string]*string {
+func Configs(l Layout) map[string]map[string]*string {
+	l = l.withDefaults()
 	s := kadm.StringPtr
 	return map[string]map[string]*string{
 		// Commands hold personal data in clear (docs/privacy.md): hourly
@@ -53,8 +90,13 @@ func Configs() map[string]map[string]*string {
 		// and are compacted within 12 hours of their first record.
 		Keys: {"cleanup.policy": s("compact"), "retention.ms": s("-1"), "retention.bytes": s("-1"),
 			"segment.ms": s(hourMS), "max.compaction.lag.ms": s(keysCompactionLagMS), "min.cleanable.dirty.ratio": s("0.01")},
+		// Deleted by age alone, never by size: a record leaves when the
+		// retention says, not when the clinic is busy.
+		Access: {"cleanup.policy": s("delete"), "retention.ms": s(accessRetentionMS(l)), "retention.bytes": s("-1")},
 	}
 }
+
+func accessRetentionMS(l Layout) string { return strconv.FormatInt(l.AccessRetention.Milliseconds(), 10) }
 
 // hourMS is an hour in milliseconds; keysCompactionLagMS is the longest
 // a replaced key record may stay uncompacted (12 hours).
@@ -64,33 +106,36 @@ const (
 )
 
 // All lists Rewind's topics.
-func All() []string { return []string{Commands, Events, Results, State, Keys} }
+func All() []string { return []string{Commands, Events, Results, State, Keys, Access} }
 
-// Ensure creates the topics that are missing, with partitions partitions
-// and replication factor rf (-1: the broker's default), and verifies all
-// three by reading their metadata and configs back: equal partition counts,
-// and schedule-events compacted with no time or size retention. It returns
-// the partition count in use, which is the existing count when the topics
-// already existed.
-func Ensure(ctx context.Context, cl *kgo.Client, partitions int32, rf int16) (int32, error) {
+// Ensure creates the topics that are missing, as l says, sets the access
+// log's retention, and verifies the topics by reading their metadata and
+// configs back: equal partition counts, and schedule-events compacted
+// with no time or size retention. It returns the partition count in use,
+// which is the existing count when the topics already existed.
+func Ensure(ctx context.Context, cl *kgo.Client, l Layout) (int32, error) {
+	l = l.withDefaults()
 	adm := kadm.NewClient(cl)
 	details, err := adm.ListTopics(ctx, All()...)
 	if err != nil {
 		return 0, fmt.Errorf("topics: list: %w", err)
 	}
-	configs := Configs()
+	configs := Configs(l)
 	created := false
 	for _, name := range All() {
 		if d, ok := details[name]; ok && d.Err == nil {
 			continue
 		}
-		_, err := adm.CreateTopic(ctx, partitions, rf, configs[name], name)
+		_, err := adm.CreateTopic(ctx, l.Partitions, l.ReplicationFactor, configs[name], name)
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			return 0, fmt.Errorf("topics: create %s: %w", name, err)
 		}
 		created = true
 	}
 	if !created {
+		if err := setAccessRetention(ctx, adm, l); err != nil {
+			return 0, err
+		}
 		return Verify(ctx, cl)
 	}
 	// kadm answers from metadata cached for up to 5s: forget the topics'
@@ -107,6 +152,40 @@ func Ensure(ctx context.Context, cl *kgo.Client, partitions int32, rf int16) (in
 		case <-time.After(delay):
 		}
 	}
+}
+
+// setAccessRetention sets schedule-access's retention when it differs
+// from l's: the flag, not a broker tool, is where it is changed.
+func setAccessRetention(ctx context.Context, adm *kadm.Client, l Layout) error {
+	want := accessRetentionMS(l)
+	rcs, err := adm.DescribeTopicConfigs(ctx, Access)
+	if err != nil {
+		return fmt.Errorf("topics: describe %s: %w", Access, err)
+	}
+	rc, err := rcs.On(Access, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return fmt.Errorf("topics: describe %s: %w", Access, err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "retention.ms" && c.Value != nil && *c.Value == want {
+			return nil
+		}
+	}
+	alter := []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: &want}}
+	resps, err := adm.AlterTopicConfigs(ctx, alter, Access)
+	if err == nil {
+		var r kadm.AlterConfigsResponse
+		if r, err = resps.On(Access, nil); err == nil {
+			err = r.Err
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("topics: set the retention of %s: %w", Access, err)
+	}
+	return nil
 }
 
 // LastStable lists topic's last stable offsets, what a read_committed

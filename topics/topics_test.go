@@ -108,7 +108,8 @@ func TestDecodeCommandRejections(t *testing.T) {
 }
 
 // TestEnsure creates the topics, verifies them, and refuses topics whose
-// partition counts differ or whose events topic has time retention.
+// partition counts differ or whose events topic has time retention; the
+// access log's retention follows the layout, also on an existing topic.
 func TestEnsure(t *testing.T) {
 	ctx := context.Background()
 	_, brokers := testkit.Cluster(t)
@@ -117,14 +118,37 @@ func TestEnsure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	n, err := topics.Ensure(ctx, cl, 6, -1)
+	n, err := topics.Ensure(ctx, cl, topics.Layout{Partitions: 6})
 	if err != nil || n != 6 {
 		t.Fatalf("ensure: %d %v", n, err)
 	}
-	if n, err := topics.Ensure(ctx, cl, 12, -1); err != nil || n != 6 {
+	adm := kadm.NewClient(cl)
+	retention := func() string {
+		t.Helper()
+		rcs, err := adm.DescribeTopicConfigs(ctx, topics.Access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := rcs.On(topics.Access, nil)
+		if err != nil || rc.Err != nil {
+			t.Fatal(err, rc.Err)
+		}
+		for _, c := range rc.Configs {
+			if c.Key == "retention.ms" && c.Value != nil {
+				return *c.Value
+			}
+		}
+		return ""
+	}
+	if got := retention(); got != "63072000000" {
+		t.Errorf("access retention %s, want two years (63072000000 ms)", got)
+	}
+	if n, err := topics.Ensure(ctx, cl, topics.Layout{Partitions: 12, AccessRetention: 6 * 365 * 24 * time.Hour}); err != nil || n != 6 {
 		t.Fatalf("second ensure must keep the existing count: %d %v", n, err)
 	}
-	adm := kadm.NewClient(cl)
+	if got := retention(); got != "189216000000" {
+		t.Errorf("access retention %s after a second ensure with six years, want 189216000000 ms", got)
+	}
 	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: kadm.StringPtr("604800000")}}, topics.Events); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +165,7 @@ func TestEnsure(t *testing.T) {
 	if _, err := kadm.NewClient(cl2).CreateTopic(ctx, 3, -1, nil, topics.Results); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := topics.Ensure(ctx, cl2, 6, -1); err == nil || !strings.Contains(err.Error(), "partition counts differ") {
+	if _, err := topics.Ensure(ctx, cl2, topics.Layout{Partitions: 6}); err == nil || !strings.Contains(err.Error(), "partition counts differ") {
 		t.Fatalf("want a partition count error, got %v", err)
 	}
 }
@@ -286,7 +310,7 @@ func TestAwaitLastStable(t *testing.T) {
 		done <- answer{listed, err}
 	}()
 	<-tries // it is waiting
-	if _, err := topics.Ensure(context.Background(), cl, 3, -1); err != nil {
+	if _, err := topics.Ensure(context.Background(), cl, topics.Layout{Partitions: 3}); err != nil {
 		t.Fatal(err)
 	}
 	select {

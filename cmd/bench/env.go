@@ -140,7 +140,7 @@ func newEnv(dir string, brokerOut io.Writer, brokerArgs ...string) (e *env, done
 		return nil, nil, err
 	}
 	done = func() { cl.Close(); stop(broker) }
-	if _, err := topics.Ensure(context.Background(), cl, topics.DefaultPartitions, -1); err != nil {
+	if _, err := topics.Ensure(context.Background(), cl, topics.Layout{}); err != nil {
 		done()
 		return nil, nil, err
 	}

@@ -127,7 +127,7 @@ func run() error {
 	defer e.cl.Close()
 	e.adm = kadm.NewClient(e.cl)
 	ctx := context.Background()
-	if _, err := topics.Ensure(ctx, e.cl, 12, -1); err != nil {
+	if _, err := topics.Ensure(ctx, e.cl, topics.Layout{Partitions: 12}); err != nil {
 		return err
 	}
 

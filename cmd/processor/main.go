@@ -15,6 +15,7 @@ import (
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/kafkaconf"
 	"github.com/rewind/rewind/processor"
+	"github.com/rewind/rewind/topics"
 )
 
 func main() { cli.ServiceMain("processor", run) }
@@ -27,6 +28,7 @@ func run(ctx context.Context, args []string) error {
 	dataDir := fs.String("data-dir", "data/processor", "Pebble state directory")
 	httpAddr := fs.String("http", "127.0.0.1:8081", "address of /metrics, /healthz and /readyz")
 	partitions := fs.Int("partitions", 12, "partition count of topics this instance creates")
+	accessRetention := fs.Duration("access-retention", topics.DefaultAccessRetention, "how long schedule-access keeps an access record (set on the topic at start; 17520h is two years)")
 	maxBatch := fs.Int("max-batch", 2000, "most commands in one transaction")
 	stateCache := fs.Int("state-cache-mib", 64, "MiB of stream records kept in memory between batches (W-TinyLFU); -1 disables")
 	blockCache := fs.Int("block-cache-mib", 64, "MiB of Pebble's block cache")
@@ -65,7 +67,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	p, err := processor.NewMembers(processor.Config{
 		Brokers: kafka.SeedBrokers(), ClientOpts: kafkaOpts, Group: *group, InstanceID: *instance, DataDir: *dataDir,
-		Partitions: int32(*partitions), MaxBatch: *maxBatch, DedupWindow: *dedup, StateCacheBytes: int64(*stateCache) << 20, BlockCacheBytes: int64(*blockCache) << 20, InMemory: *inMemory, Compression: *compression,
+		Partitions: int32(*partitions), AccessRetention: *accessRetention, MaxBatch: *maxBatch, DedupWindow: *dedup, StateCacheBytes: int64(*stateCache) << 20, BlockCacheBytes: int64(*blockCache) << 20, InMemory: *inMemory, Compression: *compression,
 		StandbyReplicas: *standby, SessionTimeout: *sessionTimeout, TransactionTimeout: *txnTimeout,
 		Kind: schedule.Kind, Keyring: ring, Erasures: erasures, Logger: log, Registerer: reg,
 	}, *members)

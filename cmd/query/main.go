@@ -1,6 +1,8 @@
 // Command query serves Rewind's read model: schedules now and as they
 // were (time travel), their audit logs and timelines, range and visitor
-// lists, and the operator UI at /ui/. It folds schedule-events alone.
+// lists, and the operator UI at /ui/. It folds schedule-events, and
+// writes an access record to schedule-access before each answer that
+// gives out data.
 // Flags may also be set as REWIND_* environment variables
 // (-data-dir → REWIND_DATA_DIR). It serves HTTPS with -tls-cert; the
 // tokens file and the certificate are re-read when they change and on
@@ -15,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/kafkaconf"
@@ -33,6 +36,7 @@ func run(ctx context.Context, args []string) error {
 	// A catch-up allocates fetch buffers and batches faster than the
 	// default GC pacing returns them; the limit keeps RSS near budget.
 	memoryLimit := cli.RegisterMemoryLimit(fs, 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top")
+	accessTimeout := fs.Duration("access-timeout", access.DefaultTimeout, "longest wait for an access record's acknowledgement; past it, reads answer 503 audit_unavailable until records reach Kafka again")
 	keyring := cli.RegisterKEK(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -52,7 +56,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	view, err := query.Open(query.Config{
-		DataDir: *dataDir, SnapshotEvery: *snapshotEvery, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg, Keyring: ring,
+		DataDir: *dataDir, SnapshotEvery: *snapshotEvery, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg, Keyring: ring, AccessTimeout: *accessTimeout,
 		ClientOpts: kafkaconf.ClientOpts(kafkaOpts, log, nil, ""), Hooks: []kgo.Hook{kafkaconf.Metrics(reg, "rewind_query_kafka")},
 	})
 	if err != nil {

@@ -6,7 +6,9 @@
 // consumer group) and writes report.json and report.html to -out. Its
 // last line is "replay: N streams, M would change, F failed"; with
 // -fail-on-change it exits 3 when M or F is above 0, so a deploy pipeline
-// can gate on it. Flags may also be set as REWIND_* environment variables.
+// can gate on it. With -check-access it checks the hash chains of the
+// access log instead (docs/audit.md), prints each break, and exits 3 when
+// there is one. Flags may also be set as REWIND_* environment variables.
 package main
 
 import (
@@ -22,6 +24,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/kafkaconf"
@@ -56,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	parallel := fs.Int("parallel", 2, "partitions replayed at once (each holds its states in memory)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the replay to this file")
+	checkAccess := fs.Bool("check-access", false, "check the hash chains of schedule-access instead, print each break, and exit 3 when there is one")
 	if err := cli.Parse(fs, args); err != nil {
 		return 2, err
 	}
@@ -79,6 +85,9 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	opts, err := kafka.Connect(ctx, log)
 	if err != nil {
 		return 1, err
+	}
+	if *checkAccess {
+		return checkChains(ctx, kafkaconf.ClientOpts(opts, log, nil, ""), stdout)
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return 1, err
@@ -113,6 +122,23 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	fmt.Fprintln(stdout, report.Summary())
 	if *failOnChange && (report.Changed > 0 || report.Failed > 0 || (report.Commands != nil && report.Commands.Differ > 0)) {
+		return exitChanged, nil
+	}
+	return 0, nil
+}
+
+// checkChains checks the access log's chains: exitChanged when one is
+// broken.
+func checkChains(ctx context.Context, opts []kgo.Opt, stdout io.Writer) (int, error) {
+	c, err := access.Check(ctx, opts)
+	if err != nil {
+		return 1, err
+	}
+	for _, b := range c.Breaks {
+		fmt.Fprintln(stdout, "break:", b)
+	}
+	fmt.Fprintf(stdout, "access log: %d records in %d chains, %d breaks\n", c.Records, c.Chains, len(c.Breaks))
+	if len(c.Breaks) > 0 {
 		return exitChanged, nil
 	}
 	return 0, nil

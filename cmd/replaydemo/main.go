@@ -205,7 +205,7 @@ func (d *demo) startKafka() error {
 		return err
 	}
 	defer cl.Close()
-	_, err = topics.Ensure(d.ctx, cl, partitions, -1)
+	_, err = topics.Ensure(d.ctx, cl, topics.Layout{Partitions: partitions})
 	return err
 }
 

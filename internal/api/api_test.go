@@ -55,6 +55,7 @@ func TestTokenLine(t *testing.T) {
 	}
 	tk, _ := loadTokens(t, content.String())
 	for token, who := range want {
+		who.TokenID = TokenID(token)
 		if got, ok := tk.Lookup(token); !ok || got != who {
 			t.Errorf("%s: %+v %v, want %+v", token, got, ok, who)
 		}
@@ -77,6 +78,7 @@ func TestTokenScopes(t *testing.T) {
 		"kiosk":   {Tenant: "clinic-a", Subject: "kiosk", Scopes: ScopeWrite},
 		"both":    {Tenant: "clinic-b", Subject: "dr-kim", Scopes: ScopeAll},
 	} {
+		want.TokenID = TokenID(token)
 		if got, ok := tk.Lookup(token); !ok || got != want {
 			t.Errorf("%s: %+v %v, want %+v", token, got, ok, want)
 		}

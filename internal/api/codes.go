@@ -71,6 +71,10 @@ const (
 	// whose signature the processors refuse: their erasure keys and
 	// ingest's differ, or one has none. Nothing was destroyed.
 	CodeErasureUnavailable = "erasure_unavailable"
+	// CodeAuditUnavailable answers a read or an action whose access
+	// record could not be written: no data is given out unlogged
+	// (docs/audit.md).
+	CodeAuditUnavailable = "audit_unavailable"
 	// CodeInternal answers a failure of the service itself; its log says
 	// more.
 	CodeInternal = "internal"
@@ -99,6 +103,7 @@ var statuses = map[string]int{
 	CodeRebuilding:           http.StatusServiceUnavailable,
 	CodeInternal:             http.StatusInternalServerError,
 	CodeErasureUnavailable:   http.StatusServiceUnavailable,
+	CodeAuditUnavailable:     http.StatusServiceUnavailable,
 
 	aggregate.CodeMalformed:    http.StatusBadRequest,
 	aggregate.CodeUnknownField: http.StatusBadRequest,

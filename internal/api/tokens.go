@@ -74,7 +74,15 @@ type Principal struct {
 	Tenant  string
 	Subject string
 	Scopes  Scope
+	// TokenID names the token without being it: the first 12 hex digits
+	// of its SHA-256, the start of its line in the tokens file. The
+	// access log records it, so a leaked token's reads can be found.
+	TokenID string
 }
+
+// tokenIDLen is the length of a TokenID: 48 bits, enough to tell a
+// tenant's tokens apart, and no help in guessing one.
+const tokenIDLen = 12
 
 // Can reports whether the principal holds every scope of s.
 func (p Principal) Can(s Scope) bool { return p.Scopes&s == s }
@@ -173,7 +181,7 @@ func parseTokenLine(line string) (tokenEntry, error) {
 		}
 	}
 	copy(e.hash[:], raw)
-	e.who = Principal{Tenant: fields[1], Subject: fields[2], Scopes: scopes}
+	e.who = Principal{Tenant: fields[1], Subject: fields[2], Scopes: scopes, TokenID: strings.ToLower(fields[0][:tokenIDLen])}
 	return e, nil
 }
 
@@ -185,6 +193,9 @@ func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
+
+// TokenID is the id of token that Principal.TokenID holds.
+func TokenID(token string) string { return HashToken(token)[:tokenIDLen] }
 
 // TokenLine is the line of a tokens file that grants token to subject of
 // tenant with scopes: the one writer of the format that LoadTokens reads.

@@ -169,7 +169,7 @@ func Topics(t testing.TB, brokers string, n int32) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := topics.Ensure(ctx, cl, n, -1); err != nil {
+	if _, err := topics.Ensure(ctx, cl, topics.Layout{Partitions: n}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,0 +1,85 @@
+package query
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"strings"
+	"unicode"
+
+	"github.com/rewind/rewind/access"
+	"github.com/rewind/rewind/internal/api"
+)
+
+// accessRetryAfter is the Retry-After of 503 audit_unavailable, in
+// seconds.
+const accessRetryAfter = "5"
+
+// headerPurpose carries why a person reads: optional, and required for an
+// export.
+const headerPurpose = "X-Purpose"
+
+// answer is a response held back until its access record is written:
+// nothing a handler writes leaves before the record is acknowledged. A
+// handler names what it answered (ScheduleID, VisitorID, Rows) in rec.
+type answer struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+	rec    *access.Record
+}
+
+func (a *answer) Header() http.Header         { return a.header }
+func (a *answer) Write(b []byte) (int, error) { return a.body.Write(b) }
+func (a *answer) WriteHeader(status int) {
+	if a.status == 0 {
+		a.status = status
+	}
+}
+
+// newRecord is the access record of r by who on route, with action,
+// before the handler says what it answered.
+func newRecord(r *http.Request, who api.Principal, route string, action access.Action) *access.Record {
+	client, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		client = r.RemoteAddr
+	}
+	return &access.Record{Tenant: who.Tenant, Subject: who.Subject, TokenID: who.TokenID, Client: client,
+		Action: action, Route: route, Purpose: r.Header.Get(headerPurpose)}
+}
+
+// checkPurpose answers 400 when X-Purpose is not a short line of text.
+func checkPurpose(w http.ResponseWriter, purpose string) bool {
+	if len(purpose) > access.MaxPurpose || strings.ContainsFunc(purpose, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		api.WriteProblem(w, api.CodeBadParameter, "X-Purpose must be a line of printable text of at most 200 bytes")
+		return false
+	}
+	return true
+}
+
+// logged runs h with its answer held back, then writes the access record
+// and, only once it is acknowledged, the answer. A problem answer (4xx,
+// 5xx) gives out no patient data and is not recorded.
+func (v *View) logged(w http.ResponseWriter, r *http.Request, rec *access.Record, h func(http.ResponseWriter, *access.Record)) {
+	a := &answer{header: http.Header{}, rec: rec}
+	h(a, rec)
+	status := a.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status == http.StatusOK || status == http.StatusNotModified {
+		rec.Status = status
+		// The logger logs when the log goes down and comes back, not each
+		// refused read.
+		if err := v.access.Log(r.Context(), rec); err != nil {
+			w.Header().Set("Retry-After", accessRetryAfter)
+			api.WriteProblem(w, api.CodeAuditUnavailable, "the access log cannot be written now, and no patient data is given out unlogged; retry later")
+			return
+		}
+	}
+	for k, vs := range a.header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(a.body.Bytes())
+}
