@@ -50,6 +50,8 @@ type world struct {
 	prod    *kgo.Client
 	streams map[string][]aggregate.Envelope // "<tenant>/<stream>" → events
 	states  map[string]schedule.State
+	// as is the initiator of the commands exec runs ("": desk-1).
+	as string
 }
 
 func newWorld(t *testing.T) *world {
@@ -82,7 +84,7 @@ func (w *world) exec(tenant, stream, typ, data string, at time.Time) []*kgo.Reco
 	}
 	evs := w.streams[key]
 	m := aggregate.Meta{ID: fmt.Sprintf("cmd-%s-%d", stream, len(evs)), Tenant: tenant, Stream: stream,
-		Initiator: "desk-1", ProcessID: "visit-" + stream, Time: at}
+		Initiator: cmp.Or(w.as, "desk-1"), ProcessID: "visit-" + stream, Time: at}
 	next, out, err := d.Execute(w.states[key], uint64(len(evs)), typ, cmd, m)
 	if err != nil {
 		return nil

@@ -33,6 +33,12 @@ const (
 	prefixInstant    = 'a'
 	prefixRange      = 'r'
 	prefixVisitor    = 'v'
+	// The activity indexes (activity.go): every event of a tenant by
+	// time, and by initiator, type and visitor.
+	prefixActivity          = 't'
+	prefixActivityInitiator = 'i'
+	prefixActivityType      = 'y'
+	prefixActivityVisitor   = 'w'
 )
 
 var (

@@ -87,8 +87,8 @@ type storedEvent struct {
 // another (by older code) is rebuilt, as for a new logic version.
 // 2: snapshots hold aggregate.Lists; 3: current states apart from heads;
 // 4: stored events keep their schema version; 5: snapshots in the
-// aggregate's state codec, not gob.
-const modelFormat = 5
+// aggregate's state codec, not gob; 6: the activity indexes.
+const modelFormat = 6
 
 var errCorrupt = errors.New("query: read model value cannot be decoded (rebuild by deleting the data dir)")
 

@@ -51,11 +51,14 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 				t.Errorf("%s %s: the query API only reads", method, path)
 			}
 			p := concrete.Replace(path)
-			if path == "/v1/schedules" {
+			switch path {
+			case "/v1/schedules":
 				p += "?from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z"
+			case "/v1/activity":
+				p += "?initiator=desk-1"
 			}
 			token := tokenA
-			if strings.HasSuffix(path, "/erasures") {
+			if strings.HasSuffix(path, "/erasures") || path == "/v1/activity" {
 				token = tokenAuditA // scope audit
 			}
 			before := len(accessLog(t, w.brokers))
@@ -70,8 +73,8 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			checkRecord(t, log[len(log)-1], token, "GET "+path, p)
 		}
 	}
-	if len(doc.Paths) != 6 {
-		t.Errorf("openapi.yaml documents %d paths, the API has 6", len(doc.Paths))
+	if len(doc.Paths) != 7 {
+		t.Errorf("openapi.yaml documents %d paths, the API has 7", len(doc.Paths))
 	}
 	src, err := os.ReadFile("server.go")
 	if err != nil {

@@ -73,6 +73,18 @@ func (q *params) id(name string) string {
 	return id
 }
 
+// optionalID is a query parameter that names an id: "" when absent.
+func (q *params) optionalID(name string) string {
+	if !q.has(name) {
+		return ""
+	}
+	id := q.get(name)
+	if !aggregate.ValidID(id) {
+		q.fail(name, "must match "+aggregate.IDPattern)
+	}
+	return id
+}
+
 func (q *params) uint(name string, least uint64) uint64 {
 	if !q.has(name) {
 		return 0

@@ -63,6 +63,7 @@ func (v *View) Routes(mux *http.ServeMux, tokens *api.Tokens) {
 	handleScoped(api.ScopeRead, access.List, "GET /v1/schedules", v.listSchedules)
 	handleScoped(api.ScopeRead, access.List, "GET /v1/visitors/{visitorId}/schedules", v.listVisitor)
 	handleScoped(api.ScopeAudit, access.List, "GET /v1/visitors/{visitorId}/erasures", v.listErasures)
+	handleScoped(api.ScopeAudit, access.List, "GET /v1/activity", v.listActivity)
 	mux.Handle("GET /ui/", v.instrument("GET /ui/", uiHandler()))
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("GET /openapi.yaml", api.OpenAPI(OpenAPI))
@@ -344,7 +345,7 @@ func (v *View) listSchedules(w http.ResponseWriter, r *http.Request, who api.Pri
 	snap := v.model.db.NewSnapshot()
 	defer snap.Close()
 	items, next, err := v.model.schedules(snap, who.Tenant, f, q.get("cursor"), limit)
-	v.writeList(w, r, rec, items, next, err)
+	writePage(v, w, r, rec, items, next, err)
 }
 
 func (v *View) listVisitor(w http.ResponseWriter, r *http.Request, who api.Principal, rec *access.Record) {
@@ -362,7 +363,7 @@ func (v *View) listVisitor(w http.ResponseWriter, r *http.Request, who api.Princ
 	defer snap.Close()
 	items, next, err := v.model.visitorSchedules(snap, who.Tenant, visitor, f, q.get("cursor"), limit)
 	rec.VisitorID = visitor
-	v.writeList(w, r, rec, items, next, err)
+	writePage(v, w, r, rec, items, next, err)
 }
 
 // listErasures answers a visitor's erasures (scope audit): the audit
@@ -385,7 +386,9 @@ func (v *View) listErasures(w http.ResponseWriter, r *http.Request, who api.Prin
 	api.WriteJSON(w, http.StatusOK, Page[Erasure]{Items: items})
 }
 
-func (v *View) writeList(w http.ResponseWriter, r *http.Request, rec *access.Record, items []Summary, next string, err error) {
+// writePage answers a page of a list, with the URL of the next page when
+// next is a cursor, and notes its query and rows in rec.
+func writePage[T any](v *View, w http.ResponseWriter, r *http.Request, rec *access.Record, items []T, next string, err error) {
 	if errors.Is(err, errBadCursor) {
 		api.WriteProblem(w, api.CodeBadParameter, "cursor: "+err.Error())
 		return
@@ -395,7 +398,7 @@ func (v *View) writeList(w http.ResponseWriter, r *http.Request, rec *access.Rec
 		return
 	}
 	rec.Query, rec.Rows = r.URL.RawQuery, new(len(items))
-	page := Page[Summary]{Items: items}
+	page := Page[T]{Items: items}
 	if next != "" {
 		u := *r.URL
 		qs := u.Query()

@@ -141,7 +141,13 @@ func (w *writer) apply(e *topics.Event) error {
 	if err := w.b.Set(versionKey(prefixEvent, id.tenant, id.stream, e.Version), se.encode(), nil); err != nil {
 		return err
 	}
-	return w.fold(id, l, e.Version, &se)
+	if err := w.fold(id, l, e.Version, &se); err != nil {
+		return err
+	}
+	// The visitor is the stream's once this event is folded: a
+	// reservation's own entry names the visitor it reserved for.
+	return w.indexActivity(id.tenant, &Activity{Time: se.Time, Initiator: se.Initiator, Type: se.Type,
+		ScheduleID: id.stream, VisitorID: l.state.VisitorID, Version: e.Version, ProcessID: se.ProcessID})
 }
 
 // fold applies a stored event to a live stream and writes the per-event
@@ -264,6 +270,13 @@ func (w *writer) erase(tenant, stream string, v uint64) error {
 	old, found, err := w.m.head(w.m.db, tenant, stream)
 	if err != nil || !found {
 		return err
+	}
+	if erased, found, err := w.m.storedEvent(w.m.db, tenant, stream, v); err != nil {
+		return err
+	} else if found {
+		if err := w.unindexActivity(tenant, stream, erased.Time, v); err != nil {
+			return err
+		}
 	}
 	if err := w.b.Delete(versionKey(prefixEvent, tenant, stream, v), nil); err != nil {
 		return err
