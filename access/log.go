@@ -50,8 +50,8 @@ type Logger struct {
 	mu     sync.Mutex
 	cl     *kgo.Client // the chain's producer
 	writer string      // the chain's name, also the records' key
-	seq    uint64 // of the last record produced
-	prev   string // its hash
+	seq    uint64      // of the last record produced
+	prev   string      // its hash
 
 	// down is set when a record was not acknowledged in time, and
 	// cleared by the next one that is. While it is set, one call at a

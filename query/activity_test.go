@@ -66,13 +66,15 @@ func TestActivity(t *testing.T) {
 		query string
 		keep  func(query.Activity) bool
 	}{
-		"all":        {"", func(query.Activity) bool { return true }},
-		"initiator":  {"initiator=dr-kim", func(a query.Activity) bool { return a.Initiator == "dr-kim" }},
-		"type":       {"type=PhotosTaken", func(a query.Activity) bool { return a.Type == "PhotosTaken" }},
-		"visitor":    {"visitorId=v-1", func(a query.Activity) bool { return a.VisitorID == "v-1" }},
-		"schedule":   {"scheduleId=visit-2", func(a query.Activity) bool { return a.ScheduleID == "visit-2" }},
-		"window":     {"from=" + window[0].Format(time.RFC3339) + "&to=" + window[1].Format(time.RFC3339), func(a query.Activity) bool { return !a.Time.Before(window[0]) && a.Time.Before(window[1]) }},
-		"together":   {"initiator=dr-kim&visitorId=v-1&type=PhotosTaken", func(a query.Activity) bool { return a.Initiator == "dr-kim" && a.VisitorID == "v-1" && a.Type == "PhotosTaken" }},
+		"all":       {"", func(query.Activity) bool { return true }},
+		"initiator": {"initiator=dr-kim", func(a query.Activity) bool { return a.Initiator == "dr-kim" }},
+		"type":      {"type=PhotosTaken", func(a query.Activity) bool { return a.Type == "PhotosTaken" }},
+		"visitor":   {"visitorId=v-1", func(a query.Activity) bool { return a.VisitorID == "v-1" }},
+		"schedule":  {"scheduleId=visit-2", func(a query.Activity) bool { return a.ScheduleID == "visit-2" }},
+		"window":    {"from=" + window[0].Format(time.RFC3339) + "&to=" + window[1].Format(time.RFC3339), func(a query.Activity) bool { return !a.Time.Before(window[0]) && a.Time.Before(window[1]) }},
+		"together": {"initiator=dr-kim&visitorId=v-1&type=PhotosTaken", func(a query.Activity) bool {
+			return a.Initiator == "dr-kim" && a.VisitorID == "v-1" && a.Type == "PhotosTaken"
+		}},
 		"none match": {"initiator=nobody", func(query.Activity) bool { return false }},
 	} {
 		for _, newest := range []bool{true, false} {
