@@ -150,7 +150,9 @@ func (l *Logger) Log(ctx context.Context, r *Record) error {
 		}
 		defer l.trying.Store(false)
 	}
-	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	// A client that hangs up does not cancel the record: its failure
+	// would be taken for Kafka's, and end the chain.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
 	defer cancel()
 	done := make(chan error, 1)
 	l.mu.Lock()

@@ -96,7 +96,9 @@ func Configs(l Layout) map[string]map[string]*string {
 	}
 }
 
-func accessRetentionMS(l Layout) string { return strconv.FormatInt(l.AccessRetention.Milliseconds(), 10) }
+func accessRetentionMS(l Layout) string {
+	return strconv.FormatInt(l.AccessRetention.Milliseconds(), 10)
+}
 
 // hourMS is an hour in milliseconds; keysCompactionLagMS is the longest
 // a replaced key record may stay uncompacted (12 hours).
