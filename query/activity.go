@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/http"
 	"slices"
 	"time"
@@ -163,13 +164,9 @@ func (m *model) activity(r pebble.Reader, tenant string, f *activityFilter, curs
 		return nil, "", err
 	}
 	defer it.Close()
-	first, step := it.First, it.Next
-	if f.newestFirst {
-		first, step = it.Last, it.Prev
-	}
 	out := []Activity{}
 	scanned := 0
-	for ok := first(); ok; ok = step() {
+	for it := range inOrder(it, f.newestFirst) {
 		if len(out) == limit || scanned == maxActivityScan {
 			return out, base64.RawURLEncoding.EncodeToString(it.Key()[len(pre):]), nil
 		}
@@ -183,6 +180,19 @@ func (m *model) activity(r pebble.Reader, tenant string, f *activityFilter, curs
 		}
 	}
 	return out, "", it.Error()
+}
+
+// inOrder steps through it, from its first entry or, backwards, from its
+// last.
+func inOrder(it *pebble.Iterator, backwards bool) iter.Seq[*pebble.Iterator] {
+	return func(yield func(*pebble.Iterator) bool) {
+		first, step := it.First, it.Next
+		if backwards {
+			first, step = it.Last, it.Prev
+		}
+		for ok := first(); ok && yield(it); ok = step() {
+		}
+	}
 }
 
 // storedEvent reads the event at version v of a stream.
@@ -221,13 +231,9 @@ func (m *model) scheduleActivity(r pebble.Reader, tenant string, h *head, f *act
 		return nil, "", err
 	}
 	defer it.Close()
-	first, step := it.First, it.Next
-	if f.newestFirst {
-		first, step = it.Last, it.Prev
-	}
 	pre := streamPrefix(prefixEvent, tenant, f.scheduleID)
 	out := []Activity{}
-	for ok := first(); ok; ok = step() {
+	for it := range inOrder(it, f.newestFirst) {
 		v := binary.BigEndian.Uint64(it.Key()[len(pre):])
 		if len(out) == limit {
 			return out, base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, v)), nil
