@@ -6,7 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // Action is what an access did.
@@ -52,10 +56,14 @@ type Record struct {
 	Action  Action `json:"action"`
 	// Route is the API route, such as "GET /v1/schedules/{id}".
 	Route string `json:"route"`
-	// Status is the HTTP status answered: 200, or 304 when the client
-	// already held the answer.
-	Status     int    `json:"status"`
+	// Status is the HTTP status a read answered: 200, or 304 when the
+	// client already held the answer. An action is recorded before it is
+	// carried out, so its record has none.
+	Status     int    `json:"status,omitempty"`
 	ScheduleID string `json:"scheduleId,omitempty"`
+	// CommandType and CommandID name a command sent through ingest.
+	CommandType string `json:"commandType,omitempty"`
+	CommandID   string `json:"commandId,omitempty"`
 	VisitorID  string `json:"visitorId,omitempty"`
 	// Query is a list's query string: its filters, never a value of
 	// patient data (filters are ids, times, types and statuses).
@@ -70,6 +78,33 @@ type Record struct {
 	Writer string `json:"writer"`
 	Seq    uint64 `json:"seq"`
 	Prev   string `json:"prev,omitempty"`
+}
+
+// HeaderPurpose carries why a person reads or acts: optional, and the
+// record keeps it.
+const HeaderPurpose = "X-Purpose"
+
+// NewRecord is the record of request r, by subject of tenant with the
+// token tokenID, on route: its client is the connection's address and its
+// purpose the X-Purpose header. The caller names what was accessed.
+func NewRecord(r *http.Request, tenant, subject, tokenID, route string, action Action) *Record {
+	client, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		client = r.RemoteAddr
+	}
+	return &Record{Tenant: tenant, Subject: subject, TokenID: tokenID, Client: client,
+		Action: action, Route: route, Purpose: r.Header.Get(HeaderPurpose)}
+}
+
+// ErrBadPurpose refuses a purpose that is not a short line of text.
+var ErrBadPurpose = fmt.Errorf("%s must be a line of printable text of at most %d bytes", HeaderPurpose, MaxPurpose)
+
+// CheckPurpose checks a record's purpose.
+func (r *Record) CheckPurpose() error {
+	if len(r.Purpose) > MaxPurpose || strings.ContainsFunc(r.Purpose, func(c rune) bool { return !unicode.IsPrint(c) }) {
+		return ErrBadPurpose
+	}
+	return nil
 }
 
 // Encode is the record as written to schedule-access.

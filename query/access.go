@@ -2,10 +2,7 @@ package query
 
 import (
 	"bytes"
-	"net"
 	"net/http"
-	"strings"
-	"unicode"
 
 	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/internal/api"
@@ -14,10 +11,6 @@ import (
 // accessRetryAfter is the Retry-After of 503 audit_unavailable, in
 // seconds.
 const accessRetryAfter = "5"
-
-// headerPurpose carries why a person reads: optional, and required for an
-// export.
-const headerPurpose = "X-Purpose"
 
 // answer is a response held back until its access record is written:
 // nothing a handler writes leaves before the record is acknowledged. A
@@ -37,21 +30,10 @@ func (a *answer) WriteHeader(status int) {
 	}
 }
 
-// newRecord is the access record of r by who on route, with action,
-// before the handler says what it answered.
-func newRecord(r *http.Request, who api.Principal, route string, action access.Action) *access.Record {
-	client, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		client = r.RemoteAddr
-	}
-	return &access.Record{Tenant: who.Tenant, Subject: who.Subject, TokenID: who.TokenID, Client: client,
-		Action: action, Route: route, Purpose: r.Header.Get(headerPurpose)}
-}
-
 // checkPurpose answers 400 when X-Purpose is not a short line of text.
-func checkPurpose(w http.ResponseWriter, purpose string) bool {
-	if len(purpose) > access.MaxPurpose || strings.ContainsFunc(purpose, func(r rune) bool { return !unicode.IsPrint(r) }) {
-		api.WriteProblem(w, api.CodeBadParameter, "X-Purpose must be a line of printable text of at most 200 bytes")
+func checkPurpose(w http.ResponseWriter, rec *access.Record) bool {
+	if err := rec.CheckPurpose(); err != nil {
+		api.WriteProblem(w, api.CodeBadParameter, err.Error())
 		return false
 	}
 	return true

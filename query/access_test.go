@@ -85,6 +85,7 @@ func TestAccessFailsClosed(t *testing.T) {
 	w.commit(w.exec("clinic-a", "visit-1", "Reserve", reserve("v-1", t0, time.Hour), t0))
 	s := startView(t, brokers, t.TempDir(), func(c *query.Config) { c.AccessTimeout = time.Second })
 	s.waitFolded(1)
+	s.waitReady() // started: its key tail has checked the keyring, which fails a start without a broker
 	if code, _ := s.get(tokenA, "/v1/schedules/visit-1", nil); code != 200 {
 		t.Fatalf("with the broker up: %d", code)
 	}

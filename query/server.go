@@ -50,8 +50,8 @@ func (v *View) Routes(mux *http.ServeMux, tokens *api.Tokens) {
 					fmt.Sprintf("the read model is being rebuilt for logic version %d; retry later or use a ready replica", v.cfg.LogicVersion))
 				return
 			}
-			rec := newRecord(r, who, pattern, action)
-			if !checkPurpose(w, rec.Purpose) {
+			rec := access.NewRecord(r, who.Tenant, who.Subject, who.TokenID, pattern, action)
+			if !checkPurpose(w, rec) {
 				return
 			}
 			v.logged(w, r, rec, func(w http.ResponseWriter, rec *access.Record) { h(w, r, who, rec) })
