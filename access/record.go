@@ -64,7 +64,7 @@ type Record struct {
 	// CommandType and CommandID name a command sent through ingest.
 	CommandType string `json:"commandType,omitempty"`
 	CommandID   string `json:"commandId,omitempty"`
-	VisitorID  string `json:"visitorId,omitempty"`
+	VisitorID   string `json:"visitorId,omitempty"`
 	// Query is a list's query string: its filters, never a value of
 	// patient data (filters are ids, times, types and statuses).
 	Query string `json:"query,omitempty"`
