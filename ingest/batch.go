@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/topics"
@@ -39,6 +41,8 @@ type BatchAnswer struct {
 // pendingLine is a line on its way: produced (or refused) and waiting.
 type pendingLine struct {
 	meta     aggregate.Meta
+	typ      string
+	data     []byte
 	ticket   *Ticket
 	produced chan error
 	problem  *api.Problem
@@ -67,12 +71,20 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who api.Princ
 			s.closeAll(lines)
 			return
 		}
-		lines = append(lines, s.startLine(r.Context(), who, sc.Bytes()))
+		lines = append(lines, s.parseLine(who, sc.Bytes()))
 	}
 	if err := sc.Err(); err != nil {
 		lines = append(lines, &pendingLine{problem: new(api.NewProblem(api.CodeTooLarge, "a line is over 64 KiB"))})
 	}
 	defer s.closeAll(lines)
+	if err := s.record(r, who, access.Command).CheckPurpose(); err != nil {
+		api.WriteProblem(w, api.CodeBadParameter, err.Error())
+		return
+	}
+	s.recordLines(r, who, lines)
+	for _, l := range lines {
+		s.produceLine(r.Context(), l)
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
@@ -88,8 +100,8 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, who api.Princ
 	}
 }
 
-// startLine validates one line and produces it asynchronously.
-func (s *Server) startLine(ctx context.Context, who api.Principal, raw []byte) *pendingLine {
+// parseLine validates one line.
+func (s *Server) parseLine(who api.Principal, raw []byte) *pendingLine {
 	var c BatchCommand
 	if err := aggregate.DecodeStrict(raw, &c); err != nil {
 		return &pendingLine{problem: commandProblem(err)}
@@ -112,13 +124,42 @@ func (s *Server) startLine(ctx context.Context, who api.Principal, raw []byte) *
 	if c.ExpectedVersion != nil {
 		m.ExpectedVersion, m.HasExpectedVersion = *c.ExpectedVersion, true
 	}
-	l := &pendingLine{meta: m, ticket: s.cfg.Waiter.Register(m.Tenant, m.ID), produced: make(chan error, 1)}
+	return &pendingLine{meta: m, typ: c.Type, data: c.Data, ticket: s.cfg.Waiter.Register(m.Tenant, m.ID), produced: make(chan error, 1)}
+}
+
+// recordLines writes the access record of every valid line, all at once.
+// A line whose record was not acknowledged is answered
+// audit_unavailable, and not sent.
+func (s *Server) recordLines(r *http.Request, who api.Principal, lines []*pendingLine) {
+	errs := make([]error, len(lines))
+	var wg sync.WaitGroup
+	for i, l := range lines {
+		if l.problem != nil {
+			continue
+		}
+		rec := s.record(r, who, access.Command)
+		rec.ScheduleID, rec.CommandType, rec.CommandID = l.meta.Stream, l.typ, l.meta.ID
+		wg.Go(func() { errs[i] = s.cfg.Access.Log(r.Context(), rec) })
+	}
+	wg.Wait()
+	for i, l := range lines {
+		if errs[i] != nil {
+			l.problem = new(api.NewProblem(api.CodeKafkaUnavailable, "Kafka did not acknowledge the command's access record, and it was not sent: retry"))
+		}
+	}
+}
+
+// produceLine produces a recorded line asynchronously. Lines are produced
+// in input order, so one schedule's commands keep theirs.
+func (s *Server) produceLine(ctx context.Context, l *pendingLine) {
+	if l.problem != nil {
+		return
+	}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProduceTimeout)
-	s.cfg.Producer.Produce(pctx, topics.CommandRecord(c.Type, m, c.Data), func(_ *kgo.Record, err error) {
+	s.cfg.Producer.Produce(pctx, topics.CommandRecord(l.typ, l.meta, l.data), func(_ *kgo.Record, err error) {
 		cancel()
 		l.produced <- err
 	})
-	return l
 }
 
 // finishLine waits for a line's acknowledgement and outcome.

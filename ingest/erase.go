@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/topics"
@@ -61,6 +65,14 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, who api.Principal
 	n, err := s.partitions(r.Context())
 	if err != nil {
 		api.WriteProblem(w, api.CodeKafkaUnavailable, "Kafka did not answer with its partitions: retry")
+		return
+	}
+	rec := s.record(r, who, access.Erase)
+	rec.VisitorID, rec.CommandID = visitor, meta.ID
+	if rec.Purpose == "" {
+		rec.Purpose = oneLine(reason, access.MaxPurpose) // the erasure's own words say why
+	}
+	if !s.logAction(w, r.Context(), rec) {
 		return
 	}
 	schedules, err := s.sendErasure(r.Context(), meta, reason, n, wait)
@@ -155,4 +167,22 @@ func (s *Server) partitions(ctx context.Context) (int32, error) {
 		s.nparts.Store(n)
 	}
 	return n, err
+}
+
+// oneLine is s with every character that is not printable made a space,
+// cut to at most n bytes on a rune boundary.
+func oneLine(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -84,7 +84,7 @@ func TestOutcomesLoading(t *testing.T) {
 	}
 	defer prod.Close()
 	tokens := testkit.Tokens(t, filepath.Join(t.TempDir(), "tokens"), api.HashToken("tok")+" a desk\n")
-	srv, err := New(Config{Producer: prod, Waiter: w, Tokens: tokens, Kind: schedule.Kind})
+	srv, err := New(Config{Producer: prod, Waiter: w, Tokens: tokens, Kind: schedule.Kind, Access: testkit.AccessLogger(t, "127.0.0.1:1", "ingest")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestConfigValidate(t *testing.T) {
 	c := Config{DefaultWait: time.Minute}
 	c.setDefaults()
 	err := c.Validate()
-	for _, want := range []string{"producer is required", "waiter is required", "tokens is required", "kind is required", "default wait"} {
+	for _, want := range []string{"producer is required", "waiter is required", "tokens is required", "kind is required", "access log is required", "default wait"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v; want it to say %q", err, want)
 		}

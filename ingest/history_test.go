@@ -30,7 +30,8 @@ func instance(t *testing.T, e *env, maxRecent int, options ...ingest.WaiterOptio
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: w, Tokens: e.tokens, Kind: schedule.Kind})
+	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: w, Tokens: e.tokens, Kind: schedule.Kind,
+		Access: testkit.AccessLogger(t, e.brokers, "ingest")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,7 @@ func setupProcessor(t *testing.T, procOpt func(*processor.Config), opts ...kfake
 		t.Fatal(err)
 	}
 	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: w, Tokens: tk, Kind: schedule.Kind,
-		Erasures: testkit.Signer(t), ProduceTimeout: 2 * time.Second})
+		Erasures: testkit.Signer(t), ProduceTimeout: 2 * time.Second, Access: testkit.AccessLogger(t, brokers, "ingest")})
 	if err != nil {
 		t.Fatal(err)
 	}

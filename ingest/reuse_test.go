@@ -79,7 +79,7 @@ func fakeEnv(t *testing.T, maxWaiting int) *env {
 	}
 	e.reg = prometheus.NewRegistry()
 	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: w, Tokens: e.tokens, Kind: schedule.Kind, MaxWaiting: maxWaiting,
-		Registerer: e.reg})
+		Registerer: e.reg, Access: testkit.AccessLogger(t, brokers, "ingest")})
 	if err != nil {
 		t.Fatal(err)
 	}

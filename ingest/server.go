@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/shred"
@@ -40,6 +41,9 @@ type Config struct {
 	// Erasures signs erasures (-erase-key-file), which the processors
 	// carry out only signed. Without it, erasures answer 503.
 	Erasures *shred.Signer
+	// Access records each command and erasure before it is sent
+	// (docs/audit.md). Required.
+	Access *access.Logger
 	// DefaultWait is how long a request waits for its outcome. The
 	// default value is api.DefaultWait (5s).
 	DefaultWait time.Duration
@@ -70,7 +74,7 @@ func (c *Config) setDefaults() {
 func (c *Config) Validate() error {
 	var errs []error
 	for name, missing := range map[string]bool{"producer": c.Producer == nil, "waiter": c.Waiter == nil,
-		"tokens": c.Tokens == nil, "kind": c.Kind == nil} {
+		"tokens": c.Tokens == nil, "kind": c.Kind == nil, "access log": c.Access == nil} {
 		if missing {
 			errs = append(errs, fmt.Errorf("ingest: %s is required", name))
 		}
@@ -211,6 +215,11 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Pri
 		return
 	}
 	defer release()
+	rec := s.record(r, who, access.Command)
+	rec.ScheduleID, rec.CommandType, rec.CommandID = stream, typ, meta.ID
+	if !s.logAction(w, r.Context(), rec) {
+		return
+	}
 	res, done, err := s.send(r.Context(), typ, meta, body, wait)
 	if err != nil {
 		api.WriteProblem(w, api.CodeKafkaUnavailable, "Kafka did not acknowledge command "+meta.ID+
@@ -223,6 +232,30 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, who api.Pri
 		return
 	}
 	writeOutcome(w, res)
+}
+
+// record is the access record of an action of who through r.
+func (s *Server) record(r *http.Request, who api.Principal, action access.Action) *access.Record {
+	return access.NewRecord(r, who.Tenant, who.Subject, who.TokenID, r.Pattern, action)
+}
+
+// logAction writes rec and reports whether the action may go on. When it
+// may not, it has answered: 400 for a bad X-Purpose, 503 when the record
+// was not acknowledged. Nothing is sent before its record is written: no
+// action goes unrecorded. The 503 is kafka_unavailable, as ingest has
+// always answered when Kafka does not acknowledge: clients retry on that
+// code, and the access log is on Kafka too.
+func (s *Server) logAction(w http.ResponseWriter, ctx context.Context, rec *access.Record) bool {
+	if err := rec.CheckPurpose(); err != nil {
+		api.WriteProblem(w, api.CodeBadParameter, err.Error())
+		return false
+	}
+	if err := s.cfg.Access.Log(ctx, rec); err != nil {
+		w.Header().Set("Retry-After", "5")
+		api.WriteProblem(w, api.CodeKafkaUnavailable, "Kafka did not acknowledge the action's access record, and nothing was sent: retry")
+		return false
+	}
+	return true
 }
 
 // meta builds the command's metadata from the request: the id from

@@ -54,11 +54,11 @@ func TestAccessRecords(t *testing.T) {
 		{"/v1/schedules/visit-1", map[string]string{"X-Purpose": strings.Repeat("x", 201)}, 400, false},
 		{"/v1/schedules/visit-1?version=x", nil, 400, false},
 	} {
-		before := len(accessLog(t, w.brokers))
+		before := len(testkit.AccessLog(t, w.brokers))
 		if got := s.do(tokenA, tt.path, tt.header); got != tt.status {
 			t.Fatalf("GET %s %v: %d, want %d", tt.path, tt.header, got, tt.status)
 		}
-		log := accessLog(t, w.brokers)
+		log := testkit.AccessLog(t, w.brokers)
 		if got := len(log) - before; got != map[bool]int{true: 1}[tt.logged] {
 			t.Fatalf("GET %s %v: %d access records", tt.path, tt.header, got)
 		}
@@ -109,7 +109,7 @@ func TestAccessFailsClosed(t *testing.T) {
 	}) {
 		t.Fatal("reads did not come back with the broker")
 	}
-	if log := accessLog(t, brokers); len(log) == 0 || log[len(log)-1].Action != access.View {
+	if log := testkit.AccessLog(t, brokers); len(log) == 0 || log[len(log)-1].Action != access.View {
 		t.Fatalf("no record of the read after the outage: %v", log)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/query"
 )
 
@@ -61,11 +62,11 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			if strings.HasSuffix(path, "/erasures") || path == "/v1/activity" {
 				token = tokenAuditA // scope audit
 			}
-			before := len(accessLog(t, w.brokers))
+			before := len(testkit.AccessLog(t, w.brokers))
 			if code, pc := s.get(token, p, nil); code != 200 {
 				t.Errorf("documented GET %s answers %d %s", path, code, pc)
 			}
-			log := accessLog(t, w.brokers)
+			log := testkit.AccessLog(t, w.brokers)
 			if len(log) != before+1 {
 				t.Errorf("GET %s wrote %d access records, want 1", path, len(log)-before)
 				continue

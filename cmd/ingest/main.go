@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/ingest"
 	"github.com/rewind/rewind/internal/api"
@@ -41,6 +42,7 @@ func run(ctx context.Context, args []string) error {
 	dataDir := fs.String("data-dir", "data/ingest", "directory of the outcome history, which GET /v1/commands/{id} answers from (a cache of schedule-results: deleting it reads the topic again); empty keeps it in memory")
 	retention := fs.Duration("outcome-retention", ingest.DefaultHistoryRetention, "how long outcomes are kept: schedule-results' retention.ms")
 	eraseKeys := cli.RegisterEraseKey(fs)
+	accessTimeout := fs.Duration("access-timeout", access.DefaultTimeout, "longest wait for an access record's acknowledgement; past it, commands and erasures answer 503 audit_unavailable until records reach Kafka again")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -74,8 +76,14 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	accessLog, err := access.New(access.Config{ClientOpts: kafkaconf.ClientOpts(kafkaOpts, log, nil, ""), Service: "ingest",
+		Timeout: *accessTimeout, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	defer accessLog.Close()
 	srv, err := ingest.New(ingest.Config{Producer: prod, Waiter: waiter, Tokens: front.Tokens, Kind: schedule.Kind, Erasures: erasures,
-		DefaultWait: *wait, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg})
+		Access: accessLog, DefaultWait: *wait, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg})
 	if err != nil {
 		return err
 	}
