@@ -3,6 +3,7 @@ package query_test
 import (
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,5 +112,69 @@ func TestAccessFailsClosed(t *testing.T) {
 	}
 	if log := testkit.AccessLog(t, brokers); len(log) == 0 || log[len(log)-1].Action != access.View {
 		t.Fatalf("no record of the read after the outage: %v", log)
+	}
+}
+
+// TestAccessQuery: GET /v1/access lists a tenant's access records, by
+// every filter, from the indexes the replica folds from schedule-access;
+// a patient's "who looked at my record" is ?visitorId=; another tenant's
+// auditor sees none of it.
+func TestAccessQuery(t *testing.T) {
+	w := newWorld(t)
+	w.commit(append(w.exec("clinic-a", "visit-1", "Reserve", reserve("v-1", t0, time.Hour), t0),
+		w.exec("clinic-a", "visit-2", "Reserve", reserve("v-2", t0, time.Hour), t0)...))
+	w.commit(w.exec("clinic-b", "visit-1", "Reserve", reserve("v-1", t0, time.Hour), t0))
+	s := startView(t, w.brokers, t.TempDir())
+	s.waitFolded(3)
+	for _, read := range []struct{ token, path string }{
+		{tokenA, "/v1/schedules/visit-1"}, {tokenA, "/v1/schedules/visit-2/events"},
+		{tokenAuditA, "/v1/schedules/visit-1/timeline"}, {tokenAuditA, "/v1/activity?visitorId=v-1"},
+		{tokenB, "/v1/schedules/visit-1"},
+	} {
+		if code, pc := s.get(read.token, read.path, nil); code != 200 {
+			t.Fatalf("%s: %d %s", read.path, code, pc)
+		}
+	}
+	// expect checks that the list at path holds clinic-a's records that
+	// keep accepts, all written before it was asked, newest first.
+	expect := func(path string, keep func(access.Record) bool) {
+		t.Helper()
+		var got, want []string
+		ok := testkit.Eventually(10*time.Second, func() bool {
+			want = nil
+			for _, r := range testkit.AccessLog(t, w.brokers) {
+				if r.Tenant == "clinic-a" && keep(r) {
+					want = append(want, r.Writer+"/"+strconv.FormatUint(r.Seq, 10))
+				}
+			}
+			items := pages[access.Record](s, tokenAuditA, path, 0)
+			got = nil
+			for i, r := range items {
+				if i > 0 && r.Time.After(items[i-1].Time) {
+					t.Fatalf("%s: not newest first at item %d", path, i)
+				}
+				got = append(got, r.Writer+"/"+strconv.FormatUint(r.Seq, 10))
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			return slices.Equal(got, want)
+		})
+		if !ok || len(want) == 0 {
+			t.Errorf("%s: got %v, want %v", path, got, want)
+		}
+	}
+	expect("/v1/access?limit=2", func(access.Record) bool { return true })
+	expect("/v1/access?visitorId=v-1", func(r access.Record) bool { return r.VisitorID == "v-1" })
+	expect("/v1/access?subject=desk-1", func(r access.Record) bool { return r.Subject == "desk-1" })
+	expect("/v1/access?scheduleId=visit-2", func(r access.Record) bool { return r.ScheduleID == "visit-2" })
+	expect("/v1/access?action=view&subject=auditor", func(r access.Record) bool { return r.Action == access.View && r.Subject == "auditor" })
+	if got := pages[access.Record](s, tokenAuditB, "/v1/access?visitorId=v-1", 0); len(got) == 0 || slices.ContainsFunc(got, func(r access.Record) bool { return r.Tenant != "clinic-b" }) {
+		t.Errorf("clinic-b's auditor: %+v", got)
+	}
+	if code, pc := s.get(tokenA, "/v1/access", nil); code != 403 || pc != api.CodeInsufficientScope {
+		t.Errorf("a token without audit: %d %s", code, pc)
+	}
+	if code, pc := s.get(tokenAuditA, "/v1/access?action=peek", nil); code != 400 || pc != api.CodeBadParameter {
+		t.Errorf("an unknown action: %d %s", code, pc)
 	}
 }

@@ -126,32 +126,41 @@ func (f *activityFilter) index(tenant string) []byte {
 	return activityPrefix(prefixActivity, tenant, "")
 }
 
-// maxActivityScan bounds the entries one page reads: a filter that an
-// index does not cover (a rare type within a busy initiator's years)
-// answers a short page and a cursor, not a long wait.
-const maxActivityScan = 20000
+// maxIndexScan bounds the entries one page of a time-ordered index
+// reads: a filter that the index does not cover (a rare type within a
+// busy initiator's years) answers a short page and a cursor, not a long
+// wait.
+const maxIndexScan = 20000
 
 // activity lists a tenant's events that match f, a page of at most limit
 // after cursor, and the cursor of the next page ("" at the end). A page
 // may be short, even empty, with a cursor: the scan stopped at its bound.
 func (m *model) activity(r pebble.Reader, tenant string, f *activityFilter, cursor string, limit int) ([]Activity, string, error) {
-	pre := f.index(tenant)
+	return indexPage(r, f.index(tenant), f.from, f.to, f.newestFirst, cursor, limit, f.match)
+}
+
+// indexPage reads a page of the time-ordered index under pre (each key's
+// suffix starts with a time, each value is a T in JSON): the entries in
+// [from, to) (zero: unbounded) that keep accepts, oldest or newest first,
+// from cursor on, at most limit of them and at most maxIndexScan read.
+// It returns the cursor of the next page, "" at the end: the suffix of
+// the first entry not returned, where the next page starts in either
+// order.
+func indexPage[T any](r pebble.Reader, pre []byte, from, to time.Time, newestFirst bool, cursor string, limit int, keep func(*T) bool) ([]T, string, error) {
 	lower, upper := slices.Clone(pre), prefixEnd(pre)
-	if !f.from.IsZero() {
-		lower = appendTime(slices.Clone(pre), f.from)
+	if !from.IsZero() {
+		lower = appendTime(slices.Clone(pre), from)
 	}
-	if !f.to.IsZero() {
-		upper = appendTime(slices.Clone(pre), f.to)
+	if !to.IsZero() {
+		upper = appendTime(slices.Clone(pre), to)
 	}
 	if cursor != "" {
-		// The cursor is the suffix of the first entry not yet returned:
-		// the next page starts at it, in either order.
 		c, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || len(c) <= timeLen+8 {
+		if err != nil || len(c) <= timeLen {
 			return nil, "", errBadCursor
 		}
 		at := append(slices.Clone(pre), c...)
-		if f.newestFirst {
+		if newestFirst {
 			if at = append(at, 0); bytes.Compare(at, upper) < 0 {
 				upper = at // the smallest key after the cursor's
 			}
@@ -164,19 +173,19 @@ func (m *model) activity(r pebble.Reader, tenant string, f *activityFilter, curs
 		return nil, "", err
 	}
 	defer it.Close()
-	out := []Activity{}
+	out := []T{}
 	scanned := 0
-	for it := range inOrder(it, f.newestFirst) {
-		if len(out) == limit || scanned == maxActivityScan {
+	for it := range inOrder(it, newestFirst) {
+		if len(out) == limit || scanned == maxIndexScan {
 			return out, base64.RawURLEncoding.EncodeToString(it.Key()[len(pre):]), nil
 		}
 		scanned++
-		var a Activity
-		if err := json.Unmarshal(it.Value(), &a); err != nil {
-			return nil, "", fmt.Errorf("%w: activity: %v", errCorrupt, err)
+		var x T
+		if err := json.Unmarshal(it.Value(), &x); err != nil {
+			return nil, "", fmt.Errorf("%w: index entry: %v", errCorrupt, err)
 		}
-		if f.match(&a) {
-			out = append(out, a)
+		if keep(&x) {
+			out = append(out, x)
 		}
 	}
 	return out, "", it.Error()
@@ -258,18 +267,10 @@ func (v *View) listActivity(w http.ResponseWriter, r *http.Request, who api.Prin
 	if !ok {
 		return
 	}
-	f := &activityFilter{from: q.time("from"), to: q.time("to"), newestFirst: true,
+	f := &activityFilter{from: q.time("from"), to: q.time("to"),
 		initiator: q.optionalID("initiator"), typ: q.optionalID("type"), visitor: q.optionalID("visitorId"), scheduleID: q.optionalID("scheduleId")}
-	switch q.get("order") {
-	case "", "newest":
-	case "oldest":
-		f.newestFirst = false
-	default:
-		q.fail("order", "must be newest or oldest")
-	}
-	if !f.from.IsZero() && !f.to.IsZero() && !f.from.Before(f.to) {
-		q.fail("to", "to must be after from")
-	}
+	f.newestFirst = q.order()
+	q.window(f.from, f.to)
 	limit := q.limit(defaultLimit)
 	if !q.ok(w) {
 		return

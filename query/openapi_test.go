@@ -57,9 +57,11 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 				p += "?from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z"
 			case "/v1/activity":
 				p += "?initiator=desk-1"
+			case "/v1/access":
+				p += "?subject=desk-1"
 			}
 			token := tokenA
-			if strings.HasSuffix(path, "/erasures") || path == "/v1/activity" {
+			if strings.HasSuffix(path, "/erasures") || path == "/v1/activity" || path == "/v1/access" {
 				token = tokenAuditA // scope audit
 			}
 			before := len(testkit.AccessLog(t, w.brokers))
@@ -74,8 +76,8 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			checkRecord(t, log[len(log)-1], token, "GET "+path, p)
 		}
 	}
-	if len(doc.Paths) != 7 {
-		t.Errorf("openapi.yaml documents %d paths, the API has 7", len(doc.Paths))
+	if len(doc.Paths) != 8 {
+		t.Errorf("openapi.yaml documents %d paths, the API has 8", len(doc.Paths))
 	}
 	src, err := os.ReadFile("server.go")
 	if err != nil {

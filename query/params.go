@@ -73,6 +73,25 @@ func (q *params) id(name string) string {
 	return id
 }
 
+// order reads ?order=: newest first (the default) or oldest.
+func (q *params) order() (newestFirst bool) {
+	switch q.get("order") {
+	case "", "newest":
+		return true
+	case "oldest":
+		return false
+	}
+	q.fail("order", "must be newest or oldest")
+	return true
+}
+
+// window checks that an optional [from, to) is not empty.
+func (q *params) window(from, to time.Time) {
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		q.fail("to", "to must be after from")
+	}
+}
+
 // optionalID is a query parameter that names an id: "" when absent.
 func (q *params) optionalID(name string) string {
 	if !q.has(name) {

@@ -64,6 +64,7 @@ func (v *View) Routes(mux *http.ServeMux, tokens *api.Tokens) {
 	handleScoped(api.ScopeRead, access.List, "GET /v1/visitors/{visitorId}/schedules", v.listVisitor)
 	handleScoped(api.ScopeAudit, access.List, "GET /v1/visitors/{visitorId}/erasures", v.listErasures)
 	handleScoped(api.ScopeAudit, access.List, "GET /v1/activity", v.listActivity)
+	handleScoped(api.ScopeAudit, access.List, "GET /v1/access", v.listAccess)
 	mux.Handle("GET /ui/", v.instrument("GET /ui/", uiHandler()))
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("GET /openapi.yaml", api.OpenAPI(OpenAPI))

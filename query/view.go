@@ -179,13 +179,14 @@ func (v *View) Close() error {
 // to schedule-events when it started.
 func (v *View) Ready() bool { return v.ready.Load() && v.keys.ready.Load() }
 
-// Run consumes schedule-events into the model, and schedule-keys into
-// the keys answers open personal fields with, until ctx is done or either
-// fails.
+// Run consumes schedule-events into the model, schedule-keys into the
+// keys answers open personal fields with, and schedule-access into the
+// access indexes, until ctx is done or one fails.
 func (v *View) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return v.keys.run(ctx, v.cfg.ClientOpts) })
 	g.Go(func() error { return v.run(ctx) })
+	g.Go(func() error { return v.runAccess(ctx) })
 	return g.Wait()
 }
 
