@@ -88,6 +88,7 @@ fuzz: ## fuzz the command decoder, random command sequences, the token and If-Ma
 .PHONY: bench
 bench: build ## print the performance numbers (devkafka as a separate process); BENCH_FLAGS="-only-mix" passes flags
 	$(GO) build -tags rewind_crashpoints -o $(BIN)/crashpoints/ ./cmd/processor
+	$(GO) build -tags rewind_unlogged -o $(BIN)/unlogged/ ./cmd/query
 	$(BIN)/bench -bin $(BIN) $(BENCH_FLAGS)
 
 .PHONY: lint

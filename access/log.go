@@ -79,7 +79,9 @@ func New(cfg Config) (*Logger, error) {
 			// A record not acknowledged within the timeout is failed, and
 			// with it the read that waits for it.
 			kgo.RecordDeliveryTimeout(timeout),
-			// Reads wait for their record: send at once.
+			// Reads wait for their record: send at once. The records of
+			// reads that arrive while a request is in flight go in the
+			// next one together.
 			kgo.ProducerLinger(0))}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)

@@ -49,7 +49,7 @@ func (v *View) logged(w http.ResponseWriter, r *http.Request, rec *access.Record
 	if status == 0 {
 		status = http.StatusOK
 	}
-	if status == http.StatusOK || status == http.StatusNotModified {
+	if accessLogged && (status == http.StatusOK || status == http.StatusNotModified) {
 		rec.Status = status
 		// The logger logs when the log goes down and comes back, not each
 		// refused read.

@@ -108,6 +108,9 @@ func run() error {
 	if *onlyErase {
 		return eraseCase(dir)
 	}
+	if *onlyAudit {
+		return auditCase(dir)
+	}
 	e := &env{dir: dir, kafka: kafkaFlags.Brokers, secure: kafkaFlags.Brokers != ""}
 	if e.kafka == "" {
 		if e.kafka, e.broker, err = startBroker(filepath.Join(dir, "kafka"), nil); err != nil {
@@ -272,7 +275,10 @@ func run() error {
 	}
 	printErasures(erasures)
 
-	return e.queryBench(ctx)
+	if err := e.queryBench(ctx); err != nil {
+		return err
+	}
+	return auditCase(filepath.Join(dir, "audit")) // a broker of its own
 }
 
 // failover keeps a trickle of commands flowing, SIGKILLs the processor,

@@ -27,7 +27,8 @@ const (
 func (e *env) tokensFile() (string, error) {
 	tokens := filepath.Join(e.dir, "tokens")
 	return tokens, os.WriteFile(tokens, []byte(api.TokenLine(benchToken, "bench", "bench", api.ScopeAll)+
-		api.TokenLine(officerToken, "bench", "dpo", api.ScopeErase)), 0o600)
+		api.TokenLine(officerToken, "bench", "dpo", api.ScopeErase)+
+		api.TokenLine(auditToken, auditTenant, "auditor", api.ScopeRead|api.ScopeAudit)), 0o600)
 }
 
 // queryBench measures the read side: how fast a new query service folds
