@@ -170,7 +170,7 @@ func (f *accessFilter) index(tenant string) []byte {
 // records, newest first unless ?order=oldest. "Who looked at my record"
 // is ?visitorId=. Reading the log is itself recorded.
 func (v *View) listAccess(w http.ResponseWriter, r *http.Request, who api.Principal, rec *access.Record) {
-	q, ok := parseParams(w, r, "from", "to", "subject", "visitorId", "scheduleId", "action", "order", "limit", "cursor")
+	q, ok := parseParams(w, r, "from", "to", "subject", "visitorId", "scheduleId", "action", "order", "limit", "cursor", "format")
 	if !ok {
 		return
 	}
@@ -181,13 +181,22 @@ func (v *View) listAccess(w http.ResponseWriter, r *http.Request, who api.Princi
 	}
 	f.newestFirst = q.order()
 	q.window(f.from, f.to)
+	q.format()
 	limit := q.limit(defaultLimit)
 	if !q.ok(w) {
 		return
 	}
 	snap := v.model.db.NewSnapshot()
 	defer snap.Close()
-	items, next, err := indexPage(snap, f.index(who.Tenant), f.from, f.to, f.newestFirst, q.get("cursor"), limit, f.match)
-	rec.Query, rec.VisitorID, rec.ScheduleID = r.URL.RawQuery, f.visitor, f.schedule
+	page := func(cursor string, limit int) ([]access.Record, string, error) {
+		return indexPage(snap, f.index(who.Tenant), f.from, f.to, f.newestFirst, cursor, limit, f.match)
+	}
+	rec.VisitorID, rec.ScheduleID = f.visitor, f.schedule
+	if format := exportFormat(r); format != "" {
+		export(v, w, r, rec, format, page, accessExporter)
+		return
+	}
+	items, next, err := page(q.get("cursor"), limit)
+	rec.Query = r.URL.RawQuery
 	writePage(v, w, r, rec, items, next, err)
 }

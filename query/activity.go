@@ -263,7 +263,7 @@ func (m *model) scheduleActivity(r pebble.Reader, tenant string, h *head, f *act
 // listActivity answers GET /v1/activity (scope audit): the tenant's
 // events across schedules, newest first unless ?order=oldest.
 func (v *View) listActivity(w http.ResponseWriter, r *http.Request, who api.Principal, rec *access.Record) {
-	q, ok := parseParams(w, r, "from", "to", "initiator", "type", "visitorId", "scheduleId", "order", "limit", "cursor")
+	q, ok := parseParams(w, r, "from", "to", "initiator", "type", "visitorId", "scheduleId", "order", "limit", "cursor", "format")
 	if !ok {
 		return
 	}
@@ -271,28 +271,29 @@ func (v *View) listActivity(w http.ResponseWriter, r *http.Request, who api.Prin
 		initiator: q.optionalID("initiator"), typ: q.optionalID("type"), visitor: q.optionalID("visitorId"), scheduleID: q.optionalID("scheduleId")}
 	f.newestFirst = q.order()
 	q.window(f.from, f.to)
+	q.format()
 	limit := q.limit(defaultLimit)
 	if !q.ok(w) {
 		return
 	}
 	snap := v.model.db.NewSnapshot()
 	defer snap.Close()
-	var items []Activity
-	var next string
-	var err error
-	if f.scheduleID != "" {
-		h, found, herr := v.model.head(snap, who.Tenant, f.scheduleID)
-		switch {
-		case herr != nil:
-			err = herr
-		case !found:
-			items = []Activity{} // another tenant's, or none: the same empty answer
-		default:
-			items, next, err = v.model.scheduleActivity(snap, who.Tenant, &h, f, q.get("cursor"), limit)
+	page := func(cursor string, limit int) ([]Activity, string, error) {
+		if f.scheduleID == "" {
+			return v.model.activity(snap, who.Tenant, f, cursor, limit)
 		}
-	} else {
-		items, next, err = v.model.activity(snap, who.Tenant, f, q.get("cursor"), limit)
+		h, found, err := v.model.head(snap, who.Tenant, f.scheduleID)
+		if err != nil || !found {
+			return []Activity{}, "", err // another tenant's, or none: the same empty answer
+		}
+		return v.model.scheduleActivity(snap, who.Tenant, &h, f, cursor, limit)
 	}
-	rec.Query, rec.VisitorID, rec.ScheduleID = r.URL.RawQuery, f.visitor, f.scheduleID
+	rec.VisitorID, rec.ScheduleID = f.visitor, f.scheduleID
+	if format := exportFormat(r); format != "" {
+		export(v, w, r, rec, format, page, activityExporter)
+		return
+	}
+	items, next, err := page(q.get("cursor"), limit)
+	rec.Query = r.URL.RawQuery
 	writePage(v, w, r, rec, items, next, err)
 }

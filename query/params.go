@@ -85,6 +85,14 @@ func (q *params) order() (newestFirst bool) {
 	return true
 }
 
+// format checks ?format=: fhir is the one format asked for by parameter
+// (CSV and NDJSON are asked for by Accept).
+func (q *params) format() {
+	if q.has("format") && q.get("format") != formatFHIR {
+		q.fail("format", "must be fhir (CSV and NDJSON: send Accept: text/csv or application/x-ndjson)")
+	}
+}
+
 // window checks that an optional [from, to) is not empty.
 func (q *params) window(from, to time.Time) {
 	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
