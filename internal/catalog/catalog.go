@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/topics"
@@ -292,6 +293,16 @@ func (c Catalog) AsyncAPI() []byte {
 		}
 		resultMsgs[typ] = Schema{Ref: "#/components/messages/" + typ}
 	}
+	record := SchemaOf(reflect.TypeFor[access.Record](), false)
+	record.Description = "One access: a read of patient data through query, or a command or an erasure through ingest, " +
+		"written before it was answered or sent (docs/audit.md). JSON, without CloudEvents headers."
+	schemas["AccessRecord"] = record
+	messages["AccessRecord"] = map[string]any{
+		"name": "AccessRecord", "title": "AccessRecord", "contentType": topics.ContentTypeJSON,
+		"summary":  "Who read or changed whose data, when, from where and why.",
+		"payload":  Schema{Ref: "#/components/schemas/AccessRecord"},
+		"bindings": kafkaKey("the writer's name (query-<random> or ingest-<random>): one hash chain per key"),
+	}
 	schemas["CommandHeaders"] = headersSchema([]header{
 		{topics.HeaderType, "the command type", true, names(c.Commands)},
 		{topics.HeaderID, "the command id (idempotency key), at most 256 bytes; default <topic>/<partition>/<offset>", false, nil},
@@ -346,11 +357,14 @@ func (c Catalog) AsyncAPI() []byte {
 				"description": "Every event, forever (compacted; a tombstone erases one). Written in transactions: read with isolation.level=read_committed."},
 			"results": map[string]any{"address": topics.Results, "messages": resultMsgs,
 				"description": "One result per command record, kept 7 days. Written in transactions: read with isolation.level=read_committed."},
+			"access": map[string]any{"address": topics.Access, "messages": map[string]any{"AccessRecord": Schema{Ref: "#/components/messages/AccessRecord"}},
+				"description": "The access log: one record per read of patient data and per command or erasure, kept two years by default (-access-retention). Written by query and ingest with an idempotent producer, not in transactions."},
 		},
 		"operations": map[string]any{
 			"sendCommand":    map[string]any{"action": "send", "channel": Schema{Ref: "#/channels/commands"}},
 			"receiveEvents":  map[string]any{"action": "receive", "channel": Schema{Ref: "#/channels/events"}},
 			"receiveResults": map[string]any{"action": "receive", "channel": Schema{Ref: "#/channels/results"}},
+			"receiveAccess":  map[string]any{"action": "receive", "channel": Schema{Ref: "#/channels/access"}},
 		},
 		"components": map[string]any{"schemas": schemas, "messages": messages},
 	}
