@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/testkit"
@@ -127,6 +131,30 @@ func TestPersonalDataOnDisk(t *testing.T) {
 	}
 	if st := state("visit-3"); !strings.Contains(st, "Lee Seojun") {
 		t.Errorf("v-2 after an unsigned erasure: %s", st)
+	}
+
+	// The access log holds the erasure and the reads, and its chains
+	// hold, until a record is forged into one. (The files searched below
+	// include its segments: no personal value is in a record.)
+	log := testkit.AccessLog(t, s.kafka)
+	if !slices.ContainsFunc(log, func(r access.Record) bool {
+		return r.Action == access.Erase && r.VisitorID == "v-1" && r.Subject == "dpo" && r.Service == "ingest"
+	}) || !slices.ContainsFunc(log, func(r access.Record) bool {
+		return r.Action == access.View && r.ScheduleID == "visit-1" && r.Subject == "desk-1" && r.Service == "query"
+	}) {
+		t.Errorf("the access log lacks the erasure or the reads of visit-1: %+v", log)
+	}
+	if code, out := checkAccess(t, s.kafka); code != 0 || !strings.Contains(out, " 0 breaks") {
+		t.Errorf("replay -check-access on an intact log: exit %d\n%s", code, out)
+	}
+	forged := log[len(log)-1]
+	forged.Seq, forged.Prev, forged.Subject = forged.Seq+1, strings.Repeat("0", 64), "nobody"
+	prod := testkit.Producer(t, s.kafka)
+	if err := prod.ProduceSync(context.Background(), &kgo.Record{Topic: topics.Access, Key: []byte(forged.Writer), Value: forged.Encode()}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := checkAccess(t, s.kafka); code != 3 || !strings.Contains(out, "break:") || !strings.Contains(out, forged.Writer) {
+		t.Errorf("replay -check-access after a forged record: exit %d\n%s", code, out)
 	}
 
 	// Everything stops (devkafka with SIGTERM: its files must hold what it
@@ -296,3 +324,20 @@ func forgeKeyRecords(t *testing.T, brokers string) {
 		})
 	}
 }
+
+// checkAccess runs the real replay -check-access and returns its exit
+// status and output.
+func checkAccess(t *testing.T, brokers string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(testkit.Binaries(t), "replay"), "-brokers", brokers, "-check-access")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), string(out)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
