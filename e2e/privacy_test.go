@@ -340,4 +340,3 @@ func checkAccess(t *testing.T, brokers string) (int, string) {
 	}
 	return 0, string(out)
 }
-
