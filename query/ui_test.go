@@ -10,6 +10,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/access"
+	"github.com/rewind/rewind/internal/testkit"
 )
 
 // chromium finds Debian's Chromium; `make test` installs it when missing.
@@ -40,36 +43,8 @@ func TestUIStepsBack(t *testing.T) {
 	s := startView(t, w.brokers, t.TempDir())
 	s.waitFolded(w.total())
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1280, 1000))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	// The first Run starts the browser and must not carry a timeout;
-	// each later step gets one.
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	if err := chromedp.Do(bctx, chromedp.Navigate(s.url+"/ui/")); err != nil {
-		t.Fatalf("open /ui/: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
-	defer cancel()
+	ctx, do, text := openUI(t, browser, s.url)
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.TextContent(css(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return strings.TrimSpace(v)
-	}
 	// Without a token the page says what to do, not empty tables.
 	do("see how to sign in", chromedp.WaitVisible(css("#sign-in")), chromedp.WaitNotVisible(css("#day-panel")))
 	if signIn := text("#sign-in"); !strings.Contains(signIn, "data/dev-token") || !strings.Contains(signIn, "read") {
@@ -125,5 +100,102 @@ func TestUIStepsBack(t *testing.T) {
 	}
 	if earlierVersion != "1" || earlierStatus != "reserved" || strings.Contains(stateJSON, "consultations") {
 		t.Errorf("after stepping back: version %q status %q state %s; want version 1, reserved, no consultations", earlierVersion, earlierStatus, stateJSON)
+	}
+}
+
+// openUI opens /ui/ of the service at url in a headless Chromium, and
+// returns a context with a minute to run in, do (steps, failing the test
+// on error) and text (an element's text).
+func openUI(t *testing.T, browser, url string) (ctx context.Context, do func(string, ...chromedp.Action[chromedp.Void]), text func(string) string) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1280, 1000))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	// The first Run starts the browser and must not carry a timeout;
+	// each later step gets one.
+	bctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(bctx, chromedp.Navigate(url+"/ui/")); err != nil {
+		t.Fatalf("open /ui/: %v", err)
+	}
+	ctx, cancel = context.WithTimeout(bctx, 60*time.Second)
+	t.Cleanup(cancel)
+	do = func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text = func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return strings.TrimSpace(v)
+	}
+	return ctx, do, text
+}
+
+// TestUIAudit drives the audit pages: a patient's access history shows
+// who read their schedule, a staff member's day their events by type and
+// the procedure they left open, and the monthly review the reads per
+// staff member.
+func TestUIAudit(t *testing.T) {
+	browser := chromium(t)
+	w := newWorld(t)
+	day := time.Now().UTC().Truncate(24 * time.Hour).Add(10 * time.Hour)
+	var recs []*kgo.Record
+	recs = append(recs, w.exec("clinic-a", "visit-1", "Reserve", reserve("v-1", day, time.Hour), day)...)
+	w.as = "dr-kim"
+	recs = append(recs, w.exec("clinic-a", "visit-1", "CheckIn", `{"channel":"desk"}`, day.Add(time.Minute))...)
+	recs = append(recs, w.exec("clinic-a", "visit-1", "StartConsultation", `{"counselorId":"dr-kim"}`, day.Add(2*time.Minute))...)
+	recs = append(recs, w.exec("clinic-a", "visit-1", "CompleteConsultation", `{"procedures":["laser"]}`, day.Add(3*time.Minute))...)
+	recs = append(recs, w.exec("clinic-a", "visit-1", "StartProcedure", `{"procedureId":"laser","doctorId":"dr-kim"}`, day.Add(4*time.Minute))...)
+	w.commit(recs)
+	s := startView(t, w.brokers, t.TempDir())
+	s.waitFolded(w.total())
+	if code, pc := s.get(tokenA, "/v1/schedules/visit-1", nil); code != 200 { // desk-1 reads v-1's schedule
+		t.Fatalf("read: %d %s", code, pc)
+	}
+	if !testkit.Eventually(10*time.Second, func() bool {
+		return len(pages[access.Record](s, tokenAuditA, "/v1/access?visitorId=v-1&subject=desk-1", 0)) > 0
+	}) {
+		t.Fatal("the read is not in the access index")
+	}
+	_, do, text := openUI(t, browser, s.url)
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	do("sign in as the auditor",
+		chromedp.WaitVisible(css("#token")),
+		chromedp.SendKeys(css("#token"), tokenAuditA),
+		chromedp.Click(css("#auth button[type=submit]")),
+		chromedp.WaitVisible(css("#audit-panel")))
+	do("a patient's access history",
+		chromedp.Click(css(`.tabs button[data-view="patient"]`)),
+		chromedp.SendKeys(css("#patient-id"), "v-1"),
+		chromedp.Click(css("#patient-form button[type=submit]")),
+		chromedp.WaitVisible(css("#patient-out table")))
+	if got := text("#patient-out"); !strings.Contains(got, "desk-1") || !strings.Contains(got, "GET /v1/schedules/{id}") || !strings.Contains(got, "visit-1") {
+		t.Errorf("v-1's access history: %q", got)
+	}
+	do("a staff member's day",
+		chromedp.Click(css(`.tabs button[data-view="staff-day"]`)),
+		chromedp.SendKeys(css("#staff"), "dr-kim"),
+		chromedp.SetValue(css("#staff-date"), day.Local().Format("2006-01-02")),
+		chromedp.Click(css("#staff-form button[type=submit]")),
+		chromedp.WaitVisible(css("#staff-out table")))
+	if got := text("#staff-out"); !strings.Contains(got, "dr-kim recorded 4 events on 1 visits") || !strings.Contains(got, "ProcedureStarted") ||
+		!strings.Contains(got, "visit-1v-110") {
+		t.Errorf("dr-kim's day: %q", got)
+	}
+	do("the monthly review",
+		chromedp.Click(css(`.tabs button[data-view="review"]`)),
+		chromedp.Click(css("#review-form button[type=submit]")),
+		chromedp.WaitVisible(css("#review-out table")))
+	if got := text("#review-out"); !strings.Contains(got, "Accesses per staff member") || !strings.Contains(got, "desk-1") || !strings.Contains(got, "auditor") {
+		t.Errorf("the monthly review: %q", got)
 	}
 }

@@ -18,6 +18,7 @@ function signedIn(yes) {
   $("sign-in").hidden = yes;
   $("day-panel").hidden = !yes;
   $("schedule-panel").hidden = !yes;
+  $("audit-panel").hidden = !yes;
 }
 
 async function api(path) {
