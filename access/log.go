@@ -22,6 +22,10 @@ import (
 // caller answers 503 audit_unavailable, never the data.
 var ErrUnavailable = errors.New("access: the access log cannot be written")
 
+// RetryAfter is the Retry-After, in seconds, of an answer refused
+// because its record could not be written.
+const RetryAfter = "5"
+
 // DefaultTimeout is how long a record may take to be acknowledged before
 // the log counts as unavailable.
 const DefaultTimeout = 10 * time.Second

@@ -251,7 +251,7 @@ func (s *Server) logAction(w http.ResponseWriter, ctx context.Context, rec *acce
 		return false
 	}
 	if err := s.cfg.Access.Log(ctx, rec); err != nil {
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", access.RetryAfter)
 		api.WriteProblem(w, api.CodeKafkaUnavailable, "Kafka did not acknowledge the action's access record, and nothing was sent: retry")
 		return false
 	}

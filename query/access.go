@@ -8,9 +8,12 @@ import (
 	"github.com/rewind/rewind/internal/api"
 )
 
-// accessRetryAfter is the Retry-After of 503 audit_unavailable, in
-// seconds.
-const accessRetryAfter = "5"
+// auditUnavailable answers 503 audit_unavailable: the access record of
+// the answer was not acknowledged, so no data leaves.
+func auditUnavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", access.RetryAfter)
+	api.WriteProblem(w, api.CodeAuditUnavailable, "the access log cannot be written now, and no patient data is given out unlogged; retry later")
+}
 
 // answer is a response held back until its access record is written:
 // nothing a handler writes leaves before the record is acknowledged. A
@@ -54,8 +57,7 @@ func (v *View) logged(w http.ResponseWriter, r *http.Request, rec *access.Record
 		// The logger logs when the log goes down and comes back, not each
 		// refused read.
 		if err := v.access.Log(r.Context(), rec); err != nil {
-			w.Header().Set("Retry-After", accessRetryAfter)
-			api.WriteProblem(w, api.CodeAuditUnavailable, "the access log cannot be written now, and no patient data is given out unlogged; retry later")
+			auditUnavailable(w)
 			return
 		}
 	}

@@ -72,8 +72,7 @@ func export[T any](v *View, w http.ResponseWriter, r *http.Request, rec *access.
 	}
 	rec.Action, rec.Query, rec.Rows, rec.Status = access.Export, r.URL.RawQuery, &rows, http.StatusOK
 	if err := v.access.Log(r.Context(), rec); err != nil {
-		w.Header().Set("Retry-After", accessRetryAfter)
-		api.WriteProblem(w, api.CodeAuditUnavailable, "the access log cannot be written now, and no patient data is given out unlogged; retry later")
+		auditUnavailable(w)
 		return
 	}
 	name := "rewind-" + strings.TrimPrefix(strings.ReplaceAll(rec.Route, "/", "-"), "GET -v1-") + "-" + time.Now().UTC().Format("20060102T150405Z")
