@@ -2,7 +2,6 @@ package query_test
 
 import (
 	"net"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,25 +15,6 @@ import (
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/query"
 )
-
-// do sends GET path with token and headers, and returns the status.
-func (s *service) do(token, path string, header map[string]string) int {
-	s.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
 
 // TestAccessRecords: a 304 is recorded as what it is, a purpose is kept,
 // and answers that give out nothing (404, 400) are not recorded.
@@ -56,7 +36,7 @@ func TestAccessRecords(t *testing.T) {
 		{"/v1/schedules/visit-1?version=x", nil, 400, false},
 	} {
 		before := len(testkit.AccessLog(t, w.brokers))
-		if got := s.do(tokenA, tt.path, tt.header); got != tt.status {
+		if got, _, _ := s.fetch(tokenA, tt.path, tt.header); got != tt.status {
 			t.Fatalf("GET %s %v: %d, want %d", tt.path, tt.header, got, tt.status)
 		}
 		log := testkit.AccessLog(t, w.brokers)

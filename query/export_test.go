@@ -7,8 +7,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -20,26 +18,6 @@ import (
 	"github.com/rewind/rewind/internal/testkit"
 	"github.com/rewind/rewind/query"
 )
-
-// fetch GETs path with token and headers and returns the status and body.
-func (s *service) fetch(token, path string, header map[string]string) (int, http.Header, []byte) {
-	s.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, body
-}
 
 // TestExports: both audit lists export whole, past a page of the export's
 // reads, as CSV, NDJSON and a FHIR R4 Bundle of AuditEvents; an export

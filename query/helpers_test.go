@@ -309,6 +309,26 @@ func (s *service) get(token, path string, out any) (int, string) {
 	return resp.StatusCode, ""
 }
 
+// fetch GETs path with token and headers and returns the status and body.
+func (s *service) fetch(token, path string, header map[string]string) (int, http.Header, []byte) {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, body
+}
+
 // pages follows a paged list from its first path to its end and returns
 // all its items, failing on any answer but 200 and on a page of more
 // than limit items (limit 0: any number).
