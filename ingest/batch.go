@@ -127,21 +127,30 @@ func (s *Server) parseLine(who api.Principal, raw []byte) *pendingLine {
 	return &pendingLine{meta: m, typ: c.Type, data: c.Data, ticket: s.cfg.Waiter.Register(m.Tenant, m.ID), produced: make(chan error, 1)}
 }
 
-// recordLines writes the access record of every valid line, all at once.
-// A line whose record was not acknowledged is answered
-// audit_unavailable, and not sent.
+// recordChunk is how many of a batch's records are written at once. A
+// record's timeout is the sign that Kafka is gone; a hundred thousand
+// records queued at once behind one producer would wait past it for
+// each other, and take the access log down with them.
+const recordChunk = 500
+
+// recordLines writes the access record of every valid line, a chunk at a
+// time. A line whose record was not acknowledged is answered
+// kafka_unavailable, and not sent.
 func (s *Server) recordLines(r *http.Request, who api.Principal, lines []*pendingLine) {
 	errs := make([]error, len(lines))
-	var wg sync.WaitGroup
-	for i, l := range lines {
-		if l.problem != nil {
-			continue
+	for start := 0; start < len(lines); start += recordChunk {
+		var wg sync.WaitGroup
+		for i := start; i < min(start+recordChunk, len(lines)); i++ {
+			l := lines[i]
+			if l.problem != nil {
+				continue
+			}
+			rec := s.record(r, who, access.Command)
+			rec.ScheduleID, rec.CommandType, rec.CommandID = l.meta.Stream, l.typ, l.meta.ID
+			wg.Go(func() { errs[i] = s.cfg.Access.Log(r.Context(), rec) })
 		}
-		rec := s.record(r, who, access.Command)
-		rec.ScheduleID, rec.CommandType, rec.CommandID = l.meta.Stream, l.typ, l.meta.ID
-		wg.Go(func() { errs[i] = s.cfg.Access.Log(r.Context(), rec) })
+		wg.Wait()
 	}
-	wg.Wait()
 	for i, l := range lines {
 		if errs[i] != nil {
 			l.problem = new(api.NewProblem(api.CodeKafkaUnavailable, "Kafka did not acknowledge the command's access record, and it was not sent: retry"))
