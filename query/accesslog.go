@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -21,10 +22,14 @@ import (
 
 // The access indexes: each replica folds schedule-access, every
 // partition, into an index by time, "x<tenant>/<time:12><partition:4>
-// <offset:8>", and the same suffix under the record's subject
-// ("u<tenant>/<subject>/…"), visitor ("o…"), schedule ("j…") and action
-// ("k…"). Every entry holds the record as written. The tail's checkpoints
-// are "d<partition>".
+// <offset:8>", whose entries hold the record as written, and the same
+// suffix under the record's subject ("u<tenant>/<subject>/…"), visitor
+// ("o…"), schedule ("j…") and action ("k…"), whose entries are empty and
+// point at the time index's. The record is stored once: every read of
+// patient data writes one, and each replica indexes every replica's, so
+// their bytes are what the log costs the read path (Pebble's compactions
+// rewrite them). Entries written before, which hold the record too, are
+// read the same way. The tail's checkpoints are "d<partition>".
 const (
 	prefixAccess           = 'x'
 	prefixAccessSubject    = 'u'
@@ -34,7 +39,8 @@ const (
 	prefixAccessCheckpoint = 'd'
 )
 
-// accessKeys are the index keys of r, at offset of partition.
+// accessKeys are the index keys of r, at offset of partition: the time
+// index's first, then those that point at it.
 func accessKeys(r *access.Record, partition int32, offset int64) [][]byte {
 	suffix := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(appendTime(nil, r.Time), uint32(partition)), uint64(offset))
 	keys := [][]byte{append(activityPrefix(prefixAccess, r.Tenant, ""), suffix...),
@@ -126,8 +132,10 @@ func (v *View) foldAccess(fs kgo.Fetches) error {
 			v.log.Warn("skipping unreadable access record", "partition", rec.Partition, "offset", rec.Offset, "err", derr)
 			return
 		}
-		for _, k := range accessKeys(&r, rec.Partition, rec.Offset) {
-			err = errors.Join(err, b.Set(k, rec.Value, nil))
+		keys := accessKeys(&r, rec.Partition, rec.Offset)
+		err = errors.Join(err, b.Set(keys[0], rec.Value, nil))
+		for _, k := range keys[1:] {
+			err = errors.Join(err, b.Set(k, nil, nil))
 		}
 	})
 	for p, n := range next {
@@ -151,19 +159,31 @@ func (f *accessFilter) match(r *access.Record) bool {
 		(f.schedule == "" || r.ScheduleID == f.schedule) && (f.action == "" || string(r.Action) == f.action)
 }
 
-// index picks the narrowest index the filter names.
-func (f *accessFilter) index(tenant string) []byte {
+// index picks the narrowest index the filter names, and how to load a
+// record from its entries: nil for the time index, which holds them.
+func (f *accessFilter) index(r pebble.Reader, tenant string) ([]byte, func(suffix []byte) ([]byte, error)) {
+	records := activityPrefix(prefixAccess, tenant, "")
+	load := func(suffix []byte) ([]byte, error) {
+		v, closer, err := r.Get(append(records[:len(records):len(records)], suffix...))
+		if err != nil {
+			// The time index's entry is written in the batch of the one
+			// that points at it: one without the other is damage.
+			return nil, fmt.Errorf("%w: an access index entry without its record: %w", errCorrupt, err)
+		}
+		defer closer.Close()
+		return slices.Clone(v), nil
+	}
 	switch {
 	case f.visitor != "":
-		return activityPrefix(prefixAccessVisitor, tenant, f.visitor)
+		return activityPrefix(prefixAccessVisitor, tenant, f.visitor), load
 	case f.schedule != "":
-		return activityPrefix(prefixAccessSchedule, tenant, f.schedule)
+		return activityPrefix(prefixAccessSchedule, tenant, f.schedule), load
 	case f.subject != "":
-		return activityPrefix(prefixAccessSubject, tenant, f.subject)
+		return activityPrefix(prefixAccessSubject, tenant, f.subject), load
 	case f.action != "":
-		return activityPrefix(prefixAccessAction, tenant, f.action)
+		return activityPrefix(prefixAccessAction, tenant, f.action), load
 	}
-	return activityPrefix(prefixAccess, tenant, "")
+	return records, nil
 }
 
 // listAccess answers GET /v1/access (scope audit): the tenant's access
@@ -189,7 +209,8 @@ func (v *View) listAccess(w http.ResponseWriter, r *http.Request, who api.Princi
 	snap := v.model.db.NewSnapshot()
 	defer snap.Close()
 	page := func(cursor string, limit int) ([]access.Record, string, error) {
-		return indexPage(snap, f.index(who.Tenant), f.from, f.to, f.newestFirst, cursor, limit, f.match)
+		pre, load := f.index(snap, who.Tenant)
+		return indexPage(snap, pre, load, f.from, f.to, f.newestFirst, cursor, limit, f.match)
 	}
 	rec.VisitorID, rec.ScheduleID = f.visitor, f.schedule
 	if format := exportFormat(r); format != "" {

@@ -136,17 +136,18 @@ const maxIndexScan = 20000
 // after cursor, and the cursor of the next page ("" at the end). A page
 // may be short, even empty, with a cursor: the scan stopped at its bound.
 func (m *model) activity(r pebble.Reader, tenant string, f *activityFilter, cursor string, limit int) ([]Activity, string, error) {
-	return indexPage(r, f.index(tenant), f.from, f.to, f.newestFirst, cursor, limit, f.match)
+	return indexPage(r, f.index(tenant), nil, f.from, f.to, f.newestFirst, cursor, limit, f.match)
 }
 
 // indexPage reads a page of the time-ordered index under pre (each key's
-// suffix starts with a time, each value is a T in JSON): the entries in
+// suffix starts with a time, each value is a T in JSON or, when load is
+// set, the T is what load finds for the suffix): the entries in
 // [from, to) (zero: unbounded) that keep accepts, oldest or newest first,
 // from cursor on, at most limit of them and at most maxIndexScan read.
 // It returns the cursor of the next page, "" at the end: the suffix of
 // the first entry not returned, where the next page starts in either
 // order.
-func indexPage[T any](r pebble.Reader, pre []byte, from, to time.Time, newestFirst bool, cursor string, limit int, keep func(*T) bool) ([]T, string, error) {
+func indexPage[T any](r pebble.Reader, pre []byte, load func(suffix []byte) ([]byte, error), from, to time.Time, newestFirst bool, cursor string, limit int, keep func(*T) bool) ([]T, string, error) {
 	lower, upper := slices.Clone(pre), prefixEnd(pre)
 	if !from.IsZero() {
 		lower = appendTime(slices.Clone(pre), from)
@@ -180,8 +181,15 @@ func indexPage[T any](r pebble.Reader, pre []byte, from, to time.Time, newestFir
 			return out, base64.RawURLEncoding.EncodeToString(it.Key()[len(pre):]), nil
 		}
 		scanned++
+		value := it.Value()
+		if load != nil {
+			var err error
+			if value, err = load(it.Key()[len(pre):]); err != nil {
+				return nil, "", err
+			}
+		}
 		var x T
-		if err := json.Unmarshal(it.Value(), &x); err != nil {
+		if err := json.Unmarshal(value, &x); err != nil {
 			return nil, "", fmt.Errorf("%w: index entry: %v", errCorrupt, err)
 		}
 		if keep(&x) {
