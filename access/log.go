@@ -83,10 +83,12 @@ func New(cfg Config) (*Logger, error) {
 			// A record not acknowledged within the timeout is failed, and
 			// with it the read that waits for it.
 			kgo.RecordDeliveryTimeout(timeout),
-			// Reads wait for their record: send at once. The records of
-			// reads that arrive while a request is in flight go in the
-			// next one together.
-			kgo.ProducerLinger(0))}
+			// Reads wait for their record, but a request per read costs
+			// the service and the brokers more than the wait: the
+			// records of a millisecond's reads go in one (make bench:
+			// +10% reads/s under load, +1.2 ms on a lone read). Go's
+			// poller sleeps in whole milliseconds, so less is the same.
+			kgo.ProducerLinger(time.Millisecond))}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}

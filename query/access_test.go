@@ -158,3 +158,22 @@ func TestAccessQuery(t *testing.T) {
 		t.Errorf("an unknown action: %d %s", code, pc)
 	}
 }
+
+// TestAccessNotIndexed: a replica started with NoAccessIndex still logs
+// every read, but leaves the access log to the replicas that index it.
+func TestAccessNotIndexed(t *testing.T) {
+	w := newWorld(t)
+	w.commit(w.exec("clinic-a", "visit-1", "Reserve", reserve("v-1", t0, time.Hour), t0))
+	s := startView(t, w.brokers, t.TempDir(), func(c *query.Config) { c.NoAccessIndex = true })
+	s.waitFolded(1)
+	before := len(testkit.AccessLog(t, w.brokers))
+	if code, pc := s.get(tokenA, "/v1/schedules/visit-1", nil); code != 200 {
+		t.Fatalf("a state read: %d %s", code, pc)
+	}
+	if log := testkit.AccessLog(t, w.brokers); len(log) != before+1 || log[len(log)-1].ScheduleID != "visit-1" {
+		t.Errorf("a state read on a replica that does not index wrote %d access records, want 1 of visit-1", len(log)-before)
+	}
+	if code, pc := s.get(tokenAuditA, "/v1/access", nil); code != 404 || pc != api.CodeAccessNotIndexed {
+		t.Errorf("GET /v1/access on a replica that does not index: %d %s, want 404 %s", code, pc, api.CodeAccessNotIndexed)
+	}
+}

@@ -190,6 +190,10 @@ func (f *accessFilter) index(r pebble.Reader, tenant string) ([]byte, func(suffi
 // records, newest first unless ?order=oldest. "Who looked at my record"
 // is ?visitorId=. Reading the log is itself recorded.
 func (v *View) listAccess(w http.ResponseWriter, r *http.Request, who api.Principal, rec *access.Record) {
+	if v.cfg.NoAccessIndex {
+		api.WriteProblem(w, api.CodeAccessNotIndexed, "this replica does not index the access log (-access-index=false); ask a replica that does")
+		return
+	}
 	q, ok := parseParams(w, r, "from", "to", "subject", "visitorId", "scheduleId", "action", "order", "limit", "cursor", "format")
 	if !ok {
 		return

@@ -89,7 +89,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			t.Errorf("problem code %s is not in openapi.yaml", m[1])
 		}
 	}
-	for _, code := range []string{"invalid_id", api.CodeAuditUnavailable, api.CodeUnauthorized, api.CodeInsufficientScope, api.CodeTooManyWaiting,
+	for _, code := range []string{"invalid_id", api.CodeAuditUnavailable, api.CodeAccessNotIndexed, api.CodeUnauthorized, api.CodeInsufficientScope, api.CodeTooManyWaiting,
 		api.CodeNotFound, api.CodeMethodNotAllowed} {
 		if !slices.Contains(enum, code) {
 			t.Errorf("problem code %s is not in openapi.yaml", code)

@@ -61,6 +61,12 @@ type Config struct {
 	// acknowledgement; past it, reads answer 503 audit_unavailable until
 	// records land again. Zero means access.DefaultTimeout.
 	AccessTimeout time.Duration
+	// NoAccessIndex leaves schedule-access unfolded: GET /v1/access
+	// answers 404 access_not_indexed. Each replica that indexes folds the
+	// records of every replica's reads, so in a deployment of many the
+	// replicas that serve reads leave it to one or two that serve
+	// auditors (docs/audit.md).
+	NoAccessIndex bool
 }
 
 func (c *Config) setDefaults() {
@@ -186,7 +192,11 @@ func (v *View) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return v.keys.run(ctx, v.cfg.ClientOpts) })
 	g.Go(func() error { return v.run(ctx) })
-	g.Go(func() error { return v.runAccess(ctx) })
+	if accessLogged && !v.cfg.NoAccessIndex {
+		// Without an access log there is nothing to index: the bench's
+		// baseline must not fold the logged build's records beside it.
+		g.Go(func() error { return v.runAccess(ctx) })
+	}
 	return g.Wait()
 }
 

@@ -49,7 +49,10 @@ var auditDay0 = time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 // query service and, on the same events, its unlogged baseline build
 // (bin/unlogged, make bench only), and measures: the first page of a
 // day's activity, alone and by initiator; a state read's latency and
-// throughput with the access log and without it.
+// throughput with the access log and without it, first on a replica that
+// also indexes the access log (the one-replica default), then on the
+// same replica restarted as one that only serves reads
+// (-access-index=false), as a deployment of many runs most of them.
 func (e *env) auditBench(ctx context.Context) error {
 	if err := e.writeAuditEvents(ctx); err != nil {
 		return err
@@ -58,37 +61,71 @@ func (e *env) auditBench(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	type service struct {
-		name, addr string
-		p          *proc.Process
+	// start starts a build; on a model it folded before (restart), it
+	// has nothing left to fold.
+	start := func(name, bin string, restart bool, extra ...string) (*auditService, error) {
+		s := &auditService{name: name, addr: freeAddr()}
+		t0 := time.Now()
+		s.p = e.start(bin, append([]string{"-brokers", e.kafka, "-http", s.addr, "-tokens", tokens,
+			"-data-dir", filepath.Join(e.dir, "query-"+name), "-log-level", "warn"}, extra...)...)
+		if err := s.p.WaitFor(ctx, 15*time.Minute, func() bool { return proc.Ready(s.addr) }); err != nil {
+			stop(s.p)
+			return nil, err
+		}
+		if applied := metricValue("http://"+s.addr+"/metrics", "rewind_query_events_applied_total"); !restart && applied != float64(*auditEvents) {
+			stop(s.p)
+			return nil, fmt.Errorf("%s build: folded %.0f events of %d", name, applied, *auditEvents)
+		}
+		s.took = time.Since(t0)
+		return s, nil
 	}
-	var services []service
-	for _, s := range []struct{ name, bin string }{{"logged", filepath.Join(*binDir, "query")}, {"unlogged", filepath.Join(*binDir, "unlogged", "query")}} {
-		addr := freeAddr()
-		start := time.Now()
-		p := e.start(s.bin, "-brokers", e.kafka, "-http", addr, "-tokens", tokens,
-			"-data-dir", filepath.Join(e.dir, "query-"+s.name), "-log-level", "warn")
-		defer stop(p)
-		if err := p.WaitFor(ctx, 15*time.Minute, func() bool { return proc.Ready(addr) }); err != nil {
-			return err
-		}
-		if applied := metricValue("http://"+addr+"/metrics", "rewind_query_events_applied_total"); applied != float64(*auditEvents) {
-			return fmt.Errorf("%s build: folded %.0f events of %d", s.name, applied, *auditEvents)
-		}
-		if s.name == "logged" {
-			fmt.Printf("query catch-up with the activity indexes (%dk events) %9.0f events/s\n", *auditEvents/1000,
-				float64(*auditEvents)/time.Since(start).Seconds())
-		}
-		services = append(services, service{s.name, addr, p})
+	logged, err := start("logged", filepath.Join(*binDir, "query"), false)
+	if err != nil {
+		return err
 	}
+	defer func() {
+		if logged != nil {
+			stop(logged.p)
+		}
+	}()
+	fmt.Printf("query catch-up with the activity indexes (%dk events) %9.0f events/s\n", *auditEvents/1000,
+		float64(*auditEvents)/logged.took.Seconds())
+	unlogged, err := start("unlogged", filepath.Join(*binDir, "unlogged", "query"), false)
+	if err != nil {
+		return err
+	}
+	defer stop(unlogged.p)
+	if err := activityLatency(ctx, logged.addr); err != nil {
+		return err
+	}
+	if err := stateReads(ctx, "a replica that also indexes the access log", logged, unlogged); err != nil {
+		return err
+	}
+	stop(logged.p)
+	if logged, err = start("logged", filepath.Join(*binDir, "query"), true, "-access-index=false"); err != nil {
+		return err
+	}
+	return stateReads(ctx, "a replica that serves reads (-access-index=false)", logged, unlogged)
+}
+
+// auditService is a query service of the audit case.
+type auditService struct {
+	name, addr string
+	p          *proc.Process
+	took       time.Duration // to be ready
+}
+
+// activityLatency measures the first page of a day's activity at addr,
+// alone and by initiator.
+func activityLatency(ctx context.Context, addr string) error {
 	rng := rand.New(rand.NewPCG(3, 4))
-	logged := &apiclient.Client{Query: "http://" + services[0].addr, Token: auditToken}
+	c := &apiclient.Client{Query: "http://" + addr, Token: auditToken}
 	for _, filter := range []string{"", "&initiator=staff-7"} {
 		var lat []float64
 		for range 500 {
 			day := auditDay0.Add(time.Duration(rng.IntN(auditDays)) * 24 * time.Hour)
 			t0 := time.Now()
-			if err := logged.Get(ctx, "/v1/activity?limit=50&from="+day.Format(time.RFC3339)+"&to="+day.Add(24*time.Hour).Format(time.RFC3339)+filter, nil); err != nil {
+			if err := c.Get(ctx, "/v1/activity?limit=50&from="+day.Format(time.RFC3339)+"&to="+day.Add(24*time.Hour).Format(time.RFC3339)+filter, nil); err != nil {
 				return err
 			}
 			lat = append(lat, float64(time.Since(t0).Microseconds())/1000)
@@ -100,18 +137,24 @@ func (e *env) auditBench(ctx context.Context) error {
 		}
 		fmt.Printf("%s, first page of 50, over %dk events  p50 %.2f ms, p99 %.2f ms (≤ 50 ms)\n", what, *auditEvents/1000, p50, p99)
 	}
-	// State reads, sequential for latency and 8 clients for throughput,
-	// in rounds that alternate between the two builds.
+	return nil
+}
+
+// stateReads measures state reads on the logged build and the unlogged
+// one, in rounds that alternate between them: 1000 in a row for latency,
+// then -audit-clients at once for 3 s for throughput.
+func stateReads(ctx context.Context, what string, logged, unlogged *auditService) error {
 	schedules := *auditEvents / auditPerSchedule
 	read := func(c *apiclient.Client, r *rand.Rand) (float64, error) {
 		t0 := time.Now()
 		err := c.Get(ctx, "/v1/schedules/s-"+strconv.Itoa(r.IntN(schedules)), nil)
 		return float64(time.Since(t0).Microseconds()) / 1000, err
 	}
+	rng := rand.New(rand.NewPCG(5, 6))
 	lat := map[string][]float64{}
 	rate := map[string][]float64{}
 	for round := range 3 {
-		for _, s := range services {
+		for _, s := range []*auditService{logged, unlogged} {
 			c := &apiclient.Client{Query: "http://" + s.addr, Token: auditToken}
 			for range 1000 {
 				ms, err := read(c, rng)
@@ -137,13 +180,14 @@ func (e *env) auditBench(ctx context.Context) error {
 			rate[s.name] = append(rate[s.name], float64(n.Load())/3)
 		}
 	}
-	l50, l99 := p50p99(lat["logged"])
-	u50, u99 := p50p99(lat["unlogged"])
-	fmt.Printf("state read, with the access log         p50 %.2f ms, p99 %.2f ms; without: p50 %.2f ms, p99 %.2f ms (+%.2f ms, %.2f×)\n",
+	fmt.Printf("state reads, %s:\n", what)
+	l50, l99 := p50p99(lat[logged.name])
+	u50, u99 := p50p99(lat[unlogged.name])
+	fmt.Printf("  one at a time, with the access log      p50 %.2f ms, p99 %.2f ms; without: p50 %.2f ms, p99 %.2f ms (+%.2f ms, %.2f×)\n",
 		l50, l99, u50, u99, l99-u99, l99/u99)
-	lr, _ := p50p99(rate["logged"])
-	ur, _ := p50p99(rate["unlogged"])
-	fmt.Printf("state reads/s, %d clients               with the access log %.0f, without %.0f (%.2f×, median of 3 rounds)\n", *auditClients, lr, ur, lr/ur)
+	lr, _ := p50p99(rate[logged.name])
+	ur, _ := p50p99(rate[unlogged.name])
+	fmt.Printf("  reads/s, %d clients, with the access log %.0f, without %.0f (%.2f×, median of 3 rounds)\n", *auditClients, lr, ur, lr/ur)
 	return nil
 }
 

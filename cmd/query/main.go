@@ -37,6 +37,7 @@ func run(ctx context.Context, args []string) error {
 	// default GC pacing returns them; the limit keeps RSS near budget.
 	memoryLimit := cli.RegisterMemoryLimit(fs, 400, "soft limit of the Go heap in MiB (GOMEMLIMIT); Pebble's cache comes on top")
 	accessTimeout := fs.Duration("access-timeout", access.DefaultTimeout, "longest wait for an access record's acknowledgement; past it, reads answer 503 audit_unavailable until records reach Kafka again")
+	accessIndex := fs.Bool("access-index", true, "fold schedule-access into the indexes GET /v1/access answers from; with many replicas, leave it to those that serve auditors (each indexing replica folds every replica's records)")
 	keyring := cli.RegisterKEK(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -56,7 +57,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	view, err := query.Open(query.Config{
-		DataDir: *dataDir, SnapshotEvery: *snapshotEvery, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg, Keyring: ring, AccessTimeout: *accessTimeout,
+		DataDir: *dataDir, SnapshotEvery: *snapshotEvery, MaxWaiting: *maxWaiting, Logger: log, Registerer: reg, Keyring: ring, AccessTimeout: *accessTimeout, NoAccessIndex: !*accessIndex,
 		ClientOpts: kafkaconf.ClientOpts(kafkaOpts, log, nil, ""), Hooks: []kgo.Hook{kafkaconf.Metrics(reg, "rewind_query_kafka")},
 	})
 	if err != nil {

@@ -75,6 +75,10 @@ const (
 	// record could not be written: no data is given out unlogged
 	// (docs/audit.md).
 	CodeAuditUnavailable = "audit_unavailable"
+	// CodeAccessNotIndexed answers GET /v1/access on a query replica
+	// that does not fold the access log (-access-index=false): the
+	// auditors' replicas do.
+	CodeAccessNotIndexed = "access_not_indexed"
 	// CodeInternal answers a failure of the service itself; its log says
 	// more.
 	CodeInternal = "internal"
@@ -104,6 +108,7 @@ var statuses = map[string]int{
 	CodeInternal:             http.StatusInternalServerError,
 	CodeErasureUnavailable:   http.StatusServiceUnavailable,
 	CodeAuditUnavailable:     http.StatusServiceUnavailable,
+	CodeAccessNotIndexed:     http.StatusNotFound,
 
 	aggregate.CodeMalformed:    http.StatusBadRequest,
 	aggregate.CodeUnknownField: http.StatusBadRequest,
