@@ -30,6 +30,7 @@ type metrics struct {
 	batch          prometheus.Histogram
 	lag            *prometheus.GaugeVec
 	restored       prometheus.Counter
+	restoredKeys   prometheus.Counter
 	restoring      prometheus.Gauge
 	restoreSeconds *prometheus.HistogramVec
 	restoreLeft    *prometheus.GaugeVec
@@ -62,6 +63,10 @@ func newMetrics(reg prometheus.Registerer, logic int) *metrics {
 		}, []string{"partition"}),
 		restored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rewind_processor_restore_events_total", Help: "Events folded into Pebble while restoring.",
+		}),
+		restoredKeys: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rewind_processor_restore_key_records_total",
+			Help: "Key records (schedule-keys) read while restoring: a partition's every subject's without a standby copy, only those written since with one.",
 		}),
 		restoreSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "rewind_processor_restore_seconds",
@@ -106,7 +111,7 @@ func newMetrics(reg prometheus.Registerer, logic int) *metrics {
 	})
 	logicVersion.Set(float64(logic))
 	if reg != nil {
-		reg.MustRegister(m.commands, m.events, m.transactions, m.batch, m.lag, m.restored, m.restoreSeconds, m.restoring, m.restoreLeft, m.owned, m.standbyLag,
+		reg.MustRegister(m.commands, m.events, m.transactions, m.batch, m.lag, m.restored, m.restoredKeys, m.restoreSeconds, m.restoring, m.restoreLeft, m.owned, m.standbyLag,
 			lookups, m.cacheBytes, logicVersion, m.fenced, m.takeover)
 	}
 	return m

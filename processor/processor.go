@@ -292,8 +292,9 @@ func (p *Processor) runRestore(ctx, rctx context.Context, cl *kgo.Client, parts 
 	for _, prev := range previous {
 		<-prev
 	}
+	var keysFrom map[int32]int64
 	if p.standby != nil {
-		p.standby.release(rctx, parts) // its copies are this restore's start
+		keysFrom = p.standby.release(rctx, parts) // its copies are this restore's start
 	}
 	start := time.Now()
 	var cps map[int32]state.Checkpoint
@@ -302,7 +303,7 @@ func (p *Processor) runRestore(ctx, rctx context.Context, cl *kgo.Client, parts 
 		err = h(rctx, parts)
 	}
 	if err == nil {
-		cps, err = p.restore(rctx, parts)
+		cps, err = p.restore(rctx, parts, keysFrom)
 	}
 	if err != nil {
 		if rctx.Err() == nil {

@@ -55,7 +55,9 @@ type restoreStats struct {
 	state, events, results int64
 }
 
-func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]state.Checkpoint, error) {
+// restore restores parts; keysFrom holds, for the partitions a standby
+// copy's key table holds, where their keys are to be read from.
+func (p *Processor) restore(ctx context.Context, parts []int32, keysFrom map[int32]int64) (map[int32]state.Checkpoint, error) {
 	cl, err := kgo.NewClient(p.clientOpts()...)
 	if err != nil {
 		return nil, err
@@ -71,7 +73,7 @@ func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]state
 	// The subjects' keys are read beside the streams: a partition handles
 	// commands only once it has both (personal.go).
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return p.restoreKeys(gctx, adm, parts) })
+	g.Go(func() error { return p.restoreKeys(gctx, adm, parts, keysFrom) })
 	var cps map[int32]state.Checkpoint
 	g.Go(func() (err error) {
 		cps, err = p.restoreStreams(gctx, adm, parts, start)

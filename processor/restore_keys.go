@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -14,29 +15,41 @@ import (
 // start to their stable end, into the member's key table. The topic holds
 // one record per subject and partition (compaction keeps the latest), so
 // this reads about as many records as the partitions have subjects. A
+// partition in keysFrom, whose keys a standby copy kept in the table, is
+// read from there on instead. A
 // record the table refuses (a forged or copied record, a key after its
 // destruction) is logged by offset, never by subject, and skipped: one
 // bad record must not stop a partition. A wrong KEK file is caught at
 // start instead (topics.VerifyKeyring).
-func (p *Processor) restoreKeys(ctx context.Context, adm *kadm.Client, parts []int32) error {
+func (p *Processor) restoreKeys(ctx context.Context, adm *kadm.Client, parts []int32, keysFrom map[int32]int64) error {
 	ends, err := stableEnds(ctx, adm, []string{topics.Keys}, parts, nil)
 	if err != nil {
 		return err
 	}
 	from := map[topicPartition]int64{}
 	for _, part := range parts {
-		p.keys.DropPartition(part) // a restore starts over
-		from[topicPartition{topics.Keys, part}] = 0
+		pos, warm := keysFrom[part]
+		if !warm {
+			p.keys.DropPartition(part) // a restore starts over
+		}
+		from[topicPartition{topics.Keys, part}] = pos
 	}
-	return p.catchUp(ctx, from, ends, &keyReader{p: p})
+	return p.catchUp(ctx, from, ends, &keyReader{p: p, read: p.metrics.restoredKeys})
 }
 
-// keyReader is catchUp's applier of key records.
-type keyReader struct{ p *Processor }
+// keyReader is catchUp's applier of key records, and a standby copy's;
+// a restore's counts them in read.
+type keyReader struct {
+	p    *Processor
+	read prometheus.Counter
+}
 
 func (r *keyReader) apply(rec *kgo.Record) error {
 	if rec.Attrs.IsControl() {
 		return nil
+	}
+	if r.read != nil {
+		r.read.Inc()
 	}
 	kr, err := shred.DecodeRecord(rec.Key, rec.Value, rec.Partition)
 	if err == nil {

@@ -22,7 +22,9 @@ import (
 // standby replica each, SIGKILLs one and deletes its disk, never to
 // restart it. The survivor serves the lost member's partitions within the
 // session timeout plus 1 s, restoring only the state topic's tail from its
-// warm copies, and every invariant holds after. With two members in each
+// warm copies and the keys written since its copies read them, it seals
+// the visitors' data with their keys of before, and every invariant holds
+// after. With two members in each
 // process, every copy must be in the other process: a copy kept by a
 // sibling dies with it.
 func TestStandbyTakeover(t *testing.T) {
@@ -63,6 +65,15 @@ func testStandbyTakeover(t *testing.T, members int) {
 
 	prod := testkit.Producer(t, kafkaAddr)
 	recs := testkit.Interleave("clinic-1", 1000, time.Now().Add(-time.Hour))
+	// Reservations that stay open, each with a key of its visitor's on
+	// its partition, to be cancelled with a reason after the takeover.
+	const open = 200
+	at := time.Now().Add(time.Hour).UTC()
+	for i := range open {
+		recs = append(recs, testkit.Cmd{Tenant: "clinic-1", Stream: fmt.Sprintf("w%05d", i), Type: "Reserve", ID: fmt.Sprintf("w%05d-0", i), Time: at,
+			Data: fmt.Sprintf(`{"visitorId":"v-w%05d","visitor":{"name":"Visitor %d"},"start":%q,"end":%q}`, i, i,
+				at.Format(time.RFC3339), at.Add(time.Hour).Format(time.RFC3339))}.Record())
+	}
 	testkit.Send(t, prod, recs)
 	testkit.WaitResults(t, kafkaAddr, len(recs), 2*time.Minute, nil)
 	// p2's copies of p1's partitions have caught up.
@@ -81,6 +92,10 @@ func testStandbyTakeover(t *testing.T, members int) {
 	var more []*kgo.Record
 	for i := range 100 {
 		more = append(more, testkit.Visit("clinic-1", fmt.Sprintf("n%05d", i), time.Now())[0].Record())
+	}
+	for i := range open {
+		more = append(more, testkit.Cmd{Tenant: "clinic-1", Stream: fmt.Sprintf("w%05d", i), Type: "CancelReservation", ID: fmt.Sprintf("w%05d-1", i),
+			Time: at, Data: `{"by":"patient","reason":"a cold"}`}.Record())
 	}
 	testkit.Send(t, prod, more)
 	testkit.WaitResults(t, kafkaAddr, len(recs)+len(more), time.Minute, nil)
@@ -106,13 +121,21 @@ func testStandbyTakeover(t *testing.T, members int) {
 	if tails := restored(after, "state-tail") - restored(before, "state-tail"); tails != testPartitions/2 {
 		t.Errorf("the takeover restored %v partitions from a state topic tail, want %d", tails, testPartitions/2)
 	}
+	keysRead := after.Value("rewind_processor_restore_key_records_total") - before.Value("rewind_processor_restore_key_records_total")
 
 	testkit.StopCleanly(t, p2, syscall.SIGTERM, 30*time.Second)
 	log := testkit.ReadAll(t, kafkaAddr)
 	testkit.Invariants(t, log)
-	if want := len(recs)/8*7 + len(more); len(log.Events) != want {
+	if want := 1000*7 + open*2 + 100; len(log.Events) != want {
 		t.Fatalf("want %d events, got %d", want, len(log.Events))
 	}
+	// Half the partitions' keys were the lost member's. A restore without
+	// the copies' keys reads them all; with them, those written since the
+	// copies' last poll, none here.
+	if keysRead > float64(len(log.Keys))/20 {
+		t.Errorf("the takeover read %v key records of %d on the topic, want those written since the copies' last poll", keysRead, len(log.Keys))
+	}
+	testkit.OneKeyPerSubject(t, log)
 	testkit.StoreMatches(t, schedule.Kind, log, processor.MemberDirs(filepath.Join(base, "p2"), members)...)
 	testkit.StateMatches(t, schedule.Kind, log)
 }

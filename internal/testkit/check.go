@@ -14,6 +14,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/shred"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -25,9 +26,11 @@ type Log struct {
 	Events     []*kgo.Record
 	Results    []*kgo.Record
 	State      []*kgo.Record
+	Keys       []*kgo.Record
 }
 
-// ReadAll reads the four topics to their current ends.
+// ReadAll reads the topics the processors write, and the commands, to
+// their current ends.
 func ReadAll(t testing.TB, brokers string) *Log {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -102,6 +105,8 @@ func ReadAll(t testing.TB, brokers string) *Log {
 				log.Results = append(log.Results, r)
 			case topics.State:
 				log.State = append(log.State, r)
+			case topics.Keys:
+				log.Keys = append(log.Keys, r)
 			}
 		})
 	}
@@ -360,5 +365,32 @@ func WaitStateComplete(t testing.TB, brokers string, logic int, timeout time.Dur
 	})
 	if !complete {
 		t.Fatalf("the state topic is not complete for logic version %d after %s: markers %v", logic, timeout, markers)
+	}
+}
+
+// OneKeyPerSubject checks that no subject was given a second key on a
+// partition: every key record of a subject and partition names the same
+// key. An owner that took a partition over without its keys would mint a
+// new one, and the values sealed under the first would be lost with it
+// at compaction.
+func OneKeyPerSubject(t testing.TB, log *Log) {
+	t.Helper()
+	type slot struct {
+		subject string
+		part    int32
+	}
+	first := map[slot]shred.KeyID{}
+	for _, r := range log.Keys {
+		kr, err := shred.DecodeRecord(r.Key, r.Value, r.Partition)
+		if err != nil {
+			t.Errorf("key record %d/%d: %v", r.Partition, r.Offset, err)
+			continue
+		}
+		s := slot{string(r.Key), r.Partition}
+		if id, ok := first[s]; !ok {
+			first[s] = kr.KeyID
+		} else if kr.KeyID != id {
+			t.Errorf("partition %d: a subject was given a second key at offset %d", r.Partition, r.Offset)
+		}
 	}
 }
