@@ -13,8 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
-	"github.com/rewind/rewind/state"
 	"github.com/rewind/rewind/shred"
+	"github.com/rewind/rewind/state"
 	"github.com/rewind/rewind/topics"
 )
 
