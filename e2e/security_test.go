@@ -98,7 +98,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 
 	// The auditor's token is revoked: refused within seconds, no restart.
 	testkit.WriteFile(t, tokens, api.TokenLine(desk, "clinic-e2e", "desk-1", api.ScopeAll))
-	eventually(t, "the revoked token refused by query", func() bool {
+	testkit.Await(t, 60*time.Second, "the revoked token refused by query", func() bool {
 		return call(t, client, "GET", "https://"+queryHTTP+"/v1/schedules/visit-1", auditor, "").status == 401
 	})
 	if r := call(t, client, "GET", "https://"+queryHTTP+"/v1/schedules/visit-1", desk, ""); r.status != 200 {
@@ -107,8 +107,8 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 
 	// The HTTPS certificate is rotated in place: served without a restart.
 	_, _, rotated := ca.Issue(t, "https", true)
-	eventually(t, "the rotated certificate served by ingest", func() bool { return servedSerial(t, ca, ingestHTTP) == rotated })
-	eventually(t, "the rotated certificate served by query", func() bool { return servedSerial(t, ca, queryHTTP) == rotated })
+	testkit.Await(t, 60*time.Second, "the rotated certificate served by ingest", func() bool { return servedSerial(t, ca, ingestHTTP) == rotated })
+	testkit.Await(t, 60*time.Second, "the rotated certificate served by query", func() bool { return servedSerial(t, ca, queryHTTP) == rotated })
 
 	// Failing fast, with the cause named: each binary probes Kafka once at
 	// startup, and a TLS or SASL failure ends it instead of a silent retry.
@@ -204,7 +204,7 @@ func call(t *testing.T, client *http.Client, method, url, token, body string, he
 
 func waitHTTPSReady(t *testing.T, client *http.Client, addr string) {
 	t.Helper()
-	eventually(t, addr+" ready over HTTPS", func() bool {
+	testkit.Await(t, 60*time.Second, addr+" ready over HTTPS", func() bool {
 		resp, err := client.Get("https://" + addr + "/readyz")
 		if err != nil {
 			return false
@@ -224,11 +224,4 @@ func servedSerial(t *testing.T, ca *testcerts.CA, addr string) int64 {
 	}
 	defer conn.Close()
 	return conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	if !testkit.Eventually(60*time.Second, cond) {
-		t.Fatalf("%s: not within 60s", what)
-	}
 }

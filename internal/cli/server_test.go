@@ -85,13 +85,6 @@ func get(t *testing.T, client *http.Client, url, token string) (int, http.Header
 	return resp.StatusCode, resp.Header, strings.TrimSpace(string(b))
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	if !testkit.Eventually(10*time.Second, cond) {
-		t.Fatalf("%s: not within 10s", what)
-	}
-}
-
 // TestRevokedTokenStopsWorking: a token removed from the file is refused
 // within the poll interval, without a restart; a token added works.
 func TestRevokedTokenStopsWorking(t *testing.T) {
@@ -103,7 +96,7 @@ func TestRevokedTokenStopsWorking(t *testing.T) {
 		t.Fatalf("bob before: %d %s", code, body)
 	}
 	testkit.WriteFile(t, path, api.HashToken("alice")+" clinic-a alice read\n"+api.HashToken("carol")+" clinic-a carol read\n")
-	eventually(t, "bob's revoked token refused", func() bool {
+	testkit.Await(t, 10*time.Second, "bob's revoked token refused", func() bool {
 		code, _, _ := get(t, http.DefaultClient, url, "bob")
 		return code == http.StatusUnauthorized
 	})
@@ -140,7 +133,7 @@ func TestSIGHUPReloads(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "erin's token after SIGHUP", func() bool {
+	testkit.Await(t, 10*time.Second, "erin's token after SIGHUP", func() bool {
 		code, _, _ := get(t, http.DefaultClient, url, "erin")
 		return code == 200
 	})
@@ -196,7 +189,7 @@ func TestHTTPSRotation(t *testing.T) {
 	}
 
 	_, _, second := ca.Issue(t, "server", true)
-	eventually(t, "the rotated certificate served", func() bool { return served() == second })
+	testkit.Await(t, 10*time.Second, "the rotated certificate served", func() bool { return served() == second })
 }
 
 // TestHeaderLimit: a request whose headers exceed MaxHeaderBytes is

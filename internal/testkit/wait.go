@@ -29,6 +29,15 @@ func Eventually(timeout time.Duration, cond func() bool) bool {
 	return true
 }
 
+// Await fails the test unless cond holds within timeout; what names the
+// condition in the failure.
+func Await(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !Eventually(timeout, cond) {
+		t.Fatalf("%s: not within %v", what, timeout)
+	}
+}
+
 // WaitResults blocks until schedule-results holds n committed results, or
 // fails the test after timeout. check, when not nil, is called while
 // waiting; it may fail the test early (a processor that died).
