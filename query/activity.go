@@ -89,7 +89,7 @@ func (w *writer) unindexActivity(tenant, stream string, t time.Time, v uint64) e
 	err = json.Unmarshal(val, &a)
 	closer.Close()
 	if err != nil {
-		return fmt.Errorf("%w: activity: %v", errCorrupt, err)
+		return fmt.Errorf("%w: activity: %w", errCorrupt, err)
 	}
 	for _, k := range activityKeys(tenant, &a) {
 		if err := w.b.Delete(k, nil); err != nil {
@@ -190,7 +190,7 @@ func indexPage[T any](r pebble.Reader, pre []byte, load func(suffix []byte) ([]b
 		}
 		var x T
 		if err := json.Unmarshal(value, &x); err != nil {
-			return nil, "", fmt.Errorf("%w: index entry: %v", errCorrupt, err)
+			return nil, "", fmt.Errorf("%w: index entry: %w", errCorrupt, err)
 		}
 		if keep(&x) {
 			out = append(out, x)

@@ -174,7 +174,7 @@ func (m *model) head(r pebble.Reader, tenant, stream string) (head, bool, error)
 func (m *model) currentState(r pebble.Reader, tenant, stream string) (json.RawMessage, error) {
 	raw, closer, err := r.Get(stateKey(tenant, stream))
 	if err != nil {
-		return nil, fmt.Errorf("%w: head without a state: %v", errCorrupt, err)
+		return nil, fmt.Errorf("%w: head without a state: %w", errCorrupt, err)
 	}
 	defer closer.Close()
 	return slices.Clone(raw), nil

@@ -169,7 +169,7 @@ func (m *model) scan(r pebble.Reader, pre, lower, upper []byte, cursor string, l
 	for it.First(); it.Valid(); it.Next() {
 		var x Summary
 		if err := json.Unmarshal(it.Value(), &x); err != nil {
-			return nil, "", fmt.Errorf("%w: summary: %v", errCorrupt, err)
+			return nil, "", fmt.Errorf("%w: summary: %w", errCorrupt, err)
 		}
 		if !f.match(&x) {
 			continue

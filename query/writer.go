@@ -113,7 +113,7 @@ func (w *writer) load(id streamID) (*live, error) {
 			return nil, err
 		}
 		if err := json.Unmarshal(raw, &l.state); err != nil {
-			return nil, fmt.Errorf("%w: state of %s/%s: %v", errCorrupt, id.tenant, id.stream, err)
+			return nil, fmt.Errorf("%w: state of %s/%s: %w", errCorrupt, id.tenant, id.stream, err)
 		}
 	}
 	w.streams[id] = l
