@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,3 +65,24 @@ func (r *StatusRecorder) WriteHeader(code int) {
 // Unwrap gives http.ResponseController the underlying writer (flushes,
 // deadlines).
 func (r *StatusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// ParseIfMatch reads an If-Match header that names one version, as the
+// ETags of ingest and query are written: "3". A bare 3 and a weak W/"3"
+// are taken too, as they always were. A list, "*", an erasure-counting
+// ETag such as "3.1", or anything else is refused.
+func ParseIfMatch(h string) (version uint64, ok bool) {
+	h = strings.TrimPrefix(h, "W/")
+	if len(h) >= 2 && h[0] == '"' && h[len(h)-1] == '"' {
+		h = h[1 : len(h)-1]
+	}
+	if h == "" || len(h) > 20 {
+		return 0, false
+	}
+	for i := 0; i < len(h); i++ {
+		if h[i] < '0' || h[i] > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseUint(h, 10, 64)
+	return v, err == nil
+}
