@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/internal/logread"
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/kv"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -46,7 +46,7 @@ const (
 )
 
 func openHistory(dir string, retention time.Duration, log *slog.Logger) (*history, error) {
-	db, err := state.OpenPebble(dir, state.Options{CacheBytes: 16 << 20, MemTableBytes: 8 << 20, InMemory: dir == ""}, nil)
+	db, err := kv.Open(dir, kv.Options{CacheBytes: 16 << 20, MemTableBytes: 8 << 20, InMemory: dir == ""}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: outcome history: %w", err)
 	}
@@ -64,7 +64,7 @@ func expiryKey(at int64, k string) []byte {
 // get returns the outcome of (tenant, command id), if indexed.
 func (h *history) get(k string) (topics.Result, bool, error) {
 	var res topics.Result
-	found, err := state.Get(h.db, outcomeKey(k), func(v []byte) (err error) {
+	found, err := kv.Get(h.db, outcomeKey(k), func(v []byte) (err error) {
 		if len(v) < 8 {
 			return fmt.Errorf("ingest: outcome history: short value")
 		}
@@ -99,11 +99,11 @@ func (h *history) put(b *pebble.Batch, pending map[string]topics.Result, res top
 }
 
 func (h *history) setCheckpoint(b *pebble.Batch, p int32, next int64) error {
-	return state.SetOffset(b, histCheckpoint, p, next)
+	return kv.SetOffset(b, histCheckpoint, p, next)
 }
 
 func (h *history) checkpoint(p int32) (int64, error) {
-	next, err := state.GetOffset(h.db, histCheckpoint, p)
+	next, err := kv.GetOffset(h.db, histCheckpoint, p)
 	if err != nil {
 		return 0, fmt.Errorf("ingest: outcome history: %w", err)
 	}

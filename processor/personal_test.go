@@ -14,6 +14,7 @@ import (
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/kv"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/shred"
 	"github.com/rewind/rewind/state"
@@ -281,7 +282,7 @@ func tokens(value []byte) []string {
 // value.
 func storedStreams(t *testing.T, dir string) []byte {
 	t.Helper()
-	st, err := state.Open(dir, state.Options{})
+	st, err := state.Open(dir, kv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

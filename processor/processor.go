@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/rewind/rewind/internal/kafkaconf"
+	"github.com/rewind/rewind/kv"
 	"github.com/rewind/rewind/shred"
 	"github.com/rewind/rewind/state"
 	"github.com/rewind/rewind/topics"
@@ -51,7 +52,7 @@ func New(cfg Config) (*Processor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	store, err := state.Open(cfg.DataDir, state.Options{CacheBytes: cfg.BlockCacheBytes, InMemory: cfg.InMemory})
+	store, err := state.Open(cfg.DataDir, kv.Options{CacheBytes: cfg.BlockCacheBytes, InMemory: cfg.InMemory})
 	if err != nil {
 		return nil, err
 	}

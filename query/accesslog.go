@@ -16,7 +16,7 @@ import (
 	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/api"
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/kv"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -88,7 +88,7 @@ func (v *View) runAccess(ctx context.Context) error {
 	offsets := map[int32]kgo.Offset{}
 	var ferr error
 	listed.Each(func(o kadm.ListedOffset) {
-		next, err := state.GetOffset(v.model.db, prefixAccessCheckpoint, o.Partition)
+		next, err := kv.GetOffset(v.model.db, prefixAccessCheckpoint, o.Partition)
 		ferr = errors.Join(ferr, err)
 		offsets[o.Partition] = kgo.NewOffset().At(next)
 	})
@@ -139,7 +139,7 @@ func (v *View) foldAccess(fs kgo.Fetches) error {
 		}
 	})
 	for p, n := range next {
-		err = errors.Join(err, state.SetOffset(b, prefixAccessCheckpoint, p, n))
+		err = errors.Join(err, kv.SetOffset(b, prefixAccessCheckpoint, p, n))
 	}
 	if err != nil {
 		return err

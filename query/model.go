@@ -11,7 +11,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/kv"
 )
 
 // model is the Pebble read model. Reads are safe for concurrent use with
@@ -96,7 +96,7 @@ var errCorrupt = errors.New("query: read model value cannot be decoded (rebuild 
 // version or layout. It reports whether the model is rebuilding: it
 // replaced one, now or before a restart, and has not caught up since.
 func openModel(dir string, def *aggregate.Definition[schedule.State], logic, snapshotEvery int) (*model, bool, error) {
-	db, err := state.OpenPebble(dir, state.Options{CacheBytes: 64 << 20, MemTableBytes: 16 << 20}, nil)
+	db, err := kv.Open(dir, kv.Options{CacheBytes: 64 << 20, MemTableBytes: 16 << 20}, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("query: %w", err)
 	}
@@ -145,7 +145,7 @@ func (m *model) close() error { return m.db.Close() }
 // rebuilt clears the rebuilding mark once the model has caught up.
 func (m *model) rebuilt() error { return m.db.Delete(rebuildingKey, pebble.Sync) }
 
-func has(r pebble.Reader, key []byte) (bool, error) { return state.Get(r, key, nil) }
+func has(r pebble.Reader, key []byte) (bool, error) { return kv.Get(r, key, nil) }
 
 func (m *model) meta(r pebble.Reader) (meta, error) {
 	var mt meta
@@ -157,8 +157,8 @@ func (m *model) meta(r pebble.Reader) (meta, error) {
 }
 
 func (m *model) checkpoint(p int32) (int64, error) {
-	next, err := state.GetOffset(m.db, prefixCheckpoint, p)
-	if errors.Is(err, state.ErrCorrupt) {
+	next, err := kv.GetOffset(m.db, prefixCheckpoint, p)
+	if errors.Is(err, kv.ErrCorrupt) {
 		return 0, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
 	return next, err
@@ -181,7 +181,7 @@ func (m *model) currentState(r pebble.Reader, tenant, stream string) (json.RawMe
 }
 
 func getJSON(r pebble.Reader, key []byte, v any) (bool, error) {
-	found, err := state.Get(r, key, func(raw []byte) error {
+	found, err := kv.Get(r, key, func(raw []byte) error {
 		if err := json.Unmarshal(raw, v); err != nil {
 			return fmt.Errorf("%w: %w", errCorrupt, err)
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/rewind/rewind/aggregate/schedule"
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/kv"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -190,7 +190,7 @@ func (w *writer) commit() error {
 		}
 	}
 	for p, next := range w.offsets {
-		if err := state.SetOffset(w.b, prefixCheckpoint, p, next); err != nil {
+		if err := kv.SetOffset(w.b, prefixCheckpoint, p, next); err != nil {
 			return err
 		}
 	}

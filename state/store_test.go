@@ -12,12 +12,13 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/rewind/rewind/kv"
 	"github.com/rewind/rewind/state"
 )
 
 func TestStore(t *testing.T) {
 	dir := t.TempDir()
-	s, err := state.Open(dir, state.Options{})
+	s, err := state.Open(dir, kv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func TestStore(t *testing.T) {
 
 	// Everything survives a reopen.
 	must(t, s.Close())
-	if s, err = state.Open(dir, state.Options{}); err != nil {
+	if s, err = state.Open(dir, kv.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
@@ -222,7 +223,7 @@ func TestOldLayoutIsWiped(t *testing.T) {
 	// A checkpoint key of the first layout: 'p', partition 1, 'c'.
 	must(t, db.Set([]byte{'p', 0, 0, 0, 1, 'c'}, make([]byte, 24), pebble.Sync))
 	must(t, db.Close())
-	s, err := state.Open(dir, state.Options{})
+	s, err := state.Open(dir, kv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,31 +267,5 @@ func BenchmarkKeep(b *testing.B) {
 		if kept := cmds.Keep(0); kept.Len() != cmds.Len() {
 			b.Fatal("dropped")
 		}
-	}
-}
-
-// TestOffsets: an offset is read back as written, per prefix and
-// partition; a missing one is 0 (the start); a value that is not 8 bytes
-// is an error naming the partition, never a wrong offset.
-func TestOffsets(t *testing.T) {
-	db, err := state.OpenPebble(t.TempDir(), state.Options{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	must(t, state.SetOffset(db, 'c', 3, 1<<40))
-	must(t, state.SetOffset(db, 'd', 3, 7))
-	for _, tt := range []struct {
-		prefix byte
-		p      int32
-		want   int64
-	}{{'c', 3, 1 << 40}, {'d', 3, 7}, {'c', 4, 0}} {
-		if got, err := state.GetOffset(db, tt.prefix, tt.p); got != tt.want || err != nil {
-			t.Errorf("%c/%d: %d %v, want %d", tt.prefix, tt.p, got, err, tt.want)
-		}
-	}
-	must(t, db.Set(state.OffsetKey('c', 5), []byte{1, 2, 3}, nil))
-	if _, err := state.GetOffset(db, 'c', 5); err == nil || !strings.Contains(err.Error(), "partition 5") {
-		t.Fatalf("a 3-byte offset: %v", err)
 	}
 }

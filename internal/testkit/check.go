@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/kv"
 	"github.com/rewind/rewind/shred"
 	"github.com/rewind/rewind/state"
 	"github.com/rewind/rewind/topics"
@@ -241,7 +242,7 @@ func StoreMatches(t testing.TB, kind aggregate.Kind, log *Log, dirs ...string) {
 	t.Helper()
 	var stores []*state.Store
 	for _, dir := range dirs {
-		st, err := state.Open(dir, state.Options{})
+		st, err := state.Open(dir, kv.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
