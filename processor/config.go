@@ -23,12 +23,11 @@ const DefaultGroup = "rewind-processor"
 
 // Config configures a Processor.
 type Config struct {
-	// Brokers are the Kafka seed brokers. Required.
-	Brokers []string
-	// ClientOpts are added to every Kafka client the processor creates:
-	// TLS, SASL and whatever else the deployment's brokers demand. The
-	// processor sets its own seed brokers, logger, metrics hooks and
-	// transactional options after them.
+	// ClientOpts connect to Kafka: the seed brokers, TLS, SASL and
+	// franz-go's logger, as a main builds them for every service
+	// (kafkaconf.ClientOpts). They serve every client the processor
+	// creates, so they hold no hook: the processor adds its metrics hooks,
+	// client id and transactional options after them.
 	ClientOpts []kgo.Opt
 	// Group is the consumer group. The default value is DefaultGroup.
 	Group string
@@ -157,9 +156,6 @@ func (c *Config) setDefaults() {
 // Validate reports every problem with the config.
 func (c *Config) Validate() error {
 	var errs []error
-	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("processor: brokers are required"))
-	}
 	if !aggregate.ValidID(c.InstanceID) {
 		errs = append(errs, errors.New("processor: instance id is required and must match "+aggregate.IDPattern))
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
-	"github.com/rewind/rewind/internal/kafkaconf"
 	"github.com/rewind/rewind/kv"
 	"github.com/rewind/rewind/shred"
 	"github.com/rewind/rewind/state"
@@ -83,7 +82,7 @@ func New(cfg Config) (*Processor, error) {
 	}
 	p.metrics.initLabels(append(cfg.Kind.CommandTypes(), "unknown"))
 	if cfg.Registerer != nil {
-		p.kprom = kafkaconf.Metrics(cfg.Registerer, "rewind_processor_kafka")
+		p.kprom = kprom.NewMetrics("rewind_processor_kafka", kprom.Registerer(cfg.Registerer))
 		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "rewind_processor_state_rewrites",
 			Help: "Partitions whose fold is being copied to the state topic; until that ends, a restore elsewhere folds the events again.",
@@ -199,8 +198,6 @@ func (p *Processor) leave(adm *kadm.Client) {
 
 func (p *Processor) clientOpts() []kgo.Opt {
 	return append(slices.Clone(p.cfg.ClientOpts),
-		kgo.SeedBrokers(p.cfg.Brokers...),
-		kafkaconf.Logger(p.log),
 		// The group's description shows it: standbys tell by it which
 		// members share a process (standbyParts).
 		kgo.ClientID(clientIDPrefix+p.cfg.processID()),

@@ -60,7 +60,7 @@ func TestSteadyLoad(t *testing.T) {
 // zero from the start, so rate() alerts and dashboards work at once.
 func TestMetricsBeforeTheFirstCommand(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	p, err := processor.New(processor.Config{Brokers: []string{"127.0.0.1:1"}, InstanceID: "p1",
+	p, err := processor.New(processor.Config{ClientOpts: []kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}, InstanceID: "p1",
 		DataDir: t.TempDir(), Kind: schedule.Kind, Keyring: testkit.Keyring(t), Registerer: reg})
 	if err != nil {
 		t.Fatal(err)

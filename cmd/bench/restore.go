@@ -234,7 +234,7 @@ func (e *env) timeToCommitBumped(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	start := time.Now()
-	p, err := processor.New(processor.Config{Brokers: []string{e.kafka}, InstanceID: "bench-bumped", DataDir: dir, Kind: bumped{schedule.Kind}})
+	p, err := processor.New(processor.Config{ClientOpts: []kgo.Opt{kgo.SeedBrokers(e.kafka)}, InstanceID: "bench-bumped", DataDir: dir, Kind: bumped{schedule.Kind}})
 	if err != nil {
 		return 0, err
 	}

@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	p, err := processor.NewMembers(processor.Config{
-		Brokers: kafka.SeedBrokers(), ClientOpts: kafkaOpts, Group: *group, InstanceID: *instance, DataDir: *dataDir,
+		ClientOpts: kafkaconf.ClientOpts(kafkaOpts, log, nil, ""), Group: *group, InstanceID: *instance, DataDir: *dataDir,
 		Partitions: int32(*partitions), AccessRetention: *accessRetention, MaxBatch: *maxBatch, DedupWindow: *dedup, StateCacheBytes: int64(*stateCache) << 20, BlockCacheBytes: int64(*blockCache) << 20, InMemory: *inMemory, Compression: *compression,
 		StandbyReplicas: *standby, SessionTimeout: *sessionTimeout, TransactionTimeout: *txnTimeout,
 		Kind: schedule.Kind, Keyring: ring, Erasures: erasures, Logger: log, Registerer: reg,

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/kafkaconf"
 	"github.com/rewind/rewind/processor"
 )
 
@@ -26,10 +28,11 @@ type InProcess struct {
 // used. The caller stops it with Stop.
 func RunProcessor(t testing.TB, brokers string, partitions int32, instance, dir string, options ...func(*processor.Config)) *InProcess {
 	t.Helper()
+	log := Logger(t, slog.LevelWarn)
 	cfg := processor.Config{
-		Brokers: []string{brokers}, InstanceID: instance, DataDir: dir, Partitions: partitions,
+		ClientOpts: []kgo.Opt{kgo.SeedBrokers(brokers), kafkaconf.Logger(log)}, InstanceID: instance, DataDir: dir, Partitions: partitions,
 		Kind: schedule.Kind, Keyring: Keyring(t), Erasures: Signer(t), Registerer: prometheus.NewRegistry(),
-		Logger:         Logger(t, slog.LevelWarn),
+		Logger:         log,
 		SessionTimeout: 3 * time.Second, TransactionTimeout: 10 * time.Second, MaxBatch: 200,
 	}
 	for _, o := range options {
