@@ -171,9 +171,10 @@ type ReservationCanceledV1 struct {
 }
 
 // upcastReservationCanceled: a cancellation recorded before the clinic
-// asked who canceled is recorded as unrecorded, not guessed.
+// asked who canceled is recorded as unrecorded, not guessed
+// (canceledBeforeAsked).
 func upcastReservationCanceled(e ReservationCanceledV1) ReservationCanceled {
-	return ReservationCanceled{By: CanceledByUnrecorded, Reason: e.Reason}
+	return ReservationCanceled{By: canceledBeforeAsked, Reason: e.Reason}
 }
 
 func cancelReservation(s State, c CancelReservation, _ aggregate.Meta) ([]aggregate.Event, error) {

@@ -4,8 +4,9 @@
 // fix (this build) reports exactly which schedules and fields it changes;
 // the fix rolls out and the services rebuild; a preview then reports
 // nothing; and a wrong upcaster is caught the same way. It builds the
-// candidates from a copy of this source (internal/candidate) and leaves
-// each preview's report.html under -data-dir. `make replay-demo` runs it.
+// candidates from this source with a build tag each (internal/candidate)
+// and leaves each preview's report.html under -data-dir. `make
+// replay-demo` runs it.
 package main
 
 import (
@@ -76,7 +77,7 @@ func run(ctx context.Context, args []string) error {
 
 func (d *demo) walk(visits int) error {
 	step(1, "the released version")
-	say("Building it from a copy of this source, with a bug: its PhotosTaken handler multiplies")
+	say("Building it from this source with the tag %s: its PhotosTaken handler multiplies", candidate.PhotoCountBug)
 	say("the count by ten. It is logic version %d; this build, its fix, is logic version %d.", schedule.LogicVersion-1, schedule.LogicVersion)
 	released, err := candidate.Build(d.root, filepath.Join(d.data, "released"), candidate.PhotoCountBug, "devkafka", "processor", "ingest", "query", "replay")
 	if err != nil {

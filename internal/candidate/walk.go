@@ -7,25 +7,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
-	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/topics"
 )
 
 // The candidate builds of the walk through a logic change.
-var (
+const (
 	// PhotoCountBug is the released build: its handler multiplies photo
 	// counts by ten, one logic version before this code, which is its fix.
-	PhotoCountBug = []Edit{
-		{File: "aggregate/schedule/photos.go", Old: "Count: e.Count, At: env.Time", New: "Count: e.Count * 10, At: env.Time"},
-		{File: "aggregate/schedule/doc.go", Old: fmt.Sprintf("const LogicVersion = %d", schedule.LogicVersion),
-			New: fmt.Sprintf("const LogicVersion = %d", schedule.LogicVersion-1)},
-	}
+	PhotoCountBug Tag = "rewind_candidate_photobug"
 	// WrongUpcaster records every cancellation written before anyone was
 	// asked who canceled as canceled by the patient.
-	WrongUpcaster = []Edit{
-		{File: "aggregate/schedule/reservation.go", Old: "ReservationCanceled{By: CanceledByUnrecorded, Reason: e.Reason}",
-			New: "ReservationCanceled{By: CanceledByPatient, Reason: e.Reason}"},
-	}
+	WrongUpcaster Tag = "rewind_candidate_wrongupcast"
 )
 
 // PhotoVisit is the visit of the walk that shows the bug: a walk-in
