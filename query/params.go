@@ -96,7 +96,7 @@ func (q *params) format() {
 // window checks that an optional [from, to) is not empty.
 func (q *params) window(from, to time.Time) {
 	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
-		q.fail("to", "to must be after from")
+		q.fail("to", "must be after from")
 	}
 }
 

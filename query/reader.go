@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -183,7 +184,7 @@ func (m *model) scan(r pebble.Reader, pre, lower, upper []byte, cursor string, l
 	return out, "", it.Error()
 }
 
-var errBadCursor = fmt.Errorf("cursor is not one this service returned")
+var errBadCursor = errors.New("not one this service returned")
 
 // schedules lists the schedules whose slot overlaps [from, to), by start.
 func (m *model) schedules(r pebble.Reader, tenant string, f *listFilter, cursor string, limit int) ([]Summary, string, error) {

@@ -89,8 +89,10 @@ type StateResponse struct {
 	// LatestVersion is the newest version the view has.
 	LatestVersion uint64 `json:"latestVersion"`
 	// At echoes ?at= when the state was asked for by instant.
-	At    *time.Time      `json:"at,omitempty"`
-	State json.RawMessage `json:"state"`
+	At *time.Time `json:"at,omitempty"`
+	// State is always given; omitempty lets writeState append it to the
+	// fields above as stored.
+	State json.RawMessage `json:"state,omitempty"`
 }
 
 func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principal, rec *access.Record) {
@@ -165,11 +167,12 @@ func (v *View) getState(w http.ResponseWriter, r *http.Request, who api.Principa
 // through an Encoder, a large state would be validated and compacted
 // again, which on a state of thousands of photo sessions is milliseconds.
 func writeState(w http.ResponseWriter, resp *StateResponse, state json.RawMessage) {
-	head, err := json.Marshal(resp) // "state":null last
+	resp.State = nil
+	head, err := json.Marshal(resp) // an object without "state", ending in "}"
 	if err != nil {
 		panic(err) // a struct of strings, numbers and a time
 	}
-	head = append(head[:len(head)-len("null}")], state...)
+	head = append(append(head[:len(head)-1], `,"state":`...), state...)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(head)+2))
 	_, _ = w.Write(head)
@@ -337,14 +340,12 @@ func (v *View) listSchedules(w http.ResponseWriter, r *http.Request, who api.Pri
 	}
 	f := &listFilter{from: q.time("from"), to: q.time("to"), status: q.status()}
 	if !q.has("from") {
-		q.fail("from", "from (RFC 3339) is required")
+		q.fail("from", "required (RFC 3339)")
 	}
 	if !q.has("to") {
-		q.fail("to", "to (RFC 3339) is required")
+		q.fail("to", "required (RFC 3339)")
 	}
-	if q.has("from") && q.has("to") && !f.from.Before(f.to) {
-		q.fail("to", "to must be after from")
-	}
+	q.window(f.from, f.to)
 	limit := q.limit(defaultLimit)
 	if !q.ok(w) {
 		return
