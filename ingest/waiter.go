@@ -168,7 +168,7 @@ func (w *Waiter) backfill(ctx context.Context) {
 		start := time.Now()
 		err := w.history.backfill(ctx, w.opts, w.liveStart)
 		if err == nil {
-			w.log.Info("outcome history loaded", "took", time.Since(start).Round(time.Millisecond).String())
+			w.log.Info("outcome history loaded", "took", time.Since(start).Round(time.Millisecond))
 			return
 		}
 		if ctx.Err() != nil {

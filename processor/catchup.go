@@ -87,7 +87,7 @@ func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]i
 			for tp, end := range ends {
 				left += max(end-pos[tp], 0)
 			}
-			p.log.Info("restoring", "partitions", remaining, "records_left", left, "elapsed", time.Since(started).Round(time.Second).String())
+			p.log.Info("restoring", "partitions", remaining, "records_left", left, "elapsed", time.Since(started).Round(time.Second))
 		}
 		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		fetches := cl.PollFetches(pctx)

@@ -392,7 +392,7 @@ func (v *View) updateLag(ends []int64) {
 				return // tried again at the next poll
 			}
 			v.rebuilding.Store(false)
-			v.log.Info("read model rebuilt", "logic", v.cfg.LogicVersion, "took", time.Since(v.opened).Round(time.Millisecond).String())
+			v.log.Info("read model rebuilt", "logic", v.cfg.LogicVersion, "took", time.Since(v.opened).Round(time.Millisecond))
 		}
 		v.ready.Store(true)
 		v.log.Info("read model caught up")

@@ -51,10 +51,18 @@ func Parse(fs *flag.FlagSet, args []string) error {
 }
 
 // Logger is the JSON slog logger the services write to stderr.
+// Durations read as Go writes them ("1.5s"), not as slog's JSON writes
+// them (nanoseconds), in every service's lines alike.
 func Logger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				a.Value = slog.StringValue(a.Value.Duration().String())
+			}
+			return a
+		}}))
 }
 
 // Registry returns a registry with the Go and process collectors.
