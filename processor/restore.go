@@ -73,24 +73,37 @@ func (p *Processor) restore(ctx context.Context, parts []int32, keysFrom map[int
 	// The subjects' keys are read beside the streams: a partition handles
 	// commands only once it has both (personal.go).
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return p.restoreKeys(gctx, adm, parts, keysFrom) })
-	var cps map[int32]state.Checkpoint
+	var keys map[int32]int64
 	g.Go(func() (err error) {
-		cps, err = p.restoreStreams(gctx, adm, parts, start)
+		keys, err = p.restoreKeys(gctx, adm, parts, keysFrom)
+		return err
+	})
+	var cps map[int32]state.Checkpoint
+	var stats map[int32]*restoreStats
+	g.Go(func() (err error) {
+		cps, stats, err = p.restoreStreams(gctx, adm, parts)
 		return err
 	})
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	// A restore ends when both have: its time is what a takeover waits.
+	took := time.Since(start)
+	for _, part := range parts {
+		s := stats[part]
+		p.metrics.restoreSeconds.WithLabelValues(s.source.String()).Observe(took.Seconds())
+		p.log.Info("partition restored", "partition", part, "source", s.source.String(),
+			"state_records", s.state, "events", s.events, "results", s.results, "key_records", keys[part], "took", took.Round(time.Millisecond))
 	}
 	return cps, nil
 }
 
 // restoreStreams restores the partitions' streams and remembered ids
 // (the steps of docs/processor.md's Restore).
-func (p *Processor) restoreStreams(ctx context.Context, adm *kadm.Client, parts []int32, start time.Time) (map[int32]state.Checkpoint, error) {
+func (p *Processor) restoreStreams(ctx context.Context, adm *kadm.Client, parts []int32) (map[int32]state.Checkpoint, map[int32]*restoreStats, error) {
 	cps, sources, err := p.startingPoints(ctx, adm, parts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	stats := map[int32]*restoreStats{}
 	var fold []int32
@@ -106,7 +119,7 @@ func (p *Processor) restoreStreams(ctx context.Context, adm *kadm.Client, parts 
 	if len(fromTopic) > 0 {
 		got, err := p.restoreState(ctx, adm, fromTopic, cps, stats)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, part := range fromTopic {
 			if got[part] == stateWhole {
@@ -119,12 +132,12 @@ func (p *Processor) restoreStreams(ctx context.Context, adm *kadm.Client, parts 
 			idsKept := got[part] == stateIDs
 			if !idsKept {
 				if err := p.store.WipePartition(part); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			cp, err := p.foldStart(ctx, adm, part, idsKept)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			cps[part] = cp
 			stats[part].source = fromEvents
@@ -133,17 +146,10 @@ func (p *Processor) restoreStreams(ctx context.Context, adm *kadm.Client, parts 
 	}
 	if len(fold) > 0 {
 		if err := p.restoreEvents(ctx, adm, fold, cps, stats); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	took := time.Since(start)
-	for _, part := range parts {
-		s := stats[part]
-		p.metrics.restoreSeconds.WithLabelValues(s.source.String()).Observe(took.Seconds())
-		p.log.Info("partition restored", "partition", part, "source", s.source.String(),
-			"state_records", s.state, "events", s.events, "results", s.results, "took", took.Round(time.Millisecond))
-	}
-	return cps, nil
+	return cps, stats, nil
 }
 
 // startingPoints reads each partition's checkpoint and chooses where its

@@ -21,10 +21,12 @@ import (
 // destruction) is logged by offset, never by subject, and skipped: one
 // bad record must not stop a partition. A wrong KEK file is caught at
 // start instead (topics.VerifyKeyring).
-func (p *Processor) restoreKeys(ctx context.Context, adm *kadm.Client, parts []int32, keysFrom map[int32]int64) error {
+//
+// It returns how many key records it read per partition.
+func (p *Processor) restoreKeys(ctx context.Context, adm *kadm.Client, parts []int32, keysFrom map[int32]int64) (read map[int32]int64, err error) {
 	ends, err := stableEnds(ctx, adm, []string{topics.Keys}, parts, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	from := map[topicPartition]int64{}
 	for _, part := range parts {
@@ -34,14 +36,16 @@ func (p *Processor) restoreKeys(ctx context.Context, adm *kadm.Client, parts []i
 		}
 		from[topicPartition{topics.Keys, part}] = pos
 	}
-	return p.catchUp(ctx, from, ends, &keyReader{p: p, read: p.metrics.restoredKeys})
+	r := &keyReader{p: p, read: p.metrics.restoredKeys, perPartition: map[int32]int64{}}
+	return r.perPartition, p.catchUp(ctx, from, ends, r)
 }
 
 // keyReader is catchUp's applier of key records, and a standby copy's;
-// a restore's counts them in read.
+// a restore's counts them in read and perPartition.
 type keyReader struct {
-	p    *Processor
-	read prometheus.Counter
+	p            *Processor
+	read         prometheus.Counter
+	perPartition map[int32]int64
 }
 
 func (r *keyReader) apply(rec *kgo.Record) error {
@@ -50,6 +54,7 @@ func (r *keyReader) apply(rec *kgo.Record) error {
 	}
 	if r.read != nil {
 		r.read.Inc()
+		r.perPartition[rec.Partition]++
 	}
 	kr, err := shred.DecodeRecord(rec.Key, rec.Value, rec.Partition)
 	if err == nil {
