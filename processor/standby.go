@@ -118,8 +118,8 @@ func (s *standbys) wake() {
 	}
 }
 
-// drop stops tailing parts. The caller holds work, and forgets their
-// keys unless the member now owns them.
+// drop stops tailing parts. The caller holds work, and forgets their keys
+// (forget) unless the member now owns them.
 func (s *standbys) drop(parts []int32) {
 	var gone []int32
 	for _, part := range parts {
