@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/access"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testkit"
 )
 
 func newLogger(t *testing.T, brokers string, timeout time.Duration) *access.Logger {

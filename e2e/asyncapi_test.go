@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rewind/rewind/internal/catalog"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/dev/catalog"
+	"github.com/rewind/rewind/internal/testing/testkit"
 )
 
 // checkScript parses an AsyncAPI document with @asyncapi/parser and fails

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/rewind/rewind/internal/apiclient"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/topics"
 )
 

@@ -20,9 +20,9 @@ import (
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/apiclient"
-	"github.com/rewind/rewind/internal/candidate"
-	"github.com/rewind/rewind/internal/proc"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/dev/candidate"
+	"github.com/rewind/rewind/internal/dev/proc"
+	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/replay"
 )
 

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/rewind/rewind/internal/api"
-	"github.com/rewind/rewind/internal/testcerts"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testcerts"
+	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/shred"
 )
 

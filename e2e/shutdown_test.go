@@ -17,9 +17,9 @@ import (
 
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/apiclient"
-	"github.com/rewind/rewind/internal/proc"
-	"github.com/rewind/rewind/internal/promsample"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/dev/proc"
+	"github.com/rewind/rewind/internal/testing/promsample"
+	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/topics"
 )
 

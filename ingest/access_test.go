@@ -6,7 +6,7 @@ import (
 
 	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/internal/api"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testkit"
 )
 
 // TestAccessRecords: every command and erasure is recorded on

@@ -17,7 +17,7 @@ import (
 	"github.com/rewind/rewind/ingest"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/apiclient"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/topics"
 )
 

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/rewind/rewind/aggregate/schedule"
-	"github.com/rewind/rewind/internal/pause"
-	"github.com/rewind/rewind/internal/promsample"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/pause"
+	"github.com/rewind/rewind/internal/testing/promsample"
+	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/processor"
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/rewind/rewind/internal/api"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/query"
 )
 

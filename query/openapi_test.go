@@ -13,7 +13,7 @@ import (
 
 	"github.com/rewind/rewind/access"
 	"github.com/rewind/rewind/internal/api"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/query"
 )
 

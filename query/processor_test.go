@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/rewind/rewind/aggregate/schedule"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/query"
 )

@@ -14,8 +14,8 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
-	"github.com/rewind/rewind/internal/candidate"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/dev/candidate"
+	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/replay"
 	"github.com/rewind/rewind/topics"
 )

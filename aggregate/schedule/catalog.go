@@ -4,7 +4,7 @@ import "github.com/rewind/rewind/aggregate"
 
 // describe documents every command and event for the catalogue generated
 // from the definition (docs/commands.md, the OpenAPI and AsyncAPI
-// schemas; internal/catalog). A command's codes are those its own rules
+// schemas; internal/dev/catalog). A command's codes are those its own rules
 // raise, in the order they are checked; every command is also rejected
 // with closed on a terminal visit, and with the kernel's decoding codes.
 // TestCatalogCodes checks these lists against the rules' cases.

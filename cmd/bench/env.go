@@ -18,8 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
-	"github.com/rewind/rewind/internal/proc"
-	"github.com/rewind/rewind/internal/promsample"
+	"github.com/rewind/rewind/internal/dev/proc"
+	"github.com/rewind/rewind/internal/testing/promsample"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
 )

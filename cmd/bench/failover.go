@@ -14,9 +14,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/rewind/rewind/internal/pause"
-	"github.com/rewind/rewind/internal/proc"
-	"github.com/rewind/rewind/internal/promsample"
+	"github.com/rewind/rewind/internal/dev/proc"
+	"github.com/rewind/rewind/internal/testing/pause"
+	"github.com/rewind/rewind/internal/testing/promsample"
 	"github.com/rewind/rewind/topics"
 )
 

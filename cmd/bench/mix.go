@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
-	"github.com/rewind/rewind/internal/promsample"
+	"github.com/rewind/rewind/internal/testing/promsample"
 	"github.com/rewind/rewind/topics"
 )
 

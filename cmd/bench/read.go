@@ -13,7 +13,7 @@ import (
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/apiclient"
-	"github.com/rewind/rewind/internal/proc"
+	"github.com/rewind/rewind/internal/dev/proc"
 	"github.com/rewind/rewind/topics"
 )
 

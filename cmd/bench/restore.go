@@ -20,7 +20,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
-	"github.com/rewind/rewind/internal/promsample"
+	"github.com/rewind/rewind/internal/testing/promsample"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/replay"
 	"github.com/rewind/rewind/topics"

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/rewind/rewind/internal/catalog"
+	"github.com/rewind/rewind/internal/dev/catalog"
 )
 
 func main() {

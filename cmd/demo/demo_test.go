@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testkit"
 )
 
 // TestDemo runs `make demo` with no services up: it starts them, drives a

@@ -27,7 +27,7 @@ import (
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/apiclient"
 	"github.com/rewind/rewind/internal/cli"
-	"github.com/rewind/rewind/internal/devstack"
+	"github.com/rewind/rewind/internal/dev/devstack"
 	"github.com/rewind/rewind/query"
 	"github.com/rewind/rewind/topics"
 )

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testkit"
 )
 
 // TestMakeRun runs devrun as `make run` does, pastes the three commands it

@@ -13,7 +13,7 @@ import (
 	"os"
 
 	"github.com/rewind/rewind/internal/cli"
-	"github.com/rewind/rewind/internal/devstack"
+	"github.com/rewind/rewind/internal/dev/devstack"
 )
 
 func main() { cli.Main("devrun", run, os.Args[1:]) }

@@ -4,7 +4,7 @@
 // fix (this build) reports exactly which schedules and fields it changes;
 // the fix rolls out and the services rebuild; a preview then reports
 // nothing; and a wrong upcaster is caught the same way. It builds the
-// candidates from this source with a build tag each (internal/candidate)
+// candidates from this source with a build tag each (internal/dev/candidate)
 // and leaves each preview's report.html under -data-dir. `make
 // replay-demo` runs it.
 package main
@@ -26,11 +26,11 @@ import (
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/apiclient"
-	"github.com/rewind/rewind/internal/candidate"
 	"github.com/rewind/rewind/internal/cli"
-	"github.com/rewind/rewind/internal/devstack"
-	"github.com/rewind/rewind/internal/proc"
-	"github.com/rewind/rewind/internal/promsample"
+	"github.com/rewind/rewind/internal/dev/candidate"
+	"github.com/rewind/rewind/internal/dev/devstack"
+	"github.com/rewind/rewind/internal/dev/proc"
+	"github.com/rewind/rewind/internal/testing/promsample"
 	"github.com/rewind/rewind/replay"
 	"github.com/rewind/rewind/topics"
 )

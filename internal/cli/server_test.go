@@ -21,8 +21,8 @@ import (
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/reload"
-	"github.com/rewind/rewind/internal/testcerts"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testcerts"
+	"github.com/rewind/rewind/internal/testing/testkit"
 )
 
 // service runs cli.Server with one authenticated route, GET /v1/who,

@@ -19,7 +19,7 @@ import (
 
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/kafkaconf"
-	"github.com/rewind/rewind/internal/testcerts"
+	"github.com/rewind/rewind/internal/testing/testcerts"
 )
 
 func parse(t *testing.T, args ...string) (*kafkaconf.Flags, error) {

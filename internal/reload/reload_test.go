@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/rewind/rewind/internal/reload"
-	"github.com/rewind/rewind/internal/testcerts"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testcerts"
+	"github.com/rewind/rewind/internal/testing/testkit"
 )
 
 func serialOf(t *testing.T, k *reload.KeyPair) int64 {

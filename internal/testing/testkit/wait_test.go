@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testkit"
 )
 
 // TestEventually: a condition that comes true is seen without waiting for

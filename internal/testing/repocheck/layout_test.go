@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/testing/testkit"
 )
 
 // TestArchitectureImportTable: the table of docs/architecture.md that

@@ -7,7 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/rewind/rewind/internal/candidate"
+	"github.com/rewind/rewind/internal/dev/candidate"
 )
 
 // Version1Events reads the schedule package's fixture: event records as

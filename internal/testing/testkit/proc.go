@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rewind/rewind/internal/proc"
+	"github.com/rewind/rewind/internal/dev/proc"
 )
 
 var (

@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rewind/rewind/internal/promsample"
+	"github.com/rewind/rewind/internal/testing/promsample"
 )
 
 // Samples gathers a registry's metrics, keyed as the text format writes

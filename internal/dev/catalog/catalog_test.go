@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rewind/rewind/internal/catalog"
-	"github.com/rewind/rewind/internal/testkit"
+	"github.com/rewind/rewind/internal/dev/catalog"
+	"github.com/rewind/rewind/internal/testing/testkit"
 )
 
 // TestFilesMatchTheCode: the catalogue files are what the registry

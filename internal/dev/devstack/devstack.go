@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/rewind/rewind/internal/api"
-	"github.com/rewind/rewind/internal/proc"
+	"github.com/rewind/rewind/internal/dev/proc"
 	"github.com/rewind/rewind/shred"
 )
 
