@@ -107,5 +107,6 @@ func run(ctx context.Context, args []string) error {
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
+	log.Info("ingest stopped")
 	return nil
 }

@@ -75,5 +75,9 @@ func run(ctx context.Context, args []string) error {
 		scheme = "https://"
 	}
 	log.Info("query listening", "addr", front.Addr, "ui", scheme+front.Addr+"/ui/", "tokens", front.Tokens.Len())
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	log.Info("query stopped")
+	return nil
 }
