@@ -75,12 +75,13 @@ func TestUIStepsBack(t *testing.T) {
 	if !strings.Contains(rows, "visit-1") || !strings.Contains(rows, "visit-2") || strings.Index(rows, "visit-1") > strings.Index(rows, "visit-2") {
 		t.Errorf("day list, in start order, should show visit-1 then visit-2: %q", rows)
 	}
-	if version != "4" || status != "checked_in" {
-		t.Errorf("opened at version %q with status %q, want 4 and checked_in", version, status)
+	// Statuses in staff's words, not the API's snake_case.
+	if version != "4" || status != "checked in" {
+		t.Errorf("opened at version %q with status %q, want 4 and checked in", version, status)
 	}
 	// In the clinic's words, with the raw record one click away.
 	for _, want := range []string{"Reserved for v-1", "Checked in at the kiosk", "Consultation started with dr-kim",
-		"Consultation completed, planning laser", "by desk-1", "Status: reserved → checked_in", "Consultation 1: counselor",
+		"Consultation completed, planning laser", "by desk-1", "Status: reserved → checked in", "Consultation 1: counselor",
 		"Reserved", "CheckedIn", "/status", "as recorded"} {
 		if !strings.Contains(timeline, want) {
 			t.Errorf("timeline lacks %q: %q", want, timeline)

@@ -43,10 +43,16 @@ function fmtTime(t) {
   return d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
+// statusWords is a status as staff say it: "checked in", not the API's
+// checked_in, which stays the badge's class.
+function statusWords(status) {
+  return String(status).replaceAll("_", " ");
+}
+
 function badge(status) {
   const span = document.createElement("span");
   span.className = "badge " + status;
-  span.textContent = status;
+  span.textContent = statusWords(status);
   return span;
 }
 
@@ -138,7 +144,8 @@ async function loadTimeline(path) {
     const ul = document.createElement("ul");
     for (const c of e.changes.slice(0, 8)) {
       const item = document.createElement("li");
-      item.textContent = `${fieldLabel(c.path)}: ${showValue(c.before)} → ${showValue(c.after)}`;
+      const shown = c.path === "/status" ? (v) => (v ? statusWords(v) : showValue(v)) : showValue;
+      item.textContent = `${fieldLabel(c.path)}: ${shown(c.before)} → ${shown(c.after)}`;
       ul.append(item);
     }
     if (e.changes.length > 8) {
