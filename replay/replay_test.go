@@ -166,7 +166,7 @@ func TestReplay(t *testing.T) {
 		if g := r.Commands.Groups[0]; g.Command != "CheckIn" || g.After != "rejected (clinic_closed)" || g.Count != 250 {
 			t.Fatalf("group %+v", g)
 		}
-		if g := r.Commands.Groups[2]; g.Command != "CheckIn" || g.Before != "rejected (missing_field)" || g.Count != 1 ||
+		if g := r.Commands.Groups[2]; g.Command != "CheckIn" || g.Before != "rejected (not_reserved)" || g.Count != 1 ||
 			g.Examples[0].ScheduleID != "typo" {
 			t.Fatalf("group %+v", g)
 		}

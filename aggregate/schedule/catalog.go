@@ -14,7 +14,7 @@ func describe(d *aggregate.Definition[State]) {
 	aggregate.Describe(d, "CancelReservation", "Cancel the active reservation; the visit ends.", CodeAlreadyCheckedIn, CodeNotReserved)
 	aggregate.Describe(d, "MarkNoShow", "Record that the visitor did not come; the visit ends.", CodeAlreadyCheckedIn, CodeNotReserved, CodeTooEarly)
 	aggregate.Describe(d, "CheckIn", "Record the visitor's arrival: for a reservation, or a walk-in naming the visitor.",
-		CodeAlreadyCheckedIn, CodeVisitorMismatch, aggregate.CodeMissingField)
+		CodeAlreadyCheckedIn, CodeVisitorMismatch, CodeNotReserved)
 	aggregate.Describe(d, "StartConsultation", "Start a consultation with a counselor.", CodeNotCheckedIn, CodeBusy)
 	aggregate.Describe(d, "CompleteConsultation", "End the consultation, planning procedures.", CodeNotInConsultation)
 	aggregate.Describe(d, "StartProcedure", "Start a planned procedure with a doctor.",

@@ -56,8 +56,10 @@ func checkIn(s State, c CheckIn, _ aggregate.Meta) ([]aggregate.Event, error) {
 		return []aggregate.Event{CheckedIn{Channel: c.Channel, Visitor: c.Visitor}}, nil
 	}
 	if c.VisitorID == "" {
-		// Most often a mistyped schedule id, not a walk-in: say both.
-		return nil, aggregate.Reject(aggregate.CodeMissingField,
+		// Most often a mistyped schedule id, not a walk-in: say both. The
+		// schedule's state decides it, so it is a rule's code (409), not
+		// a malformed command's (missing_field, 400).
+		return nil, aggregate.Reject(CodeNotReserved,
 			"no reservation exists for this schedule id; check the id, or send visitorId to check in a walk-in")
 	}
 	return []aggregate.Event{CheckedIn{Channel: c.Channel, VisitorID: c.VisitorID, Visitor: c.Visitor, WalkIn: true}}, nil

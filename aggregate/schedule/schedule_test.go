@@ -83,7 +83,7 @@ var cases = []struct {
 	// CheckIn
 	{name: "check in", given: []aggregate.Event{reserved}, when: "CheckIn", data: `{"channel":"kiosk"}`, then: []string{"CheckedIn"}},
 	{name: "walk in", when: "CheckIn", data: `{"channel":"desk","visitorId":"v9"}`, then: []string{"CheckedIn"}},
-	{name: "walk in without visitor", when: "CheckIn", data: `{"channel":"desk"}`, code: "missing_field"},
+	{name: "walk in without visitor", when: "CheckIn", data: `{"channel":"desk"}`, code: "not_reserved"},
 	{name: "check in other visitor", given: []aggregate.Event{reserved}, when: "CheckIn", data: `{"channel":"app","visitorId":"v2"}`, code: "visitor_mismatch"},
 	{name: "check in twice", given: []aggregate.Event{reserved, checkedIn}, when: "CheckIn", data: `{"channel":"app"}`, code: "already_checked_in"},
 	{name: "check in canceled", given: []aggregate.Event{reserved, schedule.ReservationCanceled{}}, when: "CheckIn", data: `{"channel":"app"}`, code: "closed"},
@@ -263,12 +263,13 @@ func clone(t *testing.T, s schedule.State) schedule.State {
 
 // TestCheckInOfUnknownSchedule: a check-in without visitorId on a schedule
 // with no reservation is most often a mistyped id; the rejection says so
-// rather than only asking for a walk-in's visitorId.
+// rather than only asking for a walk-in's visitorId, with the code of a
+// rule (not_reserved, 409), not of a malformed command (missing_field).
 func TestCheckInOfUnknownSchedule(t *testing.T) {
 	state, version := schedule.Definition.Rehydrate(nil)
 	_, err := execute(state, version, "CheckIn", `{"channel":"desk"}`, aggregate.Meta{ID: "c", Time: t0})
 	var r *aggregate.Rejection
-	if !errors.As(err, &r) || r.Code != aggregate.CodeMissingField || !strings.Contains(r.Message, "no reservation exists for this schedule id") {
+	if !errors.As(err, &r) || r.Code != schedule.CodeNotReserved || !strings.Contains(r.Message, "no reservation exists for this schedule id") {
 		t.Fatalf("got %v", err)
 	}
 }
