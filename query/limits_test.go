@@ -36,7 +36,8 @@ func TestScopes(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("X-Content-Type-Options") != "nosniff" ||
 		resp.Header.Get("Content-Security-Policy") == "" {
 		t.Fatalf("UI: %d %v", resp.StatusCode, resp.Header)
-	}	// The page names its icon, served from the binary under the page's
+	}
+	// The page names its icon, served from the binary under the page's
 	// own policy: browsers do not ask for a /favicon.ico that is not there.
 	resp, err = http.Get(s.url + "/ui/icon.svg")
 	if err != nil {
