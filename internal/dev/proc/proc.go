@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -201,12 +202,31 @@ func Ready(addr string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// FreeAddr returns a loopback address with a port free at the time.
+// FreeAddr returns a loopback address with a port free at the time, and
+// never one it returned before in this process: the kernel may hand a
+// port just closed out again, and a test that gave devkafka and a
+// processor's HTTP server the same port saw the processor fail to listen
+// and its metrics requests answered by devkafka.
 func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		given.Lock()
+		fresh := !given.addrs[addr]
+		given.addrs[addr] = true
+		given.Unlock()
+		if fresh {
+			return addr, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
+
+// given holds the addresses FreeAddr returned.
+var given = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: map[string]bool{}}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -20,9 +21,11 @@ import (
 // order the source gives them, to its value.
 type Samples map[string]float64
 
-// Scrape reads a /metrics page. An unreadable page gives no samples.
+// Scrape reads a /metrics page. An unreadable page gives no samples, and
+// so does one that does not answer within 10 s (something else on the
+// port), instead of a wait without end.
 func Scrape(url string) Samples {
-	resp, err := http.Get(url)
+	resp, err := scrapeClient.Get(url)
 	if err != nil {
 		return Samples{}
 	}
@@ -106,3 +109,5 @@ func (s Samples) Value(name string) (sum float64) {
 	}
 	return sum
 }
+
+var scrapeClient = &http.Client{Timeout: 10 * time.Second}
