@@ -3,7 +3,6 @@ package processor
 import (
 	"context"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -16,11 +15,10 @@ import (
 // one record per subject and partition (compaction keeps the latest), so
 // this reads about as many records as the partitions have subjects. A
 // partition in keysFrom, whose keys a standby copy kept in the table, is
-// read from there on instead. A
-// record the table refuses (a forged or copied record, a key after its
-// destruction) is logged by offset, never by subject, and skipped: one
-// bad record must not stop a partition. A wrong KEK file is caught at
-// start instead (topics.VerifyKeyring).
+// read from there on instead. A record the table refuses (a forged or
+// copied record, a key after its destruction) is logged by offset, never
+// by subject, and skipped: one bad record must not stop a partition. A
+// wrong KEK file is caught at start instead (topics.VerifyKeyring).
 //
 // It returns how many key records it read per partition.
 func (p *Processor) restoreKeys(ctx context.Context, adm *kadm.Client, parts []int32, keysFrom map[int32]int64) (read map[int32]int64, err error) {
@@ -36,16 +34,19 @@ func (p *Processor) restoreKeys(ctx context.Context, adm *kadm.Client, parts []i
 		}
 		from[topicPartition{topics.Keys, part}] = pos
 	}
-	r := &keyReader{p: p, read: p.metrics.restoredKeys, perPartition: map[int32]int64{}}
-	return r.perPartition, p.catchUp(ctx, from, ends, r)
+	r := &keyReader{p: p, read: map[int32]int64{}}
+	err = p.catchUp(ctx, from, ends, r)
+	for _, n := range r.read {
+		p.metrics.restoredKeys.Add(float64(n))
+	}
+	return r.read, err
 }
 
-// keyReader is catchUp's applier of key records, and a standby copy's;
-// a restore's counts them in read and perPartition.
+// keyReader is catchUp's applier of key records, and a standby copy's; a
+// restore's counts them per partition in read.
 type keyReader struct {
-	p            *Processor
-	read         prometheus.Counter
-	perPartition map[int32]int64
+	p    *Processor
+	read map[int32]int64
 }
 
 func (r *keyReader) apply(rec *kgo.Record) error {
@@ -53,8 +54,7 @@ func (r *keyReader) apply(rec *kgo.Record) error {
 		return nil
 	}
 	if r.read != nil {
-		r.read.Inc()
-		r.perPartition[rec.Partition]++
+		r.read[rec.Partition]++
 	}
 	kr, err := shred.DecodeRecord(rec.Key, rec.Value, rec.Partition)
 	if err == nil {
