@@ -2,6 +2,9 @@
 
 package schedule
 
-// releasedBefore is 0 in every build but one candidate of the replay
-// walk-through (candidate_photobug_on.go).
-const releasedBefore = 0
+// releasedBefore and photoCountFactor are 0 and 1 in every build but one
+// candidate of the replay walk-through (candidate_photobug_on.go).
+const (
+	releasedBefore   = 0
+	photoCountFactor = 1
+)
