@@ -27,6 +27,9 @@ type BatchCommand struct {
 	Data            json.RawMessage `json:"data,omitempty"`
 	IdempotencyKey  string          `json:"idempotencyKey,omitempty"`
 	ExpectedVersion *uint64         `json:"expectedVersion,omitempty"`
+	// Time is when the command happened, as Ce-Time is on a single
+	// command; empty is ingest's clock.
+	Time string `json:"time,omitempty"`
 }
 
 // BatchAnswer is one answer line: the outcome, or a problem (with its
@@ -115,7 +118,11 @@ func (s *Server) parseLine(who api.Principal, raw []byte) *pendingLine {
 	if _, err := s.cfg.Kind.DecodeCommand(c.Type, c.Data); err != nil {
 		return &pendingLine{problem: commandProblem(err)}
 	}
-	m := aggregate.Meta{ID: c.IdempotencyKey, Tenant: who.Tenant, Stream: c.ScheduleID, Initiator: who.Subject, Time: time.Now().UTC()}
+	m := aggregate.Meta{ID: c.IdempotencyKey, Tenant: who.Tenant, Stream: c.ScheduleID, Initiator: who.Subject}
+	var terr *aggregate.Rejection
+	if m.Time, terr = commandTime(c.Time, "time"); terr != nil {
+		return &pendingLine{problem: new(api.NewProblem(terr.Code, terr.Message))}
+	}
 	if m.ID == "" {
 		m.ID = newID()
 	} else if len(m.ID) > 256 {

@@ -401,3 +401,52 @@ func waitReady(t *testing.T, s *ingest.Server, want bool) {
 		t.Fatalf("readiness did not become %v", want)
 	}
 }
+
+// TestCommandTime: a caller says when a command happened with Ce-Time
+// (a line's "time" in a batch), as a producer on the commands topic does
+// with ce_time, and its events carry that time. A bad or future time is
+// refused before anything is sent.
+func TestCommandTime(t *testing.T) {
+	e := setup(t)
+	at := "2026-03-02T09:58:00.5Z"
+	if r := e.do(t, "POST", "/v1/schedules/timed-1/commands/Reserve", tokenA, reserve, "Ce-Time", at); r.status != 200 {
+		t.Fatalf("with Ce-Time: %d %v", r.status, r.body)
+	}
+	body := `{"scheduleId":"timed-2","type":"Reserve","time":"2026-03-02T09:59:00+09:00","data":` + reserve + "}\n" +
+		`{"scheduleId":"timed-3","type":"Reserve","time":"at nine","data":` + reserve + "}\n"
+	req, _ := http.NewRequest("POST", e.url+"/v1/commands?wait=10s", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tokenA)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := ndjsonLines(t, resp.Body)
+	resp.Body.Close()
+	if len(lines) != 2 || lines[0]["status"] != "accepted" || lines[1]["problem"].(map[string]any)["code"] != "bad_parameter" {
+		t.Fatalf("batch with times: %v", lines)
+	}
+	for _, bad := range []string{"yesterday", time.Now().Add(2 * time.Minute).Format(time.RFC3339)} {
+		r := e.do(t, "POST", "/v1/schedules/timed-4/commands/Reserve", tokenA, reserve, "Ce-Time", bad)
+		if r.status != 400 || r.body["code"] != "bad_parameter" || !strings.Contains(fmt.Sprint(r.body["detail"]), "Ce-Time") {
+			t.Errorf("Ce-Time %q: %d %v", bad, r.status, r.body)
+		}
+	}
+	want := map[string]string{"timed-1": "2026-03-02T09:58:00.5Z", "timed-2": "2026-03-02T00:59:00Z"}
+	for _, r := range testkit.ReadAll(t, e.brokers).Events {
+		ev, err := topics.DecodeEvent(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, ok := want[ev.Envelope.Stream]; ok {
+			if got := ev.Envelope.Time.Format(time.RFC3339Nano); got != w {
+				t.Errorf("%s: event time %s, want %s", ev.Envelope.Stream, got, w)
+			}
+			delete(want, ev.Envelope.Stream)
+		} else if strings.HasPrefix(ev.Envelope.Stream, "timed-") {
+			t.Errorf("a refused command has an event: %s", ev.Envelope.Stream)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no events for %v", want)
+	}
+}

@@ -89,6 +89,9 @@ type Command struct {
 	// Wait is how long ingest waits for the outcome; 0 is ingest's
 	// default.
 	Wait time.Duration
+	// Time, when set, is when the command happened (Ce-Time); zero is
+	// ingest's clock.
+	Time time.Time
 }
 
 // Send sends a command to ingest and returns its outcome: accepted,
@@ -114,6 +117,9 @@ func (c *Client) Send(ctx context.Context, cmd Command) (topics.Result, error) {
 	}
 	if cmd.IdempotencyKey != "" {
 		req.Header.Set("Idempotency-Key", cmd.IdempotencyKey)
+	}
+	if !cmd.Time.IsZero() {
+		req.Header.Set("Ce-Time", cmd.Time.UTC().Format(time.RFC3339Nano))
 	}
 	if cmd.ExpectedVersion != nil {
 		req.Header.Set("If-Match", `"`+strconv.FormatUint(*cmd.ExpectedVersion, 10)+`"`)
