@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -36,6 +37,10 @@ func TestUIStepsBack(t *testing.T) {
 	at := t0.Add(time.Hour)
 	recs = append(recs, w.exec("clinic-a", "visit-1", "Reserve", reserve("v-1", t0.Add(2*time.Hour), time.Hour), at)...)
 	recs = append(recs, w.exec("clinic-a", "visit-2", "Reserve", reserve("v-2", t0.Add(3*time.Hour), time.Hour), at)...)
+	// A walk-in with an id as long as the demo's, checked out: the widest
+	// row of a day.
+	recs = append(recs, w.exec("clinic-a", "visit-7c1e-249", "CheckIn", `{"channel":"desk","visitorId":"v-4821"}`, t0.Add(5*time.Hour))...)
+	recs = append(recs, w.exec("clinic-a", "visit-7c1e-249", "CheckOut", `{}`, t0.Add(6*time.Hour))...)
 	recs = append(recs, w.exec("clinic-a", "visit-1", "CheckIn", `{"channel":"kiosk"}`, at.Add(time.Hour))...)
 	recs = append(recs, w.exec("clinic-a", "visit-1", "StartConsultation", `{"counselorId":"dr-kim"}`, at.Add(70*time.Minute))...)
 	recs = append(recs, w.exec("clinic-a", "visit-1", "CompleteConsultation", `{"procedures":["laser"]}`, at.Add(80*time.Minute))...)
@@ -58,6 +63,20 @@ func TestUIStepsBack(t *testing.T) {
 		chromedp.Click(css("#day-form button[type=submit]")),
 		chromedp.WaitVisible(css(`#day-list tr[data-id="visit-2"]`)))
 	rows := text("#day-list tbody")
+	// The day table fits its panel at the common widths, and never cuts
+	// a column off.
+	for _, width := range []int64{1280, 1400, 1920} {
+		do(fmt.Sprint("resize to ", width, " px"), chromedp.EmulateViewport(width, 1000))
+		fits, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+			const s = document.querySelector("#day-panel .scroll");
+			return s.scrollWidth <= s.clientWidth && s.getBoundingClientRect().right <= document.querySelector("#day-panel").getBoundingClientRect().right })()`))
+		if err != nil || !fits {
+			t.Errorf("at %d px the day table overflows its panel (%v)", width, err)
+		}
+	}
+	if !strings.Contains(rows, "walk-in") || !strings.Contains(rows, "checked out") {
+		t.Errorf("the day list does not show the walk-in: %q", rows)
+	}
 	do("pick a schedule",
 		chromedp.Click(css(`#day-list tr[data-id="visit-1"]`)),
 		chromedp.WaitVisible(css("#travel")),

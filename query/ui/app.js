@@ -80,14 +80,24 @@ async function listDay(next) {
     for (const s of page.items) {
       const tr = document.createElement("tr");
       tr.dataset.id = s.scheduleId;
-      for (const text of [hhmm(s.start), s.end ? hhmm(s.end) : "", s.scheduleId, s.visitorId || ""]) {
+      // One cell for the slot, so the table fits beside the schedule
+      // panel; a walk-in's slot is its stay, open until check-out.
+      const when = document.createElement("td");
+      when.textContent = hhmm(s.start) + "–" + (s.end ? hhmm(s.end) : "");
+      if (s.walkIn) {
+        const note = document.createElement("span");
+        note.className = "note";
+        note.textContent = "walk-in";
+        when.append(note);
+      }
+      tr.append(when);
+      for (const text of [s.scheduleId, s.visitorId || ""]) {
         const td = document.createElement("td");
         td.textContent = text;
         tr.append(td);
       }
       const td = document.createElement("td");
       td.append(badge(s.status));
-      if (s.walkIn) td.append(" walk-in");
       tr.append(td);
       tr.addEventListener("click", () => openSchedule(s.scheduleId));
       body.append(tr);
@@ -95,7 +105,7 @@ async function listDay(next) {
     if (!body.rows.length) {
       const tr = document.createElement("tr");
       const td = document.createElement("td");
-      td.colSpan = 5;
+      td.colSpan = 4;
       td.textContent = "No schedules on this day.";
       tr.append(td);
       body.append(tr);
