@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,10 +38,19 @@ func TestMakeRun(t *testing.T) {
 		t.Fatalf("want three commands to paste, got %d:\n%s", len(cmds), banner)
 	}
 	var answers []map[string]any
-	for _, c := range cmds {
+	for i, c := range cmds {
 		b, err := exec.Command("bash", "-c", c).Output()
 		if err != nil {
 			t.Fatalf("%s: %v", c, err)
+		}
+		// The commands show their status line and ETag (curl -i), the
+		// read only its body.
+		if i < 2 {
+			head, body, _ := strings.Cut(string(b), "\r\n\r\n")
+			if etag := fmt.Sprintf("ETag: \"%d\"", i+1); !strings.HasPrefix(head, "HTTP/1.1 200") || !strings.Contains(strings.ToLower(head), strings.ToLower(etag)) {
+				t.Fatalf("%s: want 200 with %s, got\n%s", c, etag, head)
+			}
+			b = []byte(body)
 		}
 		var m map[string]any
 		if err := json.Unmarshal(b, &m); err != nil {
@@ -50,6 +60,12 @@ func TestMakeRun(t *testing.T) {
 	}
 	if answers[0]["status"] != "accepted" || answers[1]["status"] != "accepted" {
 		t.Fatalf("reserve and check in: %v, %v", answers[0], answers[1])
+	}
+	// The slot is the coming hour, not a fixed date in the past.
+	if start := regexp.MustCompile(`"start":"([^"]+)"`).FindStringSubmatch(cmds[0]); start == nil {
+		t.Fatalf("no slot in %s", cmds[0])
+	} else if at, err := time.Parse(time.RFC3339, start[1]); err != nil || at.Before(time.Now()) || at.After(time.Now().Add(time.Hour)) {
+		t.Errorf("the printed slot starts at %s, not in the next hour", start[1])
 	}
 	travel := answers[2]
 	if travel["version"] != 1.0 || travel["latestVersion"] != 2.0 || travel["state"].(map[string]any)["status"] != "reserved" {

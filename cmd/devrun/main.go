@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/rewind/rewind/internal/cli"
 	"github.com/rewind/rewind/internal/dev/devstack"
@@ -72,6 +73,7 @@ func banner(s *devstack.Stack) {
 	_, _ = rand.Read(b)
 	visit := "visit-" + hex.EncodeToString(b)
 	auth := "-H 'Authorization: Bearer " + s.Token + "'"
+	start := time.Now().UTC().Truncate(time.Hour).Add(time.Hour)
 	fmt.Printf(`
 Rewind is running.
 
@@ -87,14 +89,15 @@ Dev token (tenant %[6]s, subject dev-user, scopes read and write; kept in %[5]s/
 The staff's tokens, an auditor's (read, audit) and a privacy officer's (erase) are in %[5]s/dev-tokens.
 
 Try it:
-  # 1. reserve a visit
-  curl -s -XPOST %[8]s http://%[1]s/v1/schedules/%[9]s/commands/Reserve \
-    -d '{"visitorId":"v-1","visitor":{"name":"Kim Minji"},"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z","procedures":["botox"]}'
+  # 1. reserve a visit in the next hour (-i shows the status and the new version as ETag)
+  curl -i -XPOST %[8]s http://%[1]s/v1/schedules/%[9]s/commands/Reserve \
+    -d '{"visitorId":"v-1","visitor":{"name":"Kim Minji"},"start":"%[10]s","end":"%[11]s","procedures":["botox"]}'
   # 2. check in
-  curl -s -XPOST %[8]s http://%[1]s/v1/schedules/%[9]s/commands/CheckIn -d '{"channel":"kiosk"}'
+  curl -i -XPOST %[8]s http://%[1]s/v1/schedules/%[9]s/commands/CheckIn -d '{"channel":"kiosk"}'
   # 3. travel back in time: the visit as it was at version 1, before check-in
   curl -s %[8]s 'http://%[2]s/v1/schedules/%[9]s?version=1&minVersion=2'
 
 make demo drives a whole clinic day through it. Ctrl-C stops everything.
-`, s.Ingest, s.Query, s.Processor, kafka, s.Data, devstack.Tenant, s.Token, auth, visit)
+`, s.Ingest, s.Query, s.Processor, kafka, s.Data, devstack.Tenant, s.Token, auth, visit,
+		start.Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339))
 }
