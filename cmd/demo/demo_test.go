@@ -15,17 +15,20 @@ import (
 // clinic day, prints the audit trail, a past state and the day list, and
 // stops them again.
 func TestDemo(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "demo.out")
-	ingest, query := testkit.FreeAddr(t), testkit.FreeAddr(t)
-	p := testkit.Start(t, "demo", out, "-bin", testkit.Binaries(t), "-data-dir", t.TempDir(), "-visits", "120", "-seed", "42",
-		"-ingest", "http://"+ingest, "-query", "http://"+query,
-		"-kafka-addr", testkit.FreeAddr(t), "-processor-addr", testkit.FreeAddr(t))
-	err, exited := p.Wait(3 * time.Minute)
-	b, _ := os.ReadFile(out)
-	text := string(b)
-	if !exited || err != nil {
-		t.Fatalf("demo: exited %v, %v\n%s", exited, err, text)
+	data := t.TempDir()
+	addrs := []string{"-ingest", "http://" + testkit.FreeAddr(t), "-query", "http://" + testkit.FreeAddr(t),
+		"-kafka-addr", testkit.FreeAddr(t), "-processor-addr", testkit.FreeAddr(t)}
+	demo := func(args ...string) string {
+		out := filepath.Join(t.TempDir(), "demo.out")
+		p := testkit.Start(t, "demo", out, append([]string{"-bin", testkit.Binaries(t), "-data-dir", data}, append(addrs, args...)...)...)
+		err, exited := p.Wait(3 * time.Minute)
+		b, _ := os.ReadFile(out)
+		if !exited || err != nil {
+			t.Fatalf("demo: exited %v, %v\n%s", exited, err, b)
+		}
+		return string(b)
 	}
+	text := demo("-visits", "120", "-seed", "42")
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`rejected by the rules [1-9]\d* \(`),
 		regexp.MustCompile(`Audit trail of visit-\S+`),
@@ -43,5 +46,27 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Contains(text, "demo:") {
 		t.Errorf("demo reported an error:\n%s", text)
+	}
+	// The events follow the story's clock (Ce-Time): booked days ahead,
+	// then minutes apart in the clinic, never all in one instant.
+	trail := regexp.MustCompile(`(?m)^  v\d+ +(\w{3} +\d+ \w{3} \d\d:\d\d) `).FindAllStringSubmatch(text, -1)
+	times := map[string]bool{}
+	for _, m := range trail {
+		times[m[1]] = true
+	}
+	if len(trail) < 8 || len(times) != len(trail) {
+		t.Errorf("the audit trail's %d events have %d distinct times (to the minute):\n%s", len(trail), len(times), text)
+	}
+	// A second run drives the day before, instead of double-booking the
+	// first run's visitors.
+	day := regexp.MustCompile(`Driving the clinic day of (\w{3} \d+ \w{3} \d{4})`)
+	first, second := day.FindStringSubmatch(text), day.FindStringSubmatch(demo("-visits", "20", "-seed", "43"))
+	if first == nil || second == nil {
+		t.Fatalf("no day in the demo's output")
+	}
+	d1, _ := time.Parse("Mon 2 Jan 2006", first[1])
+	d2, _ := time.Parse("Mon 2 Jan 2006", second[1])
+	if !d2.Equal(d1.Add(-24*time.Hour)) || !d1.Equal(time.Now().UTC().Add(-24*time.Hour).Truncate(24*time.Hour)) {
+		t.Errorf("the runs drove %s and %s; want yesterday, then the day before", first[1], second[1])
 	}
 }

@@ -1,7 +1,10 @@
 // Command demo drives a realistic clinic day through Rewind's HTTP APIs:
 // a few hundred visits by several staff, with walk-ins, reschedules,
 // cancellations, no-shows, consultations and procedures by three doctors,
-// and some commands the rules reject. It then prints, from the query
+// and some commands the rules reject. Each command carries the time of
+// the story (Ce-Time): bookings days ahead, a clinic day of minutes
+// between steps. The day is yesterday, or the day before the earliest an
+// earlier run drove, so runs never double-book. It then prints, from the query
 // service, the audit trail of one visit, that visit as it was at an
 // earlier instant, and the day's schedule from the range query.
 //
@@ -69,13 +72,38 @@ func run(ctx context.Context, args []string) error {
 	}
 	c := &client{tokens: tokens, api: &apiclient.Client{Ingest: *ingestURL, Query: *queryURL, Token: tokens["dev-user"],
 		HTTP: &http.Client{Timeout: 30 * time.Second}}}
-	now := time.Now().UTC()
-	// A day whose slots (8:00 to 18:00) have all begun, so no-shows can be
-	// marked: the day of 18 hours ago.
-	day := now.Add(-18 * time.Hour).Truncate(24 * time.Hour)
+	// A whole day in the past, so every step of its story has happened
+	// (ingest refuses command times ahead of its clock): yesterday, or
+	// the day before the earliest one an earlier run drove.
+	day, err := c.freeDay(ctx, time.Now().UTC().Add(-24*time.Hour).Truncate(24*time.Hour))
+	if err != nil {
+		return err
+	}
 	tag := fmt.Sprintf("%04x", *seed%0x10000)
 	plan := planDay(rand.New(rand.NewPCG(*seed, 7)), day, tag, *visits)
 	return c.drive(ctx, day, plan)
+}
+
+// freeDay returns day, or the latest day before it with no booked slot:
+// a second run of the demo drives another day instead of double-booking
+// the visitors of the first.
+func (c *client) freeDay(ctx context.Context, day time.Time) (time.Time, error) {
+	for {
+		var page query.Page[query.Summary]
+		if err := c.api.Get(ctx, dayQuery(day, 1), &page); err != nil {
+			return day, err
+		}
+		if len(page.Items) == 0 {
+			return day, nil
+		}
+		day = day.Add(-24 * time.Hour)
+	}
+}
+
+// dayQuery is the range query of day's slots, limit at a time.
+func dayQuery(day time.Time, limit int) string {
+	return fmt.Sprintf("/v1/schedules?limit=%d&from=%s&to=%s", limit,
+		url.QueryEscape(day.Format(time.RFC3339)), url.QueryEscape(day.Add(24*time.Hour).Format(time.RFC3339)))
 }
 
 func hostOf(u string) string {
@@ -94,9 +122,11 @@ func up(base string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// step is one command of a visit, sent with the token of who does it.
+// step is one command of a visit, sent with the token of who does it, at
+// the time of the story (Ce-Time).
 type step struct {
 	who, typ, body string
+	at             time.Time
 }
 
 // visit is the commands of one schedule, in order.
@@ -113,103 +143,155 @@ var (
 	channels   = []string{"web", "phone", "app"}
 )
 
-func planDay(r *rand.Rand, day time.Time, tag string, n int) []visit {
-	var out []visit
-	pick := func(xs []string) string { return xs[r.IntN(len(xs))] }
-	slot := func() (time.Time, time.Time) {
-		start := day.Add(8*time.Hour + time.Duration(r.IntN(38))*15*time.Minute)
-		return start, start.Add(time.Duration(2+r.IntN(5)) * 15 * time.Minute)
+// planner writes the stories of one day's visits. Each visit has a clock
+// that only moves forward: bookings days ahead, a check-in near the
+// slot, then minutes between the steps in the clinic.
+type planner struct {
+	r   *rand.Rand
+	day time.Time
+	v   *visit
+	now time.Time // the visit's clock
+}
+
+func (p *planner) pick(xs []string) string { return xs[p.r.IntN(len(xs))] }
+
+// slot is a random slot of the day, between 8:00 and 18:00.
+func (p *planner) slot() (time.Time, time.Time) {
+	start := p.day.Add(8*time.Hour + time.Duration(p.r.IntN(38))*15*time.Minute)
+	return start, start.Add(time.Duration(2+p.r.IntN(5)) * 15 * time.Minute)
+}
+
+// after moves the visit's clock to at least at, plus lo to hi minutes.
+func (p *planner) after(at time.Time, lo, hi int) {
+	if at.After(p.now) {
+		p.now = at
 	}
-	walkIns := n / 10
+	p.now = p.now.Add(time.Duration(lo*60+p.r.IntN((hi-lo)*60+1)) * time.Second)
+}
+
+// add appends a step at the visit's clock, then moves it lo to hi
+// minutes on.
+func (p *planner) add(who, typ, body string, lo, hi int) {
+	p.v.steps = append(p.v.steps, step{who, typ, body, p.now})
+	p.after(p.now, lo, hi)
+}
+
+func slotBody(start, end time.Time) string {
+	return fmt.Sprintf(`"start":%q,"end":%q`, start.Format(time.RFC3339), end.Format(time.RFC3339))
+}
+
+// planDay plans n visits of day, a tenth of them walk-ins, each by a
+// different visitor.
+func planDay(r *rand.Rand, day time.Time, tag string, n int) []visit {
+	visitors := r.Perm(5000)
+	out := make([]visit, n)
 	for i := range n {
-		v := visit{id: fmt.Sprintf("visit-%s-%03d", tag, i), visitor: fmt.Sprintf("v-%04d", r.IntN(5000))}
-		planned := []string{pick(procedures)}
+		out[i] = visit{id: fmt.Sprintf("visit-%s-%03d", tag, i), visitor: fmt.Sprintf("v-%04d", visitors[i])}
+		p := &planner{r: r, day: day, v: &out[i]}
+		planned, walkIn := []string{p.pick(procedures)}, i >= n-n/10
 		if r.IntN(3) == 0 {
-			if p := pick(procedures); p != planned[0] {
-				planned = append(planned, p)
+			if x := p.pick(procedures); x != planned[0] {
+				planned = append(planned, x)
 			}
 		}
-		if i >= n-walkIns {
-			v.steps = append(v.steps, step{"front-desk", "CheckIn", fmt.Sprintf(`{"channel":"desk","visitorId":%q}`, v.visitor)})
+		if walkIn {
+			p.after(day.Add(9*time.Hour), 0, 8*60)
+			p.add("front-desk", "CheckIn", fmt.Sprintf(`{"channel":"desk","visitorId":%q}`, p.v.visitor), 3, 15)
 			planned = nil // decided in the consultation
-		} else {
-			start, end := slot()
-			v.steps = append(v.steps, step{"front-desk", "Reserve", fmt.Sprintf(`{"visitorId":%q,"start":%q,"end":%q,"procedures":%s,"channel":%q}`,
-				v.visitor, start.Format(time.RFC3339), end.Format(time.RFC3339), jsonList(planned), pick(channels))})
-			rescheduled := false
-			for r.IntN(7) == 0 {
-				start, end = slot()
-				v.steps = append(v.steps, step{"front-desk", "Reschedule", fmt.Sprintf(`{"start":%q,"end":%q}`, start.Format(time.RFC3339), end.Format(time.RFC3339))})
-				rescheduled = true
-			}
-			if r.IntN(30) == 0 { // a double booking: rejected, already_reserved
-				v.steps = append(v.steps, step{"front-desk", "Reserve", fmt.Sprintf(`{"visitorId":%q,"start":%q,"end":%q}`, v.visitor, start.Format(time.RFC3339), end.Format(time.RFC3339))})
-			}
-			switch x := r.IntN(100); {
-			case x < 9:
-				v.steps = append(v.steps, step{"front-desk", "CancelReservation", fmt.Sprintf(`{"reason":%q}`, pick(reasons))})
-				if r.IntN(3) == 0 { // arrives anyway: rejected, closed
-					v.steps = append(v.steps, step{"kiosk", "CheckIn", `{"channel":"kiosk"}`})
-				}
-				out = append(out, v)
-				continue
-			case x < 16:
-				v.steps = append(v.steps, step{"front-desk", "MarkNoShow", `{}`})
-				out = append(out, v)
-				continue
-			}
-			if r.IntN(2) == 0 {
-				v.steps = append(v.steps, step{"kiosk", "CheckIn", `{"channel":"kiosk"}`})
-			} else {
-				v.steps = append(v.steps, step{"front-desk", "CheckIn", fmt.Sprintf(`{"channel":%q}`, pick([]string{"desk", "app"}))})
-			}
-			if r.IntN(25) == 0 { // too late to move it: rejected, already_checked_in
-				start, end := slot()
-				v.steps = append(v.steps, step{"front-desk", "Reschedule", fmt.Sprintf(`{"start":%q,"end":%q}`, start.Format(time.RFC3339), end.Format(time.RFC3339))})
-			}
-			v.full = rescheduled
-		}
-		v.steps = append(v.steps, step{"counselor-choi", "StartConsultation", `{"counselorId":"counselor-choi"}`})
-		if r.IntN(12) == 0 { // still in consultation at the end of the day
-			v.full = false
-			out = append(out, v)
+		} else if !p.booking(planned) {
 			continue
 		}
-		added := []string{}
-		if len(planned) == 0 || r.IntN(4) == 0 {
-			added = append(added, pick(procedures))
-		}
-		v.steps = append(v.steps, step{"counselor-choi", "CompleteConsultation", fmt.Sprintf(`{"procedures":%s}`, jsonList(added))})
-		for _, p := range added {
-			if !slices.Contains(planned, p) {
-				planned = append(planned, p)
-			}
-		}
-		v.steps = append(v.steps, step{"nurse-han", "TakePhotos", fmt.Sprintf(`{"kind":"before","count":%d}`, 2+r.IntN(6))})
-		if r.IntN(20) == 0 { // not what was planned: rejected, procedure_not_planned
-			v.steps = append(v.steps, step{"dr-lee", "StartProcedure", `{"procedureId":"tattoo-removal","doctorId":"dr-lee"}`})
-		}
-		for j, p := range planned {
-			doc := pick(doctors)
-			v.steps = append(v.steps, step{doc, "StartProcedure", fmt.Sprintf(`{"procedureId":%q,"doctorId":%q}`, p, doc)})
-			if j == 0 && r.IntN(20) == 0 { // leaving mid-procedure: rejected, procedure_in_progress
-				v.steps = append(v.steps, step{"front-desk", "CheckOut", `{}`})
-			}
-			v.steps = append(v.steps, step{doc, "CompleteProcedure", fmt.Sprintf(`{"procedureId":%q}`, p)})
-		}
-		v.steps = append(v.steps, step{"nurse-han", "TakePhotos", fmt.Sprintf(`{"kind":"after","count":%d}`, 2+r.IntN(6))})
-		if r.IntN(3) > 0 {
-			v.steps = append(v.steps, step{"nurse-han", "StartAftercare", `{}`}, step{"nurse-han", "CompleteAftercare", `{}`})
-		}
-		if r.IntN(15) == 0 { // still in the clinic
-			v.full = false
-			out = append(out, v)
-			continue
-		}
-		v.steps = append(v.steps, step{"front-desk", "CheckOut", `{}`})
-		out = append(out, v)
+		p.care(planned)
 	}
 	return out
+}
+
+// booking plans a reservation, from days before the slot to the
+// check-in. It reports whether the visit goes on into the clinic.
+func (p *planner) booking(planned []string) bool {
+	r, v := p.r, p.v
+	start, end := p.slot()
+	p.after(p.day.Add(-time.Duration(3+r.IntN(12))*24*time.Hour+9*time.Hour), 0, 8*60) // office hours, days ahead
+	p.add("front-desk", "Reserve", fmt.Sprintf(`{"visitorId":%q,%s,"procedures":%s,"channel":%q}`,
+		v.visitor, slotBody(start, end), jsonList(planned), p.pick(channels)), 60, 20*60)
+	rescheduled := false
+	for r.IntN(7) == 0 {
+		start, end = p.slot()
+		p.add("front-desk", "Reschedule", "{"+slotBody(start, end)+"}", 60, 20*60)
+		rescheduled = true
+	}
+	if r.IntN(30) == 0 { // a double booking: rejected, already_reserved
+		p.add("front-desk", "Reserve", fmt.Sprintf(`{"visitorId":%q,%s}`, v.visitor, slotBody(start, end)), 1, 5)
+	}
+	switch x := r.IntN(100); {
+	case x < 9:
+		p.add("front-desk", "CancelReservation", fmt.Sprintf(`{"reason":%q}`, p.pick(reasons)), 0, 0)
+		if r.IntN(3) == 0 { // arrives anyway: rejected, closed
+			p.after(start.Add(-10*time.Minute), 0, 10)
+			p.add("kiosk", "CheckIn", `{"channel":"kiosk"}`, 0, 0)
+		}
+		return false
+	case x < 16:
+		p.after(start.Add(30*time.Minute), 0, 30)
+		p.add("front-desk", "MarkNoShow", `{}`, 0, 0)
+		return false
+	}
+	p.after(start.Add(-15*time.Minute), 0, 20)
+	if r.IntN(2) == 0 {
+		p.add("kiosk", "CheckIn", `{"channel":"kiosk"}`, 2, 15)
+	} else {
+		p.add("front-desk", "CheckIn", fmt.Sprintf(`{"channel":%q}`, p.pick([]string{"desk", "app"})), 2, 15)
+	}
+	if r.IntN(25) == 0 { // too late to move it: rejected, already_checked_in
+		start, end := p.slot()
+		p.add("front-desk", "Reschedule", "{"+slotBody(start, end)+"}", 1, 5)
+	}
+	v.full = rescheduled
+	return true
+}
+
+// care plans a visit in the clinic, from the consultation to the
+// check-out, with the procedures planned and those the consultation
+// adds.
+func (p *planner) care(planned []string) {
+	r, v := p.r, p.v
+	p.add("counselor-choi", "StartConsultation", `{"counselorId":"counselor-choi"}`, 10, 25)
+	if r.IntN(12) == 0 { // still in consultation at the end of the day
+		v.full = false
+		return
+	}
+	added := []string{}
+	if len(planned) == 0 || r.IntN(4) == 0 {
+		added = append(added, p.pick(procedures))
+	}
+	p.add("counselor-choi", "CompleteConsultation", fmt.Sprintf(`{"procedures":%s}`, jsonList(added)), 2, 6)
+	for _, x := range added {
+		if !slices.Contains(planned, x) {
+			planned = append(planned, x)
+		}
+	}
+	p.add("nurse-han", "TakePhotos", fmt.Sprintf(`{"kind":"before","count":%d}`, 2+r.IntN(6)), 3, 8)
+	if r.IntN(20) == 0 { // not what was planned: rejected, procedure_not_planned
+		p.add("dr-lee", "StartProcedure", `{"procedureId":"tattoo-removal","doctorId":"dr-lee"}`, 1, 3)
+	}
+	for j, x := range planned {
+		doc := p.pick(doctors)
+		p.add(doc, "StartProcedure", fmt.Sprintf(`{"procedureId":%q,"doctorId":%q}`, x, doc), 15, 40)
+		if j == 0 && r.IntN(20) == 0 { // leaving mid-procedure: rejected, procedure_in_progress
+			p.add("front-desk", "CheckOut", `{}`, 1, 5)
+		}
+		p.add(doc, "CompleteProcedure", fmt.Sprintf(`{"procedureId":%q}`, x), 3, 8)
+	}
+	p.add("nurse-han", "TakePhotos", fmt.Sprintf(`{"kind":"after","count":%d}`, 2+r.IntN(6)), 3, 8)
+	if r.IntN(3) > 0 {
+		p.add("nurse-han", "StartAftercare", `{}`, 15, 30)
+		p.add("nurse-han", "CompleteAftercare", `{}`, 2, 8)
+	}
+	if r.IntN(15) == 0 { // still in the clinic
+		v.full = false
+		return
+	}
+	p.add("front-desk", "CheckOut", `{}`, 0, 0)
 }
 
 func jsonList(xs []string) string {
@@ -226,7 +308,7 @@ type client struct {
 func (c *client) send(ctx context.Context, v *visit, s step, n int) (topics.Result, error) {
 	res, err := c.api.As(c.tokens[s.who]).Send(ctx, apiclient.Command{Schedule: v.id, Type: s.typ, Data: []byte(s.body),
 		IdempotencyKey: fmt.Sprintf("%s-%d", v.id, n), // a retry of the demo is safe
-		Wait:           10 * time.Second})
+		Wait:           10 * time.Second, Time: s.at})
 	if err != nil {
 		return res, fmt.Errorf("%s %s: %w", v.id, s.typ, err)
 	}
@@ -316,7 +398,7 @@ func (c *client) report(ctx context.Context, day time.Time, v *visit, version ui
 	}
 	fmt.Printf("\nAudit trail of %s (visitor %s), from the query service's timeline:\n", v.id, v.visitor)
 	for _, e := range tl.Items {
-		fmt.Printf("  v%-3d %s  %-15s %-22s %s\n", e.Version, e.Time.Format("15:04:05.000"), e.Initiator, e.Type, changes(e))
+		fmt.Printf("  v%-3d %s  %-15s %-22s %s\n", e.Version, e.Time.Format("Mon _2 Jan 15:04"), e.Initiator, e.Type, changes(e))
 	}
 	if len(tl.Items) < 3 {
 		return nil
@@ -333,7 +415,7 @@ func (c *client) report(ctx context.Context, day time.Time, v *visit, version ui
 		return err
 	}
 	fmt.Printf("\nThe same visit as it was at %s (time travel, ?at=): version %d, status %s",
-		at.Format("15:04:05.000"), then.Version, state.Status)
+		at.Format("Mon 2 Jan 15:04"), then.Version, state.Status)
 	if state.Activity != schedule.ActivityNone {
 		fmt.Printf(", %s in progress", state.Activity)
 	}
@@ -344,7 +426,7 @@ func (c *client) report(ctx context.Context, day time.Time, v *visit, version ui
 
 	// The day's schedule, from the range index, page by page.
 	var all []query.Summary
-	next := "/v1/schedules?limit=200&from=" + url.QueryEscape(day.Format(time.RFC3339)) + "&to=" + url.QueryEscape(day.Add(24*time.Hour).Format(time.RFC3339))
+	next := dayQuery(day, 200)
 	for next != "" {
 		var page query.Page[query.Summary]
 		if err := c.api.Get(ctx, next, &page); err != nil {
@@ -361,7 +443,7 @@ func (c *client) report(ctx context.Context, day time.Time, v *visit, version ui
 		counts = append(counts, fmt.Sprintf("%s %d", st, n))
 	}
 	sort.Strings(counts)
-	fmt.Printf("\nThe schedule of %s (range query, by start; %d booked slots — walk-ins arrive today): %s\n",
+	fmt.Printf("\nThe schedule of %s (range query, by start; %d visits, walk-ins by their stay): %s\n",
 		day.Format("Mon 2 Jan 2006"), len(all), strings.Join(counts, ", "))
 	for i, s := range all {
 		if i == 15 {
