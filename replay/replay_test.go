@@ -132,6 +132,13 @@ func TestReplay(t *testing.T) {
 		if len(ex) != 3 || ex[0].Before != 3.0 || ex[0].After != 30.0 || !strings.HasPrefix(ex[0].ScheduleID, "photo-") {
 			t.Fatalf("examples %+v", ex)
 		}
+		// The examples are the first schedules by tenant and id, however
+		// the partitions were folded: a report can be cited.
+		for i, want := range []string{"photo-00", "photo-01", "photo-02"} {
+			if ex[i].TenantID != "clinic-1" || ex[i].ScheduleID != want {
+				t.Errorf("example %d is %s/%s, want clinic-1/%s", i, ex[i].TenantID, ex[i].ScheduleID, want)
+			}
+		}
 		// The rules do not read photo counts: no decision changes.
 		if r.Commands.Differ != 0 {
 			t.Fatalf("commands %+v", r.Commands)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -186,9 +187,27 @@ func (t *tally) change(tenant, stream, path string, before, after any) {
 		t.paths[path] = p
 	}
 	p.Count++
-	if len(p.Examples) < t.examples {
-		p.Examples = append(p.Examples, Example{TenantID: tenant, ScheduleID: stream, Before: before, After: after})
+	p.Examples = keepFirst(p.Examples, Example{TenantID: tenant, ScheduleID: stream, Before: before, After: after}, t.examples, exampleOrder)
+}
+
+// keepFirst adds x to xs, which holds the first n by order, in order. A
+// report then names the same examples however the partitions' streams
+// were ordered and merged: the demo and the docs can cite them.
+func keepFirst[T any](xs []T, x T, n int, order func(a, b T) int) []T {
+	i, _ := slices.BinarySearchFunc(xs, x, order)
+	if i >= n {
+		return xs
 	}
+	xs = slices.Insert(xs, i, x)
+	return xs[:min(len(xs), n)]
+}
+
+func exampleOrder(a, b Example) int {
+	return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.ScheduleID, b.ScheduleID))
+}
+
+func commandExampleOrder(a, b CommandExample) int {
+	return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.ScheduleID, b.ScheduleID), strings.Compare(a.CommandID, b.CommandID))
 }
 
 func (t *tally) differ(command, id, tenant, stream string, before, after Outcome) {
@@ -203,9 +222,7 @@ func (t *tally) differ(command, id, tenant, stream string, before, after Outcome
 		t.groups[key] = g
 	}
 	g.Count++
-	if len(g.Examples) < t.examples {
-		g.Examples = append(g.Examples, CommandExample{CommandID: id, TenantID: tenant, ScheduleID: stream, Before: before, After: after})
-	}
+	g.Examples = keepFirst(g.Examples, CommandExample{CommandID: id, TenantID: tenant, ScheduleID: stream, Before: before, After: after}, t.examples, commandExampleOrder)
 }
 
 // merge adds o (the next partition) to t.
@@ -228,7 +245,9 @@ func (t *tally) merge(o *tally) {
 			t.paths[path] = q
 		}
 		q.Count += p.Count
-		q.Examples = append(q.Examples, p.Examples[:min(len(p.Examples), t.examples-len(q.Examples))]...)
+		for _, x := range p.Examples {
+			q.Examples = keepFirst(q.Examples, x, t.examples, exampleOrder)
+		}
 	}
 	for l, n := range o.deployedLogic {
 		t.deployedLogic[l] += n
@@ -243,7 +262,9 @@ func (t *tally) merge(o *tally) {
 			t.groups[key] = h
 		}
 		h.Count += g.Count
-		h.Examples = append(h.Examples, g.Examples[:min(len(g.Examples), t.examples-len(h.Examples))]...)
+		for _, x := range g.Examples {
+			h.Examples = keepFirst(h.Examples, x, t.examples, commandExampleOrder)
+		}
 	}
 }
 
