@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -76,24 +76,24 @@ var mixVariants = []mixVariant{
 // mixCase prints the many-schedules case, each variant of -mix-variants
 // on a broker of its own, with its ratios to the raw rate and of the
 // durable rate to it.
-func mixCase(dir string, raw float64) error {
-	which := strings.Split(*mixWhich, ",")
+func (b *Bench) mixCase(dir string, raw float64) error {
+	which := strings.Split(b.mixWhich, ",")
 	var durable float64
 	for _, v := range mixVariants {
 		if !slices.Contains(which, v.name) {
 			continue
 		}
 		produce := func(ctx context.Context, cl *kgo.Client) (int, error) {
-			return produceMix(ctx, cl, *mixStreams, v.personal)
+			return produceMix(ctx, cl, b.mixStreams, v.personal)
 		}
-		rate, n, stats, err := drainAlone(filepath.Join(dir, "mix-"+v.name), produce, "mix-"+v.name, v.naive, v.flags...)
+		rate, n, stats, err := b.drainAlone(filepath.Join(dir, "mix-"+v.name), produce, "mix-"+v.name, v.naive, v.flags...)
 		if err != nil {
 			return err
 		}
 		switch {
 		case v.name == "durable":
 			durable = rate
-			fmt.Printf("many schedules (%dk, %d commands)   %9.0f commands/s (ratio to raw %.3f)\n", *mixStreams/1000, n, rate, rate/raw)
+			fmt.Printf("many schedules (%dk, %d commands)   %9.0f commands/s (ratio to raw %.3f)\n", b.mixStreams/1000, n, rate, rate/raw)
 		case durable > 0:
 			fmt.Printf("  the same, %-28s %9.0f commands/s (durable ÷ this %.2f, ratio to raw %.3f)\n", v.what, rate, durable/rate, rate/raw)
 		default:
@@ -109,8 +109,8 @@ func mixCase(dir string, raw float64) error {
 // processor. It returns commands per second
 // from the first commit to the last, and a line on the processor's GC,
 // CPU and memory. A -cpuprofile-phase of the variant's name profiles it.
-func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, error), variant string, naive bool, extra ...string) (rate float64, n int, stats string, err error) {
-	e, done, err := newEnv(dir, nil)
+func (b *Bench) drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, error), variant string, naive bool, extra ...string) (rate float64, n int, stats string, err error) {
+	e, done, err := b.newEnv(dir, nil)
 	if err != nil {
 		return 0, 0, "", err
 	}
@@ -125,16 +125,16 @@ func drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, err
 	} else {
 		e.startProcessor(extra...)
 	}
-	profiled := *phase == variant
-	if *profile != "" && profiled {
-		go e.cpuProfile(*profile)
+	profiled := b.phase == variant
+	if b.profile != "" && profiled {
+		go e.cpuProfile(b.profile)
 	}
 	defer func() { stop(e.proc) }()
 	brokerCPU := e.brokerCPU()
 	rate, err = e.drain(ctx, n)
 	brokerCPU = e.brokerCPU() - brokerCPU
-	if *heapProf != "" && profiled {
-		e.fetchProfile("heap", *heapProf)
+	if b.heapProf != "" && profiled {
+		e.fetchProfile("heap", b.heapProf)
 	}
 	if err == nil {
 		// The GC's share, to see that the soft memory limit does not make
@@ -191,8 +191,8 @@ func withPersonal(typ, data string, s int) string {
 }
 
 // checkMixVariants refuses a -mix-variants name no variant has.
-func checkMixVariants() error {
-	for _, name := range strings.Split(*mixWhich, ",") {
+func (b *Bench) checkMixVariants() error {
+	for _, name := range strings.Split(b.mixWhich, ",") {
 		if !slices.ContainsFunc(mixVariants, func(v mixVariant) bool { return v.name == name }) {
 			return fmt.Errorf("-mix-variants: no variant %q", name)
 		}
@@ -202,4 +202,6 @@ func checkMixVariants() error {
 
 // aloneProfiled reports whether -cpuprofile-phase names a drain on a
 // broker of its own (drainAlone), which also takes the heap profile.
-func aloneProfiled() bool { return strings.HasPrefix(*phase, "mix-") || *phase == "hot-naive" }
+func (b *Bench) aloneProfiled() bool {
+	return strings.HasPrefix(b.phase, "mix-") || b.phase == "hot-naive"
+}

@@ -1,9 +1,8 @@
-package main
+package bench
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -18,11 +17,6 @@ import (
 	"github.com/rewind/rewind/internal/testing/pause"
 	"github.com/rewind/rewind/internal/testing/promsample"
 	"github.com/rewind/rewind/topics"
-)
-
-var (
-	onlyFailover  = flag.Bool("only-failover", false, "run only the failover case")
-	failoverKills = flag.Int("failover-kills", 10, "kills per setting of the failover case, half inside an open transaction (the crashpoint build), half at random; 0 skips the case")
 )
 
 // failoverSession is the processors' session timeout in the failover
@@ -40,14 +34,14 @@ const failoverRate = 500
 // random moment (SIGKILL). The victim is restarted on its disk after each
 // takeover. It prints the longest write pause of each kill, read from
 // the results as a client sees them, as a median and a maximum.
-func failoverCase(dir string) error {
+func (b *Bench) failoverCase(dir string) error {
 	fmt.Printf("failover under %d commands/s, SIGKILL of one processor never restarted until the others serve, %v session, %d kills each\n",
-		failoverRate, failoverSession, *failoverKills)
+		failoverRate, failoverSession, b.failoverKills)
 	for _, schedules := range []int{20000, 200000} {
 		for _, procs := range []int{2, 3} {
 			for _, standby := range []int{procs - 1, 0} {
 				name := fmt.Sprintf("failover-%d-%d-%d", schedules, procs, standby)
-				r, err := failoverSetting(filepath.Join(dir, name), schedules, procs, standby)
+				r, err := b.failoverSetting(filepath.Join(dir, name), schedules, procs, standby)
 				if err != nil {
 					return fmt.Errorf("%s: %w", name, err)
 				}
@@ -98,7 +92,7 @@ type fleet struct {
 func (f *fleet) start(i int) {
 	f.http[i] = freeAddr()
 	name := "f" + strconv.Itoa(i)
-	f.procs[i] = f.e.start(filepath.Join(*binDir, "crashpoints", "processor"), "-brokers", f.e.kafka, "-instance-id", name,
+	f.procs[i] = f.e.start(filepath.Join(f.e.binDir, "crashpoints", "processor"), "-brokers", f.e.kafka, "-instance-id", name,
 		"-data-dir", filepath.Join(f.dir, name), "-http", f.http[i], "-log-level", "warn",
 		"-session-timeout", failoverSession.String(), "-standby-replicas", strconv.Itoa(f.standby))
 }
@@ -129,8 +123,8 @@ func (f *fleet) settled() bool {
 }
 
 // failoverSetting runs one setting on a broker of its own.
-func failoverSetting(dir string, schedules, procs, standby int) (r failoverResult, err error) {
-	e, done, err := newEnv(dir, nil)
+func (b *Bench) failoverSetting(dir string, schedules, procs, standby int) (r failoverResult, err error) {
+	e, done, err := b.newEnv(dir, nil)
 	if err != nil {
 		return r, err
 	}
@@ -166,7 +160,7 @@ func failoverSetting(dir string, schedules, procs, standby int) (r failoverResul
 	stopLoad := steadyLoad(ctx, e.cl, failoverRate)
 	defer stopLoad()
 	rnd := rand.New(rand.NewPCG(uint64(schedules), uint64(procs*10+standby)))
-	for k := range *failoverKills {
+	for k := range b.failoverKills {
 		took, restore, fenced, err := f.kill(k%procs, k%2 == 0, watch, rnd)
 		if err != nil {
 			return r, fmt.Errorf("kill %d: %w", k, err)

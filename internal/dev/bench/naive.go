@@ -1,9 +1,8 @@
-package main
+package bench
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
@@ -20,12 +19,6 @@ import (
 	"github.com/rewind/rewind/topics"
 )
 
-var (
-	naive        = flag.Bool("naive", false, "run as the naive map processor, the baseline of the many-schedules case (used by bench itself)")
-	naiveBrokers = flag.String("naive-brokers", "", "naive: Kafka")
-	naiveHTTP    = flag.String("naive-http", "", "naive: address of /metrics")
-)
-
 // runNaive is the baseline the durable processor is measured against:
 // the throwaway exactly-once processor anyone would write first. One
 // GroupTransactSession; every stream's state and every command id it
@@ -35,7 +28,7 @@ var (
 // the same events as Rewind and a result per command (without the
 // fingerprints of remembered ids), without the state topic, the cache or
 // the store.
-func runNaive() error {
+func (b *Bench) runNaive() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Ready as soon as it serves: it restores nothing (the bench drains
@@ -46,7 +39,7 @@ func runNaive() error {
 	// The profiles of -cpuprofile-phase mix-naive or hot-naive.
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/heap", pprof.Index)
-	go func() { _ = http.ListenAndServe(*naiveHTTP, mux) }()
+	go func() { _ = http.ListenAndServe(b.naiveHTTP, mux) }()
 	kind := schedule.Kind
 	type stream struct {
 		state   any
@@ -55,7 +48,7 @@ func runNaive() error {
 	states := map[string]*stream{}
 	seen := map[string]bool{} // tenant/stream/command id
 	sess, err := kgo.NewGroupTransactSession(
-		kgo.SeedBrokers(*naiveBrokers),
+		kgo.SeedBrokers(b.naiveBrokers),
 		kgo.ConsumerGroup(processor.DefaultGroup),
 		kgo.ConsumeTopics(topics.Commands),
 		kgo.TransactionalID("rewind-naive"),

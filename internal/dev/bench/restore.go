@@ -1,10 +1,9 @@
-package main
+package bench
 
 import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,12 +25,8 @@ import (
 	"github.com/rewind/rewind/topics"
 )
 
-// restoreSchedules is the schedules of the restore case; each gets
-// restoreEvents events at 1× history.
-var restoreSchedules = flag.Int("restore-schedules", 100000, "schedules in the restore case (10 events each at 1x history, 30 at 3x); 0 skips it")
-
-var onlyRestore = flag.Bool("only-restore", false, "stop after the restore case")
-
+// restoreEvents is the events of each of the restore case's schedules
+// (-restore-schedules) at 1× history.
 const restoreEvents = 10
 
 // restoreResult is what one history of the restore case measured.
@@ -53,15 +48,15 @@ type restoreResult struct {
 // and 3× and only the history grows. A third run keeps all 3× within the
 // window (every stream remembers 3× the ids), for reference. Each
 // history prints its lines as they are measured.
-func restoreCase(dir string) error {
+func (b *Bench) restoreCase(dir string) error {
 	var base restoreResult
 	for _, h := range []struct {
 		k      int
 		recent bool
 		name   string
 	}{{1, true, "1×"}, {3, false, "3× (older commands past the dedup window)"}, {3, true, "3×, all within the dedup window"}} {
-		fmt.Printf("restore, %dk schedules, %s history\n", *restoreSchedules/1000, h.name)
-		r, err := restoreHistory(filepath.Join(dir, fmt.Sprintf("restore-%d-%v", h.k, h.recent)), *restoreSchedules, h.k, h.recent, base)
+		fmt.Printf("restore, %dk schedules, %s history\n", b.restoreSchedules/1000, h.name)
+		r, err := b.restoreHistory(filepath.Join(dir, fmt.Sprintf("restore-%d-%v", h.k, h.recent)), b.restoreSchedules, h.k, h.recent, base)
 		if err != nil {
 			return err
 		}
@@ -74,7 +69,7 @@ func restoreCase(dir string) error {
 
 // restoreHistory builds a history on a broker of its own and times its
 // restores.
-func restoreHistory(dir string, schedules, k int, recent bool, base restoreResult) (r restoreResult, err error) {
+func (b *Bench) restoreHistory(dir string, schedules, k int, recent bool, base restoreResult) (r restoreResult, err error) {
 	// devkafka says on its output when a compaction is done. Its output
 	// is read all along, so that it never waits for a reader.
 	out, brokerOut := io.Pipe()
@@ -90,7 +85,7 @@ func restoreHistory(dir string, schedules, k int, recent bool, base restoreResul
 			}
 		}
 	}()
-	e, done, err := newEnv(dir, brokerOut, "-compact-every", "0")
+	e, done, err := b.newEnv(dir, brokerOut, "-compact-every", "0")
 	if err != nil {
 		return r, err
 	}
@@ -213,8 +208,8 @@ func (e *env) timeToCommit(ctx context.Context, id string) (time.Duration, error
 	}
 	start := time.Now()
 	e.startProcessor()
-	if *profile != "" && *phase == id {
-		go e.cpuProfile(*profile)
+	if e.profile != "" && e.phase == id {
+		go e.cpuProfile(e.profile)
 	}
 	return e.untilCommitted(ctx, before+1, start, 10*time.Minute)
 }
@@ -250,10 +245,10 @@ func (e *env) timeToCommitBumped(ctx context.Context) (time.Duration, error) {
 func (e *env) preview(ctx context.Context) (*replay.Report, error) {
 	out := filepath.Join(e.dir, "preview")
 	args := []string{"-brokers", e.kafka, "-out", out}
-	if *profile != "" && *phase == "preview" {
-		args = append(args, "-cpuprofile", *profile) // its own process: profiled there
+	if e.profile != "" && e.phase == "preview" {
+		args = append(args, "-cpuprofile", e.profile) // its own process: profiled there
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(*binDir, "replay"), args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(e.binDir, "replay"), args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
@@ -271,12 +266,12 @@ func (e *env) takeover(ctx context.Context) (time.Duration, error) {
 	args := []string{"-standby-replicas", "1", "-session-timeout", "6s"}
 	e.startProcessor(args...)
 	a, aHTTP := e.proc, e.procHTTP
-	b := &env{dir: filepath.Join(e.dir, "b"), kafka: e.kafka, adm: e.adm, cl: e.cl}
-	b.startProcessor(append(args, "-instance-id", "bench-2")...)
-	defer func() { stop(b.proc) }()
-	// Both own half the partitions, b's copies of a's half are caught up.
+	second := &env{Bench: e.Bench, dir: filepath.Join(e.dir, "b"), kafka: e.kafka, adm: e.adm, cl: e.cl}
+	second.startProcessor(append(args, "-instance-id", "bench-2")...)
+	defer func() { stop(second.proc) }()
+	// Both own half the partitions, the second's copies of a's half are caught up.
 	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		ma, mb := promsample.Scrape("http://"+aHTTP+"/metrics"), promsample.Scrape("http://"+b.procHTTP+"/metrics")
+		ma, mb := promsample.Scrape("http://"+aHTTP+"/metrics"), promsample.Scrape("http://"+second.procHTTP+"/metrics")
 		if ma["rewind_processor_partitions_owned"] == 6 && mb["rewind_processor_partitions_owned"] == 6 &&
 			mb.Count("rewind_processor_standby_lag{") == 6 && mb.Sum("rewind_processor_standby_lag{") == 0 {
 			break

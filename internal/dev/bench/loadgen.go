@@ -1,8 +1,7 @@
-package main
+package bench
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,30 +17,19 @@ import (
 	"github.com/rewind/rewind/topics"
 )
 
-// The load generator runs in a process of its own (bench -loadgen), so
-// its producing and timing do not share the bench's goroutines or heap.
-var (
-	loadgen     = flag.Bool("loadgen", false, "run as the latency load generator (used by bench itself)")
-	loadBrokers = flag.String("loadgen-brokers", "", "loadgen: Kafka")
-	loadRate    = flag.Float64("loadgen-rate", 5000, "loadgen: commands per second")
-	loadSeconds = flag.Int("loadgen-seconds", 10, "loadgen: how long to produce")
-	loadTag     = flag.String("loadgen-tag", "lat", "loadgen: command id prefix")
-	loadSecure  = flag.Bool("loadgen-secure", false, "loadgen: connect with the -kafka-* security settings")
-)
-
 // latencyOnMemoryBroker prints the latency at each rate on a devkafka
 // that keeps its log in memory, for one member, two members and the
 // naive map processor. devkafka with a data dir stalls its whole request
 // loop for 100–250 ms a few times a minute (a transaction's End waits
 // that long), which no real Kafka does: its log flushes happen off the
 // request path. run prints the on-disk broker's figures too.
-func latencyOnMemoryBroker(dir string, rates []float64) error {
-	kafka, broker, err := startBroker("", nil)
+func (b *Bench) latencyOnMemoryBroker(dir string, rates []float64) error {
+	kafka, broker, err := b.startBroker("", nil)
 	if err != nil {
 		return err
 	}
 	defer stop(broker)
-	e := &env{dir: dir, kafka: kafka}
+	e := &env{Bench: b, dir: dir, kafka: kafka}
 	// One member (the default) against two, one committing while the
 	// other decides, and the naive map processor as the baseline,
 	// interleaved: a run measured later on the same broker was faster
@@ -116,13 +104,13 @@ func (e *env) latencyRun(rate float64, seconds int) (p50, p99 float64, err error
 
 // runLoadgen produces commands at a fixed rate over 5,000 schedules and
 // prints the p50 and p99 of produce → committed result, in ms.
-func runLoadgen() error {
+func (b *Bench) runLoadgen() error {
 	ctx := context.Background()
-	base := []kgo.Opt{kgo.SeedBrokers(*loadBrokers)}
-	if *loadSecure {
-		kafkaFlags.Brokers = *loadBrokers
+	base := []kgo.Opt{kgo.SeedBrokers(b.loadBrokers)}
+	if b.loadSecure {
+		b.kafkaFlags.Brokers = b.loadBrokers
 		var err error
-		if base, err = kafkaFlags.Opts(); err != nil {
+		if base, err = b.kafkaFlags.Opts(); err != nil {
 			return err
 		}
 	}
@@ -142,11 +130,11 @@ func runLoadgen() error {
 	warm, cancel := context.WithTimeout(ctx, time.Second)
 	cons.PollRecords(warm, 1)
 	cancel()
-	n := int(*loadRate * float64(*loadSeconds))
+	n := int(b.loadRate * float64(b.loadSeconds))
 	sent := make([]time.Time, n)
 	var mu sync.Mutex
 	go func() {
-		interval := time.Duration(float64(time.Second) / *loadRate)
+		interval := time.Duration(float64(time.Second) / b.loadRate)
 		next := time.Now()
 		for i := range n {
 			stream := i % 5000
@@ -155,7 +143,7 @@ func runLoadgen() error {
 				typ, data = "Reserve", `{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
 			}
 			now := time.Now()
-			m := aggregate.Meta{ID: *loadTag + "-" + strconv.Itoa(i), Tenant: "bench", Stream: *loadTag + "-" + strconv.Itoa(stream),
+			m := aggregate.Meta{ID: b.loadTag + "-" + strconv.Itoa(i), Tenant: "bench", Stream: b.loadTag + "-" + strconv.Itoa(stream),
 				Initiator: "bench", Time: now}
 			mu.Lock()
 			sent[i] = now
@@ -168,7 +156,7 @@ func runLoadgen() error {
 		}
 	}()
 	lat := make([]float64, 0, n)
-	deadline := time.Now().Add(time.Duration(*loadSeconds)*time.Second + 30*time.Second)
+	deadline := time.Now().Add(time.Duration(b.loadSeconds)*time.Second + 30*time.Second)
 	for len(lat) < n && time.Now().Before(deadline) {
 		pctx, pcancel := context.WithTimeout(ctx, time.Second)
 		fs := cons.PollFetches(pctx)
@@ -176,8 +164,8 @@ func runLoadgen() error {
 		now := time.Now()
 		fs.EachRecord(func(r *kgo.Record) {
 			id, _, ok := topics.ResultHead(r)
-			i, err := strconv.Atoi(strings.TrimPrefix(id, *loadTag+"-"))
-			if !ok || err != nil || !strings.HasPrefix(id, *loadTag+"-") || i >= n {
+			i, err := strconv.Atoi(strings.TrimPrefix(id, b.loadTag+"-"))
+			if !ok || err != nil || !strings.HasPrefix(id, b.loadTag+"-") || i >= n {
 				return
 			}
 			mu.Lock()

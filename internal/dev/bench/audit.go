@@ -1,8 +1,7 @@
-package main
+package bench
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -19,14 +18,11 @@ import (
 	"github.com/rewind/rewind/topics"
 )
 
-var (
-	onlyAudit    = flag.Bool("only-audit", false, "run only the audit case: the activity trail over -audit-events events, and the access log's cost on state reads")
-	auditEvents  = flag.Int("audit-events", 1000000, "events of the audit case")
-	auditClients = flag.Int("audit-clients", 64, "concurrent clients of the audit case's throughput of state reads")
-)
-
-func auditCase(dir string) error {
-	e, done, err := newEnv(dir, nil)
+// auditCase measures the audit trail and the access log on a broker of
+// their own: the activity pages over -audit-events events, and what
+// logging every read costs the state reads.
+func (b *Bench) auditCase(dir string) error {
+	e, done, err := b.newEnv(dir, nil)
 	if err != nil {
 		return err
 	}
@@ -72,14 +68,14 @@ func (e *env) auditBench(ctx context.Context) error {
 			stop(s.p)
 			return nil, err
 		}
-		if applied := metricValue("http://"+s.addr+"/metrics", "rewind_query_events_applied_total"); !restart && applied != float64(*auditEvents) {
+		if applied := metricValue("http://"+s.addr+"/metrics", "rewind_query_events_applied_total"); !restart && applied != float64(e.auditEvents) {
 			stop(s.p)
-			return nil, fmt.Errorf("%s build: folded %.0f events of %d", name, applied, *auditEvents)
+			return nil, fmt.Errorf("%s build: folded %.0f events of %d", name, applied, e.auditEvents)
 		}
 		s.took = time.Since(t0)
 		return s, nil
 	}
-	logged, err := start("logged", filepath.Join(*binDir, "query"), false)
+	logged, err := start("logged", filepath.Join(e.binDir, "query"), false)
 	if err != nil {
 		return err
 	}
@@ -88,24 +84,24 @@ func (e *env) auditBench(ctx context.Context) error {
 			stop(logged.p)
 		}
 	}()
-	fmt.Printf("query catch-up with the activity indexes (%dk events) %9.0f events/s\n", *auditEvents/1000,
-		float64(*auditEvents)/logged.took.Seconds())
-	unlogged, err := start("unlogged", filepath.Join(*binDir, "unlogged", "query"), false)
+	fmt.Printf("query catch-up with the activity indexes (%dk events) %9.0f events/s\n", e.auditEvents/1000,
+		float64(e.auditEvents)/logged.took.Seconds())
+	unlogged, err := start("unlogged", filepath.Join(e.binDir, "unlogged", "query"), false)
 	if err != nil {
 		return err
 	}
 	defer stop(unlogged.p)
-	if err := activityLatency(ctx, logged.addr); err != nil {
+	if err := e.activityLatency(ctx, logged.addr); err != nil {
 		return err
 	}
-	if err := stateReads(ctx, "a replica that also indexes the access log", logged, unlogged); err != nil {
+	if err := e.stateReads(ctx, "a replica that also indexes the access log", logged, unlogged); err != nil {
 		return err
 	}
 	stop(logged.p)
-	if logged, err = start("logged", filepath.Join(*binDir, "query"), true, "-access-index=false"); err != nil {
+	if logged, err = start("logged", filepath.Join(e.binDir, "query"), true, "-access-index=false"); err != nil {
 		return err
 	}
-	return stateReads(ctx, "a replica that serves reads (-access-index=false)", logged, unlogged)
+	return e.stateReads(ctx, "a replica that serves reads (-access-index=false)", logged, unlogged)
 }
 
 // auditService is a query service of the audit case.
@@ -117,7 +113,7 @@ type auditService struct {
 
 // activityLatency measures the first page of a day's activity at addr,
 // alone and by initiator.
-func activityLatency(ctx context.Context, addr string) error {
+func (b *Bench) activityLatency(ctx context.Context, addr string) error {
 	rng := rand.New(rand.NewPCG(3, 4))
 	c := &apiclient.Client{Query: "http://" + addr, Token: auditToken}
 	for _, filter := range []string{"", "&initiator=staff-7"} {
@@ -135,7 +131,7 @@ func activityLatency(ctx context.Context, addr string) error {
 		if filter != "" {
 			what = "a day's activity of one initiator"
 		}
-		fmt.Printf("%s, first page of 50, over %dk events  p50 %.2f ms, p99 %.2f ms (≤ 50 ms)\n", what, *auditEvents/1000, p50, p99)
+		fmt.Printf("%s, first page of 50, over %dk events  p50 %.2f ms, p99 %.2f ms (≤ 50 ms)\n", what, b.auditEvents/1000, p50, p99)
 	}
 	return nil
 }
@@ -143,8 +139,8 @@ func activityLatency(ctx context.Context, addr string) error {
 // stateReads measures state reads on the logged build and the unlogged
 // one, in rounds that alternate between them: 1000 in a row for latency,
 // then -audit-clients at once for 3 s for throughput.
-func stateReads(ctx context.Context, what string, logged, unlogged *auditService) error {
-	schedules := *auditEvents / auditPerSchedule
+func (b *Bench) stateReads(ctx context.Context, what string, logged, unlogged *auditService) error {
+	schedules := b.auditEvents / auditPerSchedule
 	read := func(c *apiclient.Client, r *rand.Rand) (float64, error) {
 		t0 := time.Now()
 		err := c.Get(ctx, "/v1/schedules/s-"+strconv.Itoa(r.IntN(schedules)), nil)
@@ -166,7 +162,7 @@ func stateReads(ctx context.Context, what string, logged, unlogged *auditService
 			var n atomic.Int64
 			var wg sync.WaitGroup
 			deadline := time.Now().Add(3 * time.Second)
-			for k := range *auditClients {
+			for k := range b.auditClients {
 				r := rand.New(rand.NewPCG(uint64(round), uint64(k)))
 				wg.Go(func() {
 					for time.Now().Before(deadline) {
@@ -187,7 +183,7 @@ func stateReads(ctx context.Context, what string, logged, unlogged *auditService
 		l50, l99, u50, u99, l99-u99, l99/u99)
 	lr, _ := p50p99(rate[logged.name])
 	ur, _ := p50p99(rate[unlogged.name])
-	fmt.Printf("  reads/s, %d clients, with the access log %.0f, without %.0f (%.2f×, median of 3 rounds)\n", *auditClients, lr, ur, lr/ur)
+	fmt.Printf("  reads/s, %d clients, with the access log %.0f, without %.0f (%.2f×, median of 3 rounds)\n", b.auditClients, lr, ur, lr/ur)
 	return nil
 }
 
@@ -208,7 +204,7 @@ func (e *env) writeAuditEvents(ctx context.Context) error {
 		return err
 	}
 	defer prod.Close()
-	schedules := *auditEvents / auditPerSchedule
+	schedules := e.auditEvents / auditPerSchedule
 	parts := int32(topics.DefaultPartitions)
 	for first := 0; first < schedules; first += 10000 {
 		if err := prod.BeginTransaction(); err != nil {

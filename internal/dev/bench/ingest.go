@@ -1,9 +1,8 @@
-package main
+package bench
 
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -26,7 +25,7 @@ func (e *env) startIngest() (*proc.Process, string, error) {
 		return nil, "", err
 	}
 	addr := freeAddr()
-	ing := e.start(filepath.Join(*binDir, "ingest"), "-brokers", e.kafka, "-http", addr, "-tokens", tokens, "-log-level", "warn",
+	ing := e.start(filepath.Join(e.binDir, "ingest"), "-brokers", e.kafka, "-http", addr, "-tokens", tokens, "-log-level", "warn",
 		"-data-dir", filepath.Join(e.dir, "ingest"))
 	if err := ing.WaitFor(context.Background(), time.Minute, func() bool { return proc.Ready(addr) }); err != nil {
 		stop(ing)
@@ -124,12 +123,10 @@ func (e *env) eraseLatency(ctx context.Context, n int) ([]float64, error) {
 	return took, nil
 }
 
-var onlyErase = flag.Bool("only-erase", false, "run only the erasure's latency (10 visitors of 100 schedules each)")
-
 // eraseCase prints the erasure's latency on a broker and processor of
 // their own.
-func eraseCase(dir string) error {
-	e, done, err := newEnv(dir, nil)
+func (b *Bench) eraseCase(dir string) error {
+	e, done, err := b.newEnv(dir, nil)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -78,7 +78,7 @@ func (e *env) queryBench(ctx context.Context) error {
 	}
 	addr := freeAddr()
 	start := time.Now()
-	q := e.start(filepath.Join(*binDir, "query"), "-brokers", e.kafka, "-http", addr, "-tokens", tokens,
+	q := e.start(filepath.Join(e.binDir, "query"), "-brokers", e.kafka, "-http", addr, "-tokens", tokens,
 		"-data-dir", filepath.Join(e.dir, "query"), "-log-level", "warn")
 	defer stop(q)
 	if err := q.WaitFor(ctx, 15*time.Minute, func() bool { return proc.Ready(addr) }); err != nil {

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -27,6 +27,7 @@ import (
 // env is one broker of the bench, the processor it runs there, and the
 // helpers every phase uses.
 type env struct {
+	*Bench
 	dir, kafka string
 	// secure is set for the Kafka of -brokers, whose -kafka-* security
 	// settings apply; the bench's own devkafkas are plaintext, and the
@@ -56,13 +57,13 @@ func (e *env) rawRate(ctx context.Context) (float64, error) {
 	}
 	value := []byte(strings.Repeat("x", 200))
 	start := time.Now()
-	for i := range *rawCount {
+	for i := range e.rawCount {
 		e.cl.Produce(ctx, &kgo.Record{Topic: "bench-raw", Key: []byte(strconv.Itoa(i)), Value: value}, nil)
 	}
 	if err := e.cl.Flush(ctx); err != nil {
 		return 0, err
 	}
-	return float64(*rawCount) / time.Since(start).Seconds(), nil
+	return float64(e.rawCount) / time.Since(start).Seconds(), nil
 }
 
 // produceCommands writes n commands over the given number of streams:
@@ -87,7 +88,7 @@ func (e *env) produceCommands(ctx context.Context, n, streams int) error {
 func (e *env) startProcessor(extra ...string) {
 	e.procHTTP = freeAddr()
 	// Later flags win: extra may name another instance.
-	e.proc = e.start(filepath.Join(*binDir, "processor"), append([]string{"-brokers", e.kafka, "-instance-id", "bench-1",
+	e.proc = e.start(filepath.Join(e.binDir, "processor"), append([]string{"-brokers", e.kafka, "-instance-id", "bench-1",
 		"-data-dir", filepath.Join(e.dir, "processor"), "-http", e.procHTTP, "-log-level", "warn"}, extra...)...)
 }
 
@@ -112,9 +113,9 @@ func stop(p *proc.Process) {
 // startBroker starts devkafka on a free address with its log in dataDir
 // ("" keeps it in memory), its output to stdout (nil: discarded) and its
 // errors on the bench's stderr, and waits until it listens.
-func startBroker(dataDir string, stdout io.Writer, extra ...string) (string, *proc.Process, error) {
+func (b *Bench) startBroker(dataDir string, stdout io.Writer, extra ...string) (string, *proc.Process, error) {
 	addr := freeAddr()
-	p, err := proc.Start(proc.Spec{Path: filepath.Join(*binDir, "devkafka"),
+	p, err := proc.Start(proc.Spec{Path: filepath.Join(b.binDir, "devkafka"),
 		Args: append([]string{"-addr", addr, "-data-dir", dataDir}, extra...), Stdout: stdout, Stderr: os.Stderr})
 	if err != nil {
 		return "", nil, err
@@ -129,8 +130,8 @@ func startBroker(dataDir string, stdout io.Writer, extra ...string) (string, *pr
 // newEnv starts a devkafka of its own in dir (its output to brokerOut,
 // nil discards it; brokerArgs after its flags), a client on it and
 // Rewind's topics. The caller MUST call done, which stops them.
-func newEnv(dir string, brokerOut io.Writer, brokerArgs ...string) (e *env, done func(), err error) {
-	kafka, broker, err := startBroker(filepath.Join(dir, "kafka"), brokerOut, brokerArgs...)
+func (b *Bench) newEnv(dir string, brokerOut io.Writer, brokerArgs ...string) (e *env, done func(), err error) {
+	kafka, broker, err := b.startBroker(filepath.Join(dir, "kafka"), brokerOut, brokerArgs...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -144,7 +145,7 @@ func newEnv(dir string, brokerOut io.Writer, brokerArgs ...string) (e *env, done
 		done()
 		return nil, nil, err
 	}
-	return &env{dir: dir, kafka: kafka, adm: kadm.NewClient(cl), cl: cl, broker: broker}, done, nil
+	return &env{Bench: b, dir: dir, kafka: kafka, adm: kadm.NewClient(cl), cl: cl, broker: broker}, done, nil
 }
 
 // childEnv is the environment of a process the bench starts on e's Kafka:
@@ -210,7 +211,7 @@ func (e *env) drain(ctx context.Context, n int) (float64, error) {
 			first = time.Now()
 			before = done
 		}
-		if *progress && !first.IsZero() && time.Since(shown) >= 10*time.Second {
+		if e.progress && !first.IsZero() && time.Since(shown) >= 10*time.Second {
 			shown = time.Now()
 			fmt.Fprintf(os.Stderr, "bench: %4.0fs %8d of %d\n", time.Since(first).Seconds(), done-before, end-before)
 		}
@@ -280,11 +281,11 @@ func freeAddr() string {
 
 // cpuProfile saves a CPU profile of the processor, taken once it runs.
 func (e *env) cpuProfile(path string) {
-	time.Sleep(*profileAfter)
+	time.Sleep(e.profileAfter)
 	// The commands in the window, to compare profiles per command.
 	metrics := "http://" + e.procHTTP + "/metrics"
 	before := promsample.Scrape(metrics).Sum("rewind_processor_commands_total")
-	e.fetchProfile(fmt.Sprintf("profile?seconds=%d", int(profileFor.Seconds())), path)
+	e.fetchProfile(fmt.Sprintf("profile?seconds=%d", int(e.profileFor.Seconds())), path)
 	fmt.Fprintf(os.Stderr, "bench: the CPU profile covers %.0f commands\n", promsample.Scrape(metrics).Sum("rewind_processor_commands_total")-before)
 }
 

@@ -1,0 +1,272 @@
+// Package bench measures Rewind on this machine with devkafka as a
+// separate process, and prints the numbers of `make bench`: raw produce
+// rate, the many-schedules case, restores from the state topic and by
+// folding the events, standby takeover, losing a processor under load,
+// latency at 5k/s and 10k/s,
+// throughput with 1k and 1M streams, RSS, failover, ingest and the read
+// side. The naive map processor (bench -naive) is the baseline of the
+// many-schedules case, the 1k streams and the latency, in the same run.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rewind/rewind/shred"
+	"github.com/rewind/rewind/topics"
+)
+
+// Run runs the benchmark, or the child process its flags name: the naive
+// map processor (-naive) or the latency load generator (-loadgen).
+func (b *Bench) Run() error {
+	if err := b.checkMixVariants(); err != nil {
+		return err
+	}
+	for _, kv := range b.kafkaFlags.Environ() {
+		name, value, _ := strings.Cut(kv, "=")
+		os.Setenv(name, value)
+	}
+	// The processors and query services the bench starts seal personal
+	// data under keys this KEK wraps (one for the whole run).
+	if os.Getenv("REWIND_KEK_FILE") == "" {
+		kek, err := os.CreateTemp("", "rewind-bench-kek-")
+		if err == nil {
+			defer os.Remove(kek.Name())
+			_, err = kek.WriteString(shred.NewKEKLine("bench"))
+			kek.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("KEK file: %w", err)
+		}
+		os.Setenv("REWIND_KEK_FILE", kek.Name())
+	}
+	switch {
+	case b.naive:
+		return wrap("naive", b.runNaive())
+	case b.loadgen:
+		return wrap("loadgen", b.runLoadgen())
+	}
+	return b.run()
+}
+
+func wrap(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+func (b *Bench) run() error {
+	dir, err := os.MkdirTemp("", "rewind-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if b.onlyFailover {
+		return b.failoverCase(dir)
+	}
+	if b.onlyErase {
+		return b.eraseCase(dir)
+	}
+	if b.onlyAudit {
+		return b.auditCase(dir)
+	}
+	e := &env{Bench: b, dir: dir, kafka: b.kafkaFlags.Brokers, secure: b.kafkaFlags.Brokers != ""}
+	if e.kafka == "" {
+		if e.kafka, e.broker, err = b.startBroker(filepath.Join(dir, "kafka"), nil); err != nil {
+			return err
+		}
+		defer stop(e.broker)
+		b.kafkaFlags.Brokers = e.kafka
+	}
+	kafkaOpts, err := b.kafkaFlags.Connect(context.Background(), nil)
+	if err != nil {
+		return err
+	}
+	e.cl, err = kgo.NewClient(append(kafkaOpts, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))...)
+	if err != nil {
+		return err
+	}
+	defer e.cl.Close()
+	e.adm = kadm.NewClient(e.cl)
+	ctx := context.Background()
+	if _, err := topics.Ensure(ctx, e.cl, topics.Layout{Partitions: 12}); err != nil {
+		return err
+	}
+
+	fmt.Println("Rewind benchmark (devkafka as a separate process, 12 partitions)")
+	raw, err := e.rawRate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("raw produce rate (200 B values)         %9.0f records/s\n", raw)
+
+	// Many schedules, more than the state cache holds, a few interleaved
+	// commands each: durable, then the same loop with its state in memory.
+	if b.mixStreams > 0 && !b.onlyHot {
+		if err := b.mixCase(dir, raw); err != nil {
+			return err
+		}
+	}
+	if b.onlyMix {
+		return nil
+	}
+	// Restores of one set of schedules with 1× and 3× the history.
+	if b.restoreSchedules > 0 && !b.onlyHot {
+		if err := b.restoreCase(dir); err != nil {
+			return err
+		}
+	}
+	if b.onlyRestore {
+		return nil
+	}
+	// Losing a processor under load, with and without standbys.
+	if b.failoverKills > 0 && !b.onlyHot {
+		if err := b.failoverCase(dir); err != nil {
+			return err
+		}
+	}
+
+	// Latency on a broker in memory, before the 1k-streams processor
+	// starts: nothing of the other phases runs beside it (their brokers
+	// and processors would compact and flush on the same two cores).
+	rates := []float64{5000, 10000}
+	if !b.onlyHot {
+		if err := b.latencyOnMemoryBroker(filepath.Join(dir, "latency"), rates); err != nil {
+			return err
+		}
+	}
+
+	// 1k streams: a reservation, then reschedules; every command is
+	// accepted.
+	if err := e.produceCommands(ctx, b.backlog, 1000); err != nil {
+		return err
+	}
+	e.startProcessor()
+	// Whichever processor runs last (failover replaces it) is stopped on
+	// every way out, -only-hot's and errors' too.
+	defer func() { stop(e.proc) }()
+	if b.profile != "" && b.phase == "drain" {
+		go e.cpuProfile(b.profile)
+	}
+	brokerCPU := e.brokerCPU()
+	tp1k, err := e.drain(ctx, b.backlog)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("exactly-once throughput, 1k streams     %9.0f commands/s (%d commands; ratio to raw %.3f)\n", tp1k, b.backlog, tp1k/raw)
+	fmt.Printf("    (processor: %.1f CPU seconds; devkafka: %.1f CPU seconds in the drain)\n",
+		metricValue("http://"+e.procHTTP+"/metrics", "process_cpu_seconds_total"), e.brokerCPU()-brokerCPU)
+	if os.Getenv("BENCH_DEBUG") != "" {
+		e.printMetrics("rewind_processor_batch_seconds_sum", "rewind_processor_batch_seconds_count", "rewind_processor_transactions_total",
+			"rewind_processor_state_cache", "process_cpu_seconds_total")
+	}
+	if b.heapProf != "" && b.onlyHot {
+		e.fetchProfile("heap", b.heapProf)
+	}
+	// The baseline of the same backlog: the naive map processor, on a
+	// broker of its own.
+	hot := func(ctx context.Context, cl *kgo.Client) (int, error) {
+		return b.backlog, (&env{Bench: b, cl: cl}).produceCommands(ctx, b.backlog, 1000)
+	}
+	naive1k, _, stats, err := b.drainAlone(filepath.Join(dir, "hot-naive"), hot, "hot-naive", true)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  the same, naive map processor         %9.0f commands/s (Rewind ÷ this %.2f, ratio to raw %.3f)\n%s\n", naive1k, tp1k/naive1k, naive1k/raw, stats)
+	// Two members in one process: the commit of one overlaps the work of
+	// the other, where one member waits for its own.
+	members1k, _, stats, err := b.drainAlone(filepath.Join(dir, "hot-members"), hot, "hot-members", false, "-members", "2")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  the same, -members 2                  %9.0f commands/s (÷ the naive processor %.2f, ratio to raw %.3f)\n%s\n", members1k, members1k/naive1k, members1k/raw, stats)
+	if b.onlyHot {
+		return nil
+	}
+
+	if b.profile != "" && b.phase == "latency" {
+		go e.cpuProfile(b.profile)
+	}
+	// The load generator runs in a process of its own.
+	where := "devkafka on disk"
+	if e.secure {
+		where = "the Kafka of -brokers"
+	}
+	if err := e.printLatencies(rates, where); err != nil {
+		return err
+	}
+	if os.Getenv("BENCH_DEBUG") != "" {
+		e.printMetrics("rewind_processor_batch_seconds_sum", "rewind_processor_batch_seconds_count", "rewind_processor_transactions_total")
+	}
+
+	if err := e.produceCommands(ctx, b.many, b.many); err != nil {
+		return err
+	}
+	tpMany, err := e.drain(ctx, b.many)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("exactly-once throughput, %dk streams  %9.0f commands/s (%.2f× the 1k-stream rate)\n", b.many/1000, tpMany, tpMany/tp1k)
+	if b.heapProf != "" && !b.aloneProfiled() {
+		e.fetchProfile("heap", b.heapProf)
+	}
+	if os.Getenv("BENCH_DEBUG") != "" {
+		e.printMetrics("go_memstats_heap_inuse_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes",
+			"go_memstats_sys_bytes", "go_memstats_stack_sys_bytes", "process_resident_memory_bytes")
+	}
+	fmt.Printf("processor RSS after %dk streams        %9.0f MiB (peak %.0f MiB)\n", b.many/1000, rss(e.proc.Pid(), "VmRSS"), rss(e.proc.Pid(), "VmHWM"))
+
+	fail, err := e.failover(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("failover, SIGKILL → first commit        %9.0f ms\n", float64(fail.Microseconds())/1000)
+
+	rps, p50, p99, err := e.ingestLoad(b.httpRequests, 32)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ingest, POST with wait for the outcome  %9.0f requests/s (32 clients; %.2f× the processor's 1k-stream rate)\n", rps, rps/tp1k)
+	fmt.Printf("ingest HTTP latency                     p50 %.1f ms, p99 %.1f ms\n", p50, p99)
+	erasures, err := e.eraseLatency(ctx, 10)
+	if err != nil {
+		return err
+	}
+	printErasures(erasures)
+
+	if err := e.queryBench(ctx); err != nil {
+		return err
+	}
+	return b.auditCase(filepath.Join(dir, "audit")) // a broker of its own
+}
+
+// failover keeps a trickle of commands flowing, SIGKILLs the processor,
+// restarts it at once and times until the group commits again.
+func (e *env) failover(ctx context.Context) (time.Duration, error) {
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			e.cl.Produce(ctx, checkIn(fmt.Sprint("fo-", i)), nil)
+		}
+	}()
+	time.Sleep(time.Second)
+	e.proc.Kill()
+	killed := time.Now()
+	before, _ := e.committed(ctx)
+	e.startProcessor()
+	return e.untilCommitted(ctx, before+1, killed, time.Minute)
+}
