@@ -37,9 +37,10 @@ func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]i
 	if err != nil {
 		return err
 	}
+	r := &reading{a: a, pos: pos, ends: ends, done: map[topicPartition]bool{}, progress: map[topicPartition]time.Time{}}
 	offsets := map[string]map[int32]kgo.Offset{}
-	remaining := 0
 	for tp, end := range ends {
+		r.progress[tp] = time.Now()
 		if pos[tp] >= end {
 			continue
 		}
@@ -47,9 +48,9 @@ func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]i
 			offsets[tp.topic] = map[int32]kgo.Offset{}
 		}
 		offsets[tp.topic][tp.part] = kgo.NewOffset().At(pos[tp])
-		remaining++
+		r.remaining++
 	}
-	if remaining == 0 {
+	if r.remaining == 0 {
 		return a.flush(true)
 	}
 	cl, err := kgo.NewClient(append(p.clientOpts(),
@@ -70,24 +71,15 @@ func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]i
 		return err
 	}
 	defer cl.Close()
-	done := map[topicPartition]bool{}
-	progress := map[topicPartition]time.Time{}
-	for tp := range ends {
-		progress[tp] = time.Now()
-	}
 	defer p.clearProgress(ends)
 	started, logged := time.Now(), time.Now()
-	for remaining > 0 {
+	for r.remaining > 0 {
 		p.exportProgress(pos, ends)
 		if time.Since(logged) >= progressLogEvery {
 			// A long restore (a fold after a logic change) says how far it
 			// is in the log too, not only in rewind_processor_restore_remaining.
 			logged = time.Now()
-			var left int64
-			for tp, end := range ends {
-				left += max(end-pos[tp], 0)
-			}
-			p.log.Info("restoring", "partitions", remaining, "records_left", left, "elapsed", time.Since(started).Round(time.Second))
+			p.log.Info("restoring", "partitions", r.remaining, "records_left", r.left(), "elapsed", time.Since(started).Round(time.Second))
 		}
 		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		fetches := cl.PollFetches(pctx)
@@ -98,38 +90,11 @@ func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]i
 		if err := logread.FetchError(fetches); err != nil {
 			return err
 		}
-		var ferr error
-		fetches.EachRecord(func(rec *kgo.Record) {
-			tp := topicPartition{rec.Topic, rec.Partition}
-			if ferr != nil || done[tp] || rec.Offset >= ends[tp] {
-				return
-			}
-			ferr = a.apply(rec)
-			pos[tp] = rec.Offset + 1
-			progress[tp] = time.Now()
-			if rec.Offset+1 >= ends[tp] {
-				done[tp] = true
-				remaining--
-			}
-		})
-		if ferr != nil {
-			return ferr
+		if err := r.take(fetches); err != nil {
+			return err
 		}
-		for tp, end := range ends {
-			if done[tp] || pos[tp] >= end || time.Since(progress[tp]) < stuckAfter {
-				continue
-			}
-			tail, err := p.abortedTail(ctx, tp, pos[tp], end)
-			if err != nil {
-				return err
-			}
-			progress[tp] = time.Now()
-			if tail {
-				a.skip(tp, end)
-				pos[tp] = end
-				done[tp] = true
-				remaining--
-			}
+		if err := p.skipAbortedTails(ctx, r); err != nil {
+			return err
 		}
 		if a.flushDue() {
 			if err := a.flush(false); err != nil {
@@ -138,6 +103,66 @@ func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]i
 		}
 	}
 	return a.flush(true)
+}
+
+// reading is a catch-up under way: where each partition is, which are
+// done, and when each last moved.
+type reading struct {
+	a         applier
+	pos, ends map[topicPartition]int64
+	done      map[topicPartition]bool
+	progress  map[topicPartition]time.Time
+	remaining int
+}
+
+// left is the records still to read.
+func (r *reading) left() (n int64) {
+	for tp, end := range r.ends {
+		n += max(end-r.pos[tp], 0)
+	}
+	return n
+}
+
+// take applies the fetched records below their partitions' ends.
+func (r *reading) take(fetches kgo.Fetches) error {
+	var err error
+	fetches.EachRecord(func(rec *kgo.Record) {
+		tp := topicPartition{rec.Topic, rec.Partition}
+		if err != nil || r.done[tp] || rec.Offset >= r.ends[tp] {
+			return
+		}
+		err = r.a.apply(rec)
+		r.pos[tp] = rec.Offset + 1
+		r.progress[tp] = time.Now()
+		if rec.Offset+1 >= r.ends[tp] {
+			r.done[tp] = true
+			r.remaining--
+		}
+	})
+	return err
+}
+
+// skipAbortedTails ends the partitions that have not moved for
+// stuckAfter because what is left of them is aborted records, which
+// read_committed never returns.
+func (p *Processor) skipAbortedTails(ctx context.Context, r *reading) error {
+	for tp, end := range r.ends {
+		if r.done[tp] || r.pos[tp] >= end || time.Since(r.progress[tp]) < stuckAfter {
+			continue
+		}
+		tail, err := p.abortedTail(ctx, tp, r.pos[tp], end)
+		if err != nil {
+			return err
+		}
+		r.progress[tp] = time.Now()
+		if tail {
+			r.a.skip(tp, end)
+			r.pos[tp] = end
+			r.done[tp] = true
+			r.remaining--
+		}
+	}
+	return nil
 }
 
 // fromLogStarts moves each position below its partition's log start up to

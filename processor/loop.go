@@ -58,39 +58,9 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 	// its records are produced and End commits or aborts, within a bound.
 	finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.TransactionTimeout)
 	defer cancel()
+	// 2. Handle the records and produce what they lead to.
 	b := p.newBatch(finish, sess)
-	records := fetches.Records()
-	// failed is the batch's own first error; a failed produce is the
-	// callbacks' (batch.produceErr), read once they have all run.
-	var failed error
-	if rewrites := p.parts.rewriting(b.parts); len(rewrites) > 0 {
-		failed = b.produceRewrites(rewrites)
-	}
-	// 2. Read the streams the batch needs that are not in memory, in one
-	// pass in key order. Then handle each command in partition order. A
-	// record of a partition that is not restored (assigned after this
-	// poll began) aborts the batch: its fetch is paused, and End rewinds
-	// the others.
-	if failed == nil {
-		failed = b.prefetchRecords(records)
-	}
-	for _, rec := range records {
-		if failed != nil {
-			break
-		}
-		if _, ok := b.parts[rec.Partition]; !ok {
-			failed = errNotReady
-			break
-		}
-		failed = b.handle(rec)
-	}
-	if failed == nil {
-		failed = b.produceStates()
-	}
-	b.wait()
-	if failed == nil {
-		failed = b.produceErr()
-	}
+	failed := b.run(fetches.Records())
 	if failed == nil && crashpoint != nil {
 		crashpoint()
 	}
@@ -133,6 +103,45 @@ func (p *Processor) handleBatch(ctx context.Context, sess *kgo.GroupTransactSess
 	p.metrics.cacheBytes.Set(float64(p.cache.bytes()))
 	p.metrics.batch.Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// run handles the batch's records and produces what they lead to:
+// the rewrites of partitions whose state records another logic version
+// wrote, then events and results, then the states. It returns the
+// batch's first error, once every produce callback has run.
+func (b *batch) run(records []*kgo.Record) error {
+	// failed is the batch's own first error; a failed produce is the
+	// callbacks' (batch.produceErr), read once they have all run.
+	var failed error
+	if rewrites := b.p.parts.rewriting(b.parts); len(rewrites) > 0 {
+		failed = b.produceRewrites(rewrites)
+	}
+	// Read the streams the batch needs that are not in memory, in one
+	// pass in key order. Then handle each command in partition order. A
+	// record of a partition that is not restored (assigned after this
+	// poll began) aborts the batch: its fetch is paused, and End rewinds
+	// the others.
+	if failed == nil {
+		failed = b.prefetchRecords(records)
+	}
+	for _, rec := range records {
+		if failed != nil {
+			break
+		}
+		if _, ok := b.parts[rec.Partition]; !ok {
+			failed = errNotReady
+			break
+		}
+		failed = b.handle(rec)
+	}
+	if failed == nil {
+		failed = b.produceStates()
+	}
+	b.wait()
+	if failed == nil {
+		failed = b.produceErr()
+	}
+	return failed
 }
 
 var errNotReady = errors.New("processor: record of a partition still restoring")
