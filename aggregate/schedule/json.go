@@ -18,36 +18,16 @@ func (s *State) AppendJSON(b []byte) ([]byte, error) {
 	e.str("status", string(s.Status))
 	e.strOmit("visitorId", s.VisitorID)
 	if v := s.Visitor; v != (Visitor{}) {
-		e.key("visitor")
-		e.b = append(e.b, '{')
-		e.first = true
+		e.open("visitor")
 		e.strOmit("name", v.Name)
 		e.strOmit("phone", v.Phone)
 		e.end()
 	}
 	if r := s.Reservation; r != (Reservation{}) {
-		e.key("reservation")
-		e.b = append(e.b, '{')
-		e.first = true
-		e.time("start", r.Start)
-		e.time("end", r.End)
-		e.strOmit("channel", r.Channel)
-		e.time("reservedAt", r.ReservedAt)
-		e.timeOmit("rescheduledAt", r.RescheduledAt)
-		if r.Reschedules != 0 {
-			e.key("reschedules")
-			e.b = strconv.AppendInt(e.b, int64(r.Reschedules), 10)
-		}
-		e.timeOmit("canceledAt", r.CanceledAt)
-		e.strOmit("canceledBy", r.CanceledBy)
-		e.strOmit("cancelReason", r.CancelReason)
-		e.timeOmit("noShowAt", r.NoShowAt)
-		e.end()
+		e.reservation(r)
 	}
 	if c := s.CheckIn; c != (CheckInInfo{}) {
-		e.key("checkIn")
-		e.b = append(e.b, '{')
-		e.first = true
+		e.open("checkIn")
 		e.time("at", c.At)
 		e.str("channel", c.Channel)
 		if c.WalkIn {
@@ -84,9 +64,7 @@ func (s *State) AppendJSON(b []byte) ([]byte, error) {
 		e.time("at", p.At)
 	})
 	if a := s.Aftercare; a != (Aftercare{}) {
-		e.key("aftercare")
-		e.b = append(e.b, '{')
-		e.first = true
+		e.open("aftercare")
 		e.timeOmit("startedAt", a.StartedAt)
 		e.timeOmit("completedAt", a.CompletedAt)
 		e.end()
@@ -94,6 +72,32 @@ func (s *State) AppendJSON(b []byte) ([]byte, error) {
 	e.timeOmit("checkedOutAt", s.CheckedOutAt)
 	e.b = append(e.b, '}')
 	return e.b, e.err
+}
+
+// reservation writes the reservation member.
+func (e *jsonAppender) reservation(r Reservation) {
+	e.open("reservation")
+	e.time("start", r.Start)
+	e.time("end", r.End)
+	e.strOmit("channel", r.Channel)
+	e.time("reservedAt", r.ReservedAt)
+	e.timeOmit("rescheduledAt", r.RescheduledAt)
+	if r.Reschedules != 0 {
+		e.key("reschedules")
+		e.b = strconv.AppendInt(e.b, int64(r.Reschedules), 10)
+	}
+	e.timeOmit("canceledAt", r.CanceledAt)
+	e.strOmit("canceledBy", r.CanceledBy)
+	e.strOmit("cancelReason", r.CancelReason)
+	e.timeOmit("noShowAt", r.NoShowAt)
+	e.end()
+}
+
+// open starts the object member key.
+func (e *jsonAppender) open(key string) {
+	e.key(key)
+	e.b = append(e.b, '{')
+	e.first = true
 }
 
 // objects writes a non-empty list as an array of objects under key;

@@ -76,39 +76,10 @@ func run(ctx context.Context, args []string) error {
 }
 
 func (d *demo) walk(visits int) error {
-	step(1, "the released version")
-	say("Building it from this source with the tag %s: its PhotosTaken handler multiplies", candidate.PhotoCountBug)
-	say("the count by ten. It is logic version %d; this build, its fix, is logic version %d.", schedule.LogicVersion-1, schedule.LogicVersion)
-	released, err := candidate.Build(d.root, filepath.Join(d.data, "released"), candidate.PhotoCountBug, "devkafka", "processor", "ingest", "query", "replay")
+	released, err := d.release(visits)
 	if err != nil {
 		return err
 	}
-	if err := d.startKafka(); err != nil {
-		return err
-	}
-	fixture, err := candidate.Version1Events(d.root, devstack.Tenant, partitions)
-	if err != nil {
-		return err
-	}
-	if err := candidate.CommitEvents(d.ctx, d.kafka, fixture); err != nil {
-		return err
-	}
-	say("Last year's visits are in the log as last year's code wrote them (%d events, two cancellations", len(fixture))
-	say("in schema version 1, before the clinic asked who canceled).")
-	if err := d.startStack(released); err != nil {
-		return err
-	}
-	n, err := d.sendVisits(visits)
-	if err != nil {
-		return err
-	}
-	say("Sent %d commands of %d visits; every one has its outcome.", n, visits)
-	counts, err := d.photoCounts("photo-000")
-	if err != nil {
-		return err
-	}
-	say("The query service shows photo-000 with photo counts %v: the clinic took 3 and 2.", counts)
-
 	step(2, "preview the released build against itself")
 	if _, err := d.preview(filepath.Join(released, "replay"), "same"); err != nil {
 		return err
@@ -120,12 +91,56 @@ func (d *demo) walk(visits int) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range r.Paths {
-		ex := p.Examples[0]
-		say("  %-20s changes in %d schedules, e.g. %s: %v → %v", p.Path, p.Count, ex.ScheduleID, ex.Before, ex.After)
-	}
+	sayPaths(r)
 	say("Exactly the photo counts of the visits with photos, and nothing else. Open %s.", filepath.Join(d.data, "fix", replay.HTMLFile))
 
+	if err := d.rollOut(); err != nil {
+		return err
+	}
+	return d.wrongUpcaster()
+}
+
+// release is step 1: the released build with the bug, on its own
+// services, with last year's events and today's visits. It returns the
+// build's directory.
+func (d *demo) release(visits int) (string, error) {
+	step(1, "the released version")
+	say("Building it from this source with the tag %s: its PhotosTaken handler multiplies", candidate.PhotoCountBug)
+	say("the count by ten. It is logic version %d; this build, its fix, is logic version %d.", schedule.LogicVersion-1, schedule.LogicVersion)
+	released, err := candidate.Build(d.root, filepath.Join(d.data, "released"), candidate.PhotoCountBug, "devkafka", "processor", "ingest", "query", "replay")
+	if err != nil {
+		return "", err
+	}
+	if err := d.startKafka(); err != nil {
+		return "", err
+	}
+	fixture, err := candidate.Version1Events(d.root, devstack.Tenant, partitions)
+	if err != nil {
+		return "", err
+	}
+	if err := candidate.CommitEvents(d.ctx, d.kafka, fixture); err != nil {
+		return "", err
+	}
+	say("Last year's visits are in the log as last year's code wrote them (%d events, two cancellations", len(fixture))
+	say("in schema version 1, before the clinic asked who canceled).")
+	if err := d.startStack(released); err != nil {
+		return "", err
+	}
+	n, err := d.sendVisits(visits)
+	if err != nil {
+		return "", err
+	}
+	say("Sent %d commands of %d visits; every one has its outcome.", n, visits)
+	counts, err := d.photoCounts("photo-000")
+	if err != nil {
+		return "", err
+	}
+	say("The query service shows photo-000 with photo counts %v: the clinic took 3 and 2.", counts)
+	return released, nil
+}
+
+// rollOut is step 4: this build's services on the same data.
+func (d *demo) rollOut() error {
 	step(4, "roll the fix out")
 	say("Stopping the released services and starting this build's on the same data: the processor")
 	say("folds the events again (a new logic version), the query service rebuilds its read model and")
@@ -135,7 +150,7 @@ func (d *demo) walk(visits int) error {
 	if err := d.startStack(d.bin); err != nil {
 		return err
 	}
-	counts, err = d.photoCounts("photo-000")
+	counts, err := d.photoCounts("photo-000")
 	if err != nil {
 		return err
 	}
@@ -147,23 +162,33 @@ func (d *demo) walk(visits int) error {
 		return err
 	}
 	say("The deployed states are the fix's now.")
+	return nil
+}
 
+// wrongUpcaster is step 5: a candidate whose upcaster is wrong, caught
+// by its preview.
+func (d *demo) wrongUpcaster() error {
 	step(5, "preview a wrong upcaster")
 	say("A candidate whose upcaster records last year's cancellations as canceled by the patient:")
 	wrong, err := candidate.Build(d.root, filepath.Join(d.data, "upcast"), candidate.WrongUpcaster, "replay")
 	if err != nil {
 		return err
 	}
-	r, err = d.preview(filepath.Join(wrong, "replay"), "upcast")
+	r, err := d.preview(filepath.Join(wrong, "replay"), "upcast")
 	if err != nil {
 		return err
 	}
+	sayPaths(r)
+	say("Caught before it met a patient. Every preview's report.html is in %s/<step>/.", d.data)
+	return nil
+}
+
+// sayPaths prints each changed path of a preview with its first example.
+func sayPaths(r *replay.Report) {
 	for _, p := range r.Paths {
 		ex := p.Examples[0]
 		say("  %-24s changes in %d schedules, e.g. %s: %v → %v", p.Path, p.Count, ex.ScheduleID, ex.Before, ex.After)
 	}
-	say("Caught before it met a patient. Every preview's report.html is in %s/<step>/.", d.data)
-	return nil
 }
 
 func step(n int, title string) { fmt.Printf("\n%d. %s\n", n, strings.ToUpper(title[:1])+title[1:]) }

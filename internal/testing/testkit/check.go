@@ -97,21 +97,26 @@ func ReadAll(t testing.TB, brokers string) *Log {
 			if r.Attrs.IsControl() {
 				return
 			}
-			switch r.Topic {
-			case topics.Commands:
-				log.Commands = append(log.Commands, r)
-			case topics.Events:
-				log.Events = append(log.Events, r)
-			case topics.Results:
-				log.Results = append(log.Results, r)
-			case topics.State:
-				log.State = append(log.State, r)
-			case topics.Keys:
-				log.Keys = append(log.Keys, r)
-			}
+			log.add(r)
 		})
 	}
 	return log
+}
+
+// add files r under its topic.
+func (l *Log) add(r *kgo.Record) {
+	switch r.Topic {
+	case topics.Commands:
+		l.Commands = append(l.Commands, r)
+	case topics.Events:
+		l.Events = append(l.Events, r)
+	case topics.Results:
+		l.Results = append(l.Results, r)
+	case topics.State:
+		l.State = append(l.State, r)
+	case topics.Keys:
+		l.Keys = append(l.Keys, r)
+	}
 }
 
 // Invariants checks I1, I2 and I3 on the log and returns the results by
