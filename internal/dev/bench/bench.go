@@ -34,18 +34,22 @@ func (b *Bench) Run() error {
 		os.Setenv(name, value)
 	}
 	// The processors and query services the bench starts seal personal
-	// data under keys this KEK wraps (one for the whole run).
-	if os.Getenv("REWIND_KEK_FILE") == "" {
-		kek, err := os.CreateTemp("", "rewind-bench-kek-")
+	// data under keys this KEK wraps, and ingest signs erasures with this
+	// key, which the processors check (one of each for the whole run).
+	for _, key := range []struct{ env, id string }{{"REWIND_KEK_FILE", "bench"}, {"REWIND_ERASE_KEY_FILE", "bench-erase"}} {
+		if os.Getenv(key.env) != "" {
+			continue
+		}
+		f, err := os.CreateTemp("", "rewind-bench-key-")
 		if err == nil {
-			defer os.Remove(kek.Name())
-			_, err = kek.WriteString(shred.NewKEKLine("bench"))
-			kek.Close()
+			defer os.Remove(f.Name())
+			_, err = f.WriteString(shred.NewKEKLine(key.id))
+			f.Close()
 		}
 		if err != nil {
-			return fmt.Errorf("KEK file: %w", err)
+			return fmt.Errorf("%s: %w", key.env, err)
 		}
-		os.Setenv("REWIND_KEK_FILE", kek.Name())
+		os.Setenv(key.env, f.Name())
 	}
 	switch {
 	case b.naive:
@@ -63,166 +67,199 @@ func wrap(what string, err error) error {
 	return nil
 }
 
+// latencyRates are the rates of the latency case, in commands/s.
+var latencyRates = []float64{5000, 10000}
+
 func (b *Bench) run() error {
 	dir, err := os.MkdirTemp("", "rewind-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if b.onlyFailover {
+	switch {
+	case b.onlyFailover:
 		return b.failoverCase(dir)
-	}
-	if b.onlyErase {
+	case b.onlyErase:
 		return b.eraseCase(dir)
-	}
-	if b.onlyAudit {
+	case b.onlyAudit:
 		return b.auditCase(dir)
 	}
-	e := &env{Bench: b, dir: dir, kafka: b.kafkaFlags.Brokers, secure: b.kafkaFlags.Brokers != ""}
-	if e.kafka == "" {
-		if e.kafka, e.broker, err = b.startBroker(filepath.Join(dir, "kafka"), nil); err != nil {
-			return err
-		}
-		defer stop(e.broker)
-		b.kafkaFlags.Brokers = e.kafka
-	}
-	kafkaOpts, err := b.kafkaFlags.Connect(context.Background(), nil)
+	e, err := b.mainEnv(dir)
 	if err != nil {
 		return err
 	}
-	e.cl, err = kgo.NewClient(append(kafkaOpts, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))...)
-	if err != nil {
-		return err
-	}
-	defer e.cl.Close()
-	e.adm = kadm.NewClient(e.cl)
+	defer e.close()
 	ctx := context.Background()
-	if _, err := topics.Ensure(ctx, e.cl, topics.Layout{Partitions: 12}); err != nil {
-		return err
-	}
-
 	fmt.Println("Rewind benchmark (devkafka as a separate process, 12 partitions)")
 	raw, err := e.rawRate(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("raw produce rate (200 B values)         %9.0f records/s\n", raw)
+	if more, err := b.casesOnTheirOwn(dir, raw); err != nil || !more {
+		return err
+	}
+	tp1k, err := e.hotCase(ctx, dir, raw)
+	if err != nil || b.onlyHot {
+		return err
+	}
+	return e.mainCases(ctx, dir, tp1k)
+}
 
+// mainEnv is the broker of the cases that share one (devkafka unless
+// -brokers names a Kafka), with the bench's client and the topics.
+func (b *Bench) mainEnv(dir string) (_ *env, err error) {
+	e := &env{Bench: b, dir: dir, kafka: b.kafkaFlags.Brokers, secure: b.kafkaFlags.Brokers != ""}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	if e.kafka == "" {
+		if e.kafka, e.broker, err = b.startBroker(filepath.Join(dir, "kafka"), nil); err != nil {
+			return nil, err
+		}
+		b.kafkaFlags.Brokers = e.kafka
+	}
+	kafkaOpts, err := b.kafkaFlags.Connect(context.Background(), nil)
+	if err != nil {
+		return nil, err
+	}
+	e.cl, err = kgo.NewClient(append(kafkaOpts, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))...)
+	if err != nil {
+		return nil, err
+	}
+	e.adm = kadm.NewClient(e.cl)
+	if _, err = topics.Ensure(context.Background(), e.cl, topics.Layout{Partitions: 12}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// casesOnTheirOwn runs the cases with brokers of their own: many
+// schedules, restores, failover and latency on a broker in memory. It
+// reports whether the run goes on (an -only-* flag may end it).
+func (b *Bench) casesOnTheirOwn(dir string, raw float64) (more bool, err error) {
 	// Many schedules, more than the state cache holds, a few interleaved
 	// commands each: durable, then the same loop with its state in memory.
 	if b.mixStreams > 0 && !b.onlyHot {
 		if err := b.mixCase(dir, raw); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if b.onlyMix {
-		return nil
+		return false, nil
 	}
 	// Restores of one set of schedules with 1× and 3× the history.
 	if b.restoreSchedules > 0 && !b.onlyHot {
 		if err := b.restoreCase(dir); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if b.onlyRestore {
-		return nil
+		return false, nil
 	}
 	// Losing a processor under load, with and without standbys.
 	if b.failoverKills > 0 && !b.onlyHot {
 		if err := b.failoverCase(dir); err != nil {
-			return err
+			return false, err
 		}
 	}
 
 	// Latency on a broker in memory, before the 1k-streams processor
 	// starts: nothing of the other phases runs beside it (their brokers
 	// and processors would compact and flush on the same two cores).
-	rates := []float64{5000, 10000}
 	if !b.onlyHot {
-		if err := b.latencyOnMemoryBroker(filepath.Join(dir, "latency"), rates); err != nil {
-			return err
+		if err := b.latencyOnMemoryBroker(filepath.Join(dir, "latency"), latencyRates); err != nil {
+			return false, err
 		}
 	}
+	return true, nil
+}
 
+// hotCase drains 1k streams with Rewind, the naive map processor and two
+// members, and returns Rewind's rate. The processor it starts stays up
+// for the later cases.
+func (e *env) hotCase(ctx context.Context, dir string, raw float64) (float64, error) {
 	// 1k streams: a reservation, then reschedules; every command is
 	// accepted.
-	if err := e.produceCommands(ctx, b.backlog, 1000); err != nil {
-		return err
+	if err := e.produceCommands(ctx, e.backlog, 1000); err != nil {
+		return 0, err
 	}
 	e.startProcessor()
-	// Whichever processor runs last (failover replaces it) is stopped on
-	// every way out, -only-hot's and errors' too.
-	defer func() { stop(e.proc) }()
-	if b.profile != "" && b.phase == "drain" {
-		go e.cpuProfile(b.profile)
+	if e.profile != "" && e.phase == "drain" {
+		go e.cpuProfile(e.profile)
 	}
 	brokerCPU := e.brokerCPU()
-	tp1k, err := e.drain(ctx, b.backlog)
+	tp1k, err := e.drain(ctx, e.backlog)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	fmt.Printf("exactly-once throughput, 1k streams     %9.0f commands/s (%d commands; ratio to raw %.3f)\n", tp1k, b.backlog, tp1k/raw)
+	fmt.Printf("exactly-once throughput, 1k streams     %9.0f commands/s (%d commands; ratio to raw %.3f)\n", tp1k, e.backlog, tp1k/raw)
 	fmt.Printf("    (processor: %.1f CPU seconds; devkafka: %.1f CPU seconds in the drain)\n",
 		metricValue("http://"+e.procHTTP+"/metrics", "process_cpu_seconds_total"), e.brokerCPU()-brokerCPU)
 	if os.Getenv("BENCH_DEBUG") != "" {
 		e.printMetrics("rewind_processor_batch_seconds_sum", "rewind_processor_batch_seconds_count", "rewind_processor_transactions_total",
 			"rewind_processor_state_cache", "process_cpu_seconds_total")
 	}
-	if b.heapProf != "" && b.onlyHot {
-		e.fetchProfile("heap", b.heapProf)
+	if e.heapProf != "" && e.onlyHot {
+		e.fetchProfile("heap", e.heapProf)
 	}
 	// The baseline of the same backlog: the naive map processor, on a
 	// broker of its own.
 	hot := func(ctx context.Context, cl *kgo.Client) (int, error) {
-		return b.backlog, (&env{Bench: b, cl: cl}).produceCommands(ctx, b.backlog, 1000)
+		return e.backlog, (&env{Bench: e.Bench, cl: cl}).produceCommands(ctx, e.backlog, 1000)
 	}
-	naive1k, _, stats, err := b.drainAlone(filepath.Join(dir, "hot-naive"), hot, "hot-naive", true)
+	naive1k, _, stats, err := e.drainAlone(filepath.Join(dir, "hot-naive"), hot, "hot-naive", true)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	fmt.Printf("  the same, naive map processor         %9.0f commands/s (Rewind ÷ this %.2f, ratio to raw %.3f)\n%s\n", naive1k, tp1k/naive1k, naive1k/raw, stats)
 	// Two members in one process: the commit of one overlaps the work of
 	// the other, where one member waits for its own.
-	members1k, _, stats, err := b.drainAlone(filepath.Join(dir, "hot-members"), hot, "hot-members", false, "-members", "2")
+	members1k, _, stats, err := e.drainAlone(filepath.Join(dir, "hot-members"), hot, "hot-members", false, "-members", "2")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	fmt.Printf("  the same, -members 2                  %9.0f commands/s (÷ the naive processor %.2f, ratio to raw %.3f)\n%s\n", members1k, members1k/naive1k, members1k/raw, stats)
-	if b.onlyHot {
-		return nil
-	}
+	return tp1k, nil
+}
 
-	if b.profile != "" && b.phase == "latency" {
-		go e.cpuProfile(b.profile)
+// mainCases runs the rest on the 1k-streams processor's broker: latency,
+// 1M streams, RSS, failover, ingest, erasure and the read side, then
+// the audit case on a broker of its own.
+func (e *env) mainCases(ctx context.Context, dir string, tp1k float64) error {
+	if e.profile != "" && e.phase == "latency" {
+		go e.cpuProfile(e.profile)
 	}
 	// The load generator runs in a process of its own.
 	where := "devkafka on disk"
 	if e.secure {
 		where = "the Kafka of -brokers"
 	}
-	if err := e.printLatencies(rates, where); err != nil {
+	if err := e.printLatencies(latencyRates, where); err != nil {
 		return err
 	}
 	if os.Getenv("BENCH_DEBUG") != "" {
 		e.printMetrics("rewind_processor_batch_seconds_sum", "rewind_processor_batch_seconds_count", "rewind_processor_transactions_total")
 	}
 
-	if err := e.produceCommands(ctx, b.many, b.many); err != nil {
+	if err := e.produceCommands(ctx, e.many, e.many); err != nil {
 		return err
 	}
-	tpMany, err := e.drain(ctx, b.many)
+	tpMany, err := e.drain(ctx, e.many)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("exactly-once throughput, %dk streams  %9.0f commands/s (%.2f× the 1k-stream rate)\n", b.many/1000, tpMany, tpMany/tp1k)
-	if b.heapProf != "" && !b.aloneProfiled() {
-		e.fetchProfile("heap", b.heapProf)
+	fmt.Printf("exactly-once throughput, %dk streams  %9.0f commands/s (%.2f× the 1k-stream rate)\n", e.many/1000, tpMany, tpMany/tp1k)
+	if e.heapProf != "" && !e.aloneProfiled() {
+		e.fetchProfile("heap", e.heapProf)
 	}
 	if os.Getenv("BENCH_DEBUG") != "" {
 		e.printMetrics("go_memstats_heap_inuse_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes",
 			"go_memstats_sys_bytes", "go_memstats_stack_sys_bytes", "process_resident_memory_bytes")
 	}
-	fmt.Printf("processor RSS after %dk streams        %9.0f MiB (peak %.0f MiB)\n", b.many/1000, rss(e.proc.Pid(), "VmRSS"), rss(e.proc.Pid(), "VmHWM"))
+	fmt.Printf("processor RSS after %dk streams        %9.0f MiB (peak %.0f MiB)\n", e.many/1000, rss(e.proc.Pid(), "VmRSS"), rss(e.proc.Pid(), "VmHWM"))
 
 	fail, err := e.failover(ctx)
 	if err != nil {
@@ -230,7 +267,7 @@ func (b *Bench) run() error {
 	}
 	fmt.Printf("failover, SIGKILL → first commit        %9.0f ms\n", float64(fail.Microseconds())/1000)
 
-	rps, p50, p99, err := e.ingestLoad(b.httpRequests, 32)
+	rps, p50, p99, err := e.ingestLoad(e.httpRequests, 32)
 	if err != nil {
 		return err
 	}
@@ -245,7 +282,7 @@ func (b *Bench) run() error {
 	if err := e.queryBench(ctx); err != nil {
 		return err
 	}
-	return b.auditCase(filepath.Join(dir, "audit")) // a broker of its own
+	return e.auditCase(filepath.Join(dir, "audit")) // a broker of its own
 }
 
 // failover keeps a trickle of commands flowing, SIGKILLs the processor,

@@ -42,6 +42,20 @@ type env struct {
 	broker *proc.Process
 }
 
+// close stops what e runs: its processor (whichever runs last: failover
+// replaces it), its client and its devkafka.
+func (e *env) close() {
+	if e.proc != nil {
+		stop(e.proc)
+	}
+	if e.cl != nil {
+		e.cl.Close()
+	}
+	if e.broker != nil {
+		stop(e.broker)
+	}
+}
+
 // brokerCPU is the CPU time e's devkafka has used so far, 0 on an
 // external Kafka.
 func (e *env) brokerCPU() float64 {

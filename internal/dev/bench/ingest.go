@@ -112,11 +112,14 @@ func (e *env) eraseLatency(ctx context.Context, n int) ([]float64, error) {
 		if err != nil {
 			return nil, err
 		}
-		var body struct{ Schedules int }
+		var body struct {
+			Schedules    int
+			Code, Detail string // a problem's
+		}
 		err = json.NewDecoder(resp.Body).Decode(&body)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK || body.Schedules != schedules {
-			return nil, fmt.Errorf("erasure of ev-%d: %d, %d schedules, %v", v, resp.StatusCode, body.Schedules, err)
+			return nil, fmt.Errorf("erasure of ev-%d: %d %s %s, %d schedules, %v", v, resp.StatusCode, body.Code, body.Detail, body.Schedules, err)
 		}
 		took = append(took, float64(time.Since(start).Microseconds())/1000)
 	}

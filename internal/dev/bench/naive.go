@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -40,13 +41,6 @@ func (b *Bench) runNaive() error {
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/heap", pprof.Index)
 	go func() { _ = http.ListenAndServe(b.naiveHTTP, mux) }()
-	kind := schedule.Kind
-	type stream struct {
-		state   any
-		version uint64
-	}
-	states := map[string]*stream{}
-	seen := map[string]bool{} // tenant/stream/command id
 	sess, err := kgo.NewGroupTransactSession(
 		kgo.SeedBrokers(b.naiveBrokers),
 		kgo.ConsumerGroup(processor.DefaultGroup),
@@ -62,7 +56,7 @@ func (b *Bench) runNaive() error {
 		return err
 	}
 	defer sess.Close()
-	nparts := int32(topics.DefaultPartitions)
+	m := &naiveMaps{states: map[string]*naiveStream{}, seen: map[string]bool{}}
 	for ctx.Err() == nil {
 		fetches := sess.PollRecords(ctx, 2000)
 		if fetches.NumRecords() == 0 {
@@ -72,49 +66,12 @@ func (b *Bench) runNaive() error {
 			return err
 		}
 		// The batch's changes, applied to the maps only after the commit.
-		changed := map[string]*stream{}
+		changed := map[string]*naiveStream{}
 		added := map[string]bool{}
 		fetches.EachRecord(func(rec *kgo.Record) {
-			res := &topics.Result{}
-			cmd, rejection := topics.DecodeCommand(rec, nparts)
-			res.CommandID, res.TenantID, res.ScheduleID = cmd.Meta.ID, cmd.Meta.Tenant, cmd.Meta.Stream
-			key := cmd.Meta.Tenant + "/" + cmd.Meta.Stream
-			id := key + "/" + cmd.Meta.ID
-			var events []aggregate.Envelope
-			switch {
-			case rejection != nil:
-				res.Status, res.Code = topics.StatusRejected, aggregate.CodeOf(rejection)
-			case !cmd.Routed:
-				res.Status, res.Code = topics.StatusRejected, topics.CodeMisrouted
-			case seen[id] || added[id]:
-				res.Status = topics.StatusDuplicate
-			default:
-				st := changed[key]
-				if st == nil {
-					st = states[key]
-				}
-				if st == nil {
-					st = &stream{state: kind.Seed()}
-				}
-				next, evs, err := func() (any, []aggregate.Envelope, error) {
-					c, err := kind.DecodeCommand(cmd.Type, cmd.Data)
-					if err != nil {
-						return nil, nil, err
-					}
-					return kind.Execute(st.state, st.version, cmd.Type, c, cmd.Meta)
-				}()
-				added[id] = true
-				if err != nil {
-					res.Status, res.Code = topics.StatusRejected, aggregate.CodeOf(err)
-					break
-				}
-				st = &stream{state: next, version: st.version + uint64(len(evs))}
-				changed[key] = st
-				events = evs
-				res.Status, res.Version = topics.StatusAccepted, st.version
-			}
+			res, events := m.decide(rec, changed, added)
 			for i := range events {
-				data, err := kind.EncodeEvent(events[i].Data)
+				data, err := schedule.Kind.EncodeEvent(events[i].Data)
 				if err != nil {
 					continue
 				}
@@ -131,15 +88,68 @@ func (b *Bench) runNaive() error {
 			return fmt.Errorf("end: %w", err)
 		}
 		if committed {
-			for k, st := range changed {
-				states[k] = st
-			}
-			for id := range added {
-				seen[id] = true
-			}
+			maps.Copy(m.states, changed)
+			maps.Copy(m.seen, added)
 		}
 	}
 	return nil
+}
+
+// naiveMaps is the naive processor's memory: every stream's state, and
+// every command id it has seen (tenant/stream/id).
+type naiveMaps struct {
+	states map[string]*naiveStream
+	seen   map[string]bool
+}
+
+type naiveStream struct {
+	state   any
+	version uint64
+}
+
+// decide decides a command record against the maps and the batch's
+// changes so far, which it adds to; it returns the result, without its
+// events yet, and the events.
+func (m *naiveMaps) decide(rec *kgo.Record, changed map[string]*naiveStream, added map[string]bool) (*topics.Result, []aggregate.Envelope) {
+	kind := schedule.Kind
+	res := &topics.Result{}
+	cmd, rejection := topics.DecodeCommand(rec, topics.DefaultPartitions)
+	res.CommandID, res.TenantID, res.ScheduleID = cmd.Meta.ID, cmd.Meta.Tenant, cmd.Meta.Stream
+	key := cmd.Meta.Tenant + "/" + cmd.Meta.Stream
+	id := key + "/" + cmd.Meta.ID
+	switch {
+	case rejection != nil:
+		res.Status, res.Code = topics.StatusRejected, aggregate.CodeOf(rejection)
+		return res, nil
+	case !cmd.Routed:
+		res.Status, res.Code = topics.StatusRejected, topics.CodeMisrouted
+		return res, nil
+	case m.seen[id] || added[id]:
+		res.Status = topics.StatusDuplicate
+		return res, nil
+	}
+	st := changed[key]
+	if st == nil {
+		st = m.states[key]
+	}
+	if st == nil {
+		st = &naiveStream{state: kind.Seed()}
+	}
+	added[id] = true
+	c, err := kind.DecodeCommand(cmd.Type, cmd.Data)
+	if err != nil {
+		res.Status, res.Code = topics.StatusRejected, aggregate.CodeOf(err)
+		return res, nil
+	}
+	next, events, err := kind.Execute(st.state, st.version, cmd.Type, c, cmd.Meta)
+	if err != nil {
+		res.Status, res.Code = topics.StatusRejected, aggregate.CodeOf(err)
+		return res, nil
+	}
+	st = &naiveStream{state: next, version: st.version + uint64(len(events))}
+	changed[key] = st
+	res.Status, res.Version = topics.StatusAccepted, st.version
+	return res, events
 }
 
 // startNaive starts the naive map processor in a process of its own, as

@@ -31,47 +31,27 @@ func (e *env) tokensFile() (string, error) {
 		api.TokenLine(auditToken, auditTenant, "auditor", api.ScopeRead|api.ScopeAudit)), 0o600)
 }
 
+// The read side's history: two streams of readEvents events each, and
+// readSchedules reservations over readDays days from readDay0.
+const readEvents, readSchedules, readDays = 10000, 100000, 30
+
+var (
+	readDay0 = time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	readAt   = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+)
+
 // queryBench measures the read side: how fast a new query service folds
 // everything the processor wrote, time travel on a 10,000-event stream,
 // and day lists over 100,000 schedules.
 func (e *env) queryBench(ctx context.Context) error {
-	const longEvents, rangeSchedules, days = 10000, 100000, 30
-	day0 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
-	at := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
-	// Two streams of 10,000 events, one second apart: a reservation
-	// rescheduled 9,999 times (the state keeps its size), and a walk-in
-	// with 9,999 photo sessions (the state grows by one each time).
-	for i := range longEvents {
-		typ, data := "Reschedule", slot(i)
-		if i == 0 {
-			typ, data = "Reserve", `{"visitorId":"v-long","start":"2026-04-01T10:00:00Z","end":"2026-04-01T11:00:00Z"}`
-		}
-		m := aggregate.Meta{ID: "long-" + strconv.Itoa(i), Tenant: "bench", Stream: "long-visit", Initiator: "bench",
-			Time: at.Add(time.Duration(i) * time.Second)}
-		e.cl.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
-		typ, data = "TakePhotos", `{"kind":"after","count":1}`
-		if i == 0 {
-			typ, data = "CheckIn", `{"channel":"desk","visitorId":"v-photos"}`
-		}
-		m.ID, m.Stream = "photos-"+strconv.Itoa(i), "photo-visit"
-		e.cl.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
-	}
-	// 100k reservations over 30 days, 8:00 to 18:00, 15 to 120 minutes.
-	for i := range rangeSchedules {
-		start := day0.Add(time.Duration(i%days)*24*time.Hour + 8*time.Hour + time.Duration((i*7919)%600)*time.Minute)
-		end := start.Add(time.Duration(15+(i*31)%106) * time.Minute)
-		data := `{"visitorId":"rv` + strconv.Itoa(i%20000) + `","start":"` + start.Format(time.RFC3339) + `","end":"` + end.Format(time.RFC3339) + `"}`
-		m := aggregate.Meta{ID: "range-" + strconv.Itoa(i), Tenant: "bench", Stream: "range-" + strconv.Itoa(i), Initiator: "bench", Time: at}
-		e.cl.Produce(ctx, topics.CommandRecord("Reserve", m, []byte(data)), nil)
-	}
+	e.produceReadHistory(ctx)
 	if err := e.cl.Flush(ctx); err != nil {
 		return err
 	}
 	// Only the drained state matters here, not its rate.
-	if _, err := e.drain(ctx, 2*longEvents+rangeSchedules); err != nil && !errors.Is(err, errUntimed) {
+	if _, err := e.drain(ctx, 2*readEvents+readSchedules); err != nil && !errors.Is(err, errUntimed) {
 		return err
 	}
-
 	tokens, err := e.tokensFile()
 	if err != nil {
 		return err
@@ -89,7 +69,43 @@ func (e *env) queryBench(ctx context.Context) error {
 	fmt.Printf("query catch-up (cold, %.0f events)     %9.0f events/s\n", applied, applied/took.Seconds())
 	fmt.Printf("query RSS after catch-up                %9.0f MiB (peak %.0f MiB)\n", rss(q.Pid(), "VmRSS"), rss(q.Pid(), "VmHWM"))
 
-	client := &apiclient.Client{Query: "http://" + addr, Token: benchToken}
+	return timeReads(ctx, &apiclient.Client{Query: "http://" + addr, Token: benchToken})
+}
+
+// produceReadHistory produces the read side's history; the caller
+// flushes.
+func (e *env) produceReadHistory(ctx context.Context) {
+	// Two streams of 10,000 events, one second apart: a reservation
+	// rescheduled 9,999 times (the state keeps its size), and a walk-in
+	// with 9,999 photo sessions (the state grows by one each time).
+	for i := range readEvents {
+		typ, data := "Reschedule", slot(i)
+		if i == 0 {
+			typ, data = "Reserve", `{"visitorId":"v-long","start":"2026-04-01T10:00:00Z","end":"2026-04-01T11:00:00Z"}`
+		}
+		m := aggregate.Meta{ID: "long-" + strconv.Itoa(i), Tenant: "bench", Stream: "long-visit", Initiator: "bench",
+			Time: readAt.Add(time.Duration(i) * time.Second)}
+		e.cl.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
+		typ, data = "TakePhotos", `{"kind":"after","count":1}`
+		if i == 0 {
+			typ, data = "CheckIn", `{"channel":"desk","visitorId":"v-photos"}`
+		}
+		m.ID, m.Stream = "photos-"+strconv.Itoa(i), "photo-visit"
+		e.cl.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
+	}
+	// 100k reservations over 30 days, 8:00 to 18:00, 15 to 120 minutes.
+	for i := range readSchedules {
+		start := readDay0.Add(time.Duration(i%readDays)*24*time.Hour + 8*time.Hour + time.Duration((i*7919)%600)*time.Minute)
+		end := start.Add(time.Duration(15+(i*31)%106) * time.Minute)
+		data := `{"visitorId":"rv` + strconv.Itoa(i%20000) + `","start":"` + start.Format(time.RFC3339) + `","end":"` + end.Format(time.RFC3339) + `"}`
+		m := aggregate.Meta{ID: "range-" + strconv.Itoa(i), Tenant: "bench", Stream: "range-" + strconv.Itoa(i), Initiator: "bench", Time: readAt}
+		e.cl.Produce(ctx, topics.CommandRecord("Reserve", m, []byte(data)), nil)
+	}
+}
+
+// timeReads times time travel on the two long streams and day lists
+// through client.
+func timeReads(ctx context.Context, client *apiclient.Client) error {
 	get := func(path string) (float64, error) {
 		t0 := time.Now()
 		err := client.Get(ctx, path, nil)
@@ -97,17 +113,17 @@ func (e *env) queryBench(ctx context.Context) error {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, stream := range []string{"long-visit", "photo-visit"} {
-		if _, err := get(fmt.Sprintf("/v1/schedules/%s?minVersion=%d&wait=30s", stream, longEvents)); err != nil {
+		if _, err := get(fmt.Sprintf("/v1/schedules/%s?minVersion=%d&wait=30s", stream, readEvents)); err != nil {
 			return err
 		}
 		var byVersion, byInstant []float64
 		for range 2000 {
-			ms, err := get(fmt.Sprintf("/v1/schedules/%s?version=%d", stream, 1+rng.IntN(longEvents)))
+			ms, err := get(fmt.Sprintf("/v1/schedules/%s?version=%d", stream, 1+rng.IntN(readEvents)))
 			if err != nil {
 				return err
 			}
 			byVersion = append(byVersion, ms)
-			t := at.Add(time.Duration(rng.Int64N(int64(longEvents) * int64(time.Second))))
+			t := readAt.Add(time.Duration(rng.Int64N(int64(readEvents) * int64(time.Second))))
 			ms, err = get("/v1/schedules/" + stream + "?at=" + t.Format(time.RFC3339Nano))
 			if err != nil {
 				return err
@@ -125,7 +141,7 @@ func (e *env) queryBench(ctx context.Context) error {
 	}
 	var ranges []float64
 	for range 1000 {
-		from := day0.Add(time.Duration(rng.IntN(days)) * 24 * time.Hour)
+		from := readDay0.Add(time.Duration(rng.IntN(readDays)) * 24 * time.Hour)
 		ms, err := get("/v1/schedules?limit=50&from=" + from.Format(time.RFC3339) + "&to=" + from.Add(24*time.Hour).Format(time.RFC3339))
 		if err != nil {
 			return err

@@ -22,6 +22,7 @@ import (
 	"github.com/rewind/rewind/internal/testing/promsample"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/replay"
+	"github.com/rewind/rewind/shred"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -70,66 +71,24 @@ func (b *Bench) restoreCase(dir string) error {
 // restoreHistory builds a history on a broker of its own and times its
 // restores.
 func (b *Bench) restoreHistory(dir string, schedules, k int, recent bool, base restoreResult) (r restoreResult, err error) {
-	// devkafka says on its output when a compaction is done. Its output
-	// is read all along, so that it never waits for a reader.
-	out, brokerOut := io.Pipe()
-	compacted := make(chan struct{}, 1)
-	go func() {
-		lines := bufio.NewScanner(out)
-		for lines.Scan() {
-			if strings.HasPrefix(lines.Text(), "devkafka compacted") {
-				select {
-				case compacted <- struct{}{}:
-				default: // one is enough to wake the wait
-				}
-			}
-		}
-	}()
+	brokerOut, compacted := watchCompactions()
 	e, done, err := b.newEnv(dir, brokerOut, "-compact-every", "0")
 	if err != nil {
 		return r, err
 	}
 	defer done()
 	ctx := context.Background()
-	cl := e.cl
-	stopProc := func() { stop(e.proc) }
-
-	// The history: each schedule reserved, then moved again and again,
-	// round by round; every command is accepted with one event. The last
-	// restoreEvents rounds are recent enough for their results to be
-	// within the 7-day retention, which the broker applies when it
-	// compacts: a fold reads them too. Unless recent, the rounds before
-	// are a month older: history past the dedup window (and the results'
-	// retention).
-	at := time.Now().Add(-24 * time.Hour)
-	old := restoreEvents * (k - 1)
-	n := 0
-	for round := range restoreEvents * k {
-		for s := range schedules {
-			typ, data := "Reschedule", slot(round)
-			if round == 0 {
-				typ, data = "Reserve", `{"visitorId":"v`+strconv.Itoa(s)+`","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z","procedures":["botox"]}`
-			}
-			t := at.Add(time.Duration(round) * time.Minute)
-			if !recent && round < old {
-				t = t.Add(-30 * 24 * time.Hour)
-			}
-			m := aggregate.Meta{ID: "r" + strconv.Itoa(s) + "-" + strconv.Itoa(round), Tenant: "clinic-" + strconv.Itoa(s%50),
-				Stream: "visit-" + strconv.Itoa(s), Initiator: "front-desk", Time: t}
-			cl.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
-			n++
-		}
-	}
-	if err := cl.Flush(ctx); err != nil {
+	n, err := e.produceHistory(ctx, schedules, k, recent)
+	if err != nil {
 		return r, err
 	}
 	e.startProcessor()
 	// Only the drained state matters here, not its rate.
-	if _, err := e.drain(ctx, n); err != nil && !errors.Is(err, errUntimed) {
-		stopProc()
+	_, err = e.drain(ctx, n)
+	stop(e.proc)
+	if err != nil && !errors.Is(err, errUntimed) {
 		return r, err
 	}
-	stopProc()
 	// Compaction keeps one record per stream of the state topic, as a
 	// real Kafka's cleaner does in the background.
 	e.broker.Signal(syscall.SIGUSR1)
@@ -150,7 +109,65 @@ func (b *Bench) restoreHistory(dir string, schedules, k int, recent bool, base r
 		return r, err
 	}
 	fmt.Printf("  plain read of the compacted state topic %7.2f s (%d records, %d transaction markers)\n", stateRead.Seconds(), records, markers)
+	return e.timeRestores(ctx, k, base, r)
+}
 
+// watchCompactions returns the writer for devkafka's output, and a
+// channel that gets a value when devkafka says a compaction is done. The
+// output is read all along, so that devkafka never waits for a reader.
+func watchCompactions() (io.Writer, <-chan struct{}) {
+	out, brokerOut := io.Pipe()
+	compacted := make(chan struct{}, 1)
+	go func() {
+		lines := bufio.NewScanner(out)
+		for lines.Scan() {
+			if strings.HasPrefix(lines.Text(), "devkafka compacted") {
+				select {
+				case compacted <- struct{}{}:
+				default: // one is enough to wake the wait
+				}
+			}
+		}
+	}()
+	return brokerOut, compacted
+}
+
+// produceHistory produces the restore case's commands and returns how
+// many.
+func (e *env) produceHistory(ctx context.Context, schedules, k int, recent bool) (n int, err error) {
+	// The history: each schedule reserved, then moved again and again,
+	// round by round; every command is accepted with one event. The last
+	// restoreEvents rounds are recent enough for their results to be
+	// within the 7-day retention, which the broker applies when it
+	// compacts: a fold reads them too. Unless recent, the rounds before
+	// are a month older: history past the dedup window (and the results'
+	// retention).
+	at := time.Now().Add(-24 * time.Hour)
+	old := restoreEvents * (k - 1)
+	for round := range restoreEvents * k {
+		for s := range schedules {
+			typ, data := "Reschedule", slot(round)
+			if round == 0 {
+				typ, data = "Reserve", `{"visitorId":"v`+strconv.Itoa(s)+`","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z","procedures":["botox"]}`
+			}
+			t := at.Add(time.Duration(round) * time.Minute)
+			if !recent && round < old {
+				t = t.Add(-30 * 24 * time.Hour)
+			}
+			m := aggregate.Meta{ID: "r" + strconv.Itoa(s) + "-" + strconv.Itoa(round), Tenant: "clinic-" + strconv.Itoa(s%50),
+				Stream: "visit-" + strconv.Itoa(s), Initiator: "front-desk", Time: t}
+			e.cl.Produce(ctx, topics.CommandRecord(typ, m, []byte(data)), nil)
+			n++
+		}
+	}
+	return n, e.cl.Flush(ctx)
+}
+
+// timeRestores times the restores of the drained and compacted history
+// into r: from the state topic, a fold after a logic change, the replay
+// preview, a fold without a state topic, and (at 1×) a standby takeover.
+func (e *env) timeRestores(ctx context.Context, k int, base restoreResult, r restoreResult) (_ restoreResult, err error) {
+	stopProc := func() { stop(e.proc) }
 	// A lost disk: the state topic's records, not the history.
 	if r.cold, err = e.timeToCommit(ctx, "cold"); err != nil {
 		return r, err
@@ -228,8 +245,14 @@ func (e *env) timeToCommitBumped(ctx context.Context) (time.Duration, error) {
 	if err := e.cl.ProduceSync(ctx, checkIn("probe-bumped")).FirstErr(); err != nil {
 		return 0, err
 	}
+	// The KEK the processes of the run seal under (Run set it up).
+	ring, err := shred.LoadKeyring(os.Getenv("REWIND_KEK_FILE"))
+	if err != nil {
+		return 0, err
+	}
 	start := time.Now()
-	p, err := processor.New(processor.Config{ClientOpts: []kgo.Opt{kgo.SeedBrokers(e.kafka)}, InstanceID: "bench-bumped", DataDir: dir, Kind: bumped{schedule.Kind}})
+	p, err := processor.New(processor.Config{ClientOpts: []kgo.Opt{kgo.SeedBrokers(e.kafka)}, InstanceID: "bench-bumped", DataDir: dir,
+		Kind: bumped{schedule.Kind}, Keyring: ring})
 	if err != nil {
 		return 0, err
 	}
