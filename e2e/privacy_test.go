@@ -37,16 +37,66 @@ import (
 // data of the erased visitor is refused, also after one processor is lost
 // and the other takes its partitions over from its standby copies.
 func TestPersonalDataOnDisk(t *testing.T) {
-	s := startStack(t)
-	const officer = "e2e-privacy-officer"
-	tokens := filepath.Join(s.dir, "tokens")
-	testkit.WriteFile(t, tokens, api.TokenLine(s.token, "clinic-e2e", "desk-1", api.ScopeAll)+
-		api.TokenLine(officer, "clinic-e2e", "dpo", api.ScopeErase))
+	p := startPrivacy(t)
+	p.sendPersonalData()
+	p.erase()
+	forgeKeyRecords(t, p.kafka)
+	// A reservation of v-9 with personal data: the copied record of v-9
+	// was refused, so the processor makes v-9 a key of its own, and its
+	// values open.
+	if code, body := p.command("visit-6", "Reserve", `{"visitorId":"v-9","visitor":{"name":"Park Jiwoo"},`+privacySlot+`}`); code != http.StatusOK {
+		t.Fatalf("a reservation of a visitor whose key record was forged: %d %v", code, body)
+	}
+	if st := p.state("visit-6"); !strings.Contains(st, "Park Jiwoo") {
+		t.Errorf("v-9 after a copied key record: %s", st)
+	}
+	if st := p.state("visit-3"); !strings.Contains(st, "Lee Seojun") {
+		t.Errorf("v-2 after an unsigned erasure: %s", st)
+	}
+	p.checkAccessLog()
+	p.searchFiles()
+	p.afterRestart()
+	p.afterLoss()
+	// The processor restored from nothing and query rebuilt: both read
+	// the forged records again, and refused them.
+	logged, err := os.ReadFile(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(logged, []byte("key record refused")); n < 4 {
+		t.Errorf("%d refusals of key records logged, want the forged ones refused by query and a processor, twice", n)
+	}
+	for _, id := range []string{"v-1", "v-2", "v-9"} {
+		if bytes.Contains(logged, []byte(`"`+id+`"`)) || bytes.Contains(logged, []byte("=clinic-e2e/"+id)) {
+			t.Errorf("the log names the visitor %s", id)
+		}
+	}
+}
+
+// privacySlot is the slot of TestPersonalDataOnDisk's reservations.
+const privacySlot = `"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"`
+
+// privacyOfficer is the token that may erase.
+const privacyOfficer = "e2e-privacy-officer"
+
+// privacy is TestPersonalDataOnDisk's stack, with a query replica and
+// the calls it makes.
+type privacy struct {
+	*stack
+	tokens, queryHTTP string
+	query             *testkit.Process
+}
+
+func startPrivacy(t *testing.T) *privacy {
+	p := &privacy{stack: startStack(t), queryHTTP: testkit.FreeAddr(t)}
+	p.tokens = filepath.Join(p.dir, "tokens")
+	testkit.WriteFile(t, p.tokens, api.TokenLine(p.token, "clinic-e2e", "desk-1", api.ScopeAll)+
+		api.TokenLine(privacyOfficer, "clinic-e2e", "dpo", api.ScopeErase))
 	// ingest re-reads the file each second: the officer's token is known
 	// once it is answered 403 (it may not write) instead of 401.
 	known := testkit.Eventually(10*time.Second, func() bool {
-		req, _ := http.NewRequest("GET", "http://"+s.ingestHTTP+"/v1/commands/x", nil)
-		req.Header.Set("Authorization", "Bearer "+officer)
+		req, _ := http.NewRequest("GET", "http://"+p.ingestHTTP+"/v1/commands/x", nil)
+		req.Header.Set("Authorization", "Bearer "+privacyOfficer)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false
@@ -57,86 +107,89 @@ func TestPersonalDataOnDisk(t *testing.T) {
 	if !known {
 		t.Fatal("ingest did not take the officer's token within 10s")
 	}
-	queryHTTP := testkit.FreeAddr(t)
-	startQuery := func() *testkit.Process {
-		p := testkit.Start(t, "query", s.log, "-brokers", s.kafka, "-http", queryHTTP, "-tokens", tokens,
-			"-data-dir", filepath.Join(s.dir, "query"))
-		waitReady(t, queryHTTP)
-		return p
+	p.startQuery()
+	return p
+}
+
+func (p *privacy) startQuery() {
+	p.query = testkit.Start(p.t, "query", p.log, "-brokers", p.kafka, "-http", p.queryHTTP, "-tokens", p.tokens,
+		"-data-dir", filepath.Join(p.dir, "query"))
+	waitReady(p.t, p.queryHTTP)
+}
+
+func (p *privacy) send(token, method, path, body string) (int, map[string]any) {
+	p.t.Helper()
+	req, _ := http.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
 	}
-	query := startQuery()
-	send := func(token, method, path, body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(method, path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		var m map[string]any
-		_ = json.Unmarshal(b, &m)
-		return resp.StatusCode, m
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m
+}
+
+func (p *privacy) command(stream, typ, body string) (int, map[string]any) {
+	return p.send(p.token, "POST", fmt.Sprintf("http://%s/v1/schedules/%s/commands/%s", p.ingestHTTP, stream, typ), body)
+}
+
+// state is a schedule's state as query answers it, in JSON.
+func (p *privacy) state(stream string) string {
+	p.t.Helper()
+	code, body := p.send(p.token, "GET", fmt.Sprintf("http://%s/v1/schedules/%s?minVersion=1&wait=10s", p.queryHTTP, stream), "")
+	if code != http.StatusOK {
+		p.t.Fatalf("state of %s: %d %v", stream, code, body)
 	}
-	command := func(stream, typ, body string) (int, map[string]any) {
-		return send(s.token, "POST", fmt.Sprintf("http://%s/v1/schedules/%s/commands/%s", s.ingestHTTP, stream, typ), body)
-	}
-	slot := `"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"`
+	b, _ := json.Marshal(body["state"])
+	return string(b)
+}
+
+// sendPersonalData sends visits of v-1 (two) and v-2 with names, a
+// phone, a consultation's notes and a cancellation's reason.
+func (p *privacy) sendPersonalData() {
+	t := p.t
 	for _, c := range [][3]string{
-		{"visit-1", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji","phone":"010-5555-1234"},` + slot + `}`},
+		{"visit-1", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji","phone":"010-5555-1234"},` + privacySlot + `}`},
 		{"visit-1", "CheckIn", `{"channel":"desk"}`},
 		{"visit-1", "StartConsultation", `{"counselorId":"c1"}`},
 		{"visit-1", "CompleteConsultation", `{"notes":"allergic to lidocaine"}`},
-		{"visit-2", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},` + slot + `}`},
+		{"visit-2", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},` + privacySlot + `}`},
 		{"visit-2", "CancelReservation", `{"by":"patient","reason":"moving to Busan"}`},
-		{"visit-3", "Reserve", `{"visitorId":"v-2","visitor":{"name":"Lee Seojun"},` + slot + `}`},
+		{"visit-3", "Reserve", `{"visitorId":"v-2","visitor":{"name":"Lee Seojun"},` + privacySlot + `}`},
 	} {
-		if code, body := command(c[0], c[1], c[2]); code != http.StatusOK {
+		if code, body := p.command(c[0], c[1], c[2]); code != http.StatusOK {
 			t.Fatalf("%s %s: %d %v", c[0], c[1], code, body)
 		}
 	}
-	state := func(stream string) string {
-		t.Helper()
-		code, body := send(s.token, "GET", fmt.Sprintf("http://%s/v1/schedules/%s?minVersion=1&wait=10s", queryHTTP, stream), "")
-		if code != http.StatusOK {
-			t.Fatalf("state of %s: %d %v", stream, code, body)
-		}
-		b, _ := json.Marshal(body["state"])
-		return string(b)
-	}
-	if st := state("visit-1"); !strings.Contains(st, "Kim Minji") || !strings.Contains(st, "lidocaine") {
+	if st := p.state("visit-1"); !strings.Contains(st, "Kim Minji") || !strings.Contains(st, "lidocaine") {
 		t.Fatalf("visit-1 before the erasure: %s", st)
 	}
+}
 
+// erase erases v-1 and waits until query shows it.
+func (p *privacy) erase() {
+	t := p.t
 	start := time.Now()
-	code, erased := send(officer, "DELETE", "http://"+s.ingestHTTP+"/v1/visitors/v-1/personal-data", `{"reason":"the patient asked"}`)
+	code, erased := p.send(privacyOfficer, "DELETE", "http://"+p.ingestHTTP+"/v1/visitors/v-1/personal-data", `{"reason":"the patient asked"}`)
 	if code != http.StatusOK || erased["schedules"] != 2.0 {
 		t.Fatalf("erasure: %d %v", code, erased)
 	}
 	t.Logf("the erasure answered in %v", time.Since(start).Round(time.Millisecond))
-	if !testkit.Eventually(time.Second, func() bool { return strings.Contains(state("visit-1"), "[erased]") }) {
-		t.Fatalf("visit-1 a second after the erasure: %s", state("visit-1"))
+	if !testkit.Eventually(time.Second, func() bool { return strings.Contains(p.state("visit-1"), "[erased]") }) {
+		t.Fatalf("visit-1 a second after the erasure: %s", p.state("visit-1"))
 	}
+}
 
-	forgeKeyRecords(t, s.kafka)
-	// A reservation of v-9 with personal data: the copied record of v-9
-	// was refused, so the processor makes v-9 a key of its own, and its
-	// values open.
-	if code, body := command("visit-6", "Reserve", `{"visitorId":"v-9","visitor":{"name":"Park Jiwoo"},`+slot+`}`); code != http.StatusOK {
-		t.Fatalf("a reservation of a visitor whose key record was forged: %d %v", code, body)
-	}
-	if st := state("visit-6"); !strings.Contains(st, "Park Jiwoo") {
-		t.Errorf("v-9 after a copied key record: %s", st)
-	}
-	if st := state("visit-3"); !strings.Contains(st, "Lee Seojun") {
-		t.Errorf("v-2 after an unsigned erasure: %s", st)
-	}
-
-	// The access log holds the erasure and the reads, and its chains
-	// hold, until a record is forged into one. (The files searched below
-	// include its segments: no personal value is in a record.)
-	log := testkit.AccessLog(t, s.kafka)
+// checkAccessLog: the access log holds the erasure and the reads, and
+// its chains hold, until a record is forged into one. (The files
+// searchFiles searches include its segments: no personal value is in a
+// record.)
+func (p *privacy) checkAccessLog() {
+	t := p.t
+	log := testkit.AccessLog(t, p.kafka)
 	if !slices.ContainsFunc(log, func(r access.Record) bool {
 		return r.Action == access.Erase && r.VisitorID == "v-1" && r.Subject == "dpo" && r.Service == "ingest"
 	}) || !slices.ContainsFunc(log, func(r access.Record) bool {
@@ -144,73 +197,83 @@ func TestPersonalDataOnDisk(t *testing.T) {
 	}) {
 		t.Errorf("the access log lacks the erasure or the reads of visit-1: %+v", log)
 	}
-	if code, out := checkAccess(t, s.kafka); code != 0 || !strings.Contains(out, " 0 breaks") {
+	if code, out := checkAccess(t, p.kafka); code != 0 || !strings.Contains(out, " 0 breaks") {
 		t.Errorf("replay -check-access on an intact log: exit %d\n%s", code, out)
 	}
 	forged := log[len(log)-1]
 	forged.Seq, forged.Prev, forged.Subject = forged.Seq+1, strings.Repeat("0", 64), "nobody"
-	prod := testkit.Producer(t, s.kafka)
+	prod := testkit.Producer(t, p.kafka)
 	if err := prod.ProduceSync(context.Background(), &kgo.Record{Topic: topics.Access, Key: []byte(forged.Writer), Value: forged.Encode()}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	if code, out := checkAccess(t, s.kafka); code != 3 || !strings.Contains(out, "break:") || !strings.Contains(out, forged.Writer) {
+	if code, out := checkAccess(t, p.kafka); code != 3 || !strings.Contains(out, "break:") || !strings.Contains(out, forged.Writer) {
 		t.Errorf("replay -check-access after a forged record: exit %d\n%s", code, out)
 	}
+}
 
-	// Everything stops (devkafka with SIGTERM: its files must hold what it
-	// committed); then every file is searched.
-	for _, p := range append([]*testkit.Process{s.ingest, query}, s.procs...) {
-		testkit.StopCleanly(t, p, syscall.SIGTERM, 30*time.Second)
+// searchFiles stops everything (devkafka with SIGTERM: its files must
+// hold what it committed) and searches every file for the personal
+// values: only the commands topic may hold them.
+func (p *privacy) searchFiles() {
+	t := p.t
+	for _, proc := range append([]*testkit.Process{p.ingest, p.query}, p.procs...) {
+		testkit.StopCleanly(t, proc, syscall.SIGTERM, 30*time.Second)
 	}
-	testkit.StopCleanly(t, s.kafkaProc, syscall.SIGTERM, 30*time.Second)
+	testkit.StopCleanly(t, p.kafkaProc, syscall.SIGTERM, 30*time.Second)
 	inCommands := false
-	for file, data := range testkit.Files(t, s.dir) {
+	for file, data := range testkit.Files(t, p.dir) {
 		if strings.Contains(file, "schedule-commands-") {
 			// The commands topic: what producers sent, for 7 days
 			// (docs/privacy.md). It proves the search reads the broker's files.
 			inCommands = inCommands || bytes.Contains(data, []byte("Kim Minji"))
 			continue
 		}
-		for _, p := range []string{"Kim Minji", "010-5555-1234", "lidocaine", "moving to Busan", "Lee Seojun"} {
-			if bytes.Contains(data, []byte(p)) {
-				t.Errorf("%s holds %q in clear", file, p)
+		for _, v := range []string{"Kim Minji", "010-5555-1234", "lidocaine", "moving to Busan", "Lee Seojun"} {
+			if bytes.Contains(data, []byte(v)) {
+				t.Errorf("%s holds %q in clear", file, v)
 			}
 		}
 	}
-
 	if !inCommands {
 		t.Fatal("the search found no command in the broker's files: it searched the wrong place")
 	}
+}
 
-	// A restart: query rebuilds from nothing, p0 restores from nothing.
+// afterRestart restarts everything, query on an empty data dir (a
+// rebuild) and p0 on an empty one (a cold restore): the erased values
+// stay erased, the others open, and v-1's new personal data is refused.
+func (p *privacy) afterRestart() {
+	t := p.t
 	for _, dir := range []string{"query", "p0"} {
-		if err := os.RemoveAll(filepath.Join(s.dir, dir)); err != nil {
+		if err := os.RemoveAll(filepath.Join(p.dir, dir)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.restart()
-	startQuery()
-	if st := state("visit-1"); strings.Contains(st, "Kim Minji") || strings.Contains(st, "lidocaine") || !strings.Contains(st, "[erased]") {
+	p.restart()
+	p.startQuery()
+	if st := p.state("visit-1"); strings.Contains(st, "Kim Minji") || strings.Contains(st, "lidocaine") || !strings.Contains(st, "[erased]") {
 		t.Errorf("visit-1 after a rebuild: %s", st)
 	}
-	if st := state("visit-3"); !strings.Contains(st, "Lee Seojun") {
+	if st := p.state("visit-3"); !strings.Contains(st, "Lee Seojun") {
 		t.Errorf("the other visitor after a rebuild: %s", st)
 	}
-	if code, body := command("visit-4", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},`+slot+`}`); code != http.StatusConflict || body["code"] != "personal_data_erased" {
+	if code, body := p.command("visit-4", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},`+privacySlot+`}`); code != http.StatusConflict || body["code"] != "personal_data_erased" {
 		t.Errorf("new personal data of the erased visitor after the restarts: %d %v", code, body)
 	}
-	if code, body := command("visit-5", "Reserve", `{"visitorId":"v-1",`+slot+`}`); code != http.StatusOK {
+	if code, body := p.command("visit-5", "Reserve", `{"visitorId":"v-1",`+privacySlot+`}`); code != http.StatusOK {
 		t.Errorf("a reservation without personal data for the erased visitor: %d %v", code, body)
 	}
-	if st := state("visit-6"); !strings.Contains(st, "Park Jiwoo") {
+	if st := p.state("visit-6"); !strings.Contains(st, "Park Jiwoo") {
 		t.Errorf("v-9 after a rebuild: %s", st)
 	}
+}
 
-	// A standby takeover after the erasure: p1 is lost for good, and p0
-	// takes its partitions from its standby copies and reads their keys.
-	// On every partition the erased visitor's new personal data is still
-	// refused, and the other visitor's accepted.
-	s.procs[1].Kill()
+// afterLoss: a standby takeover after the erasure. p1 is lost for good,
+// and p0 takes its partitions from its standby copies and reads their
+// keys. On every partition the erased visitor's new personal data is
+// still refused, and the other visitor's accepted.
+func (p *privacy) afterLoss() {
+	p.procs[1].Kill()
 	covered := map[int32]bool{}
 	for i := 10; len(covered) < partitions; i++ {
 		stream := fmt.Sprintf("visit-%d", i)
@@ -223,27 +286,13 @@ func TestPersonalDataOnDisk(t *testing.T) {
 			visitor, name string
 			code          int
 		}{{"v-1", "Kim Minji", http.StatusConflict}, {"v-2", "Lee Seojun", http.StatusOK}} {
-			body := fmt.Sprintf(`{"visitorId":%q,"visitor":{"name":%q},`+slot+`}`, c.visitor, c.name)
+			body := fmt.Sprintf(`{"visitorId":%q,"visitor":{"name":%q},`+privacySlot+`}`, c.visitor, c.name)
 			// The same schedule: v-1's reservation is rejected, so v-2's
 			// is its first.
-			code, answer := send(s.token, "POST", fmt.Sprintf("http://%s/v1/schedules/%s/commands/Reserve?wait=30s", s.ingestHTTP, stream), body)
+			code, answer := p.send(p.token, "POST", fmt.Sprintf("http://%s/v1/schedules/%s/commands/Reserve?wait=30s", p.ingestHTTP, stream), body)
 			if code != c.code {
-				t.Errorf("after p1's loss, %s's personal data on partition %d: %d %v, want %d", c.visitor, part, code, answer, c.code)
+				p.t.Errorf("after p1's loss, %s's personal data on partition %d: %d %v, want %d", c.visitor, part, code, answer, c.code)
 			}
-		}
-	}
-	// The processor restored from nothing and query rebuilt: both read
-	// the forged records again, and refused them.
-	logged, err := os.ReadFile(s.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := bytes.Count(logged, []byte("key record refused")); n < 4 {
-		t.Errorf("%d refusals of key records logged, want the forged ones refused by query and a processor, twice", n)
-	}
-	for _, id := range []string{"v-1", "v-2", "v-9"} {
-		if bytes.Contains(logged, []byte(`"`+id+`"`)) || bytes.Contains(logged, []byte("=clinic-e2e/"+id)) {
-			t.Errorf("the log names the visitor %s", id)
 		}
 	}
 }

@@ -47,39 +47,7 @@ func TestPrometheusScrapesRewind(t *testing.T) {
 		"-data-dir", filepath.Join(s.dir, "query"))
 	waitReady(t, queryHTTP)
 
-	alerts, err := filepath.Abs("../deploy/alerts.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files: [%q]
-scrape_configs:
-  - job_name: rewind-processor
-    static_configs: [{targets: [%q, %q]}]
-  - job_name: rewind-ingest
-    static_configs: [{targets: [%q]}]
-  - job_name: rewind-query
-    static_configs: [{targets: [%q]}]
-`, alerts, s.procHTTP[0], s.procHTTP[1], s.ingestHTTP, queryHTTP)
-	cfgPath := filepath.Join(s.dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	promAddr := testkit.FreeAddr(t)
-	prom := testkit.Start(t, prometheus, filepath.Join(s.dir, "prometheus.log"), "--config.file="+cfgPath,
-		"--storage.tsdb.path="+filepath.Join(s.dir, "tsdb"), "--web.listen-address="+promAddr)
-	t.Cleanup(func() { _ = prom.Stop(30 * time.Second) })
-	p := &promAPI{t: t, base: "http://" + promAddr}
-	p.eventually("prometheus ready", 60*time.Second, func() bool {
-		resp, err := http.Get(p.base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	p := startPrometheus(t, prometheus, s.dir, s.procHTTP[0], s.procHTTP[1], s.ingestHTTP, queryHTTP)
 	p.eventually("every target up", 60*time.Second, func() bool { return p.scalar(`count(up == 1)`) == 4 })
 	// Each processor keeps a copy of the other's two partitions.
 	p.eventually("standby copies exported", 60*time.Second, func() bool { return p.scalar(`count(rewind_processor_standby_lag)`) == 4 })
@@ -118,7 +86,53 @@ scrape_configs:
 			p.scalar(`sum(rewind_processor_commands_total)`) >= float64(len(recs)+20)
 	})
 
-	// The alert rules loaded and evaluate without errors.
+	p.rulesLoaded()
+	p.metricsExported()
+}
+
+// startPrometheus runs Prometheus in dir, scraping every second the
+// processors at proc1 and proc2, ingest and query, with the alert rules,
+// and waits until it is ready.
+func startPrometheus(t *testing.T, prometheus, dir, proc1, proc2, ingest, query string) *promAPI {
+	alerts, err := filepath.Abs("../deploy/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [%q]
+scrape_configs:
+  - job_name: rewind-processor
+    static_configs: [{targets: [%q, %q]}]
+  - job_name: rewind-ingest
+    static_configs: [{targets: [%q]}]
+  - job_name: rewind-query
+    static_configs: [{targets: [%q]}]
+`, alerts, proc1, proc2, ingest, query)
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	promAddr := testkit.FreeAddr(t)
+	prom := testkit.Start(t, prometheus, filepath.Join(dir, "prometheus.log"), "--config.file="+cfgPath,
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
+	t.Cleanup(func() { _ = prom.Stop(30 * time.Second) })
+	p := &promAPI{t: t, base: "http://" + promAddr}
+	p.eventually("prometheus ready", 60*time.Second, func() bool {
+		resp, err := http.Get(p.base + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return p
+}
+
+// rulesLoaded: the alert rules loaded and evaluate without errors.
+func (p *promAPI) rulesLoaded() {
+	t := p.t
 	var rules struct {
 		Data struct {
 			Groups []struct {
@@ -139,9 +153,12 @@ scrape_configs:
 	if n < 5 {
 		t.Errorf("Prometheus loaded %d rules from alerts.yml", n)
 	}
+}
 
-	// Every metric the dashboard and the alerts query exists. The restore
-	// gauge exists only while a partition restores.
+// metricsExported: every metric the dashboard and the alerts query
+// exists. The restore gauge exists only while a partition restores.
+func (p *promAPI) metricsExported() {
+	t := p.t
 	var names struct{ Data []string }
 	p.get("/api/v1/label/__name__/values", nil, &names)
 	used := map[string]bool{}

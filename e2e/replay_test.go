@@ -22,6 +22,7 @@ import (
 	"github.com/rewind/rewind/internal/apiclient"
 	"github.com/rewind/rewind/internal/dev/candidate"
 	"github.com/rewind/rewind/internal/dev/proc"
+	"github.com/rewind/rewind/internal/testing/logcheck"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/replay"
 )
@@ -36,47 +37,19 @@ import (
 // way.
 func TestReplaySeedStory(t *testing.T) {
 	root := testkit.Root(t)
-	dir := t.TempDir()
-	log := testkit.LogFile(t, dir)
-	released, err := candidate.Build(root, filepath.Join(dir, "released"), candidate.PhotoCountBug, "processor", "query", "replay")
+	st := &seedStory{t: t, dir: t.TempDir(), fix: testkit.Binaries(t)}
+	st.log = testkit.LogFile(t, st.dir)
+	var err error
+	if st.released, err = candidate.Build(root, filepath.Join(st.dir, "released"), candidate.PhotoCountBug, "processor", "query", "replay"); err != nil {
+		t.Fatal(err)
+	}
+	wrongUpcast, err := candidate.Build(root, filepath.Join(st.dir, "upcast"), candidate.WrongUpcaster, "replay")
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongUpcast, err := candidate.Build(root, filepath.Join(dir, "upcast"), candidate.WrongUpcaster, "replay")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fix := testkit.Binaries(t)
-
-	// 1. The released system, with last year's cancellations in the log
-	// (schema version 1) and today's visits.
-	kafka := testkit.FreeAddr(t)
-	testkit.StartKafka(t, log, kafka, filepath.Join(dir, "kafka"))
-	testkit.Topics(t, kafka, partitions)
-	fixture := testkit.Version1Events(t, "", partitions)
-	testkit.CommitEvents(t, kafka, fixture)
-	procHTTP := testkit.FreeAddr(t)
-	procArgs := []string{"-brokers", kafka, "-instance-id", "p0", "-data-dir", filepath.Join(dir, "p0"), "-http", procHTTP,
-		"-partitions", fmt.Sprint(partitions), "-log-level", "warn"}
-	oldProc := testkit.Start(t, filepath.Join(released, "processor"), log, procArgs...)
-	at := time.Now().Add(-time.Hour)
-	var recs []*kgo.Record
-	recs = append(recs, testkit.Interleave("clinic-1", 100, at)...)
-	for i := range 20 {
-		recs = append(recs, candidate.PhotoVisit("clinic-1", fmt.Sprintf("photo-%02d", i), at)...)
-	}
-	testkit.Send(t, testkit.Producer(t, kafka), recs)
-	testkit.WaitResults(t, kafka, len(recs), 2*time.Minute, func() {})
-	testkit.WaitStateComplete(t, kafka, schedule.LogicVersion-1, 2*time.Minute)
-
-	tokens := filepath.Join(dir, "tokens")
-	testkit.WriteFile(t, tokens, api.TokenLine("t", "clinic-1", "desk-1", api.ScopeAll))
-	oldQuery := queryReplica{t: t, addr: testkit.FreeAddr(t), dir: filepath.Join(dir, "q-old")}
-	oldQuery.start(filepath.Join(released, "query"), kafka, tokens, log)
-	waitReady(t, oldQuery.addr)
-	if got := oldQuery.photoCounts(); !slices.Equal(got, []int{30, 20}) {
-		t.Fatalf("the released bug: photo counts %v, want [30 20]", got)
-	}
+	// 1. The released system, with today's visits.
+	st.release()
+	kafka, dir, released, fix := st.kafka, st.dir, st.released, st.fix
 
 	// 2. A preview of the released build itself: nothing changes.
 	r := runReplay(t, filepath.Join(released, "replay"), kafka, filepath.Join(dir, "same"), 0)
@@ -99,12 +72,83 @@ func TestReplaySeedStory(t *testing.T) {
 		t.Fatalf("preview of the fix, decisions: %+v", r.Commands)
 	}
 
-	// 4. Roll the fix out. The processor: the new build folds the events
-	// again (its logic version is newer) and rewrites the state topic.
-	testkit.StopCleanly(t, oldProc, syscall.SIGTERM, 30*time.Second)
-	testkit.Start(t, "processor", log, procArgs...)
-	waitReady(t, procHTTP)
-	testkit.WaitStateComplete(t, kafka, schedule.LogicVersion, 2*time.Minute)
+	// 4. Roll the fix out.
+	st.rollOut()
+	// The deployed states are the fix's now: its preview reports nothing.
+	r = runReplay(t, filepath.Join(fix, "replay"), kafka, filepath.Join(dir, "after"), 0)
+	if r.Changed != 0 || r.Failed != 0 || r.NotDeployed != 0 || r.Streams != 125 {
+		t.Fatalf("preview after the rollout: %+v", r)
+	}
+
+	// 5. A wrong upcaster: the two cancellations of last year, their
+	// canceledBy, and nothing else.
+	r = runReplay(t, filepath.Join(wrongUpcast, "replay"), kafka, filepath.Join(dir, "upcast"), 3)
+	if r.Changed != 2 || len(r.Paths) != 1 || r.Paths[0].Path != "/reservation/canceledBy" || r.Paths[0].Count != 2 {
+		t.Fatalf("preview of a wrong upcaster: %+v", r)
+	}
+	for _, ex := range r.Paths[0].Examples {
+		if !strings.HasPrefix(ex.ScheduleID, "visit-canceled") || ex.Before != schedule.CanceledByUnrecorded || ex.After != schedule.CanceledByPatient {
+			t.Fatalf("preview of a wrong upcaster, example: %+v", ex)
+		}
+	}
+}
+
+// seedStory is TestReplaySeedStory's broker, builds and services.
+type seedStory struct {
+	t                       *testing.T
+	dir, log, kafka, tokens string
+	released, fix           string // the builds' directories
+	procHTTP                string
+	procArgs                []string
+	oldProc                 *testkit.Process
+	oldQuery                *queryReplica
+}
+
+// release is step 1: the released system, with last year's
+// cancellations in the log (schema version 1) and today's visits.
+func (st *seedStory) release() {
+	t := st.t
+	st.kafka = testkit.FreeAddr(t)
+	kafka, log, dir := st.kafka, st.log, st.dir
+	testkit.StartKafka(t, log, kafka, filepath.Join(dir, "kafka"))
+	testkit.Topics(t, kafka, partitions)
+	fixture := testkit.Version1Events(t, "", partitions)
+	testkit.CommitEvents(t, kafka, fixture)
+	st.procHTTP = testkit.FreeAddr(t)
+	st.procArgs = []string{"-brokers", kafka, "-instance-id", "p0", "-data-dir", filepath.Join(dir, "p0"), "-http", st.procHTTP,
+		"-partitions", fmt.Sprint(partitions), "-log-level", "warn"}
+	st.oldProc = testkit.Start(t, filepath.Join(st.released, "processor"), log, st.procArgs...)
+	at := time.Now().Add(-time.Hour)
+	var recs []*kgo.Record
+	recs = append(recs, testkit.Interleave("clinic-1", 100, at)...)
+	for i := range 20 {
+		recs = append(recs, candidate.PhotoVisit("clinic-1", fmt.Sprintf("photo-%02d", i), at)...)
+	}
+	testkit.Send(t, testkit.Producer(t, kafka), recs)
+	testkit.WaitResults(t, kafka, len(recs), 2*time.Minute, func() {})
+	logcheck.WaitStateComplete(t, kafka, schedule.LogicVersion-1, 2*time.Minute)
+
+	st.tokens = filepath.Join(dir, "tokens")
+	testkit.WriteFile(t, st.tokens, api.TokenLine("t", "clinic-1", "desk-1", api.ScopeAll))
+	st.oldQuery = &queryReplica{t: t, addr: testkit.FreeAddr(t), dir: filepath.Join(dir, "q-old")}
+	st.oldQuery.start(filepath.Join(st.released, "query"), kafka, st.tokens, log)
+	waitReady(t, st.oldQuery.addr)
+	if got := st.oldQuery.photoCounts(); !slices.Equal(got, []int{30, 20}) {
+		t.Fatalf("the released bug: photo counts %v, want [30 20]", got)
+	}
+}
+
+// rollOut is step 4: the fix rolls out, the processor first, then a new
+// query replica beside the old one, then the old one restarted in place.
+func (st *seedStory) rollOut() {
+	t := st.t
+	// The processor: the new build folds the events again (its logic
+	// version is newer) and rewrites the state topic.
+	kafka, log, dir, tokens, fix, oldQuery := st.kafka, st.log, st.dir, st.tokens, st.fix, st.oldQuery
+	testkit.StopCleanly(t, st.oldProc, syscall.SIGTERM, 30*time.Second)
+	testkit.Start(t, "processor", log, st.procArgs...)
+	waitReady(t, st.procHTTP)
+	logcheck.WaitStateComplete(t, kafka, schedule.LogicVersion, 2*time.Minute)
 
 	// A new query replica folds beside the old one, which keeps
 	// answering (the old states, whole) until the new one is ready.
@@ -137,24 +181,6 @@ func TestReplaySeedStory(t *testing.T) {
 		t.Fatalf("the replica restarted in place: %v", got)
 	}
 	t.Logf("the replica restarted in place answered 503 rebuilding %d times", rebuilding)
-
-	// The deployed states are the fix's now: its preview reports nothing.
-	r = runReplay(t, filepath.Join(fix, "replay"), kafka, filepath.Join(dir, "after"), 0)
-	if r.Changed != 0 || r.Failed != 0 || r.NotDeployed != 0 || r.Streams != 125 {
-		t.Fatalf("preview after the rollout: %+v", r)
-	}
-
-	// 5. A wrong upcaster: the two cancellations of last year, their
-	// canceledBy, and nothing else.
-	r = runReplay(t, filepath.Join(wrongUpcast, "replay"), kafka, filepath.Join(dir, "upcast"), 3)
-	if r.Changed != 2 || len(r.Paths) != 1 || r.Paths[0].Path != "/reservation/canceledBy" || r.Paths[0].Count != 2 {
-		t.Fatalf("preview of a wrong upcaster: %+v", r)
-	}
-	for _, ex := range r.Paths[0].Examples {
-		if !strings.HasPrefix(ex.ScheduleID, "visit-canceled") || ex.Before != schedule.CanceledByUnrecorded || ex.After != schedule.CanceledByPatient {
-			t.Fatalf("preview of a wrong upcaster, example: %+v", ex)
-		}
-	}
 }
 
 // runReplay runs a replay binary with -commands -fail-on-change and

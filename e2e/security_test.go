@@ -64,8 +64,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 	waitHTTPSReady(t, client, queryHTTP)
 
 	// A command end to end, over HTTPS and through SASL_SSL.
-	reserve := `{"visitorId":"v-1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
-	r := call(t, client, "POST", "https://"+ingestHTTP+"/v1/schedules/visit-1/commands/Reserve?wait=20s", desk, reserve, "Idempotency-Key", "e2e-1")
+	r := call(t, client, "POST", "https://"+ingestHTTP+"/v1/schedules/visit-1/commands/Reserve?wait=20s", desk, e2eReserve, "Idempotency-Key", "e2e-1")
 	if r.status != 200 || r.body["status"] != "accepted" || r.header.Get("X-Content-Type-Options") != "nosniff" ||
 		r.header.Get("Strict-Transport-Security") == "" {
 		t.Fatalf("reserve: %d %v %v", r.status, r.header, r.body)
@@ -83,18 +82,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 		t.Fatalf("the auditor reads: %d %v", r.status, r.body)
 	}
 
-	// `ingest import` over HTTPS, trusting the private CA.
-	batch := filepath.Join(dir, "batch.ndjson")
-	testkit.WriteFile(t, batch, `{"scheduleId":"visit-2","type":"Reserve","data":`+reserve+`}`+"\n"+
-		`{"scheduleId":"visit-3","type":"Reserve","data":`+reserve+`}`+"\n")
-	if out, _, err := runBriefly(t, "ingest", "import", "-url", "https://"+ingestHTTP, "-tls-ca", ca.File, "-token", desk, batch); err != nil ||
-		!strings.Contains(out, "accepted 2,") {
-		t.Fatalf("ingest import over HTTPS: %v\n%s", err, out)
-	}
-	if out, _, err := runBriefly(t, "ingest", "import", "-url", "https://"+ingestHTTP, "-token", desk, batch); err == nil ||
-		!strings.Contains(out, "certificate signed by unknown authority") {
-		t.Fatalf("ingest import without the CA: %v\n%s", err, out)
-	}
+	importOverHTTPS(t, dir, ingestHTTP, ca, desk)
 
 	// The auditor's token is revoked: refused within seconds, no restart.
 	testkit.WriteFile(t, tokens, api.TokenLine(desk, "clinic-e2e", "desk-1", api.ScopeAll))
@@ -115,11 +103,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 	other := testcerts.NewCA(t, "not-the-brokers-ca")
 	wrongKEK := filepath.Join(dir, "wrong-kek")
 	testkit.WriteFile(t, wrongKEK, shred.NewKEKLine("test-1"))
-	for _, tt := range []struct {
-		bin  string
-		args []string
-		want []string
-	}{
+	failsFast(t, password, []failFast{
 		{"processor", append(kafkaArgs, "-kafka-password", "guessed", "-instance-id", "p9", "-data-dir", filepath.Join(dir, "p9"), "-http", testkit.FreeAddr(t)),
 			[]string{"kafka: SASL authentication failed"}},
 		{"query", append(kafkaArgs, "-kafka-password", "guessed", "-http", testkit.FreeAddr(t), "-tokens", tokens, "-data-dir", filepath.Join(dir, "q9")),
@@ -138,7 +122,45 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 		{"ingest", []string{"-brokers", kafka, "-kafka-tls-ca", ca.File, "-kafka-sasl", "scram-sha-512", "-kafka-user", "rewind",
 			"-http", testkit.FreeAddr(t), "-tokens", tokens, "-data-dir", filepath.Join(dir, "i9")},
 			[]string{"kafka: TLS", "certificate required"}},
-	} {
+	})
+	if b, _ := os.ReadFile(logFile); strings.Contains(string(b), password) {
+		t.Error("a service logged the Kafka password")
+	}
+}
+
+// e2eReserve is a reservation's data.
+const e2eReserve = `{"visitorId":"v-1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
+
+// importOverHTTPS: `ingest import` over HTTPS works trusting the private
+// CA, and fails naming the cause without it.
+func importOverHTTPS(t *testing.T, dir, ingestHTTP string, ca *testcerts.CA, token string) {
+	t.Helper()
+	batch := filepath.Join(dir, "batch.ndjson")
+	testkit.WriteFile(t, batch, `{"scheduleId":"visit-2","type":"Reserve","data":`+e2eReserve+`}`+"\n"+
+		`{"scheduleId":"visit-3","type":"Reserve","data":`+e2eReserve+`}`+"\n")
+	if out, _, err := runBriefly(t, "ingest", "import", "-url", "https://"+ingestHTTP, "-tls-ca", ca.File, "-token", token, batch); err != nil ||
+		!strings.Contains(out, "accepted 2,") {
+		t.Fatalf("ingest import over HTTPS: %v\n%s", err, out)
+	}
+	if out, _, err := runBriefly(t, "ingest", "import", "-url", "https://"+ingestHTTP, "-token", token, batch); err == nil ||
+		!strings.Contains(out, "certificate signed by unknown authority") {
+		t.Fatalf("ingest import without the CA: %v\n%s", err, out)
+	}
+}
+
+// failFast is a binary started with a wrong setting: it must exit within
+// seconds with an output that names the cause.
+type failFast struct {
+	bin  string
+	args []string
+	want []string
+}
+
+// failsFast runs each case, and checks it exits non-zero within 15 s,
+// names its cause, and prints no password.
+func failsFast(t *testing.T, password string, cases []failFast) {
+	t.Helper()
+	for _, tt := range cases {
 		out, took, err := runBriefly(t, tt.bin, tt.args...)
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() == 0 {
@@ -157,9 +179,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 		if strings.Contains(out, password) {
 			t.Errorf("%s printed the password:\n%s", tt.bin, out)
 		}
-	}
-	if b, _ := os.ReadFile(logFile); strings.Contains(string(b), password) {
-		t.Error("a service logged the Kafka password")
+
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/rewind/rewind/internal/api"
 	"github.com/rewind/rewind/internal/apiclient"
 	"github.com/rewind/rewind/internal/dev/proc"
+	"github.com/rewind/rewind/internal/testing/logcheck"
 	"github.com/rewind/rewind/internal/testing/promsample"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/topics"
@@ -88,45 +89,9 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	produced := testkit.Trickle(testkit.Producer(t, s.kafka), recs, 200, 100*time.Millisecond, 3*time.Minute)
 
 	// HTTP load: 16 clients, each reserving new schedules until ingest
-	// stops listening. Idempotency-Key makes Go's client retry a request
-	// that raced with the closing of an idle connection.
-	var answered, refused, broken atomic.Int64
-	var brokenErr atomic.Value
-	stopClients := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &apiclient.Client{Ingest: "http://" + s.ingestHTTP, Token: s.token, HTTP: &http.Client{Timeout: 60 * time.Second}}
-	for c := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stopClients:
-					return
-				default:
-				}
-				id := fmt.Sprintf("http-%d-%d", c, i)
-				res, err := client.Send(context.Background(), apiclient.Command{Schedule: id, Type: "Reserve", IdempotencyKey: id,
-					Data: []byte(`{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`)})
-				switch {
-				case err == nil:
-					if res.Status == topics.StatusRejected {
-						broken.Add(1)
-						brokenErr.Store(fmt.Errorf("%s: rejected %s", id, res.Code))
-					} else {
-						answered.Add(1)
-					}
-				case errors.Is(err, syscall.ECONNREFUSED):
-					refused.Add(1) // ingest is gone: nothing was sent
-					time.Sleep(10 * time.Millisecond)
-				default:
-					broken.Add(1)
-					brokenErr.Store(err)
-				}
-			}
-		}()
-	}
-
+	// stops listening.
+	load := startHTTPLoad(&apiclient.Client{Ingest: "http://" + s.ingestHTTP, Token: s.token, HTTP: &http.Client{Timeout: 60 * time.Second}})
+	answered := &load.answered
 	// The HTTP load runs before anything stops.
 	if !testkit.Eventually(30*time.Second, func() bool { return answered.Load() >= 20 }) {
 		t.Fatalf("%d HTTP commands answered in 30s; the load is not running", answered.Load())
@@ -156,13 +121,12 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	}
 	took = testkit.StopCleanly(t, s.ingest, syscall.SIGTERM, 45*time.Second)
 	t.Logf("ingest stopped %s after SIGTERM (%d HTTP commands answered)", took.Round(time.Millisecond), answered.Load())
-	close(stopClients)
-	wg.Wait()
+	load.halt()
 	if err := <-produced; err != nil {
 		t.Fatal(err)
 	}
-	if broken.Load() > 0 {
-		t.Fatalf("%d HTTP requests were cut off or failed by the shutdown; one: %v", broken.Load(), brokenErr.Load())
+	if load.broken.Load() > 0 {
+		t.Fatalf("%d HTTP requests were cut off or failed by the shutdown; one: %v", load.broken.Load(), load.brokenErr.Load())
 	}
 	if answered.Load() == 0 {
 		t.Fatal("no HTTP command was answered: the HTTP load did not run")
@@ -172,11 +136,66 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	n := commandCount(t, s.kafka)
 	testkit.WaitResults(t, s.kafka, int(n), 2*time.Minute, nil)
 	testkit.StopCleanly(t, s.procs[1], syscall.SIGTERM, 30*time.Second)
-	log := testkit.ReadAll(t, s.kafka)
-	testkit.Invariants(t, log)
+	log := logcheck.ReadAll(t, s.kafka)
+	logcheck.Invariants(t, log)
 	if len(log.Commands) < len(recs)+int(answered.Load()) {
 		t.Fatalf("%d commands in the topic, want at least %d", len(log.Commands), len(recs)+int(answered.Load()))
 	}
+}
+
+// httpLoad is HTTP clients reserving new schedules until halted,
+// counting what happened to their requests.
+type httpLoad struct {
+	// answered got an outcome, refused found ingest gone (nothing was
+	// sent), broken were cut off or failed otherwise.
+	answered, refused, broken atomic.Int64
+	brokenErr                 atomic.Value
+	stop                      chan struct{}
+	wg                        sync.WaitGroup
+}
+
+// startHTTPLoad starts 16 clients. Idempotency-Key makes Go's client
+// retry a request that raced with the closing of an idle connection.
+func startHTTPLoad(client *apiclient.Client) *httpLoad {
+	l := &httpLoad{stop: make(chan struct{})}
+	for c := range 16 {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("http-%d-%d", c, i)
+				res, err := client.Send(context.Background(), apiclient.Command{Schedule: id, Type: "Reserve", IdempotencyKey: id,
+					Data: []byte(`{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`)})
+				switch {
+				case err == nil:
+					if res.Status == topics.StatusRejected {
+						l.broken.Add(1)
+						l.brokenErr.Store(fmt.Errorf("%s: rejected %s", id, res.Code))
+					} else {
+						l.answered.Add(1)
+					}
+				case errors.Is(err, syscall.ECONNREFUSED):
+					l.refused.Add(1)
+					time.Sleep(10 * time.Millisecond)
+				default:
+					l.broken.Add(1)
+					l.brokenErr.Store(err)
+				}
+			}
+		}()
+	}
+	return l
+}
+
+// halt stops the clients and waits for them.
+func (l *httpLoad) halt() {
+	close(l.stop)
+	l.wg.Wait()
 }
 
 // metric reads a metric from a service's /metrics (0 when unreachable).

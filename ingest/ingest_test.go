@@ -22,6 +22,8 @@ import (
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/ingest"
 	"github.com/rewind/rewind/internal/api"
+	"github.com/rewind/rewind/internal/testing/inproc"
+	"github.com/rewind/rewind/internal/testing/logcheck"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
@@ -94,7 +96,7 @@ func setupProcessor(t *testing.T, procOpt func(*processor.Config), opts ...kfake
 	tk := setupTokens(t).tokens
 	// The processor's assignments and restores, shown when a test fails:
 	// an answer that came late is then explained.
-	p := testkit.RunProcessor(t, brokers, 4, "p1", filepath.Join(t.TempDir(), "p"),
+	p := inproc.Run(t, brokers, 4, "p1", filepath.Join(t.TempDir(), "p"),
 		func(c *processor.Config) { c.Logger = testkit.Logger(t, slog.LevelInfo) }, procOpt)
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := ingest.NewWaiter(context.Background(), []kgo.Opt{kgo.SeedBrokers(brokers)}, 1000, testkit.Logger(t, slog.LevelInfo))
@@ -243,6 +245,14 @@ func statusCodes(t *testing.T, e *env) {
 		!strings.Contains(fmt.Sprint(r.body["detail"]), "field start") || strings.Contains(fmt.Sprint(r.body["detail"]), "2006-01-02") {
 		t.Errorf("a bad date: %d %v", r.status, r.body)
 	}
+	authorization(t, e)
+	outcomesByID(t, e)
+}
+
+// authorization: no token or a wrong one is a 401, a read-only token a
+// 403 insufficient_scope on every route of ingest.
+func authorization(t *testing.T, e *env) {
+	post := "/v1/schedules/visit-1/commands/"
 	if r := e.do(t, "POST", post+"CheckOut", "", `{}`); r.status != 401 || r.body["code"] != "unauthorized" {
 		t.Errorf("no token: %d %v", r.status, r.body)
 	}
@@ -260,9 +270,13 @@ func statusCodes(t *testing.T, e *env) {
 	if r := e.do(t, "GET", "/v1/commands/k1", tokenAuditor, ""); r.status != 403 || r.body["code"] != "insufficient_scope" {
 		t.Errorf("read-only token, GET: %d %v", r.status, r.body)
 	}
+}
 
+// outcomesByID: ?wait=0 answers 202 at once, and GET /v1/commands/{id}
+// finds the outcome, waiting as a POST does; ?wait= is bounded.
+func outcomesByID(t *testing.T, e *env) {
 	// ?wait=0 answers 202 at once; the outcome is then found by id.
-	r = e.do(t, "POST", "/v1/schedules/visit-2/commands/Reserve?wait=0", tokenA, reserve, "Idempotency-Key", "later")
+	r := e.do(t, "POST", "/v1/schedules/visit-2/commands/Reserve?wait=0", tokenA, reserve, "Idempotency-Key", "later")
 	if r.status != 202 || r.header.Get("Location") != "/v1/commands/later" {
 		t.Fatalf("wait=0: %d %v %v", r.status, r.header, r.body)
 	}
@@ -432,7 +446,7 @@ func TestCommandTime(t *testing.T) {
 		}
 	}
 	want := map[string]string{"timed-1": "2026-03-02T09:58:00.5Z", "timed-2": "2026-03-02T00:59:00Z"}
-	for _, r := range testkit.ReadAll(t, e.brokers).Events {
+	for _, r := range logcheck.ReadAll(t, e.brokers).Events {
 		ev, err := topics.DecodeEvent(r)
 		if err != nil {
 			t.Fatal(err)

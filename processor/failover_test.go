@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testing/logcheck"
 	"github.com/rewind/rewind/internal/testing/pause"
 	"github.com/rewind/rewind/internal/testing/promsample"
 	"github.com/rewind/rewind/internal/testing/testkit"
@@ -33,77 +34,38 @@ func TestLostOwner(t *testing.T) {
 	}
 }
 
-func testLostOwner(t *testing.T, members int) {
-	const session = 3 * time.Second
-	base := t.TempDir()
-	kafkaAddr := testkit.FreeAddr(t)
-	logFile := testkit.LogFile(t, base)
-	testkit.StartKafka(t, logFile, kafkaAddr, filepath.Join(base, "kafka"))
-	testkit.Topics(t, kafkaAddr, testPartitions)
-	bin := testkit.CrashpointProcessor(t)
-	startProc := func(name, httpAddr string) *testkit.Process {
-		return testkit.Start(t, bin, logFile, "-brokers", kafkaAddr, "-instance-id", name,
-			"-data-dir", filepath.Join(base, name), "-http", httpAddr, "-partitions", strconv.Itoa(testPartitions),
-			"-standby-replicas", "1", "-session-timeout", session.String(), "-transaction-timeout", "1m",
-			"-members", strconv.Itoa(members), "-max-batch", "50")
-	}
-	http1, http2 := testkit.FreeAddr(t), testkit.FreeAddr(t)
-	p1 := startProc("p1", http1)
-	waitMetric(t, http1, func(m promsample.Samples) bool { return m.Sum("rewind_processor_partitions_owned") == testPartitions })
-	p2 := startProc("p2", http2)
-	balanced := func() {
-		t.Helper()
-		for _, addr := range []string{http1, http2} {
-			// Every member of both processes owns its share: only then
-			// have all joined, and no rebalance is still to come (a member
-			// that joins late moves partitions again, and a loss in the
-			// middle of that measures the rebalance, not the takeover).
-			waitMetric(t, addr, func(m promsample.Samples) bool {
-				each := 0
-				for series, v := range m {
-					if strings.HasPrefix(series, "rewind_processor_partitions_owned") && v == testPartitions/2/float64(members) {
-						each++
-					}
-				}
-				return each == members && m.Sum("rewind_processor_partitions_owned") == testPartitions/2 &&
-					m.Count("rewind_processor_standby_lag{") == testPartitions/2 && m.Sum("rewind_processor_standby_lag{") == 0
-			})
-		}
-	}
-	balanced()
+// lostOwnerSession is the session timeout of TestLostOwner's
+// processors.
+const lostOwnerSession = 3 * time.Second
 
-	watch, err := pause.Start([]string{kafkaAddr})
-	if err != nil {
+// lostOwner is TestLostOwner's broker, its two processors' addresses,
+// and the watch of its write pauses.
+type lostOwner struct {
+	t                    *testing.T
+	members              int
+	base, kafka, logFile string
+	bin, http1, http2    string
+	watch                *pause.Watch
+}
+
+func testLostOwner(t *testing.T, members int) {
+	base := t.TempDir()
+	o := &lostOwner{t: t, members: members, base: base, kafka: testkit.FreeAddr(t), logFile: testkit.LogFile(t, base),
+		bin: testkit.CrashpointProcessor(t), http1: testkit.FreeAddr(t), http2: testkit.FreeAddr(t)}
+	testkit.StartKafka(t, o.logFile, o.kafka, filepath.Join(base, "kafka"))
+	testkit.Topics(t, o.kafka, testPartitions)
+	p1 := o.start("p1", o.http1)
+	waitMetric(t, o.http1, func(m promsample.Samples) bool { return m.Sum("rewind_processor_partitions_owned") == testPartitions })
+	p2 := o.start("p2", o.http2)
+	o.balanced()
+	var err error
+	if o.watch, err = pause.Start([]string{o.kafka}); err != nil {
 		t.Fatal(err)
 	}
-	defer watch.Close()
+	defer o.watch.Close()
 	// About 500 commands/s until the end.
 	recs := testkit.Interleave("clinic-1", 2000, time.Now().Add(-time.Hour))
-	sent := testkit.Trickle(testkit.Producer(t, kafkaAddr), recs, 5, 10*time.Millisecond, 3*time.Minute)
-	// takeover waits until the survivor at addr owns every partition and
-	// each has answered since the loss, and checks the longest pause.
-	takeover := func(what, addr string) {
-		t.Helper()
-		waitMetric(t, addr, func(m promsample.Samples) bool { return m.Sum("rewind_processor_partitions_owned") == testPartitions })
-		owned := time.Now()
-		if !testkit.Eventually(time.Minute, func() bool { return watch.AnsweredSince(owned, testPartitions) }) {
-			t.Fatalf("%s: not every partition answered within a minute", what)
-		}
-		part, took := watch.Longest()
-		t.Logf("%s: longest write pause %v, on partition %d (session timeout %v)", what, took.Round(time.Millisecond), part, session)
-		// The pause includes the lost owner's batch in progress, which
-		// the race detector makes several times slower: its run checks
-		// the races and the invariants, the run without it this goal.
-		if took > session+time.Second && !raceEnabled {
-			t.Errorf("%s: a partition paused %v, want at most the session timeout + 1s (%v)", what, took, session+time.Second)
-		}
-		if n := scrape(addr).Sum("rewind_processor_fenced_transactions_total"); n < 1 {
-			t.Errorf("%s: the survivor fenced %v transactions, want at least 1", what, n)
-		}
-		if n := scrape(addr).Sum("rewind_processor_takeover_seconds_count"); n < 1 {
-			t.Errorf("%s: no takeover observed", what)
-		}
-	}
+	sent := testkit.Trickle(testkit.Producer(t, o.kafka), recs, 5, 10*time.Millisecond, 3*time.Minute)
 
 	// 1. p1 is lost for good, SIGKILLed inside an open transaction.
 	time.Sleep(time.Second) // load flowing on every partition
@@ -111,20 +73,20 @@ func testLostOwner(t *testing.T, members int) {
 	if _, exited := p1.Wait(10 * time.Second); !exited {
 		t.Fatal("p1 did not kill itself at its next commit")
 	}
-	watch.Reset() // only now: other partitions advance until the loss
-	takeover("p1 killed", http2)
+	o.watch.Reset() // only now: other partitions advance until the loss
+	o.takeover("p1 killed", o.http2)
 
 	// 2. p1 comes back (it keeps its disk); then p2 freezes inside an open
 	// transaction, loses its session, and wakes after p1 took over.
-	p1 = startProc("p1", http1)
-	balanced()
+	p1 = o.start("p1", o.http1)
+	o.balanced()
 	p2.Signal(syscall.SIGUSR2)
 	if !testkit.Eventually(10*time.Second, func() bool { return frozen(p2.Pid()) }) {
 		t.Fatal("p2 did not freeze at its next commit")
 	}
-	watch.Reset()
+	o.watch.Reset()
 	t.Logf("p2 frozen by %s", time.Now().UTC().Format("15:04:05.000"))
-	takeover("p2 frozen", http1)
+	o.takeover("p2 frozen", o.http1)
 	// Woken, the zombie's End fails: it was fenced. franz-go then gives up
 	// (the process exits, for its supervisor to restart) or, where the
 	// broker lets it recover its producer id (kfake does), rejoins as a
@@ -135,21 +97,74 @@ func testLostOwner(t *testing.T, members int) {
 	if err := <-sent; err != nil {
 		t.Fatalf("producing the load: %v", err)
 	}
-	testkit.WaitResults(t, kafkaAddr, len(recs), 2*time.Minute, nil)
+	testkit.WaitResults(t, o.kafka, len(recs), 2*time.Minute, nil)
 	testkit.StopCleanly(t, p1, syscall.SIGTERM, 30*time.Second)
 	if err, exited := p2.Wait(100 * time.Millisecond); exited {
 		t.Logf("the zombie exited: %v", err)
 	} else {
 		testkit.StopCleanly(t, p2, syscall.SIGTERM, 30*time.Second)
 	}
-	log := testkit.ReadAll(t, kafkaAddr)
-	testkit.Invariants(t, log)
+	log := logcheck.ReadAll(t, o.kafka)
+	logcheck.Invariants(t, log)
 	if want := len(recs) / 8 * 7; len(log.Events) != want {
 		t.Fatalf("want %d events, got %d", want, len(log.Events))
 	}
 	dirs := append(processor.MemberDirs(filepath.Join(base, "p1"), members), processor.MemberDirs(filepath.Join(base, "p2"), members)...)
-	testkit.StoreMatches(t, schedule.Kind, log, dirs...)
-	testkit.StateMatches(t, schedule.Kind, log)
+	logcheck.StoreMatches(t, schedule.Kind, log, dirs...)
+	logcheck.StateMatches(t, schedule.Kind, log)
+}
+
+func (o *lostOwner) start(name, httpAddr string) *testkit.Process {
+	return testkit.Start(o.t, o.bin, o.logFile, "-brokers", o.kafka, "-instance-id", name,
+		"-data-dir", filepath.Join(o.base, name), "-http", httpAddr, "-partitions", strconv.Itoa(testPartitions),
+		"-standby-replicas", "1", "-session-timeout", lostOwnerSession.String(), "-transaction-timeout", "1m",
+		"-members", strconv.Itoa(o.members), "-max-batch", "50")
+}
+
+// balanced waits until every member of both processes owns its share:
+// only then have all joined, and no rebalance is still to come (a member
+// that joins late moves partitions again, and a loss in the middle of
+// that measures the rebalance, not the takeover).
+func (o *lostOwner) balanced() {
+	o.t.Helper()
+	for _, addr := range []string{o.http1, o.http2} {
+		waitMetric(o.t, addr, func(m promsample.Samples) bool {
+			each := 0
+			for series, v := range m {
+				if strings.HasPrefix(series, "rewind_processor_partitions_owned") && v == testPartitions/2/float64(o.members) {
+					each++
+				}
+			}
+			return each == o.members && m.Sum("rewind_processor_partitions_owned") == testPartitions/2 &&
+				m.Count("rewind_processor_standby_lag{") == testPartitions/2 && m.Sum("rewind_processor_standby_lag{") == 0
+		})
+	}
+}
+
+// takeover waits until the survivor at addr owns every partition and
+// each has answered since the loss, and checks the longest pause.
+func (o *lostOwner) takeover(what, addr string) {
+	t := o.t
+	t.Helper()
+	waitMetric(t, addr, func(m promsample.Samples) bool { return m.Sum("rewind_processor_partitions_owned") == testPartitions })
+	owned := time.Now()
+	if !testkit.Eventually(time.Minute, func() bool { return o.watch.AnsweredSince(owned, testPartitions) }) {
+		t.Fatalf("%s: not every partition answered within a minute", what)
+	}
+	part, took := o.watch.Longest()
+	t.Logf("%s: longest write pause %v, on partition %d (session timeout %v)", what, took.Round(time.Millisecond), part, lostOwnerSession)
+	// The pause includes the lost owner's batch in progress, which the
+	// race detector makes several times slower: its run checks the races
+	// and the invariants, the run without it this goal.
+	if took > lostOwnerSession+time.Second && !raceEnabled {
+		t.Errorf("%s: a partition paused %v, want at most the session timeout + 1s (%v)", what, took, lostOwnerSession+time.Second)
+	}
+	if n := scrape(addr).Sum("rewind_processor_fenced_transactions_total"); n < 1 {
+		t.Errorf("%s: the survivor fenced %v transactions, want at least 1", what, n)
+	}
+	if n := scrape(addr).Sum("rewind_processor_takeover_seconds_count"); n < 1 {
+		t.Errorf("%s: no takeover observed", what)
+	}
 }
 
 // frozen reports whether the process is stopped (SIGSTOP).

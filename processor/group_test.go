@@ -14,6 +14,8 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testing/inproc"
+	"github.com/rewind/rewind/internal/testing/logcheck"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
@@ -29,7 +31,7 @@ func TestMembersJoinAndLeave(t *testing.T) {
 	recs := testkit.Interleave("clinic-1", 3000, at)
 	chunk := len(recs) / 6
 	dirs := map[string]string{}
-	procs := map[string]*testkit.InProcess{}
+	procs := map[string]*inproc.Processor{}
 	launch := func(name string) {
 		dirs[name] = filepath.Join(base, name)
 		procs[name] = start(t, brokers, name, dirs[name])
@@ -55,12 +57,12 @@ func TestMembersJoinAndLeave(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	log := testkit.ReadAll(t, brokers)
-	testkit.Invariants(t, log)
+	log := logcheck.ReadAll(t, brokers)
+	logcheck.Invariants(t, log)
 	if len(log.Events) != 3000*7 {
 		t.Fatalf("want %d events, got %d", 3000*7, len(log.Events))
 	}
-	testkit.StateMatches(t, schedule.Kind, log)
+	logcheck.StateMatches(t, schedule.Kind, log)
 }
 
 // bumped is the Schedule kind under a new logic version.
@@ -83,8 +85,8 @@ func TestLogicVersionBump(t *testing.T) {
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	log := testkit.ReadAll(t, brokers)
-	testkit.StoreMatches(t, schedule.Kind, log, dir)
+	log := logcheck.ReadAll(t, brokers)
+	logcheck.StoreMatches(t, schedule.Kind, log, dir)
 
 	r, reg := startReady(t, brokers, "p1", dir, withKind(bumped{schedule.Kind}))
 	if n := restoredFrom(t, reg, "events"); n != testPartitions {
@@ -100,16 +102,16 @@ func TestLogicVersionBump(t *testing.T) {
 	if err := r.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	log = testkit.ReadAll(t, brokers)
-	results := testkit.Invariants(t, log)
+	log = logcheck.ReadAll(t, brokers)
+	results := logcheck.Invariants(t, log)
 	if rs := results["after-bump"]; len(rs) != 1 || rs[0].Code != schedule.CodeClosed {
 		t.Fatalf("after the rebuild a checked-out visit must reject with closed, got %+v", rs)
 	}
 	if rs := results[topics.CommandID(recs[0])]; len(rs) != 2 || rs[1].Status != topics.StatusDuplicate || rs[1].FirstStatus != rs[0].Status {
 		t.Fatalf("a retry after the rebuild must be a duplicate of the first outcome, got %+v", rs)
 	}
-	testkit.StoreMatches(t, schedule.Kind, log, dir)
-	testkit.StateMatches(t, bumped{schedule.Kind}, log)
+	logcheck.StoreMatches(t, schedule.Kind, log, dir)
+	logcheck.StateMatches(t, bumped{schedule.Kind}, log)
 
 	cold, coldReg := startReady(t, brokers, "p2", filepath.Join(t.TempDir(), "p2"), withKind(bumped{schedule.Kind}))
 	if n := restoredFrom(t, coldReg, "state"); n != testPartitions {
@@ -205,10 +207,10 @@ func TestPartialRevokeDuringRestore(t *testing.T) {
 	}
 	p2 := start(t, brokers, "p2", filepath.Join(t.TempDir(), "p2"))
 	testkit.WaitResults(t, brokers, len(recs), time.Minute, func() { p1.Alive(t)(); p2.Alive(t)() })
-	for _, p := range []*testkit.InProcess{p1, p2} {
+	for _, p := range []*inproc.Processor{p1, p2} {
 		if err := p.Stop(t); err != nil {
 			t.Fatal(err)
 		}
 	}
-	testkit.Invariants(t, testkit.ReadAll(t, brokers))
+	logcheck.Invariants(t, logcheck.ReadAll(t, brokers))
 }

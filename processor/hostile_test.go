@@ -13,6 +13,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testing/logcheck"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
@@ -96,8 +97,8 @@ func TestHostileRecords(t *testing.T) {
 	if err := r.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	log := testkit.ReadAll(t, brokers)
-	results := testkit.Invariants(t, log)
+	log := logcheck.ReadAll(t, brokers)
+	results := logcheck.Invariants(t, log)
 	for _, h := range hostile {
 		id := topics.CommandID(h.rec)
 		rs := results[id]

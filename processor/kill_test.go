@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testing/logcheck"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
@@ -82,13 +83,13 @@ func testKillProcesses(t *testing.T, members int) {
 	}
 	testkit.WaitResults(t, kafkaAddr, len(recs), 3*time.Minute, nil)
 	testkit.StopCleanly(t, proc, syscall.SIGTERM, 30*time.Second)
-	log := testkit.ReadAll(t, kafkaAddr)
-	testkit.Invariants(t, log)
+	log := logcheck.ReadAll(t, kafkaAddr)
+	logcheck.Invariants(t, log)
 	if len(log.Events) != 1500*7 {
 		t.Fatalf("want %d events, got %d", 1500*7, len(log.Events))
 	}
-	testkit.StoreMatches(t, schedule.Kind, log, processor.MemberDirs(procDir, members)...)
-	testkit.StateMatches(t, schedule.Kind, log)
+	logcheck.StoreMatches(t, schedule.Kind, log, processor.MemberDirs(procDir, members)...)
+	logcheck.StateMatches(t, schedule.Kind, log)
 }
 
 // TestRestoreAfterBrokerCrashInTransaction kills devkafka while a
@@ -157,14 +158,14 @@ func TestRestoreAfterBrokerCrashInTransaction(t *testing.T) {
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	log := testkit.ReadAll(t, kafkaAddr)
-	results := testkit.Invariants(t, log)
+	log := logcheck.ReadAll(t, kafkaAddr)
+	results := logcheck.Invariants(t, log)
 	if rs := results["after-crash"]; len(rs) != 1 || rs[0].Code != "closed" {
 		t.Fatalf("want the checked-out visit to reject with closed, got %+v", rs)
 	}
 	if rs := results["walk-in"]; len(rs) != 1 || rs[0].Status != topics.StatusAccepted || rs[0].Version != 1 {
 		t.Fatalf("want the walk-in accepted at version 1, got %+v", rs)
 	}
-	testkit.StoreMatches(t, schedule.Kind, log, dir)
-	testkit.StateMatches(t, schedule.Kind, log)
+	logcheck.StoreMatches(t, schedule.Kind, log, dir)
+	logcheck.StateMatches(t, schedule.Kind, log)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testing/logcheck"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/kv"
 	"github.com/rewind/rewind/processor"
@@ -34,26 +35,58 @@ func TestPersonalData(t *testing.T) {
 	_, brokers := testkit.Cluster(t)
 	dir := filepath.Join(t.TempDir(), "p1")
 	p := start(t, brokers, "p1", dir)
-	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	cmd := func(stream, typ, data, id string) *kgo.Record {
-		return testkit.Cmd{Tenant: "clinic-1", Stream: stream, Type: typ, Data: data, ID: id, Time: at}.Record()
-	}
 	first := []*kgo.Record{
-		cmd("s1", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji","phone":"010-5555-1234"},"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, "a1"),
-		cmd("s1", "CheckIn", `{"channel":"desk"}`, "a2"),
-		cmd("s1", "StartConsultation", `{"counselorId":"c1"}`, "a3"),
-		cmd("s1", "CompleteConsultation", `{"notes":"allergic to lidocaine"}`, "a4"),
-		cmd("s2", "Reserve", `{"visitorId":"v-1","start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "b1"),
-		cmd("s2", "CancelReservation", `{"by":"patient","reason":"moving to Busan"}`, "b2"),
-		cmd("s3", "Reserve", `{"visitorId":"v-2","visitor":{"name":"Lee Seojun"},"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, "c1"),
+		personalCmd("s1", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji","phone":"010-5555-1234"},"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, "a1"),
+		personalCmd("s1", "CheckIn", `{"channel":"desk"}`, "a2"),
+		personalCmd("s1", "StartConsultation", `{"counselorId":"c1"}`, "a3"),
+		personalCmd("s1", "CompleteConsultation", `{"notes":"allergic to lidocaine"}`, "a4"),
+		personalCmd("s2", "Reserve", `{"visitorId":"v-1","start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "b1"),
+		personalCmd("s2", "CancelReservation", `{"by":"patient","reason":"moving to Busan"}`, "b2"),
+		personalCmd("s3", "Reserve", `{"visitorId":"v-2","visitor":{"name":"Lee Seojun"},"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, "c1"),
 	}
 	testkit.Send(t, testkit.Producer(t, brokers), first)
 	testkit.WaitResults(t, brokers, len(first), time.Minute, p.Alive(t))
+	erase := erasures(t)
+	manual, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer manual.Close()
+	testkit.Send(t, manual, erase)
+	after := []*kgo.Record{
+		personalCmd("s4", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},"start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "d1"),
+		personalCmd("s5", "Reserve", `{"visitorId":"v-1","start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "e1"),
+		personalCmd("s1", "CheckOut", `{}`, "a5"),
+	}
+	testkit.Send(t, testkit.Producer(t, brokers), after)
+	total := len(first) + len(erase) + len(after)
+	testkit.WaitResults(t, brokers, total, time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	log := logcheck.ReadAll(t, brokers)
+	checkErasures(t, logcheck.Invariants(t, log))
+	sealedAtRest(t, brokers, dir, log)
+	// Read back through the keys: v-2's values open, v-1's are erased, and
+	// so after a cold restore, which must still refuse v-1's new data.
+	keysOpen(t, brokers, log)
+	erasedThroughRestores(t, brokers, total)
+}
 
-	// Erase v-1 on every partition, as ingest does. Before it, erasures of
-	// v-2 that ingest did not sign: one unsigned, one signed with another
-	// key, and one whose reason was changed after signing. All are
-	// rejected, and v-2's data stays.
+// personalAt is the time of TestPersonalData's commands.
+var personalAt = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+func personalCmd(stream, typ, data, id string) *kgo.Record {
+	return testkit.Cmd{Tenant: "clinic-1", Stream: stream, Type: typ, Data: data, ID: id, Time: personalAt}.Record()
+}
+
+// erasures are the erasure records of TestPersonalData: v-1's on every
+// partition, as ingest sends it, after erasures of v-2 that ingest did
+// not sign: one unsigned, one signed with another key, and one whose
+// reason was changed after signing. Those are rejected, and v-2's data
+// stays.
+func erasures(t *testing.T) []*kgo.Record {
+	at := personalAt
 	erase := testkit.Erasure(t, aggregate.Meta{ID: "e1", Tenant: "clinic-1", Stream: "v-1", Initiator: "dpo", Time: at.Add(time.Hour)},
 		"the patient asked", testPartitions)
 	unsigned := topics.EraseRecords(aggregate.Meta{ID: "x1", Tenant: "clinic-1", Stream: "v-2", Initiator: "rogue", Time: at}, "", testPartitions)
@@ -69,27 +102,14 @@ func TestPersonalData(t *testing.T) {
 	for _, r := range tampered {
 		r.Value = []byte(`{"reason":"asked twice"}`)
 	}
-	erase = append(append(append(unsigned, forged...), tampered...), erase...)
-	manual, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer manual.Close()
-	testkit.Send(t, manual, erase)
-	after := []*kgo.Record{
-		cmd("s4", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},"start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "d1"),
-		cmd("s5", "Reserve", `{"visitorId":"v-1","start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "e1"),
-		cmd("s1", "CheckOut", `{}`, "a5"),
-	}
-	testkit.Send(t, testkit.Producer(t, brokers), after)
-	total := len(first) + len(erase) + len(after)
-	testkit.WaitResults(t, brokers, total, time.Minute, p.Alive(t))
-	if err := p.Stop(t); err != nil {
-		t.Fatal(err)
-	}
+	return append(append(append(unsigned, forged...), tampered...), erase...)
+}
 
-	log := testkit.ReadAll(t, brokers)
-	results := testkit.Invariants(t, log)
+// checkErasures: v-1's erasure is accepted on every partition and
+// counts its two schedules, the erasures ingest did not sign are
+// rejected, and v-1's new personal data is refused, not its new
+// reservation without any.
+func checkErasures(t *testing.T, results map[string][]topics.Result) {
 	schedules := 0
 	for i := range int32(testPartitions) {
 		rs := results[topics.EraseID("e1", i)]
@@ -116,6 +136,11 @@ func TestPersonalData(t *testing.T) {
 			t.Errorf("%s after the erasure: want accepted, got %+v", id, rs)
 		}
 	}
+}
+
+// sealedAtRest: no personal value is in clear on the topics, in the
+// store's files or in its stream records, and the states keep none.
+func sealedAtRest(t *testing.T, brokers, dir string, log *logcheck.Log) {
 	noPlaintext(t, "the broker's topics", rawTopics(t, brokers, topics.Events, topics.Results, topics.State, topics.Keys))
 	for file, data := range testkit.Files(t, dir) {
 		noPlaintext(t, file, data)
@@ -128,11 +153,14 @@ func TestPersonalData(t *testing.T) {
 			t.Errorf("%s: %d sealed values; states keep none", where, n)
 		}
 	}
-	testkit.StoreMatches(t, schedule.Kind, log, dir)
-	testkit.StateMatches(t, schedule.Kind, log)
+	logcheck.StoreMatches(t, schedule.Kind, log, dir)
+	logcheck.StateMatches(t, schedule.Kind, log)
 
-	// Read back through the keys: v-2's values open, v-1's are erased, and
-	// so after a cold restore, which must still refuse v-1's new data.
+}
+
+// keysOpen opens every sealed value of the events with the keys of
+// schedule-keys: only v-2's open, v-1's four are erased.
+func keysOpen(t *testing.T, brokers string, log *logcheck.Log) {
 	tab := keyTable(t, brokers)
 	opened := map[string]string{}
 	var erased int
@@ -152,17 +180,23 @@ func TestPersonalData(t *testing.T) {
 	if _, ok := opened["Lee Seojun"]; !ok || len(opened) != 1 || erased != 4 {
 		t.Errorf("opened %v and %d erased, want only Lee Seojun open and v-1's 4 values erased", opened, erased)
 	}
-	p = start(t, brokers, "p1", filepath.Join(t.TempDir(), "cold"))
+}
+
+// erasedThroughRestores: after a cold restore, and after a logic change
+// that refolds every stream, v-1's new personal data is still refused
+// and v-2's accepted, and the refolded states keep no sealed value.
+func erasedThroughRestores(t *testing.T, brokers string, total int) {
+	p := start(t, brokers, "p1", filepath.Join(t.TempDir(), "cold"))
 	again := []*kgo.Record{
-		cmd("s6", "Reserve", `{"visitorId":"v-1","visitor":{"phone":"010-0000-0000"},"start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "f1"),
-		cmd("s7", "Reserve", `{"visitorId":"v-2","visitor":{"phone":"010-1111-2222"},"start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "f2"),
+		personalCmd("s6", "Reserve", `{"visitorId":"v-1","visitor":{"phone":"010-0000-0000"},"start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "f1"),
+		personalCmd("s7", "Reserve", `{"visitorId":"v-2","visitor":{"phone":"010-1111-2222"},"start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "f2"),
 	}
 	testkit.Send(t, testkit.Producer(t, brokers), again)
 	testkit.WaitResults(t, brokers, total+len(again), time.Minute, p.Alive(t))
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	results = testkit.Invariants(t, testkit.ReadAll(t, brokers))
+	results := logcheck.Invariants(t, logcheck.ReadAll(t, brokers))
 	if rs := results["f1"]; len(rs) != 1 || rs[0].Code != processor.CodePersonalDataErased {
 		t.Errorf("after a cold restore, new personal data of the erased visitor: %+v", rs)
 	}
@@ -174,8 +208,8 @@ func TestPersonalData(t *testing.T) {
 	// and all: the states come out without personal values, and the
 	// erasure still holds.
 	bump := []*kgo.Record{
-		cmd("s8", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},"start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "g1"),
-		cmd("s3", "CheckIn", `{"channel":"desk"}`, "g2"),
+		personalCmd("s8", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},"start":"2026-03-09T10:00:00Z","end":"2026-03-09T11:00:00Z"}`, "g1"),
+		personalCmd("s3", "CheckIn", `{"channel":"desk"}`, "g2"),
 	}
 	p = start(t, brokers, "p1", filepath.Join(t.TempDir(), "cold"), withKind(bumped{schedule.Kind}))
 	testkit.Send(t, testkit.Producer(t, brokers), bump)
@@ -183,8 +217,8 @@ func TestPersonalData(t *testing.T) {
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	log = testkit.ReadAll(t, brokers)
-	results = testkit.Invariants(t, log)
+	log := logcheck.ReadAll(t, brokers)
+	results = logcheck.Invariants(t, log)
 	if rs := results["g1"]; len(rs) != 1 || rs[0].Code != processor.CodePersonalDataErased {
 		t.Errorf("after a refold, new personal data of the erased visitor: %+v", rs)
 	}
@@ -194,7 +228,7 @@ func TestPersonalData(t *testing.T) {
 	if n := bytes.Count(rawTopics(t, brokers, topics.State), []byte("~pd1:")); n > 0 {
 		t.Errorf("schedule-state after a refold: %d sealed values", n)
 	}
-	testkit.StateMatches(t, bumped{schedule.Kind}, log)
+	logcheck.StateMatches(t, bumped{schedule.Kind}, log)
 }
 
 // noPlaintext fails when any of the personal values is in data.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testing/inproc"
+	"github.com/rewind/rewind/internal/testing/logcheck"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/topics"
@@ -24,9 +26,9 @@ const testPartitions = 4
 
 // start runs a processor in-process with test settings; options adjust
 // the config before it is used.
-func start(t *testing.T, brokers, instance, dir string, options ...func(*processor.Config)) *testkit.InProcess {
+func start(t *testing.T, brokers, instance, dir string, options ...func(*processor.Config)) *inproc.Processor {
 	t.Helper()
-	return testkit.RunProcessor(t, brokers, testPartitions, instance, dir, options...)
+	return inproc.Run(t, brokers, testPartitions, instance, dir, options...)
 }
 
 func TestSteadyLoad(t *testing.T) {
@@ -39,15 +41,15 @@ func TestSteadyLoad(t *testing.T) {
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	log := testkit.ReadAll(t, brokers)
-	results := testkit.Invariants(t, log)
+	log := logcheck.ReadAll(t, brokers)
+	results := logcheck.Invariants(t, log)
 	if len(log.Events) != 2000*7 {
 		t.Fatalf("want %d events, got %d", 2000*7, len(log.Events))
 	}
-	if codes := testkit.Codes(results); codes["procedure_in_progress"] != 2000 || len(codes) != 1 {
+	if codes := logcheck.Codes(results); codes["procedure_in_progress"] != 2000 || len(codes) != 1 {
 		t.Fatalf("unexpected rejections %v", codes)
 	}
-	testkit.StoreMatches(t, schedule.Kind, log, dir)
+	logcheck.StoreMatches(t, schedule.Kind, log, dir)
 	// By default nothing is compressed, so every client can read it.
 	for _, r := range append(log.Events, log.Results...) {
 		if c := r.Attrs.CompressionType(); c != 0 {
@@ -116,13 +118,13 @@ func TestCrashPoints(t *testing.T) {
 			if err := p.Stop(t); err != nil {
 				t.Fatal(err)
 			}
-			log := testkit.ReadAll(t, brokers)
-			testkit.Invariants(t, log)
+			log := logcheck.ReadAll(t, brokers)
+			logcheck.Invariants(t, log)
 			if len(log.Events) != 500*7 {
 				t.Fatalf("want %d events, got %d", 500*7, len(log.Events))
 			}
-			testkit.StoreMatches(t, schedule.Kind, log, dir)
-			testkit.StateMatches(t, schedule.Kind, log)
+			logcheck.StoreMatches(t, schedule.Kind, log, dir)
+			logcheck.StateMatches(t, schedule.Kind, log)
 		})
 	}
 }
@@ -181,8 +183,8 @@ func TestDuplicatesAndExpectedVersion(t *testing.T) {
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	log := testkit.ReadAll(t, brokers)
-	results := testkit.Invariants(t, log)
+	log := logcheck.ReadAll(t, brokers)
+	results := logcheck.Invariants(t, log)
 	statuses := func(id string) (out []string) {
 		for _, r := range results[id] {
 			out = append(out, r.Status+"/"+r.FirstStatus+"/"+r.Code)
@@ -264,7 +266,7 @@ func TestCommandIDReuse(t *testing.T) {
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	log := testkit.ReadAll(t, brokers)
+	log := logcheck.ReadAll(t, brokers)
 	var got []string
 	for _, rec := range log.Results {
 		r, err := topics.DecodeResult(rec.Value)

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testing/logcheck"
 	"github.com/rewind/rewind/internal/testing/promsample"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/processor"
@@ -64,16 +65,7 @@ func testStandbyTakeover(t *testing.T, members int) {
 	}
 
 	prod := testkit.Producer(t, kafkaAddr)
-	recs := testkit.Interleave("clinic-1", 1000, time.Now().Add(-time.Hour))
-	// Reservations that stay open, each with a key of its visitor's on
-	// its partition, to be cancelled with a reason after the takeover.
-	const open = 200
-	at := time.Now().Add(time.Hour).UTC()
-	for i := range open {
-		recs = append(recs, testkit.Cmd{Tenant: "clinic-1", Stream: fmt.Sprintf("w%05d", i), Type: "Reserve", ID: fmt.Sprintf("w%05d-0", i), Time: at,
-			Data: fmt.Sprintf(`{"visitorId":"v-w%05d","visitor":{"name":"Visitor %d"},"start":%q,"end":%q}`, i, i,
-				at.Format(time.RFC3339), at.Add(time.Hour).Format(time.RFC3339))}.Record())
-	}
+	recs := append(testkit.Interleave("clinic-1", 1000, time.Now().Add(-time.Hour)), openReservations("Reserve")...)
 	testkit.Send(t, prod, recs)
 	testkit.WaitResults(t, kafkaAddr, len(recs), 2*time.Minute, nil)
 	// p2's copies of p1's partitions have caught up.
@@ -93,10 +85,7 @@ func testStandbyTakeover(t *testing.T, members int) {
 	for i := range 100 {
 		more = append(more, testkit.Visit("clinic-1", fmt.Sprintf("n%05d", i), time.Now())[0].Record())
 	}
-	for i := range open {
-		more = append(more, testkit.Cmd{Tenant: "clinic-1", Stream: fmt.Sprintf("w%05d", i), Type: "CancelReservation", ID: fmt.Sprintf("w%05d-1", i),
-			Time: at, Data: `{"by":"patient","reason":"a cold"}`}.Record())
-	}
+	more = append(more, openReservations("CancelReservation")...)
 	testkit.Send(t, prod, more)
 	testkit.WaitResults(t, kafkaAddr, len(recs)+len(more), time.Minute, nil)
 	took := time.Since(killed)
@@ -105,6 +94,53 @@ func testStandbyTakeover(t *testing.T, members int) {
 		t.Errorf("takeover took %v, want at most the session timeout + 1s (%v)", took, session+time.Second)
 	}
 	after := scrape(http2)
+	onlyTails(t, before, after)
+	keysRead := after.Value("rewind_processor_restore_key_records_total") - before.Value("rewind_processor_restore_key_records_total")
+
+	testkit.StopCleanly(t, p2, syscall.SIGTERM, 30*time.Second)
+	log := logcheck.ReadAll(t, kafkaAddr)
+	logcheck.Invariants(t, log)
+	if want := 1000*7 + openVisits*2 + 100; len(log.Events) != want {
+		t.Fatalf("want %d events, got %d", want, len(log.Events))
+	}
+	// Half the partitions' keys were the lost member's. A restore without
+	// the copies' keys reads them all; with them, those written since the
+	// copies' last poll, none here.
+	if keysRead > float64(len(log.Keys))/20 {
+		t.Errorf("the takeover read %v key records of %d on the topic, want those written since the copies' last poll", keysRead, len(log.Keys))
+	}
+	logcheck.OneKeyPerSubject(t, log)
+	logcheck.StoreMatches(t, schedule.Kind, log, processor.MemberDirs(filepath.Join(base, "p2"), members)...)
+	logcheck.StateMatches(t, schedule.Kind, log)
+}
+
+// openVisits is how many reservations TestStandbyTakeover keeps open
+// across the takeover, each with a key of its visitor's on its partition,
+// to be cancelled with a reason after it.
+const openVisits = 200
+
+// openReservations is a command of each open reservation: "Reserve"
+// before the takeover, "CancelReservation" after.
+func openReservations(typ string) []*kgo.Record {
+	at := time.Now().Add(time.Hour).UTC() // within the results' retention
+	recs := make([]*kgo.Record, openVisits)
+	for i := range recs {
+		c := testkit.Cmd{Tenant: "clinic-1", Stream: fmt.Sprintf("w%05d", i), Type: typ, ID: fmt.Sprintf("w%05d-%s", i, typ), Time: at,
+			Data: `{"by":"patient","reason":"a cold"}`}
+		if typ == "Reserve" {
+			c.Data = fmt.Sprintf(`{"visitorId":"v-w%05d","visitor":{"name":"Visitor %d"},"start":%q,"end":%q}`, i, i,
+				at.Format(time.RFC3339), at.Add(time.Hour).Format(time.RFC3339))
+		}
+		recs[i] = c.Record()
+	}
+	return recs
+}
+
+// onlyTails: between the scrapes before and after a takeover, the
+// survivor restored half the partitions from the state topic's tail
+// after its copies, and nothing from the whole state topic or the events.
+func onlyTails(t *testing.T, before, after promsample.Samples) {
+	t.Helper()
 	restored := func(m promsample.Samples, source string) (n float64) {
 		for k, v := range m {
 			if strings.HasPrefix(k, "rewind_processor_restore_seconds_count{") && strings.Contains(k, `source="`+source+`"`) {
@@ -121,23 +157,6 @@ func testStandbyTakeover(t *testing.T, members int) {
 	if tails := restored(after, "state-tail") - restored(before, "state-tail"); tails != testPartitions/2 {
 		t.Errorf("the takeover restored %v partitions from a state topic tail, want %d", tails, testPartitions/2)
 	}
-	keysRead := after.Value("rewind_processor_restore_key_records_total") - before.Value("rewind_processor_restore_key_records_total")
-
-	testkit.StopCleanly(t, p2, syscall.SIGTERM, 30*time.Second)
-	log := testkit.ReadAll(t, kafkaAddr)
-	testkit.Invariants(t, log)
-	if want := 1000*7 + open*2 + 100; len(log.Events) != want {
-		t.Fatalf("want %d events, got %d", want, len(log.Events))
-	}
-	// Half the partitions' keys were the lost member's. A restore without
-	// the copies' keys reads them all; with them, those written since the
-	// copies' last poll, none here.
-	if keysRead > float64(len(log.Keys))/20 {
-		t.Errorf("the takeover read %v key records of %d on the topic, want those written since the copies' last poll", keysRead, len(log.Keys))
-	}
-	testkit.OneKeyPerSubject(t, log)
-	testkit.StoreMatches(t, schedule.Kind, log, processor.MemberDirs(filepath.Join(base, "p2"), members)...)
-	testkit.StateMatches(t, schedule.Kind, log)
 }
 
 // waitMetric waits up to a minute for a processor's metrics to satisfy ok.

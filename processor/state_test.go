@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testing/inproc"
+	"github.com/rewind/rewind/internal/testing/logcheck"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/state"
@@ -36,12 +38,12 @@ func TestColdRestoreFromStateTopic(t *testing.T) {
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	before := testkit.ReadAll(t, brokers)
-	testkit.StateMatches(t, schedule.Kind, before)
+	before := logcheck.ReadAll(t, brokers)
+	logcheck.StateMatches(t, schedule.Kind, before)
 
 	cluster.Compact()
-	log := testkit.ReadAll(t, brokers)
-	testkit.StateMatches(t, schedule.Kind, log)
+	log := logcheck.ReadAll(t, brokers)
+	logcheck.StateMatches(t, schedule.Kind, log)
 	if len(log.State) >= len(before.State) {
 		t.Fatalf("compaction removed nothing from the state topic (%d records)", len(log.State))
 	}
@@ -66,8 +68,8 @@ func TestColdRestoreFromStateTopic(t *testing.T) {
 	if err := r.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	log = testkit.ReadAll(t, brokers)
-	results := testkit.Invariants(t, log)
+	log = logcheck.ReadAll(t, brokers)
+	results := logcheck.Invariants(t, log)
 	for _, rec := range retries {
 		id := topics.CommandID(rec)
 		rs := results[id]
@@ -76,14 +78,14 @@ func TestColdRestoreFromStateTopic(t *testing.T) {
 			t.Fatalf("retry of %s after a cold restore: %+v", id, rs)
 		}
 	}
-	testkit.StoreMatches(t, schedule.Kind, log, dir)
+	logcheck.StoreMatches(t, schedule.Kind, log, dir)
 }
 
 // startReady starts a processor with a registry of its own and waits
 // until it owns every partition and is ready. Owned first: it is set
 // after the partitions are marked restoring, so a Ready read after it is
 // not one from before the assignment.
-func startReady(t *testing.T, brokers, instance, dir string, options ...func(*processor.Config)) (*testkit.InProcess, *prometheus.Registry) {
+func startReady(t *testing.T, brokers, instance, dir string, options ...func(*processor.Config)) (*inproc.Processor, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	r := start(t, brokers, instance, dir, append(options, withRegistry(reg))...)
@@ -125,7 +127,7 @@ func TestOversizedStreamRecord(t *testing.T) {
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	log := testkit.ReadAll(t, brokers)
+	log := logcheck.ReadAll(t, brokers)
 	var last []byte
 	for _, r := range log.State {
 		if string(r.Key) == "clinic-1/photos" {
@@ -147,7 +149,7 @@ func TestOversizedStreamRecord(t *testing.T) {
 	if err := r.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	testkit.StoreMatches(t, schedule.Kind, testkit.ReadAll(t, brokers), dir)
+	logcheck.StoreMatches(t, schedule.Kind, logcheck.ReadAll(t, brokers), dir)
 }
 
 // TestLogicChangeKeepsIDsWithoutResults: after a logic change the fold
@@ -165,7 +167,7 @@ func TestLogicChangeKeepsIDsWithoutResults(t *testing.T) {
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	first := testkit.Invariants(t, testkit.ReadAll(t, brokers))[topics.CommandID(recs[0])]
+	first := logcheck.Invariants(t, logcheck.ReadAll(t, brokers))[topics.CommandID(recs[0])]
 
 	adm := kadm.NewClient(testkit.Producer(t, brokers))
 	ends, err := adm.ListEndOffsets(context.Background(), topics.Results)
@@ -184,7 +186,7 @@ func TestLogicChangeKeepsIDsWithoutResults(t *testing.T) {
 	if err := r.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	log := testkit.ReadAll(t, brokers)
+	log := logcheck.ReadAll(t, brokers)
 	if len(log.Results) != 1 {
 		t.Fatalf("%d results after the deletion, want the retry's", len(log.Results))
 	}
@@ -192,8 +194,8 @@ func TestLogicChangeKeepsIDsWithoutResults(t *testing.T) {
 	if err != nil || res.Status != topics.StatusDuplicate || len(first) != 1 || res.FirstStatus != first[0].Status || res.Version != first[0].Version {
 		t.Fatalf("the retry after a logic change without results: %+v (%v), first outcome %+v", res, err, first)
 	}
-	testkit.StoreMatches(t, schedule.Kind, log, dir)
-	testkit.StateMatches(t, bumped{schedule.Kind}, log)
+	logcheck.StoreMatches(t, schedule.Kind, log, dir)
+	logcheck.StateMatches(t, bumped{schedule.Kind}, log)
 }
 
 // TestFoldAfterResultsExpired: a fold whose results partitions hold no
@@ -229,7 +231,7 @@ func TestFoldAfterResultsExpired(t *testing.T) {
 	if err := r.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	testkit.StoreMatches(t, schedule.Kind, testkit.ReadAll(t, brokers), dir)
+	logcheck.StoreMatches(t, schedule.Kind, logcheck.ReadAll(t, brokers), dir)
 }
 
 // TestVersion1EventsRestore: a processor with no state folds events in
@@ -249,17 +251,17 @@ func TestVersion1EventsRestore(t *testing.T) {
 	testkit.Send(t, testkit.Producer(t, brokers), []*kgo.Record{cmds[0].Record()})
 	testkit.WaitResults(t, brokers, 1, time.Minute, p.Alive(t))
 	// The loop copies the folded partitions to the state topic.
-	testkit.WaitStateComplete(t, brokers, schedule.LogicVersion, time.Minute)
+	logcheck.WaitStateComplete(t, brokers, schedule.LogicVersion, time.Minute)
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	log := testkit.ReadAll(t, brokers)
-	results := testkit.Invariants(t, log)
+	log := logcheck.ReadAll(t, brokers)
+	results := logcheck.Invariants(t, log)
 	if rs := results["late-1"]; len(rs) != 1 || rs[0].Code != schedule.CodeClosed {
 		t.Fatalf("check-in on a canceled visit: %+v", rs)
 	}
-	testkit.StateMatches(t, schedule.Kind, log)
-	testkit.StoreMatches(t, schedule.Kind, log, dir)
+	logcheck.StateMatches(t, schedule.Kind, log)
+	logcheck.StoreMatches(t, schedule.Kind, log, dir)
 	for _, r := range log.State {
 		if string(r.Key) != "clinic-1/visit-canceled" {
 			continue

@@ -43,23 +43,7 @@ func TestActivity(t *testing.T) {
 	s.waitFolded(w.total())
 
 	want := func(tenant string, keep func(query.Activity) bool, newest bool) []query.Activity {
-		var out []query.Activity
-		for key, evs := range w.streams {
-			for _, e := range evs {
-				a := query.Activity{Time: e.Time, Initiator: e.Initiator, Type: e.Type, ScheduleID: e.Stream,
-					VisitorID: visitor[e.Stream], Version: e.Version, ProcessID: e.ProcessID}
-				if key == tenant+"/"+e.Stream && keep(a) {
-					out = append(out, a)
-				}
-			}
-		}
-		slices.SortFunc(out, func(a, b query.Activity) int {
-			return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Version, b.Version), cmp.Compare(a.ScheduleID, b.ScheduleID))
-		})
-		if newest {
-			slices.Reverse(out)
-		}
-		return out
+		return expectedActivity(w, visitor, tenant, keep, newest)
 	}
 	window := [2]time.Time{t0.Add(5 * time.Minute), t0.Add(22 * time.Minute)}
 	for name, tt := range map[string]struct {
@@ -123,4 +107,26 @@ func TestActivity(t *testing.T) {
 	}) {
 		t.Errorf("after erasing visit-2 v4: got %d items, want %d", len(got), len(exp))
 	}
+}
+
+// expectedActivity is the trail of tenant that keep lets through, from
+// what w executed, oldest or newest first.
+func expectedActivity(w *world, visitor map[string]string, tenant string, keep func(query.Activity) bool, newest bool) []query.Activity {
+	var out []query.Activity
+	for key, evs := range w.streams {
+		for _, e := range evs {
+			a := query.Activity{Time: e.Time, Initiator: e.Initiator, Type: e.Type, ScheduleID: e.Stream,
+				VisitorID: visitor[e.Stream], Version: e.Version, ProcessID: e.ProcessID}
+			if key == tenant+"/"+e.Stream && keep(a) {
+				out = append(out, a)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b query.Activity) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Version, b.Version), cmp.Compare(a.ScheduleID, b.ScheduleID))
+	})
+	if newest {
+		slices.Reverse(out)
+	}
+	return out
 }

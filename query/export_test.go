@@ -41,11 +41,8 @@ func TestExports(t *testing.T) {
 	}
 	purpose := map[string]string{"X-Purpose": "monthly access review"}
 	with := func(h map[string]string) map[string]string {
-		out := map[string]string{"X-Purpose": purpose["X-Purpose"]}
-		for k, v := range h {
-			out[k] = v
-		}
-		return out
+		h["X-Purpose"] = purpose["X-Purpose"]
+		return h
 	}
 
 	// No purpose: refused, and nothing recorded.
@@ -70,7 +67,40 @@ func TestExports(t *testing.T) {
 	}
 
 	// CSV: a header and a row per item, in the list's order.
-	code, h, body := s.fetch(tokenAuditA, "/v1/activity", with(map[string]string{"Accept": "text/csv"}))
+	rows := csvRows(t, s, tokenAuditA, with(map[string]string{"Accept": "text/csv"}))
+	if len(rows) != len(want)+1 || rows[0][0] != "time" || rows[1][2] != want[0].Type || rows[len(rows)-1][5] != "1" {
+		t.Fatalf("CSV: %d rows, first %v, last %v", len(rows), rows[:2], rows[len(rows)-1])
+	}
+	exported(len(want))
+
+	// NDJSON: the items themselves.
+	code, _, body := s.fetch(tokenAuditA, "/v1/activity?order=oldest", with(map[string]string{"Accept": "application/x-ndjson"}))
+	got := activityLines(t, body)
+	slices.Reverse(got)
+	if code != 200 || jsonOf(t, got) != jsonOf(t, want) {
+		t.Fatalf("NDJSON: %d, %d items", code, len(got))
+	}
+	exported(len(want))
+
+	// FHIR: a Bundle of AuditEvents with what R4 requires of each.
+	for _, path := range []string{"/v1/activity?format=fhir", "/v1/access?format=fhir"} {
+		code, h, body := s.fetch(tokenAuditA, path, purpose)
+		if h.Get("Content-Type") != "application/fhir+json" {
+			t.Fatalf("%s: %d %s", path, code, h.Get("Content-Type"))
+		}
+		exported(auditBundle(t, path, code, body))
+	}
+
+	// Another tenant's export holds its own only.
+	if rows := csvRows(t, s, tokenAuditB, with(map[string]string{"Accept": "text/csv"})); len(rows) != 2 {
+		t.Fatalf("clinic-b's export: %d rows", len(rows))
+	}
+}
+
+// csvRows exports the activity trail as CSV and parses it.
+func csvRows(t *testing.T, s *service, token string, headers map[string]string) [][]string {
+	t.Helper()
+	code, h, body := s.fetch(token, "/v1/activity", headers)
 	if code != 200 || h.Get("Content-Type") != "text/csv; charset=utf-8" {
 		t.Fatalf("CSV: %d %s", code, h.Get("Content-Type"))
 	}
@@ -78,13 +108,12 @@ func TestExports(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CSV does not parse: %v", err)
 	}
-	if len(rows) != len(want)+1 || rows[0][0] != "time" || rows[1][2] != want[0].Type || rows[len(rows)-1][5] != "1" {
-		t.Fatalf("CSV: %d rows, first %v, last %v", len(rows), rows[:2], rows[len(rows)-1])
-	}
-	exported(len(want))
+	return rows
+}
 
-	// NDJSON: the items themselves.
-	code, _, body = s.fetch(tokenAuditA, "/v1/activity?order=oldest", with(map[string]string{"Accept": "application/x-ndjson"}))
+// activityLines decodes an NDJSON export of the activity trail.
+func activityLines(t *testing.T, body []byte) []query.Activity {
+	t.Helper()
 	var got []query.Activity
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	for sc.Scan() {
@@ -94,39 +123,30 @@ func TestExports(t *testing.T) {
 		}
 		got = append(got, a)
 	}
-	slices.Reverse(got)
-	if code != 200 || jsonOf(t, got) != jsonOf(t, want) {
-		t.Fatalf("NDJSON: %d, %d items", code, len(got))
-	}
-	exported(len(want))
+	return got
+}
 
-	// FHIR: a Bundle of AuditEvents with what R4 requires of each.
-	for _, path := range []string{"/v1/activity?format=fhir", "/v1/access?format=fhir"} {
-		code, h, body = s.fetch(tokenAuditA, path, purpose)
-		var bundle struct {
-			ResourceType, Type string
-			Total              int
-			Entry              []struct{ Resource map[string]any }
-		}
-		if err := json.Unmarshal(body, &bundle); err != nil || code != 200 || h.Get("Content-Type") != "application/fhir+json" {
-			t.Fatalf("%s: %d %v", path, code, err)
-		}
-		if bundle.ResourceType != "Bundle" || bundle.Type != "collection" || bundle.Total != len(bundle.Entry) || bundle.Total == 0 {
-			t.Fatalf("%s: a %s of type %s, total %d, %d entries", path, bundle.ResourceType, bundle.Type, bundle.Total, len(bundle.Entry))
-		}
-		for i, e := range bundle.Entry {
-			if err := checkAuditEvent(e.Resource); err != nil {
-				t.Fatalf("%s: entry %d: %v: %v", path, i, err, e.Resource)
-			}
-		}
-		exported(bundle.Total)
+// auditBundle checks a FHIR export of path: a Bundle of AuditEvents, each
+// with what R4 requires. It returns their count.
+func auditBundle(t *testing.T, path string, code int, body []byte) int {
+	t.Helper()
+	var bundle struct {
+		ResourceType, Type string
+		Total              int
+		Entry              []struct{ Resource map[string]any }
 	}
-
-	// Another tenant's export holds its own only.
-	code, _, body = s.fetch(tokenAuditB, "/v1/activity", with(map[string]string{"Accept": "text/csv"}))
-	if rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll(); code != 200 || err != nil || len(rows) != 2 {
-		t.Fatalf("clinic-b's export: %d %v, %d rows", code, err, len(rows))
+	if err := json.Unmarshal(body, &bundle); err != nil || code != 200 {
+		t.Fatalf("%s: %d %v", path, code, err)
 	}
+	if bundle.ResourceType != "Bundle" || bundle.Type != "collection" || bundle.Total != len(bundle.Entry) || bundle.Total == 0 {
+		t.Fatalf("%s: a %s of type %s, total %d, %d entries", path, bundle.ResourceType, bundle.Type, bundle.Total, len(bundle.Entry))
+	}
+	for i, e := range bundle.Entry {
+		if err := checkAuditEvent(e.Resource); err != nil {
+			t.Fatalf("%s: entry %d: %v: %v", path, i, err, e.Resource)
+		}
+	}
+	return bundle.Total
 }
 
 // checkAuditEvent checks what FHIR R4 requires of an AuditEvent: type,

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/rewind/rewind/aggregate/schedule"
+	"github.com/rewind/rewind/internal/testing/inproc"
+	"github.com/rewind/rewind/internal/testing/logcheck"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/query"
@@ -18,15 +20,15 @@ import (
 func TestFoldsProcessorOutput(t *testing.T) {
 	brokers := testkit.Kafka(t, partitions)
 	s := startView(t, brokers, t.TempDir())
-	p := testkit.RunProcessor(t, brokers, partitions, "p1", t.TempDir(), func(c *processor.Config) { c.MaxBatch = 100 })
+	p := inproc.Run(t, brokers, partitions, "p1", t.TempDir(), func(c *processor.Config) { c.MaxBatch = 100 })
 	defer p.Stop(t)
 	recs := testkit.Interleave("clinic-a", 60, t0)
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
 	testkit.WaitResults(t, brokers, len(recs), time.Minute, nil)
-	log := testkit.ReadAll(t, brokers)
+	log := logcheck.ReadAll(t, brokers)
 	t.Logf("%d commands, %d events", len(recs), len(log.Events))
 	s.waitFolded(len(log.Events))
-	for key, want := range testkit.Fold(t, schedule.Kind, log) {
+	for key, want := range logcheck.Fold(t, schedule.Kind, log) {
 		_, stream, _ := strings.Cut(key, "/")
 		var got query.StateResponse
 		if code, pc := s.get(tokenA, "/v1/schedules/"+stream+"?minVersion=1", &got); code != 200 {

@@ -63,17 +63,7 @@ func TestUIStepsBack(t *testing.T) {
 		chromedp.Click(css("#day-form button[type=submit]")),
 		chromedp.WaitVisible(css(`#day-list tr[data-id="visit-2"]`)))
 	rows := text("#day-list tbody")
-	// The day table fits its panel at the common widths, and never cuts
-	// a column off.
-	for _, width := range []int64{1280, 1400, 1920} {
-		do(fmt.Sprint("resize to ", width, " px"), chromedp.EmulateViewport(width, 1000))
-		fits, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
-			const s = document.querySelector("#day-panel .scroll");
-			return s.scrollWidth <= s.clientWidth && s.getBoundingClientRect().right <= document.querySelector("#day-panel").getBoundingClientRect().right })()`))
-		if err != nil || !fits {
-			t.Errorf("at %d px the day table overflows its panel (%v)", width, err)
-		}
-	}
+	dayTableFits(t, ctx, do)
 	if !strings.Contains(rows, "walk-in") || !strings.Contains(rows, "checked out") {
 		t.Errorf("the day list does not show the walk-in: %q", rows)
 	}
@@ -109,17 +99,40 @@ func TestUIStepsBack(t *testing.T) {
 	if strings.Contains(timeline, "∅") || strings.Contains(timeline, "Z →") {
 		t.Errorf("timeline shows raw values: %q", timeline)
 	}
-	if path := os.Getenv("REWIND_UI_SCREENSHOT"); path != "" {
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	screenshot(t, ctx)
 	if earlierVersion != "1" || earlierStatus != "reserved" || strings.Contains(stateJSON, "consultations") {
 		t.Errorf("after stepping back: version %q status %q state %s; want version 1, reserved, no consultations", earlierVersion, earlierStatus, stateJSON)
+	}
+}
+
+// screenshot saves a screenshot to $REWIND_UI_SCREENSHOT, when set: how
+// to look at the page the test drove.
+func screenshot(t *testing.T, ctx context.Context) {
+	path := os.Getenv("REWIND_UI_SCREENSHOT")
+	if path == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dayTableFits: the day table fits its panel at the common widths, and
+// never cuts a column off.
+func dayTableFits(t *testing.T, ctx context.Context, do func(string, ...chromedp.Action[chromedp.Void])) {
+	t.Helper()
+	for _, width := range []int64{1280, 1400, 1920} {
+		do(fmt.Sprint("resize to ", width, " px"), chromedp.EmulateViewport(width, 1000))
+		fits, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+			const s = document.querySelector("#day-panel .scroll");
+			return s.scrollWidth <= s.clientWidth && s.getBoundingClientRect().right <= document.querySelector("#day-panel").getBoundingClientRect().right })()`))
+		if err != nil || !fits {
+			t.Errorf("at %d px the day table overflows its panel (%v)", width, err)
+		}
 	}
 }
 

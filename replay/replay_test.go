@@ -15,6 +15,7 @@ import (
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/dev/candidate"
+	"github.com/rewind/rewind/internal/testing/inproc"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/replay"
 	"github.com/rewind/rewind/topics"
@@ -67,7 +68,7 @@ func history(t *testing.T) string {
 	// but a decision to replay.
 	recs = append(recs, testkit.Cmd{Tenant: "clinic-1", Stream: "typo", Type: "CheckIn", Data: `{"channel":"desk"}`, ID: "typo-1", Time: at}.Record())
 	testkit.Send(t, testkit.Producer(t, brokers), recs)
-	p := testkit.RunProcessor(t, brokers, partitions, "p1", filepath.Join(t.TempDir(), "p1"))
+	p := inproc.Run(t, brokers, partitions, "p1", filepath.Join(t.TempDir(), "p1"))
 	testkit.WaitResults(t, brokers, len(recs), 2*time.Minute, p.Alive(t))
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
@@ -90,117 +91,131 @@ func run(t *testing.T, brokers string, kind aggregate.Kind, options ...func(*rep
 
 func TestReplay(t *testing.T) {
 	brokers := history(t)
+	t.Run("unchanged build", func(t *testing.T) { replayUnchanged(t, brokers) })
+	t.Run("handler bug", func(t *testing.T) { replayHandlerBug(t, brokers) })
+	t.Run("rule change", func(t *testing.T) { replayRuleChange(t, brokers) })
+	t.Run("panicking handler", func(t *testing.T) { replayPanic(t, brokers) })
+	t.Run("tenant", func(t *testing.T) { replayTenant(t, brokers) })
+}
 
-	t.Run("unchanged build", func(t *testing.T) {
-		var last replay.Progress
-		r := run(t, brokers, schedule.Kind, func(c *replay.Config) { c.Progress = func(p replay.Progress) { last = p } })
-		if r.Streams != 250 || r.Changed != 0 || r.Unchanged != 250 || r.Failed != 0 || r.NotDeployed != 0 || len(r.Paths) != 0 {
-			t.Fatalf("report %+v", r)
-		}
-		if r.Summary() != "replay: 250 streams, 0 would change, 0 failed" {
-			t.Fatalf("summary %q", r.Summary())
-		}
-		// 200 visits of 8 commands, 50 of 4 and the typo; the retry is
-		// not decided.
-		if c := r.Commands; c.Decided != 200*8+50*4+1 || c.Differ != 0 || c.Skipped != 1 {
-			t.Fatalf("commands %+v", c)
-		}
-		if r.Events != 200*7+50*4 || last.Records != last.Total || last.Done != partitions {
-			t.Fatalf("events %d, progress %+v", r.Events, last)
-		}
-	})
+// replayUnchanged: an unchanged build changes nothing and decides every
+// retained command as before.
+func replayUnchanged(t *testing.T, brokers string) {
+	var last replay.Progress
+	r := run(t, brokers, schedule.Kind, func(c *replay.Config) { c.Progress = func(p replay.Progress) { last = p } })
+	if r.Streams != 250 || r.Changed != 0 || r.Unchanged != 250 || r.Failed != 0 || r.NotDeployed != 0 || len(r.Paths) != 0 {
+		t.Fatalf("report %+v", r)
+	}
+	if r.Summary() != "replay: 250 streams, 0 would change, 0 failed" {
+		t.Fatalf("summary %q", r.Summary())
+	}
+	// 200 visits of 8 commands, 50 of 4 and the typo; the retry is
+	// not decided.
+	if c := r.Commands; c.Decided != 200*8+50*4+1 || c.Differ != 0 || c.Skipped != 1 {
+		t.Fatalf("commands %+v", c)
+	}
+	if r.Events != 200*7+50*4 || last.Records != last.Total || last.Done != partitions {
+		t.Fatalf("events %d, progress %+v", r.Events, last)
+	}
+}
 
-	t.Run("handler bug", func(t *testing.T) {
-		bug := candidateKind{Kind: schedule.Kind, apply: func(k aggregate.Kind, s any, env *aggregate.Envelope) any {
-			if p, ok := env.Data.(schedule.PhotosTaken); ok {
-				p.Count *= 10 // the bug: multiplied where it should have added
-				e := *env
-				e.Data = p
-				return k.Apply(s, &e)
-			}
-			return k.Apply(s, env)
-		}}
-		r := run(t, brokers, bug)
-		if r.Streams != 250 || r.Changed != 50 || r.Unchanged != 200 || r.Failed != 0 {
-			t.Fatalf("report %+v", r)
+// replayHandlerBug: a handler that multiplies photo counts changes
+// exactly those, with examples that can be cited, and no decision.
+func replayHandlerBug(t *testing.T, brokers string) {
+	bug := candidateKind{Kind: schedule.Kind, apply: func(k aggregate.Kind, s any, env *aggregate.Envelope) any {
+		if p, ok := env.Data.(schedule.PhotosTaken); ok {
+			p.Count *= 10 // the bug: multiplied where it should have added
+			e := *env
+			e.Data = p
+			return k.Apply(s, &e)
 		}
-		if len(r.Paths) != 2 || r.Paths[0].Path != "/photos/0/count" || r.Paths[1].Path != "/photos/1/count" ||
-			r.Paths[0].Count != 50 || r.Paths[1].Count != 50 {
-			t.Fatalf("paths %+v", r.Paths)
+		return k.Apply(s, env)
+	}}
+	r := run(t, brokers, bug)
+	if r.Streams != 250 || r.Changed != 50 || r.Unchanged != 200 || r.Failed != 0 {
+		t.Fatalf("report %+v", r)
+	}
+	if len(r.Paths) != 2 || r.Paths[0].Path != "/photos/0/count" || r.Paths[1].Path != "/photos/1/count" ||
+		r.Paths[0].Count != 50 || r.Paths[1].Count != 50 {
+		t.Fatalf("paths %+v", r.Paths)
+	}
+	ex := r.Paths[0].Examples
+	if len(ex) != 3 || ex[0].Before != 3.0 || ex[0].After != 30.0 || !strings.HasPrefix(ex[0].ScheduleID, "photo-") {
+		t.Fatalf("examples %+v", ex)
+	}
+	// The examples are the first schedules by tenant and id, however
+	// the partitions were folded: a report can be cited.
+	for i, want := range []string{"photo-00", "photo-01", "photo-02"} {
+		if ex[i].TenantID != "clinic-1" || ex[i].ScheduleID != want {
+			t.Errorf("example %d is %s/%s, want clinic-1/%s", i, ex[i].TenantID, ex[i].ScheduleID, want)
 		}
-		ex := r.Paths[0].Examples
-		if len(ex) != 3 || ex[0].Before != 3.0 || ex[0].After != 30.0 || !strings.HasPrefix(ex[0].ScheduleID, "photo-") {
-			t.Fatalf("examples %+v", ex)
-		}
-		// The examples are the first schedules by tenant and id, however
-		// the partitions were folded: a report can be cited.
-		for i, want := range []string{"photo-00", "photo-01", "photo-02"} {
-			if ex[i].TenantID != "clinic-1" || ex[i].ScheduleID != want {
-				t.Errorf("example %d is %s/%s, want clinic-1/%s", i, ex[i].TenantID, ex[i].ScheduleID, want)
-			}
-		}
-		// The rules do not read photo counts: no decision changes.
-		if r.Commands.Differ != 0 {
-			t.Fatalf("commands %+v", r.Commands)
-		}
-		var html bytes.Buffer
-		if err := r.WriteHTML(&html); err != nil || !strings.Contains(html.String(), "<code>/photos/0/count</code>") ||
-			strings.Contains(html.String(), "<script") || strings.Contains(html.String(), "http") {
-			t.Fatalf("report.html (%v):\n%s", err, html.String())
-		}
-	})
+	}
+	// The rules do not read photo counts: no decision changes.
+	if r.Commands.Differ != 0 {
+		t.Fatalf("commands %+v", r.Commands)
+	}
+	var html bytes.Buffer
+	if err := r.WriteHTML(&html); err != nil || !strings.Contains(html.String(), "<code>/photos/0/count</code>") ||
+		strings.Contains(html.String(), "<script") || strings.Contains(html.String(), "http") {
+		t.Fatalf("report.html (%v):\n%s", err, html.String())
+	}
+}
 
-	t.Run("rule change", func(t *testing.T) {
-		strict := candidateKind{Kind: schedule.Kind, execute: func(name string) error {
-			switch name {
-			case "StartConsultation":
-				return aggregate.Reject("counselor_unavailable", "no counselor today")
-			case "CheckIn":
-				return aggregate.Reject("clinic_closed", "closed today") // also the typo's, decided on an empty stream
-			}
-			return nil
-		}}
-		r := run(t, brokers, strict)
-		if r.Changed != 0 || r.Commands.Differ != 200+250+1 || len(r.Commands.Groups) != 3 {
-			t.Fatalf("report %+v, commands %+v", r, r.Commands)
+// replayRuleChange: stricter rules change no state but the decisions,
+// grouped by command and outcome, most first.
+func replayRuleChange(t *testing.T, brokers string) {
+	strict := candidateKind{Kind: schedule.Kind, execute: func(name string) error {
+		switch name {
+		case "StartConsultation":
+			return aggregate.Reject("counselor_unavailable", "no counselor today")
+		case "CheckIn":
+			return aggregate.Reject("clinic_closed", "closed today") // also the typo's, decided on an empty stream
 		}
-		// Most commands first.
-		g := r.Commands.Groups[1]
-		if g.Command != "StartConsultation" || g.Before != "accepted" || g.After != "rejected (counselor_unavailable)" ||
-			g.Count != 200 || len(g.Examples) != 3 || len(g.Examples[0].Before.Events) != 1 {
-			t.Fatalf("group %+v", g)
-		}
-		if g := r.Commands.Groups[0]; g.Command != "CheckIn" || g.After != "rejected (clinic_closed)" || g.Count != 250 {
-			t.Fatalf("group %+v", g)
-		}
-		if g := r.Commands.Groups[2]; g.Command != "CheckIn" || g.Before != "rejected (not_reserved)" || g.Count != 1 ||
-			g.Examples[0].ScheduleID != "typo" {
-			t.Fatalf("group %+v", g)
-		}
-	})
+		return nil
+	}}
+	r := run(t, brokers, strict)
+	if r.Changed != 0 || r.Commands.Differ != 200+250+1 || len(r.Commands.Groups) != 3 {
+		t.Fatalf("report %+v, commands %+v", r, r.Commands)
+	}
+	// Most commands first.
+	g := r.Commands.Groups[1]
+	if g.Command != "StartConsultation" || g.Before != "accepted" || g.After != "rejected (counselor_unavailable)" ||
+		g.Count != 200 || len(g.Examples) != 3 || len(g.Examples[0].Before.Events) != 1 {
+		t.Fatalf("group %+v", g)
+	}
+	if g := r.Commands.Groups[0]; g.Command != "CheckIn" || g.After != "rejected (clinic_closed)" || g.Count != 250 {
+		t.Fatalf("group %+v", g)
+	}
+	if g := r.Commands.Groups[2]; g.Command != "CheckIn" || g.Before != "rejected (not_reserved)" || g.Count != 1 ||
+		g.Examples[0].ScheduleID != "typo" {
+		t.Fatalf("group %+v", g)
+	}
+}
 
-	t.Run("panicking handler", func(t *testing.T) {
-		boom := candidateKind{Kind: schedule.Kind, apply: func(k aggregate.Kind, s any, env *aggregate.Envelope) any {
-			if env.Type == "CheckedOut" && strings.HasPrefix(env.Stream, "photo-0") {
-				panic("boom")
-			}
-			return k.Apply(s, env)
-		}}
-		r := run(t, brokers, boom, func(c *replay.Config) { c.Commands = false })
-		if r.Failed != 20 || r.Unchanged != 230 || len(r.Failures) != 20 || !strings.Contains(r.Failures[0].Error, "panicked") {
-			t.Fatalf("report %+v", r)
+// replayPanic: a panicking fold fails its streams, with the panic, and
+// the replay goes on.
+func replayPanic(t *testing.T, brokers string) {
+	boom := candidateKind{Kind: schedule.Kind, apply: func(k aggregate.Kind, s any, env *aggregate.Envelope) any {
+		if env.Type == "CheckedOut" && strings.HasPrefix(env.Stream, "photo-0") {
+			panic("boom")
 		}
-		if r.Summary() != "replay: 250 streams, 0 would change, 20 failed" {
-			t.Fatalf("summary %q", r.Summary())
-		}
-	})
+		return k.Apply(s, env)
+	}}
+	r := run(t, brokers, boom, func(c *replay.Config) { c.Commands = false })
+	if r.Failed != 20 || r.Unchanged != 230 || len(r.Failures) != 20 || !strings.Contains(r.Failures[0].Error, "panicked") {
+		t.Fatalf("report %+v", r)
+	}
+	if r.Summary() != "replay: 250 streams, 0 would change, 20 failed" {
+		t.Fatalf("summary %q", r.Summary())
+	}
+}
 
-	t.Run("tenant", func(t *testing.T) {
-		r := run(t, brokers, schedule.Kind, func(c *replay.Config) { c.Tenant = "clinic-2" })
-		if r.Streams != 20 || r.Unchanged != 20 || r.Commands.Decided != 80 {
-			t.Fatalf("report %+v, commands %+v", r, r.Commands)
-		}
-	})
+// replayTenant: a tenant's replay folds its streams only.
+func replayTenant(t *testing.T, brokers string) {
+	r := run(t, brokers, schedule.Kind, func(c *replay.Config) { c.Tenant = "clinic-2" })
+	if r.Streams != 20 || r.Unchanged != 20 || r.Commands.Decided != 80 {
+		t.Fatalf("report %+v, commands %+v", r, r.Commands)
+	}
 }
 
 // TestReplayPersonalData: the preview folds sealed values as they are and
@@ -232,7 +247,7 @@ func TestReplayPersonalData(t *testing.T) {
 	defer manual.Close()
 	erase := testkit.Erasure(t, aggregate.Meta{ID: "e1", Tenant: "clinic-1", Stream: "v-0", Initiator: "dpo", Time: at.Add(time.Hour)}, "asked", partitions)
 	testkit.Send(t, manual, erase)
-	p := testkit.RunProcessor(t, brokers, partitions, "p1", filepath.Join(t.TempDir(), "p1"))
+	p := inproc.Run(t, brokers, partitions, "p1", filepath.Join(t.TempDir(), "p1"))
 	testkit.WaitResults(t, brokers, len(recs)+len(erase), 2*time.Minute, p.Alive(t))
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)

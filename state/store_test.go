@@ -58,7 +58,25 @@ func TestStore(t *testing.T) {
 		t.Fatalf("checkpoint: %+v %v %v", got, ok, err)
 	}
 
-	// Streams reads many at once and reports only the known ones.
+	streamsAtOnce(t, s)
+	pagesInKeyOrder(t, s)
+
+	// Wiping partition 1 leaves partition 2 alone.
+	must(t, s.WipePartition(1))
+	if _, found, _ := s.Stream(1, "t/a"); found {
+		t.Fatal("wiped stream still there")
+	}
+	if _, ok, _ := s.Checkpoint(1); ok {
+		t.Fatal("wiped checkpoint still there")
+	}
+	if _, found, _ := s.Stream(2, "t/b"); !found {
+		t.Fatal("wipe of partition 1 removed partition 2")
+	}
+}
+
+// streamsAtOnce: Streams reads many at once and reports only the known
+// ones.
+func streamsAtOnce(t *testing.T, s *state.Store) {
 	var got []int
 	must(t, s.Streams([]state.Ref{{2, "t/b"}, {1, "t/x"}, {1, "t/a"}}, func(i int, record []byte) error {
 		rec, err := state.DecodeStream(record)
@@ -74,8 +92,11 @@ func TestStore(t *testing.T) {
 	if slices.Sort(got); !slices.Equal(got, []int{0, 2}) {
 		t.Fatalf("found refs %v, want [0 2]", got)
 	}
+}
 
-	// PartitionStreams pages through a partition in key order.
+// pagesInKeyOrder: PartitionStreams pages through a partition in key
+// order.
+func pagesInKeyOrder(t *testing.T, s *state.Store) {
 	var pages [][]string
 	for after := ""; ; {
 		var page []string
@@ -93,18 +114,6 @@ func TestStore(t *testing.T) {
 	}
 	if fmt.Sprint(pages) != "[[t/a] [t/c] []]" {
 		t.Fatalf("pages %v", pages)
-	}
-
-	// Wiping partition 1 leaves partition 2 alone.
-	must(t, s.WipePartition(1))
-	if _, found, _ := s.Stream(1, "t/a"); found {
-		t.Fatal("wiped stream still there")
-	}
-	if _, ok, _ := s.Checkpoint(1); ok {
-		t.Fatal("wiped checkpoint still there")
-	}
-	if _, found, _ := s.Stream(2, "t/b"); !found {
-		t.Fatal("wipe of partition 1 removed partition 2")
 	}
 }
 

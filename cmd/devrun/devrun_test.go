@@ -37,27 +37,7 @@ func TestMakeRun(t *testing.T) {
 	if len(cmds) != 3 {
 		t.Fatalf("want three commands to paste, got %d:\n%s", len(cmds), banner)
 	}
-	var answers []map[string]any
-	for i, c := range cmds {
-		b, err := exec.Command("bash", "-c", c).Output()
-		if err != nil {
-			t.Fatalf("%s: %v", c, err)
-		}
-		// The commands show their status line and ETag (curl -i), the
-		// read only its body.
-		if i < 2 {
-			head, body, _ := strings.Cut(string(b), "\r\n\r\n")
-			if etag := fmt.Sprintf("ETag: \"%d\"", i+1); !strings.HasPrefix(head, "HTTP/1.1 200") || !strings.Contains(strings.ToLower(head), strings.ToLower(etag)) {
-				t.Fatalf("%s: want 200 with %s, got\n%s", c, etag, head)
-			}
-			b = []byte(body)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("%s answered %q", c, b)
-		}
-		answers = append(answers, m)
-	}
+	answers := runPasted(t, cmds)
 	if answers[0]["status"] != "accepted" || answers[1]["status"] != "accepted" {
 		t.Fatalf("reserve and check in: %v, %v", answers[0], answers[1])
 	}
@@ -125,6 +105,35 @@ func TestMakeRunExternalKafka(t *testing.T) {
 func stop(t *testing.T, p *testkit.Process) {
 	t.Helper()
 	testkit.StopCleanly(t, p, syscall.SIGINT, 60*time.Second)
+}
+
+// runPasted runs the banner's commands in a shell, as a user pastes
+// them, and returns their JSON answers. The first two (the commands)
+// must show a 200 with their version as ETag (curl -i).
+func runPasted(t *testing.T, cmds []string) []map[string]any {
+	t.Helper()
+	var answers []map[string]any
+	for i, c := range cmds {
+		b, err := exec.Command("bash", "-c", c).Output()
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		// The commands show their status line and ETag (curl -i), the
+		// read only its body.
+		if i < 2 {
+			head, body, _ := strings.Cut(string(b), "\r\n\r\n")
+			if etag := fmt.Sprintf("ETag: \"%d\"", i+1); !strings.HasPrefix(head, "HTTP/1.1 200") || !strings.Contains(strings.ToLower(head), strings.ToLower(etag)) {
+				t.Fatalf("%s: want 200 with %s, got\n%s", c, etag, head)
+			}
+			b = []byte(body)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s answered %q", c, b)
+		}
+		answers = append(answers, m)
+	}
+	return answers
 }
 
 // pastedCommands joins the banner's curl lines (with their continuations).

@@ -1,4 +1,8 @@
-package testkit
+// Package logcheck reads what the topics hold and checks Rewind's
+// invariants I1–I5 (docs/processor.md) on it, from the topics themselves,
+// never from a processor's own view; and that the processor's store and
+// the state topic hold what folding the events gives.
+package logcheck
 
 import (
 	"context"
@@ -13,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
+	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/kv"
 	"github.com/rewind/rewind/shred"
 	"github.com/rewind/rewind/state"
@@ -355,7 +360,7 @@ func Codes(results map[string][]topics.Result) map[string]int {
 func WaitStateComplete(t testing.TB, brokers string, logic int, timeout time.Duration) {
 	t.Helper()
 	var markers map[int32]uint64
-	complete := Eventually(timeout, func() bool {
+	complete := testkit.Eventually(timeout, func() bool {
 		log := ReadAll(t, brokers)
 		markers = map[int32]uint64{}
 		for _, r := range log.State {

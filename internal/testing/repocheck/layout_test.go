@@ -2,6 +2,9 @@ package repocheck
 
 import (
 	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,4 +112,58 @@ func trackedFiles(t *testing.T) (string, []string) {
 		t.Skipf("not a git checkout: %v", err)
 	}
 	return root, strings.Split(strings.TrimRight(string(out), "\x00"), "\x00")
+}
+
+// maxFuncLines is the most lines a function may have, not counting the
+// lines of its tables (composite literals of tableLines or more): past
+// it, a function usually does more than one thing.
+const (
+	maxFuncLines = 80
+	tableLines   = 10
+)
+
+// TestFunctionLength: no function a person writes is over maxFuncLines,
+// unless the rest is a table.
+func TestFunctionLength(t *testing.T) {
+	root, names := trackedFiles(t)
+	fset := token.NewFileSet()
+	for _, name := range names {
+		if !strings.HasSuffix(name, ".go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(root, name), nil, parser.ParseComments)
+		if err != nil {
+			continue // deleted in the working tree
+		}
+		if ast.IsGenerated(f) {
+			continue
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			if n := codeLines(fset, fn); n > maxFuncLines {
+				t.Errorf("%s: %s has %d lines besides its tables, more than %d", fset.Position(fn.Pos()), fn.Name.Name, n, maxFuncLines)
+			}
+		}
+	}
+}
+
+// codeLines counts fn's lines, less those of the tables in it.
+func codeLines(fset *token.FileSet, fn *ast.FuncDecl) int {
+	line := func(p token.Pos) int { return fset.Position(p).Line }
+	n := line(fn.End()) - line(fn.Pos()) + 1
+	ast.Inspect(fn.Body, func(node ast.Node) bool {
+		lit, ok := node.(*ast.CompositeLit)
+		if !ok {
+			return true
+		}
+		if l := line(lit.End()) - line(lit.Pos()) + 1; l >= tableLines {
+			n -= l - 1
+			return false
+		}
+		return true
+	})
+	return n
 }

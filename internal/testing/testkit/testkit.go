@@ -1,7 +1,8 @@
-// Package testkit starts real parts for tests — an in-process kfake broker
-// over TCP, the processor binaries — and checks Rewind's invariants I1–I5
-// (defined in docs/processor.md) from the topics themselves, never from a
-// processor's own view.
+// Package testkit starts real parts for tests: an in-process kfake broker
+// over TCP, the binaries as processes, load that trickles in, the keys
+// and tokens they need; and waits on conditions. The invariant checks are
+// internal/testing/logcheck, a processor in the test's process
+// internal/testing/inproc.
 package testkit
 
 import (
