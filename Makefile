@@ -63,7 +63,7 @@ test: deps ## run every test (fetches its own dependencies)
 
 .PHONY: race
 race: ## run the concurrent packages' tests under the race detector
-	$(GO) tool gotestsum --format pkgname -- -race -count=1 -timeout $(TEST_TIMEOUT) ./processor/... ./ingest/... ./state/... ./query/... ./replay/...
+	$(GO) tool gotestsum --format pkgname -- -race -count=1 -timeout $(TEST_TIMEOUT) ./processor/... ./ingest/... ./store/... ./query/... ./replay/...
 
 .PHONY: e2e
 # The AsyncAPI document is checked by the AsyncAPI project's own parser,
@@ -83,7 +83,7 @@ fuzz: ## fuzz the command decoder, random command sequences, the token and If-Ma
 	$(GO) test -run '^$$' -fuzz FuzzTokensFile -fuzztime 30s ./internal/api
 	$(GO) test -run '^$$' -fuzz FuzzParseBearer -fuzztime 30s ./internal/api
 	$(GO) test -run '^$$' -fuzz FuzzParseIfMatch -fuzztime 30s ./internal/api
-	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 30s ./state
+	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 30s ./store
 
 .PHONY: bench
 bench: build ## print the performance numbers (devkafka as a separate process); BENCH_FLAGS="-only-mix" passes flags

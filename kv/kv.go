@@ -1,7 +1,7 @@
 // Package kv is what Rewind's Pebble databases share: how one is opened
 // and tuned, a read of one value, and a consumer's next offset per
 // partition. Each is a cache of Kafka that can be rebuilt from it: the
-// processor's store (package state), the query read model and ingest's
+// processor's store (package store), the query read model and ingest's
 // outcome history.
 package kv
 

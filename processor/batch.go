@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -162,7 +162,7 @@ func (b *batch) finish(rec *kgo.Record, cmd topics.Command, res *topics.Result, 
 	}
 	b.produce(r)
 	if st != nil {
-		st.remember(state.Command{ID: cmd.Meta.ID, At: cmd.Meta.Time.UnixNano(), Fingerprint: res.Fingerprint, Outcome: appendOutcome(nil, res)})
+		st.remember(store.Command{ID: cmd.Meta.ID, At: cmd.Meta.Time.UnixNano(), Fingerprint: res.Fingerprint, Outcome: appendOutcome(nil, res)})
 	}
 	typ := cmd.Type
 	if !b.p.known[typ] {
@@ -194,7 +194,7 @@ func (b *batch) prefetch(refs []streamRef) error {
 		if record, ok := b.p.cache.get(ref, b.parts[ref.part].gen); ok {
 			b.p.metrics.cacheHits.Inc()
 			// The cache holds records checked when read, or encoded here.
-			rec, err := state.DecodeStreamUnchecked(record)
+			rec, err := store.DecodeStreamUnchecked(record)
 			if err != nil {
 				return fmt.Errorf("processor: cached record of %s on partition %d: %w", ref.key, ref.part, err)
 			}
@@ -212,9 +212,9 @@ func (b *batch) prefetch(refs []streamRef) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	keys := make([]state.Ref, len(missing))
+	keys := make([]store.Ref, len(missing))
 	for i, ref := range missing {
-		keys[i] = state.Ref{Partition: ref.part, Stream: ref.key}
+		keys[i] = store.Ref{Partition: ref.part, Stream: ref.key}
 	}
 	return b.p.store.Streams(keys, func(i int, record []byte) error {
 		ref := missing[i]
@@ -373,7 +373,7 @@ func (b *batch) answered() []int32 {
 // persist writes the records and the new checkpoints to Pebble in one
 // batch, for the partitions still owned in the same generation.
 func (b *batch) persist() error {
-	cps := map[int32]state.Checkpoint{}
+	cps := map[int32]store.Checkpoint{}
 	for tp, next := range b.next {
 		cp, ok := cps[tp.part]
 		if !ok {

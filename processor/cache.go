@@ -25,7 +25,7 @@ type streamCache struct {
 
 type cached struct {
 	gen    uint64
-	record []byte // state.EncodeStream, checked or encoded here; never modified
+	record []byte // store.EncodeStream, checked or encoded here; never modified
 }
 
 // entryOverhead approximates what the cache spends per entry besides the

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 )
 
 // ownership tracks which partitions are restoring or ready, and the
@@ -29,7 +29,7 @@ type ownership struct {
 }
 
 type owned struct {
-	cp  state.Checkpoint
+	cp  store.Checkpoint
 	gen uint64
 }
 
@@ -79,7 +79,7 @@ func (o *ownership) restart(parts []int32, done chan struct{}, cancel context.Ca
 // ready, unless they were revoked meanwhile (or handed to a later run),
 // and returns the ones it marked. Those the state topic does not mirror
 // are to be copied to it.
-func (o *ownership) finishRestore(cps map[int32]state.Checkpoint, run chan struct{}) []int32 {
+func (o *ownership) finishRestore(cps map[int32]store.Checkpoint, run chan struct{}) []int32 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var done []int32
@@ -177,7 +177,7 @@ func (o *ownership) rewriting(seen map[int32]owned) map[int32]string {
 // the same generation, and records their new checkpoints and rewrite
 // cursors ("" ends a rewrite). It holds the lock throughout, so a restore
 // cannot read a checkpoint while a batch's states are half written.
-func (o *ownership) commit(seen map[int32]owned, cps map[int32]state.Checkpoint, rewrites map[int32]string, write func(keep func(int32) bool) error) error {
+func (o *ownership) commit(seen map[int32]owned, cps map[int32]store.Checkpoint, rewrites map[int32]string, write func(keep func(int32) bool) error) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	keep := func(part int32) bool {

@@ -18,7 +18,7 @@ import (
 	"github.com/rewind/rewind/kv"
 	"github.com/rewind/rewind/processor"
 	"github.com/rewind/rewind/shred"
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -316,7 +316,7 @@ func tokens(value []byte) []string {
 // value.
 func storedStreams(t *testing.T, dir string) []byte {
 	t.Helper()
-	st, err := state.Open(dir, kv.Options{})
+	st, err := store.Open(dir, kv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/rewind/rewind/kv"
 	"github.com/rewind/rewind/shred"
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -24,7 +24,7 @@ import (
 type Processor struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *state.Store
+	store   *store.Store
 	metrics *metrics
 	kprom   *kprom.Metrics
 	parts   *ownership
@@ -51,13 +51,13 @@ func New(cfg Config) (*Processor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	store, err := state.Open(cfg.DataDir, kv.Options{CacheBytes: cfg.BlockCacheBytes, InMemory: cfg.InMemory})
+	db, err := store.Open(cfg.DataDir, kv.Options{CacheBytes: cfg.BlockCacheBytes, InMemory: cfg.InMemory})
 	if err != nil {
 		return nil, err
 	}
 	seed, err := cfg.Kind.AppendState(nil, cfg.Kind.Seed())
 	if err != nil {
-		store.Close()
+		db.Close()
 		return nil, fmt.Errorf("processor: encode the seed state: %w", err)
 	}
 	known := map[string]bool{}
@@ -71,7 +71,7 @@ func New(cfg Config) (*Processor, error) {
 		keys:    shred.NewTable(cfg.Keyring),
 		seed:    seed,
 		log:     cfg.Logger.With("instance", cfg.InstanceID),
-		store:   store,
+		store:   db,
 		metrics: newMetrics(cfg.Registerer, cfg.Kind.LogicVersion()),
 		parts:   newOwnership(),
 		fatal:   make(chan error, 1),
@@ -295,7 +295,7 @@ func (p *Processor) runRestore(ctx, rctx context.Context, cl *kgo.Client, parts 
 		keysFrom = p.standby.release(rctx, parts) // its copies are this restore's start
 	}
 	start := time.Now()
-	var cps map[int32]state.Checkpoint
+	var cps map[int32]store.Checkpoint
 	var err error
 	if h := p.cfg.hooks.BeforeRestore; h != nil {
 		err = h(rctx, parts)

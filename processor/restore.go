@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -57,7 +57,7 @@ type restoreStats struct {
 
 // restore restores parts; keysFrom holds, for the partitions a standby
 // copy's key table holds, where their keys are to be read from.
-func (p *Processor) restore(ctx context.Context, parts []int32, keysFrom map[int32]int64) (map[int32]state.Checkpoint, error) {
+func (p *Processor) restore(ctx context.Context, parts []int32, keysFrom map[int32]int64) (map[int32]store.Checkpoint, error) {
 	cl, err := kgo.NewClient(p.clientOpts()...)
 	if err != nil {
 		return nil, err
@@ -78,7 +78,7 @@ func (p *Processor) restore(ctx context.Context, parts []int32, keysFrom map[int
 		keys, err = p.restoreKeys(gctx, adm, parts, keysFrom)
 		return err
 	})
-	var cps map[int32]state.Checkpoint
+	var cps map[int32]store.Checkpoint
 	var stats map[int32]*restoreStats
 	g.Go(func() (err error) {
 		cps, stats, err = p.restoreStreams(gctx, adm, parts)
@@ -100,7 +100,7 @@ func (p *Processor) restore(ctx context.Context, parts []int32, keysFrom map[int
 
 // restoreStreams restores the partitions' streams and remembered ids
 // (the steps of docs/processor.md's Restore).
-func (p *Processor) restoreStreams(ctx context.Context, adm *kadm.Client, parts []int32) (map[int32]state.Checkpoint, map[int32]*restoreStats, error) {
+func (p *Processor) restoreStreams(ctx context.Context, adm *kadm.Client, parts []int32) (map[int32]store.Checkpoint, map[int32]*restoreStats, error) {
 	cps, sources, err := p.startingPoints(ctx, adm, parts)
 	if err != nil {
 		return nil, nil, err
@@ -155,13 +155,13 @@ func (p *Processor) restoreStreams(ctx context.Context, adm *kadm.Client, parts 
 // startingPoints reads each partition's checkpoint and chooses where its
 // restore reads from. A partition that cannot continue from its
 // checkpoint is wiped.
-func (p *Processor) startingPoints(ctx context.Context, adm *kadm.Client, parts []int32) (map[int32]state.Checkpoint, map[int32]source, error) {
+func (p *Processor) startingPoints(ctx context.Context, adm *kadm.Client, parts []int32) (map[int32]store.Checkpoint, map[int32]source, error) {
 	starts, err := adm.ListStartOffsets(ctx, topics.Events, topics.State)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list start offsets: %w", err)
 	}
 	logic := int64(p.cfg.Kind.LogicVersion())
-	cps, sources := map[int32]state.Checkpoint{}, map[int32]source{}
+	cps, sources := map[int32]store.Checkpoint{}, map[int32]source{}
 	for _, part := range parts {
 		eventsStart, err1 := logStart(starts, topics.Events, part)
 		stateStart, err2 := logStart(starts, topics.State, part)
@@ -169,7 +169,7 @@ func (p *Processor) startingPoints(ctx context.Context, adm *kadm.Client, parts 
 			return nil, nil, err
 		}
 		cp, found, err := p.store.Checkpoint(part)
-		if err != nil && !errors.Is(err, state.ErrCorrupt) {
+		if err != nil && !errors.Is(err, store.ErrCorrupt) {
 			return nil, nil, err
 		}
 		switch {
@@ -188,7 +188,7 @@ func (p *Processor) startingPoints(ctx context.Context, adm *kadm.Client, parts 
 		if err := p.store.WipePartition(part); err != nil {
 			return nil, nil, err
 		}
-		cps[part], sources[part] = state.Checkpoint{State: stateStart, Logic: logic}, fromState
+		cps[part], sources[part] = store.Checkpoint{State: stateStart, Logic: logic}, fromState
 	}
 	return cps, sources, nil
 }
@@ -204,8 +204,8 @@ func logStart(starts kadm.ListedOffsets, topic string, part int32) (int64, error
 // foldStart is the checkpoint a fold from the log start begins at (offset
 // 0: catchUp moves it up to the log start). With idsKept, the results are
 // not folded: it starts at their end.
-func (p *Processor) foldStart(ctx context.Context, adm *kadm.Client, part int32, idsKept bool) (state.Checkpoint, error) {
-	cp := state.Checkpoint{Logic: int64(p.cfg.Kind.LogicVersion())}
+func (p *Processor) foldStart(ctx context.Context, adm *kadm.Client, part int32, idsKept bool) (store.Checkpoint, error) {
+	cp := store.Checkpoint{Logic: int64(p.cfg.Kind.LogicVersion())}
 	if !idsKept {
 		return cp, nil
 	}

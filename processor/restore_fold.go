@@ -10,21 +10,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 	"github.com/rewind/rewind/topics"
 )
 
 // restoreEvents folds schedule-events into the stream states and
 // schedule-results into the remembered command ids, each from its
 // checkpoint to a point with no open transaction.
-func (p *Processor) restoreEvents(ctx context.Context, adm *kadm.Client, parts []int32, cps map[int32]state.Checkpoint, stats map[int32]*restoreStats) error {
+func (p *Processor) restoreEvents(ctx context.Context, adm *kadm.Client, parts []int32, cps map[int32]store.Checkpoint, stats map[int32]*restoreStats) error {
 	ends, err := stableEnds(ctx, adm, []string{topics.Events, topics.Results}, parts, nil)
 	if err != nil {
 		return err
 	}
 	var mu sync.Mutex
 	return p.inGroups(ctx, parts, func(ctx context.Context, group []int32) error {
-		r := &folder{p: p, cps: map[int32]state.Checkpoint{}, stats: stats,
+		r := &folder{p: p, cps: map[int32]store.Checkpoint{}, stats: stats,
 			streams: make(map[streamRef]*stream, restoreFlushEvery), kept: map[streamRef][]byte{}}
 		from := map[topicPartition]int64{}
 		groupEnds := map[topicPartition]int64{}
@@ -61,7 +61,7 @@ const foldKeepBytes = 64 << 20
 // it with checkpoints.
 type folder struct {
 	p       *Processor
-	cps     map[int32]state.Checkpoint
+	cps     map[int32]store.Checkpoint
 	stats   map[int32]*restoreStats
 	streams map[streamRef]*stream
 	pending int
@@ -155,7 +155,7 @@ func (r *folder) foldResult(rec *kgo.Record) error {
 	}
 	// A later non-duplicate outcome of the same id can only follow the
 	// end of the dedup window, so the latest is the one in force.
-	st.remember(state.Command{ID: res.CommandID, At: rec.Timestamp.UnixNano(), Fingerprint: topics.ResultFingerprint(rec),
+	st.remember(store.Command{ID: res.CommandID, At: rec.Timestamp.UnixNano(), Fingerprint: topics.ResultFingerprint(rec),
 		Outcome: appendOutcome(nil, &res)})
 	return nil
 }

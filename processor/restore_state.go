@@ -7,7 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -27,7 +27,7 @@ const (
 // record are of this logic version), with the checkpoint set; or only
 // the remembered ids of every stream, from a partition that is whole
 // under one older logic version.
-func (p *Processor) restoreState(ctx context.Context, adm *kadm.Client, parts []int32, cps map[int32]state.Checkpoint, stats map[int32]*restoreStats) (map[int32]stateResult, error) {
+func (p *Processor) restoreState(ctx context.Context, adm *kadm.Client, parts []int32, cps map[int32]store.Checkpoint, stats map[int32]*restoreStats) (map[int32]stateResult, error) {
 	ends, err := stableEnds(ctx, adm, []string{topics.State}, parts, nil)
 	if err != nil {
 		return nil, err
@@ -80,7 +80,7 @@ func (p *Processor) newStateReader(parts map[int32]*statePart) *stateReader {
 }
 
 type statePart struct {
-	cp     state.Checkpoint
+	cp     store.Checkpoint
 	tail   bool   // the store mirrored the topic up to cp.State
 	failed bool   // a record this logic version cannot use
 	marker uint64 // the latest completeness marker's logic; 0 for none
@@ -100,7 +100,7 @@ type statePart struct {
 	logics     map[string]uint64
 }
 
-func newStatePart(cp state.Checkpoint, tail bool, stats *restoreStats) *statePart {
+func newStatePart(cp store.Checkpoint, tail bool, stats *restoreStats) *statePart {
 	return &statePart{cp: cp, tail: tail, bad: map[string]bool{}, tooLarge: map[string]bool{}, stats: stats, logics: map[string]uint64{}}
 }
 
@@ -160,7 +160,7 @@ func (r *stateReader) apply(rec *kgo.Record) error {
 		sp.failed = sp.tail
 		return nil
 	}
-	logic, err := state.RecordLogic(rec.Value)
+	logic, err := store.RecordLogic(rec.Value)
 	if !sp.tail {
 		sp.logics[key] = logic
 	}
@@ -173,11 +173,11 @@ func (r *stateReader) apply(rec *kgo.Record) error {
 		// Another logic version's state is no use, but the ids it
 		// remembers, with their first outcomes, are facts: kept with the
 		// seed state at version 0, they spare a fold the results.
-		old, err := state.DecodeStream(rec.Value)
+		old, err := store.DecodeStream(rec.Value)
 		if err != nil {
 			return nil
 		}
-		ids := state.EncodeStream(state.Stream{Logic: r.logic, State: r.seed, Commands: old.Commands})
+		ids := store.EncodeStream(store.Stream{Logic: r.logic, State: r.seed, Commands: old.Commands})
 		return r.w.wb.SetStream(rec.Partition, key, ids)
 	}
 	// The record's bytes are the store's: copied as they come.

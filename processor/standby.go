@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -336,7 +336,7 @@ func (s *standbys) start(ctx context.Context, adm *kadm.Client, part int32) erro
 		if err := s.p.store.WipePartition(part); err != nil {
 			return err
 		}
-		cps[part], sources[part] = state.Checkpoint{Logic: int64(s.p.cfg.Kind.LogicVersion())}, fromState
+		cps[part], sources[part] = store.Checkpoint{Logic: int64(s.p.cfg.Kind.LogicVersion())}, fromState
 	}
 	stats := map[int32]*restoreStats{part: {source: sources[part]}}
 	got, err := s.p.restoreState(wctx, adm, []int32{part}, cps, stats)

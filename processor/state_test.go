@@ -16,7 +16,7 @@ import (
 	"github.com/rewind/rewind/internal/testing/logcheck"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/processor"
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -137,7 +137,7 @@ func TestOversizedStreamRecord(t *testing.T) {
 	if len(last) > topics.MaxStateValue || len(last) == 0 {
 		t.Fatalf("the photo stream's latest state record has %d bytes", len(last))
 	}
-	if _, err := state.RecordLogic(last); err == nil {
+	if _, err := store.RecordLogic(last); err == nil {
 		t.Fatalf("the photo stream's record (%d bytes) fits a Kafka record: the test needs a larger state", len(last))
 	}
 
@@ -266,7 +266,7 @@ func TestVersion1EventsRestore(t *testing.T) {
 		if string(r.Key) != "clinic-1/visit-canceled" {
 			continue
 		}
-		rec, err := state.DecodeStream(r.Value)
+		rec, err := store.DecodeStream(r.Value)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,7 @@ package processor
 import (
 	"fmt"
 
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 )
 
 // streamRef names a stream on its partition.
@@ -20,15 +20,15 @@ type stream struct {
 	// cmds are the commands the stored record remembers; added are those
 	// remembered since, and addedAt their places by id once they are
 	// many.
-	cmds    state.Commands
-	added   []state.Command
+	cmds    store.Commands
+	added   []store.Command
 	addedAt map[string]int
 	dirty   bool
 	// lookups counts finds in cmds; index replaces the scans of cmds once
 	// the stream is looked up often (a hot stream, many commands in one
 	// batch).
 	lookups int
-	index   *state.Index
+	index   *store.Index
 }
 
 // How many scans of a stream's stored ids, and how many ids added in a
@@ -41,7 +41,7 @@ const (
 )
 
 // find returns the remembered command with the id.
-func (st *stream) find(id string) (state.Command, bool) {
+func (st *stream) find(id string) (store.Command, bool) {
 	if st.addedAt == nil && len(st.added) > addedBeforeIndex {
 		st.addedAt = make(map[string]int, 2*len(st.added))
 		for i, a := range st.added {
@@ -70,7 +70,7 @@ func (st *stream) find(id string) (state.Command, bool) {
 }
 
 // remember adds a command id to the stream's record.
-func (st *stream) remember(c state.Command) {
+func (st *stream) remember(c store.Command) {
 	st.added = append(st.added, c)
 	st.dirty = true
 	if st.addedAt != nil {
@@ -79,7 +79,7 @@ func (st *stream) remember(c state.Command) {
 }
 
 // newStream decodes a stored stream record's state.
-func (p *Processor) newStream(ref streamRef, rec state.Stream) (*stream, error) {
+func (p *Processor) newStream(ref streamRef, rec store.Stream) (*stream, error) {
 	s, err := p.cfg.Kind.DecodeState(rec.State)
 	if err != nil {
 		return nil, fmt.Errorf("processor: stored state of %s on partition %d undecodable: %w", ref.key, ref.part, err)
@@ -89,7 +89,7 @@ func (p *Processor) newStream(ref streamRef, rec state.Stream) (*stream, error) 
 
 // decodeStream decodes a stream record as the store and cache hold it.
 func (p *Processor) decodeStream(ref streamRef, record []byte) (*stream, error) {
-	rec, err := state.DecodeStream(record)
+	rec, err := store.DecodeStream(record)
 	if err != nil {
 		return nil, fmt.Errorf("processor: stored record of %s on partition %d: %w", ref.key, ref.part, err)
 	}

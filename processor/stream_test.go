@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 )
 
 // TestStreamFind: a stream looked up many times in a batch, once its ids
@@ -12,9 +12,9 @@ import (
 // latest entry of an id, the batch's own before the stored ones, and
 // nothing for an id it never saw.
 func TestStreamFind(t *testing.T) {
-	var stored state.Commands
+	var stored store.Commands
 	for i := range 40 {
-		stored = stored.Append(state.Command{ID: "c" + strconv.Itoa(i%30), At: int64(i), Outcome: []byte("stored")})
+		stored = stored.Append(store.Command{ID: "c" + strconv.Itoa(i%30), At: int64(i), Outcome: []byte("stored")})
 	}
 	st := &stream{cmds: stored}
 	want := func(id string) (int64, string, bool) {
@@ -40,7 +40,7 @@ func TestStreamFind(t *testing.T) {
 	for round := range 40 {
 		check(round)
 		// Some ids come again, as retries and reuses after their window do.
-		st.remember(state.Command{ID: "c" + strconv.Itoa(25+round), At: int64(100 + round), Outcome: []byte("added")})
+		st.remember(store.Command{ID: "c" + strconv.Itoa(25+round), At: int64(100 + round), Outcome: []byte("added")})
 	}
 	if st.index == nil || st.addedAt == nil {
 		t.Fatalf("a stream looked up %d times with %d added is not indexed", st.lookups, len(st.added))

@@ -3,7 +3,7 @@ package processor
 import (
 	"fmt"
 
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 )
 
 // encodeRecord returns a stream's record as the store and the state topic
@@ -24,7 +24,7 @@ func (p *Processor) encodeRecord(ref streamRef, st *stream, buf []byte) ([]byte,
 		cmds = cmds.Keep(newest - p.cfg.DedupWindow.Nanoseconds())
 	}
 	logic := uint64(p.cfg.Kind.LogicVersion())
-	return state.EncodeStream(state.Stream{Logic: logic, Version: st.version, State: buf, Commands: cmds}, st.added...), buf, nil
+	return store.EncodeStream(store.Stream{Logic: logic, Version: st.version, State: buf, Commands: cmds}, st.added...), buf, nil
 }
 
 // record is an encoded stream record waiting to be written.
@@ -37,7 +37,7 @@ type record struct {
 // and restore both write through it.
 type writer struct {
 	p      *Processor
-	wb     *state.Batch
+	wb     *store.Batch
 	cached []pendingCache
 }
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/rewind/rewind/aggregate"
 	"github.com/rewind/rewind/internal/jsondiff"
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -27,7 +27,7 @@ type stream struct {
 	// when it cannot be), if it has one to compare with: none, or a
 	// marker of a record too large for the topic, leave both nil. at is
 	// the candidate's state at the version that record holds.
-	deployed    *state.Stream
+	deployed    *store.Stream
 	deployedErr error
 	at          any
 	atSet       bool
@@ -81,7 +81,7 @@ func (p *partition) replay(ctx context.Context) error {
 				return nil // nothing to compare with
 			}
 			// Decoded once; the record shares the copy's memory.
-			if dec, err := state.DecodeStream(bytes.Clone(rec.Value)); err != nil {
+			if dec, err := store.DecodeStream(bytes.Clone(rec.Value)); err != nil {
 				s.deployedErr = err
 			} else {
 				s.deployed = &dec

@@ -20,7 +20,7 @@ import (
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/kv"
 	"github.com/rewind/rewind/shred"
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 	"github.com/rewind/rewind/topics"
 )
 
@@ -250,9 +250,9 @@ func Fold(t testing.TB, kind aggregate.Kind, log *Log) map[string]struct {
 // The stores must be closed by their processors first.
 func StoreMatches(t testing.TB, kind aggregate.Kind, log *Log, dirs ...string) {
 	t.Helper()
-	var stores []*state.Store
+	var stores []*store.Store
 	for _, dir := range dirs {
-		st, err := state.Open(dir, kv.Options{})
+		st, err := store.Open(dir, kv.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,7 +268,7 @@ func StoreMatches(t testing.TB, kind aggregate.Kind, log *Log, dirs ...string) {
 	n := log.Partitions
 	for _, key := range keys {
 		w := want[key]
-		var rec state.Stream
+		var rec store.Stream
 		found := false
 		for _, st := range stores {
 			r, ok, err := st.Stream(topics.PartitionFor(key, n), key)
@@ -316,7 +316,7 @@ func StateMatches(t testing.TB, kind aggregate.Kind, log *Log) {
 		if !ok {
 			t.Fatalf("state topic: stream %s has no record", key)
 		}
-		rec, err := state.DecodeStream(v)
+		rec, err := store.DecodeStream(v)
 		if err != nil {
 			t.Fatalf("state topic: stream %s: %v", key, err)
 		}

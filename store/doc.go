@@ -1,4 +1,4 @@
-// Package state is the processor's Pebble store: per stream one record
+// Package store is the processor's Pebble store: per stream one record
 // holding the logic version that computed it, its version, its encoded
 // state and the command ids it remembers for deduplication with their
 // first outcomes; and per partition a checkpoint. It is a disposable
@@ -16,4 +16,4 @@
 // lost tail is read again from the (equally lost) checkpoint.
 //
 // The package stores bytes; it knows nothing of aggregates, Kafka or JSON.
-package state
+package store

@@ -1,4 +1,4 @@
-package state_test
+package store_test
 
 import (
 	"bytes"
@@ -13,31 +13,31 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/rewind/rewind/kv"
-	"github.com/rewind/rewind/state"
+	"github.com/rewind/rewind/store"
 )
 
 func TestStore(t *testing.T) {
 	dir := t.TempDir()
-	s, err := state.Open(dir, kv.Options{})
+	s, err := store.Open(dir, kv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	old, recent := time.Unix(100, 0), time.Unix(200, 0)
-	cmds := state.Commands{}.Append(
-		state.Command{ID: "c1", At: old.UnixNano(), Fingerprint: 11, Outcome: []byte("first")},
-		state.Command{ID: "c2", At: recent.UnixNano(), Fingerprint: 22})
+	cmds := store.Commands{}.Append(
+		store.Command{ID: "c1", At: old.UnixNano(), Fingerprint: 11, Outcome: []byte("first")},
+		store.Command{ID: "c2", At: recent.UnixNano(), Fingerprint: 22})
 	b := s.NewBatch(0)
-	must(t, b.SetStream(1, "t/a", state.EncodeStream(state.Stream{Logic: 4, Version: 7, State: []byte("state-a"), Commands: cmds})))
-	must(t, b.SetStream(1, "t/c", state.EncodeStream(state.Stream{Logic: 4, Version: 1})))
-	must(t, b.SetStream(2, "t/b", state.EncodeStream(state.Stream{Logic: 4, Version: 3, State: []byte("state-b")})))
-	cp := state.Checkpoint{Events: 10, Results: 20, State: 30, Logic: 1, Synced: true}
+	must(t, b.SetStream(1, "t/a", store.EncodeStream(store.Stream{Logic: 4, Version: 7, State: []byte("state-a"), Commands: cmds})))
+	must(t, b.SetStream(1, "t/c", store.EncodeStream(store.Stream{Logic: 4, Version: 1})))
+	must(t, b.SetStream(2, "t/b", store.EncodeStream(store.Stream{Logic: 4, Version: 3, State: []byte("state-b")})))
+	cp := store.Checkpoint{Events: 10, Results: 20, State: 30, Logic: 1, Synced: true}
 	must(t, b.SetCheckpoint(1, cp))
 	must(t, b.Commit())
 	must(t, b.Close())
 
 	// Everything survives a reopen.
 	must(t, s.Close())
-	if s, err = state.Open(dir, kv.Options{}); err != nil {
+	if s, err = store.Open(dir, kv.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
@@ -76,10 +76,10 @@ func TestStore(t *testing.T) {
 
 // streamsAtOnce: Streams reads many at once and reports only the known
 // ones.
-func streamsAtOnce(t *testing.T, s *state.Store) {
+func streamsAtOnce(t *testing.T, s *store.Store) {
 	var got []int
-	must(t, s.Streams([]state.Ref{{2, "t/b"}, {1, "t/x"}, {1, "t/a"}}, func(i int, record []byte) error {
-		rec, err := state.DecodeStream(record)
+	must(t, s.Streams([]store.Ref{{2, "t/b"}, {1, "t/x"}, {1, "t/a"}}, func(i int, record []byte) error {
+		rec, err := store.DecodeStream(record)
 		if err != nil {
 			return err
 		}
@@ -96,13 +96,13 @@ func streamsAtOnce(t *testing.T, s *state.Store) {
 
 // pagesInKeyOrder: PartitionStreams pages through a partition in key
 // order.
-func pagesInKeyOrder(t *testing.T, s *state.Store) {
+func pagesInKeyOrder(t *testing.T, s *store.Store) {
 	var pages [][]string
 	for after := ""; ; {
 		var page []string
 		last, err := s.PartitionStreams(1, after, 1, func(stream string, record []byte) error {
 			page = append(page, stream)
-			_, err := state.DecodeStream(record)
+			_, err := store.DecodeStream(record)
 			return err
 		})
 		must(t, err)
@@ -118,9 +118,9 @@ func pagesInKeyOrder(t *testing.T, s *state.Store) {
 }
 
 func TestCommandsKeep(t *testing.T) {
-	var cmds state.Commands
+	var cmds store.Commands
 	for i := range 5 {
-		cmds = cmds.Append(state.Command{ID: string(rune('a' + i)), At: int64(i * 10), Fingerprint: uint64(i + 1)})
+		cmds = cmds.Append(store.Command{ID: string(rune('a' + i)), At: int64(i * 10), Fingerprint: uint64(i + 1)})
 	}
 	before := cmds.Len()
 	kept := cmds.Keep(25)
@@ -133,9 +133,9 @@ func TestCommandsKeep(t *testing.T) {
 	}
 	// Times out of order (commands carry their senders' times): what is
 	// older than the cutoff goes, wherever it stands.
-	var mixed state.Commands
+	var mixed store.Commands
 	for i, at := range []int64{30, 5, 40, 1, 50, 2} {
-		mixed = mixed.Append(state.Command{ID: string(rune('a' + i)), At: at})
+		mixed = mixed.Append(store.Command{ID: string(rune('a' + i)), At: at})
 	}
 	ids = nil
 	for c := range mixed.Keep(20).All() {
@@ -145,7 +145,7 @@ func TestCommandsKeep(t *testing.T) {
 		t.Fatalf("kept %v of times out of order, want [a c e]", ids)
 	}
 	// An id used again after its window: the latest one counts.
-	again := kept.Append(state.Command{ID: "d", At: 99, Fingerprint: 7})
+	again := kept.Append(store.Command{ID: "d", At: 99, Fingerprint: 7})
 	if c, _ := again.Find("d"); c.At != 99 || c.Fingerprint != 7 {
 		t.Fatalf("found %+v, want the latest", c)
 	}
@@ -154,10 +154,10 @@ func TestCommandsKeep(t *testing.T) {
 // TestCommandsFind: Find's skipping scan finds what a full walk finds,
 // with ids, times and outcomes of one-byte and longer varints.
 func TestCommandsFind(t *testing.T) {
-	var cmds state.Commands
-	want := map[string]state.Command{}
+	var cmds store.Commands
+	want := map[string]store.Command{}
 	for i := range 300 {
-		c := state.Command{
+		c := store.Command{
 			ID:          strings.Repeat("x", i%150) + strconv.Itoa(i%200), // some ids come twice
 			At:          int64(i-150) * 1.3e16,                            // negative and positive, one to nine bytes
 			Fingerprint: uint64(i),
@@ -167,7 +167,7 @@ func TestCommandsFind(t *testing.T) {
 		want[c.ID] = c // the latest of an id counts
 	}
 	index := cmds.Index()
-	for name, find := range map[string]func(string) (state.Command, bool){"Find": cmds.Find, "Index.Find": index.Find} {
+	for name, find := range map[string]func(string) (store.Command, bool){"Find": cmds.Find, "Index.Find": index.Find} {
 		for id, w := range want {
 			got, ok := find(id)
 			if !ok || got.At != w.At || got.Fingerprint != w.Fingerprint || !bytes.Equal(got.Outcome, w.Outcome) {
@@ -194,10 +194,10 @@ func BenchmarkFind(b *testing.B) {
 }
 
 // hotCommands is what a hot stream remembers: 500 ids.
-func hotCommands() state.Commands {
-	var cmds state.Commands
+func hotCommands() store.Commands {
+	var cmds store.Commands
 	for i := range 500 {
-		cmds = cmds.Append(state.Command{ID: "cmd-" + strconv.Itoa(1e6+i), At: time.Now().UnixNano(), Fingerprint: uint64(i), Outcome: []byte(`{"status":"accepted","version":12}`)})
+		cmds = cmds.Append(store.Command{ID: "cmd-" + strconv.Itoa(1e6+i), At: time.Now().UnixNano(), Fingerprint: uint64(i), Outcome: []byte(`{"status":"accepted","version":12}`)})
 	}
 	return cmds
 }
@@ -232,7 +232,7 @@ func TestOldLayoutIsWiped(t *testing.T) {
 	// A checkpoint key of the first layout: 'p', partition 1, 'c'.
 	must(t, db.Set([]byte{'p', 0, 0, 0, 1, 'c'}, make([]byte, 24), pebble.Sync))
 	must(t, db.Close())
-	s, err := state.Open(dir, kv.Options{})
+	s, err := store.Open(dir, kv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,19 +243,19 @@ func TestOldLayoutIsWiped(t *testing.T) {
 }
 
 func TestCorruptRecords(t *testing.T) {
-	good := state.EncodeStream(state.Stream{Logic: 2, Version: 3, State: []byte("x"),
-		Commands: state.Commands{}.Append(state.Command{ID: "c1", At: 5, Fingerprint: 9, Outcome: []byte("o")})})
-	if _, err := state.DecodeStream(good); err != nil {
+	good := store.EncodeStream(store.Stream{Logic: 2, Version: 3, State: []byte("x"),
+		Commands: store.Commands{}.Append(store.Command{ID: "c1", At: 5, Fingerprint: 9, Outcome: []byte("o")})})
+	if _, err := store.DecodeStream(good); err != nil {
 		t.Fatal(err)
 	}
-	if logic, err := state.RecordLogic(good); err != nil || logic != 2 {
+	if logic, err := store.RecordLogic(good); err != nil || logic != 2 {
 		t.Fatalf("logic %d, %v", logic, err)
 	}
-	if _, err := state.DecodeStream(append([]byte{9}, good[1:]...)); err == nil {
+	if _, err := store.DecodeStream(append([]byte{9}, good[1:]...)); err == nil {
 		t.Fatal("a record of another format decoded")
 	}
 	for n := range len(good) - 1 { // cut inside the header or the commands
-		if _, err := state.DecodeStream(good[:n]); err == nil {
+		if _, err := store.DecodeStream(good[:n]); err == nil {
 			t.Fatalf("a record cut at %d bytes decoded", n)
 		}
 	}
