@@ -48,16 +48,16 @@ func TestPrometheusScrapesRewind(t *testing.T) {
 	waitReady(t, queryHTTP)
 
 	p := startPrometheus(t, prometheus, s.dir, s.procHTTP[0], s.procHTTP[1], s.ingestHTTP, queryHTTP)
-	p.eventually("every target up", 60*time.Second, func() bool { return p.scalar(`count(up == 1)`) == 4 })
+	testkit.Await(t, 60*time.Second, "every target up", func() bool { return p.scalar(`count(up == 1)`) == 4 })
 	// Each processor keeps a copy of the other's two partitions.
-	p.eventually("standby copies exported", 60*time.Second, func() bool { return p.scalar(`count(rewind_processor_standby_lag)`) == 4 })
+	testkit.Await(t, 60*time.Second, "standby copies exported", func() bool { return p.scalar(`count(rewind_processor_standby_lag)`) == 4 })
 
 	// A stuck processor (SIGSTOP) cannot report anything; the other one
 	// still exports the lag of every partition, from the group's offsets.
 	s.procs[1].Signal(syscall.SIGSTOP)
 	recs := testkit.Interleave("clinic-e2e", 1000, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	testkit.Send(t, testkit.Producer(t, s.kafka), recs)
-	p.eventually("lag seen while a processor is stuck", 60*time.Second, func() bool {
+	testkit.Await(t, 60*time.Second, "lag seen while a processor is stuck", func() bool {
 		return p.scalar(`sum(max by (partition) (rewind_processor_consumer_lag))`) > 0
 	})
 	s.procs[1].Signal(syscall.SIGCONT)
@@ -80,7 +80,7 @@ func TestPrometheusScrapesRewind(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p.eventually("lag back to zero after the load", 120*time.Second, func() bool {
+	testkit.Await(t, 120*time.Second, "lag back to zero after the load", func() bool {
 		return p.scalar(`sum(max by (partition) (rewind_processor_consumer_lag))`) == 0 &&
 			p.scalar(`sum(max by (partition) (rewind_query_view_lag))`) == 0 &&
 			p.scalar(`sum(rewind_processor_commands_total)`) >= float64(len(recs)+20)
@@ -119,7 +119,7 @@ scrape_configs:
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
 	t.Cleanup(func() { _ = prom.Stop(30 * time.Second) })
 	p := &promAPI{t: t, base: "http://" + promAddr}
-	p.eventually("prometheus ready", 60*time.Second, func() bool {
+	testkit.Await(t, 60*time.Second, "prometheus ready", func() bool {
 		resp, err := http.Get(p.base + "/-/ready")
 		if err != nil {
 			return false
@@ -233,11 +233,4 @@ func (p *promAPI) labelValues(query, label string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func (p *promAPI) eventually(what string, timeout time.Duration, ok func() bool) {
-	p.t.Helper()
-	if !testkit.Eventually(timeout, ok) {
-		p.t.Fatalf("%s: not within %s", what, timeout)
-	}
 }
