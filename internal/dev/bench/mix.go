@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rewind/rewind/aggregate"
@@ -137,6 +138,10 @@ func (b *Bench) drainAlone(dir string, produce func(context.Context, *kgo.Client
 		e.fetchProfile("heap", b.heapProf)
 	}
 	if err == nil {
+		perCommand, berr := e.bytesPerCommand(ctx, n)
+		if berr != nil {
+			return 0, 0, "", berr
+		}
 		// The GC's share, to see that the soft memory limit does not make
 		// it run back to back.
 		metrics := "http://" + e.procHTTP + "/metrics"
@@ -144,9 +149,31 @@ func (b *Bench) drainAlone(dir string, produce func(context.Context, *kgo.Client
 		stats = fmt.Sprintf("    (processor: %.0f GC cycles, %.1f CPU seconds, RSS %.0f MiB, %.0f transactions, %.0f%% cache hits; devkafka: %.1f CPU seconds in the drain)",
 			m["go_gc_duration_seconds_count"], m["process_cpu_seconds_total"], rss(e.proc.Pid(), "VmRSS"),
 			m.Sum("rewind_processor_transactions_total"),
-			100*m.Sum(`rewind_processor_state_cache_total{result="hit"}`)/m.Sum("rewind_processor_state_cache_total"), brokerCPU)
+			100*m.Sum(`rewind_processor_state_cache_total{result="hit"}`)/m.Sum("rewind_processor_state_cache_total"), brokerCPU) +
+			"\n    (" + perCommand + ")"
 	}
 	return rate, n, stats, err
+}
+
+// bytesPerCommand says how many bytes per command of n the broker holds
+// on each topic the processor writes, and in all: what it wrote, as long
+// as nothing compacted them (devkafka compacts every 10 minutes).
+func (e *env) bytesPerCommand(ctx context.Context, n int) (string, error) {
+	dirs, err := e.adm.DescribeAllLogDirs(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	size := map[string]int64{}
+	for _, d := range dirs {
+		d.EachPartition(func(p kadm.DescribedLogDirPartition) { size[p.Topic] += p.Size })
+	}
+	var parts []string
+	var all int64
+	for _, t := range []string{topics.Events, topics.Results, topics.State, topics.Keys} {
+		all += size[t]
+		parts = append(parts, fmt.Sprintf("%s %.0f", strings.TrimPrefix(t, "schedule-"), float64(size[t])/float64(n)))
+	}
+	return fmt.Sprintf("bytes written per command: %s; %.0f in all", strings.Join(parts, ", "), float64(all)/float64(n)), nil
 }
 
 // produceMix writes the visits of schedules schedules, interleaved: every
