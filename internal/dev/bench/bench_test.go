@@ -66,6 +66,7 @@ func TestMixSmoke(t *testing.T) {
 		`raw produce rate \(200 B values\) +(\d+) records/s`,
 		`many schedules \(2k, \d+ commands\) +(\d+) commands/s`,
 		`the same, naive map processor +(\d+) commands/s \(durable ÷ this (\d+\.\d+)`,
+		`bytes written per command: events (\d+), results (\d+), state (\d+), keys (\d+); (\d+) in all`,
 	} {
 		m := regexp.MustCompile(re).FindSubmatch(b)
 		if m == nil {
