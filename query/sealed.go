@@ -80,11 +80,22 @@ func (k *keyTail) run(ctx context.Context, opts []kgo.Opt) error {
 	if err != nil {
 		return nil // ctx ended
 	}
-	if err := topics.VerifyKeyring(ctx, opts, k.tab.Keyring()); err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped while checking
+	// A wrong KEK ends the service; a broker lost meanwhile is waited
+	// for, as the topics were above.
+	for {
+		err := topics.VerifyKeyring(ctx, opts, k.tab.Keyring())
+		if err == nil {
+			break
 		}
-		return fmt.Errorf("query: %w", err)
+		if errors.Is(err, topics.ErrWrongKEK) {
+			return fmt.Errorf("query: %w", err)
+		}
+		k.log.Info("waiting for Kafka to verify the KEK", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil // stopped while checking
+		case <-time.After(time.Second):
+		}
 	}
 	start := map[int32]int64{}
 	listed.Each(func(o kadm.ListedOffset) { start[o.Partition] = o.Offset })

@@ -2,6 +2,7 @@ package topics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -11,6 +12,10 @@ import (
 
 	"github.com/rewind/rewind/shred"
 )
+
+// ErrWrongKEK is VerifyKeyring's answer when the keyring opens none of
+// the data keys it read: a setting to fix, not a broker to wait for.
+var ErrWrongKEK = errors.New("the KEK file does not open the data keys")
 
 // VerifyKeyring checks at start that ring opens the data keys on the key
 // topic, so that a wrong KEK file fails with a clear error instead of as
@@ -75,7 +80,7 @@ func VerifyKeyring(ctx context.Context, opts []kgo.Opt, ring shred.Keyring) erro
 		}
 	}
 	if failed != nil {
-		return fmt.Errorf("topics: the KEK file does not open the data keys on %s: %w; start with the KEK file their keys were wrapped with", Keys, failed)
+		return fmt.Errorf("topics: %w on %s: %w; start with the KEK file their keys were wrapped with", ErrWrongKEK, Keys, failed)
 	}
 	return nil
 }
