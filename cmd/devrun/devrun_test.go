@@ -170,3 +170,37 @@ func waitFor(t *testing.T, path, marker string, timeout time.Duration) string {
 func listening(addr string) bool {
 	return exec.Command("bash", "-c", "exec 3<>/dev/tcp/"+strings.Replace(addr, ":", "/", 1)).Run() == nil
 }
+
+// TestMakeRunKilled: `make run` killed outright (SIGKILL: no chance to
+// stop its children, as when a test's cleanup or the OOM killer ends it)
+// leaves no broker or service running: each child is told to stop when
+// its supervisor dies.
+func TestMakeRunKilled(t *testing.T) {
+	data := t.TempDir()
+	addrs := []string{"-kafka-addr", testkit.FreeAddr(t), "-processor-addr", testkit.FreeAddr(t),
+		"-ingest-addr", testkit.FreeAddr(t), "-query-addr", testkit.FreeAddr(t)}
+	out := filepath.Join(t.TempDir(), "devrun.out")
+	p := testkit.Start(t, "devrun", out, append([]string{"-bin", testkit.Binaries(t), "-data-dir", data}, addrs...)...)
+	waitFor(t, out, "Ctrl-C stops everything", 120*time.Second)
+	if n := len(running(data)); n != 5 {
+		t.Fatalf("%d processes run on %s, want devrun, devkafka, the processor, ingest and query", n, data)
+	}
+	p.Kill()
+	if !testkit.Eventually(60*time.Second, func() bool { return len(running(data)) == 0 }) {
+		t.Fatalf("a minute after make run was killed, still running on its data: %v", running(data))
+	}
+}
+
+// running lists the command lines of the processes whose arguments name
+// dir: the children of a make run on it.
+func running(dir string) []string {
+	var out []string
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range cmdlines {
+		b, err := os.ReadFile(f)
+		if err == nil && strings.Contains(string(b), dir) {
+			out = append(out, strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}

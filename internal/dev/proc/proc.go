@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,7 +41,8 @@ type Spec struct {
 	Stdout, Stderr io.Writer
 	// OwnGroup starts the child in a process group of its own, so that
 	// a terminal's Ctrl-C reaches only the supervisor, which then stops
-	// its children in order.
+	// its children in order; and, on Linux, has it sent SIGTERM should
+	// the supervisor die without stopping it.
 	OwnGroup bool
 }
 
@@ -71,21 +73,34 @@ func Start(spec Spec) (*Process, error) {
 	}
 	if spec.OwnGroup {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		parentDeath(cmd.SysProcAttr)
 	}
-	if err := cmd.Start(); err != nil {
-		if logFile != nil {
-			logFile.Close()
-		}
-		return nil, fmt.Errorf("start %s: %w", p.Name, err)
-	}
-	p.cmd = cmd
+	// The kernel sends the parent-death signal when the thread that
+	// started the child exits, not the process (Go issue 27505): the
+	// goroutine that starts and waits for the child keeps its thread for
+	// the child's life.
+	started := make(chan error, 1)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			if logFile != nil {
+				logFile.Close()
+			}
+			started <- fmt.Errorf("start %s: %w", p.Name, err)
+			return
+		}
+		p.cmd = cmd
+		started <- nil
 		p.err = cmd.Wait()
 		if logFile != nil {
 			logFile.Close()
 		}
 		close(p.done)
 	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
