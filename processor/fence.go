@@ -108,7 +108,9 @@ func holdsAny(ts kadm.TopicsSet, parts []int32) bool {
 // CONCURRENT_TRANSACTIONS while the abort completes: the request is
 // repeated until it succeeds or ctx ends.
 func (p *Processor) fence(ctx context.Context, cl *kgo.Client, txnID string) error {
-	for delay := 20 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+	// The abort takes a round of markers: a retry every 100 ms at most
+	// keeps the takeover from waiting out a long backoff.
+	for delay := 20 * time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
 		req := kmsg.NewPtrInitProducerIDRequest()
 		req.TransactionalID = &txnID
 		req.TransactionTimeoutMillis = int32(p.cfg.TransactionTimeout.Milliseconds())

@@ -231,16 +231,26 @@ func (p *Processor) inGroups(ctx context.Context, parts []int32, restore func(co
 	return g.Wait()
 }
 
+// orphanCheckEvery is how often stableEnds looks for a lost owner's open
+// transaction while one holds the partitions back: a look is three admin
+// requests, and only a takeover that waits makes them.
+const orphanCheckEvery = 100 * time.Millisecond
+
 // stableEnds waits until no transaction is open on the partitions of the
 // topics (last stable offset = high watermark) and returns those ends.
 // An open transaction belongs to a previous owner that is ending its
 // batch, being fenced or timed out; its outcome must be known before
 // reading. While one is open, stableEnds calls open, if not nil, at once
-// and then at most once a second: the owner's restore fences a lost
-// owner's transaction there (endOrphans).
+// and then every orphanCheckEvery: the owner's restore fences a lost
+// owner's transaction there (endOrphans). A transaction caught between
+// states when the owner died (its partitions not yet listed, its end
+// under way) is no orphan at the first look, so the next look must come
+// soon: it came a second later, and a takeover took a second more. The
+// ends are looked at as often: a transaction ending when the owner died
+// ends within a round of markers.
 func stableEnds(ctx context.Context, adm *kadm.Client, names []string, parts []int32, open func(context.Context)) (map[topicPartition]int64, error) {
 	var called time.Time
-	for delay := 10 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, orphanCheckEvery) {
 		hwm, err := adm.ListEndOffsets(ctx, names...)
 		if err != nil {
 			return nil, fmt.Errorf("list end offsets: %w", err)
@@ -266,7 +276,7 @@ func stableEnds(ctx context.Context, adm *kadm.Client, names []string, parts []i
 		if stable {
 			return ends, nil
 		}
-		if open != nil && time.Since(called) >= time.Second {
+		if open != nil && time.Since(called) >= orphanCheckEvery {
 			open(ctx)
 			called = time.Now()
 			continue // the fence may have ended it: look again at once
