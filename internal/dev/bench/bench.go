@@ -26,7 +26,7 @@ import (
 // Run runs the benchmark, or the child process its flags name: the naive
 // map processor (-naive) or the latency load generator (-loadgen).
 func (b *Bench) Run() error {
-	if err := b.checkMixVariants(); err != nil {
+	if err := b.Validate(); err != nil {
 		return err
 	}
 	for _, kv := range b.kafkaFlags.Environ() {
@@ -75,7 +75,12 @@ func (b *Bench) run() error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if os.Getenv("BENCH_DEBUG") != "" {
+		// The processes' logs stay, to read after a failed phase.
+		fmt.Fprintln(os.Stderr, "bench: the run's directory, kept (BENCH_DEBUG):", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	switch {
 	case b.onlyFailover:
 		return b.failoverCase(dir)

@@ -26,11 +26,14 @@ func TestFlags(t *testing.T) {
 		b.profileAfter != 3*time.Second || b.kafkaFlags.Brokers != "k:9092" || b.backlog != 500000 {
 		t.Errorf("flags parsed into %+v", b)
 	}
-	if err := b.checkMixVariants(); err != nil {
+	if err := b.Validate(); err != nil {
 		t.Error(err)
 	}
 	// A variant that does not exist is refused before anything starts.
 	b.mixWhich = "durable,fast"
+	if err := b.Validate(); err == nil || err.Error() != `-mix-variants: no variant "fast"` {
+		t.Errorf("an unknown variant: %v", err)
+	}
 	if err := b.Run(); err == nil || err.Error() != `-mix-variants: no variant "fast"` {
 		t.Errorf("an unknown variant: %v", err)
 	}

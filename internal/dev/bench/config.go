@@ -59,7 +59,7 @@ type Bench struct {
 	restoreSchedules int
 	onlyRestore      bool
 
-	// kafka is an external Kafka, and how to reach it; the services the
+	// kafkaFlags is an external Kafka, and how to reach it; the services the
 	// bench starts get the -kafka-* settings through their REWIND_*
 	// variables.
 	kafkaFlags *kafkaconf.Flags

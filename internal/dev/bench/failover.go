@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -109,17 +111,32 @@ func (f *fleet) sum(name string, skip int) (sum float64) {
 
 // settled reports whether every partition is owned and restored, every
 // processor owns some, and every standby copy has caught up.
-func (f *fleet) settled() bool {
+func (f *fleet) settled() bool { return f.unsettled() == "" }
+
+// unsettled says what keeps the fleet from having settled: a processor
+// that owns nothing, restores, or has a copy behind; the partitions
+// owned, or the copies, short of all. It is "" once settled.
+func (f *fleet) unsettled() string {
 	copies := 0.0
-	for _, addr := range f.http {
+	for i, addr := range f.http {
 		m := promsample.Scrape("http://" + addr + "/metrics")
-		if m.Sum("rewind_processor_partitions_owned") == 0 || m.Sum("rewind_processor_restoring_partitions") > 0 ||
-			m.Sum("rewind_processor_standby_lag{") > 0 {
-			return false
+		switch {
+		case m.Sum("rewind_processor_partitions_owned") == 0:
+			return fmt.Sprintf("f%d owns no partition", i)
+		case m.Sum("rewind_processor_restoring_partitions") > 0:
+			return fmt.Sprintf("f%d restores %v partitions", i, m.Sum("rewind_processor_restoring_partitions"))
+		case m.Sum("rewind_processor_standby_lag{") > 0:
+			return fmt.Sprintf("f%d's copies are %v records behind", i, m.Sum("rewind_processor_standby_lag{"))
 		}
 		copies += float64(m.Count("rewind_processor_standby_lag{"))
 	}
-	return f.sum("rewind_processor_partitions_owned", -1) == topics.DefaultPartitions && copies == float64(f.standby*topics.DefaultPartitions)
+	if owned := f.sum("rewind_processor_partitions_owned", -1); owned != topics.DefaultPartitions {
+		return fmt.Sprintf("%v of %d partitions owned", owned, topics.DefaultPartitions)
+	}
+	if want := float64(f.standby * topics.DefaultPartitions); copies != want {
+		return fmt.Sprintf("%v of %v standby copies", copies, want)
+	}
+	return ""
 }
 
 // failoverSetting runs one setting on a broker of its own.
@@ -143,7 +160,7 @@ func (b *Bench) failoverSetting(dir string, schedules, procs, standby int) (r fa
 		}
 	}()
 	if !waitUntil(5*time.Minute, f.settled) {
-		return r, errors.New("the processors did not settle in 5 minutes")
+		return r, fmt.Errorf("the processors did not settle in 5 minutes: %s", f.unsettled())
 	}
 	// The history's commands are decided before the first kill: a kill
 	// while they drain would leave the survivor a backlog to decide in its
@@ -185,6 +202,9 @@ func (f *fleet) kill(i int, inTxn bool, watch *pause.Watch, rnd *rand.Rand) (too
 	time.Sleep(time.Duration(500+rnd.IntN(1000)) * time.Millisecond)
 	restoreSum, restores := f.sum("rewind_processor_restore_seconds_sum", i), f.sum("rewind_processor_restore_seconds_count", i)
 	fencedBefore := f.sum("rewind_processor_fenced_transactions_total", i)
+	// What had stalled already, and the survivors' takeovers so far: for
+	// a kill over its bound, where the time went.
+	quiet, takeovers := watch.Quiet(), f.takeovers(i)
 	if inTxn {
 		f.procs[i].Signal(syscall.SIGUSR1)
 	} else {
@@ -207,11 +227,42 @@ func (f *fleet) kill(i int, inTxn bool, watch *pause.Watch, rnd *rand.Rand) (too
 	if n := f.sum("rewind_processor_restore_seconds_count", i) - restores; n > 0 {
 		restore = time.Duration((f.sum("rewind_processor_restore_seconds_sum", i) - restoreSum) / n * float64(time.Second))
 	}
+	bound := failoverSession + time.Second // the bound r.print checks
+	if f.standby == 0 {
+		bound += restore
+	}
+	if took > bound {
+		f.explain(i, inTxn, took, bound, quiet, takeovers)
+	}
 	f.start(i)
 	if !waitUntil(5*time.Minute, f.settled) {
-		return 0, 0, 0, errors.New("the processors did not settle in 5 minutes after a restart")
+		return 0, 0, 0, fmt.Errorf("the processors did not settle in 5 minutes after a restart: %s", f.unsettled())
 	}
 	return took, restore, fenced, nil
+}
+
+// explain says on stderr, for a kill whose pause was over its bound, how
+// long each partition had been quiet when the kill came (the lost
+// owner's partitions alone: it had stalled; all of them: the broker had),
+// and the survivors' mean takeover since, from assignment to first
+// commit: what is left of the pause came before the assignment (the
+// session's expiry and the rebalance).
+func (f *fleet) explain(i int, inTxn bool, took, bound time.Duration, quiet map[int32]time.Duration, before [2]float64) {
+	parts := make([]string, 0, len(quiet))
+	for p := range int32(len(quiet)) {
+		parts = append(parts, fmt.Sprintf("%d:%d", p, quiet[p].Milliseconds()))
+	}
+	after := f.takeovers(i)
+	n := after[1] - before[1]
+	fmt.Fprintf(os.Stderr, "bench: losing f%d (in a transaction %v) paused %v, over %v; ms each partition had been quiet at the kill: %s; "+
+		"the survivors' %.0f takeovers since took %.3f s on average, assignment to first commit\n",
+		i, inTxn, took.Round(time.Millisecond), bound, strings.Join(parts, " "), n, (after[0]-before[0])/max(n, 1))
+}
+
+// takeovers is the sum and the count of the takeover histograms of every
+// processor but skip.
+func (f *fleet) takeovers(skip int) [2]float64 {
+	return [2]float64{f.sum("rewind_processor_takeover_seconds_sum", skip), f.sum("rewind_processor_takeover_seconds_count", skip)}
 }
 
 // steadyLoad produces rate commands/s, each a check-in of a visit of its

@@ -22,7 +22,7 @@ import (
 // naive map processor. devkafka with a data dir stalls its whole request
 // loop for 100–250 ms a few times a minute (a transaction's End waits
 // that long), which no real Kafka does: its log flushes happen off the
-// request path. run prints the on-disk broker's figures too.
+// request path. mainCases prints the on-disk broker's figures too.
 func (b *Bench) latencyOnMemoryBroker(dir string, rates []float64) error {
 	kafka, broker, err := b.startBroker("", nil)
 	if err != nil {

@@ -107,9 +107,10 @@ func (b *Bench) mixCase(dir string, raw float64) error {
 
 // drainAlone drains the backlog produce writes on a broker and processor
 // of their own: Rewind's with the extra flags, or the naive map
-// processor. It returns commands per second
-// from the first commit to the last, and a line on the processor's GC,
-// CPU and memory. A -cpuprofile-phase of the variant's name profiles it.
+// processor. It returns commands per second from the first commit to the
+// last, and lines on the processor's GC, CPU and memory and on the bytes
+// written per command. A -cpuprofile-phase of the variant's name
+// profiles it.
 func (b *Bench) drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, error), variant string, naive bool, extra ...string) (rate float64, n int, stats string, err error) {
 	e, done, err := b.newEnv(dir, nil)
 	if err != nil {
@@ -217,8 +218,9 @@ func withPersonal(typ, data string, s int) string {
 	return data
 }
 
-// checkMixVariants refuses a -mix-variants name no variant has.
-func (b *Bench) checkMixVariants() error {
+// Validate refuses flags the run cannot use: a -mix-variants name no
+// variant has.
+func (b *Bench) Validate() error {
 	for _, name := range strings.Split(b.mixWhich, ",") {
 		if !slices.ContainsFunc(mixVariants, func(v mixVariant) bool { return v.name == name }) {
 			return fmt.Errorf("-mix-variants: no variant %q", name)

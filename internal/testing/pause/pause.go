@@ -109,6 +109,20 @@ func (w *Watch) Longest() (part int32, took time.Duration) {
 	return part, took
 }
 
+// Quiet returns, per partition, how long ago its results last advanced:
+// at a loss, whether the lost owner's partitions had already stalled, or
+// every partition had (the broker).
+func (w *Watch) Quiet() map[int32]time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	out := make(map[int32]time.Duration, len(w.last))
+	for p, last := range w.last {
+		out[p] = now.Sub(last)
+	}
+	return out
+}
+
 // AnsweredSince reports whether the results of every one of n partitions
 // have advanced after t. A failover is over when each has advanced after
 // the survivors took every partition: an advance since the loss is not
