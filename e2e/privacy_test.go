@@ -44,7 +44,7 @@ func TestPersonalDataOnDisk(t *testing.T) {
 	// A reservation of v-9 with personal data: the copied record of v-9
 	// was refused, so the processor makes v-9 a key of its own, and its
 	// values open.
-	if code, body := p.command("visit-6", "Reserve", `{"visitorId":"v-9","visitor":{"name":"Park Jiwoo"},`+privacySlot+`}`); code != http.StatusOK {
+	if code, body := p.command("visit-6", "Reserve", `{"visitorId":"v-9","visitor":{"name":"Park Jiwoo"},`+e2eSlot+`}`); code != http.StatusOK {
 		t.Fatalf("a reservation of a visitor whose key record was forged: %d %v", code, body)
 	}
 	if st := p.state("visit-6"); !strings.Contains(st, "Park Jiwoo") {
@@ -73,8 +73,9 @@ func TestPersonalDataOnDisk(t *testing.T) {
 	}
 }
 
-// privacySlot is the slot of TestPersonalDataOnDisk's reservations.
-const privacySlot = `"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"`
+// e2eSlot is the slot of the end-to-end tests' reservations, to build
+// their data with.
+const e2eSlot = `"start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"`
 
 // privacyOfficer is the token that may erase.
 const privacyOfficer = "e2e-privacy-officer"
@@ -152,13 +153,13 @@ func (p *privacy) state(stream string) string {
 func (p *privacy) sendPersonalData() {
 	t := p.t
 	for _, c := range [][3]string{
-		{"visit-1", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji","phone":"010-5555-1234"},` + privacySlot + `}`},
+		{"visit-1", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji","phone":"010-5555-1234"},` + e2eSlot + `}`},
 		{"visit-1", "CheckIn", `{"channel":"desk"}`},
 		{"visit-1", "StartConsultation", `{"counselorId":"c1"}`},
 		{"visit-1", "CompleteConsultation", `{"notes":"allergic to lidocaine"}`},
-		{"visit-2", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},` + privacySlot + `}`},
+		{"visit-2", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},` + e2eSlot + `}`},
 		{"visit-2", "CancelReservation", `{"by":"patient","reason":"moving to Busan"}`},
-		{"visit-3", "Reserve", `{"visitorId":"v-2","visitor":{"name":"Lee Seojun"},` + privacySlot + `}`},
+		{"visit-3", "Reserve", `{"visitorId":"v-2","visitor":{"name":"Lee Seojun"},` + e2eSlot + `}`},
 	} {
 		if code, body := p.command(c[0], c[1], c[2]); code != http.StatusOK {
 			t.Fatalf("%s %s: %d %v", c[0], c[1], code, body)
@@ -257,10 +258,10 @@ func (p *privacy) afterRestart() {
 	if st := p.state("visit-3"); !strings.Contains(st, "Lee Seojun") {
 		t.Errorf("the other visitor after a rebuild: %s", st)
 	}
-	if code, body := p.command("visit-4", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},`+privacySlot+`}`); code != http.StatusConflict || body["code"] != "personal_data_erased" {
+	if code, body := p.command("visit-4", "Reserve", `{"visitorId":"v-1","visitor":{"name":"Kim Minji"},`+e2eSlot+`}`); code != http.StatusConflict || body["code"] != "personal_data_erased" {
 		t.Errorf("new personal data of the erased visitor after the restarts: %d %v", code, body)
 	}
-	if code, body := p.command("visit-5", "Reserve", `{"visitorId":"v-1",`+privacySlot+`}`); code != http.StatusOK {
+	if code, body := p.command("visit-5", "Reserve", `{"visitorId":"v-1",`+e2eSlot+`}`); code != http.StatusOK {
 		t.Errorf("a reservation without personal data for the erased visitor: %d %v", code, body)
 	}
 	if st := p.state("visit-6"); !strings.Contains(st, "Park Jiwoo") {
@@ -286,7 +287,7 @@ func (p *privacy) afterLoss() {
 			visitor, name string
 			code          int
 		}{{"v-1", "Kim Minji", http.StatusConflict}, {"v-2", "Lee Seojun", http.StatusOK}} {
-			body := fmt.Sprintf(`{"visitorId":%q,"visitor":{"name":%q},`+privacySlot+`}`, c.visitor, c.name)
+			body := fmt.Sprintf(`{"visitorId":%q,"visitor":{"name":%q},`+e2eSlot+`}`, c.visitor, c.name)
 			// The same schedule: v-1's reservation is rejected, so v-2's
 			// is its first.
 			code, answer := p.send(p.token, "POST", fmt.Sprintf("http://%s/v1/schedules/%s/commands/Reserve?wait=30s", p.ingestHTTP, stream), body)

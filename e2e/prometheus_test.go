@@ -72,7 +72,7 @@ func TestPrometheusScrapesRewind(t *testing.T) {
 	for i := range 20 {
 		id := fmt.Sprintf("http-%d", i)
 		res, err := client.Send(t.Context(), apiclient.Command{Schedule: id, Type: "Reserve",
-			Data: []byte(`{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`)})
+			Data: []byte(`{"visitorId":"v",` + e2eSlot + `}`)})
 		if err != nil || res.Status != topics.StatusAccepted {
 			t.Fatalf("Reserve %s: %+v, %v", id, res, err)
 		}

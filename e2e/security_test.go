@@ -129,7 +129,7 @@ func TestManagedKafkaAndHTTPS(t *testing.T) {
 }
 
 // e2eReserve is a reservation's data.
-const e2eReserve = `{"visitorId":"v-1","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`
+const e2eReserve = `{"visitorId":"v-1",` + e2eSlot + `}`
 
 // importOverHTTPS: `ingest import` over HTTPS works trusting the private
 // CA, and fails naming the cause without it.
@@ -179,7 +179,6 @@ func failsFast(t *testing.T, password string, cases []failFast) {
 		if strings.Contains(out, password) {
 			t.Errorf("%s printed the password:\n%s", tt.bin, out)
 		}
-
 	}
 }
 

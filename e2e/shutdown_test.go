@@ -131,6 +131,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	if answered.Load() == 0 {
 		t.Fatal("no HTTP command was answered: the HTTP load did not run")
 	}
+	t.Logf("%d HTTP requests found ingest gone, and sent nothing", load.refused.Load())
 
 	// The remaining processor handles everything, p0's partitions too.
 	n := commandCount(t, s.kafka)
@@ -170,7 +171,7 @@ func startHTTPLoad(client *apiclient.Client) *httpLoad {
 				}
 				id := fmt.Sprintf("http-%d-%d", c, i)
 				res, err := client.Send(context.Background(), apiclient.Command{Schedule: id, Type: "Reserve", IdempotencyKey: id,
-					Data: []byte(`{"visitorId":"v","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`)})
+					Data: []byte(`{"visitorId":"v",` + e2eSlot + `}`)})
 				switch {
 				case err == nil:
 					if res.Status == topics.StatusRejected {

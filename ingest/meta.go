@@ -10,7 +10,8 @@ import (
 )
 
 // meta builds the command's metadata from the request: the id from
-// Idempotency-Key (or a fresh one), the expected version from If-Match.
+// Idempotency-Key (or a fresh one), the time from Ce-Time (commandTime),
+// the expected version from If-Match.
 func (s *Server) meta(r *http.Request, who api.Principal, stream string) (aggregate.Meta, time.Duration, *aggregate.Rejection) {
 	m := aggregate.Meta{ID: r.Header.Get("Idempotency-Key"), Tenant: who.Tenant, Stream: stream,
 		Initiator: who.Subject}

@@ -155,7 +155,6 @@ func sealedAtRest(t *testing.T, brokers, dir string, log *logcheck.Log) {
 	}
 	logcheck.StoreMatches(t, schedule.Kind, log, dir)
 	logcheck.StateMatches(t, schedule.Kind, log)
-
 }
 
 // keysOpen opens every sealed value of the events with the keys of

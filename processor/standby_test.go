@@ -65,7 +65,8 @@ func testStandbyTakeover(t *testing.T, members int) {
 	}
 
 	prod := testkit.Producer(t, kafkaAddr)
-	recs := append(testkit.Interleave("clinic-1", 1000, time.Now().Add(-time.Hour)), openReservations("Reserve")...)
+	at := time.Now().Add(time.Hour).UTC() // the open reservations' slot and commands
+	recs := append(testkit.Interleave("clinic-1", 1000, time.Now().Add(-time.Hour)), openReservations("Reserve", at)...)
 	testkit.Send(t, prod, recs)
 	testkit.WaitResults(t, kafkaAddr, len(recs), 2*time.Minute, nil)
 	// p2's copies of p1's partitions have caught up.
@@ -85,7 +86,7 @@ func testStandbyTakeover(t *testing.T, members int) {
 	for i := range 100 {
 		more = append(more, testkit.Visit("clinic-1", fmt.Sprintf("n%05d", i), time.Now())[0].Record())
 	}
-	more = append(more, openReservations("CancelReservation")...)
+	more = append(more, openReservations("CancelReservation", at)...)
 	testkit.Send(t, prod, more)
 	testkit.WaitResults(t, kafkaAddr, len(recs)+len(more), time.Minute, nil)
 	took := time.Since(killed)
@@ -119,10 +120,9 @@ func testStandbyTakeover(t *testing.T, members int) {
 // to be cancelled with a reason after it.
 const openVisits = 200
 
-// openReservations is a command of each open reservation: "Reserve"
-// before the takeover, "CancelReservation" after.
-func openReservations(typ string) []*kgo.Record {
-	at := time.Now().Add(time.Hour).UTC() // within the results' retention
+// openReservations is a command of each open reservation at at:
+// "Reserve" before the takeover, "CancelReservation" after.
+func openReservations(typ string, at time.Time) []*kgo.Record {
 	recs := make([]*kgo.Record, openVisits)
 	for i := range recs {
 		c := testkit.Cmd{Tenant: "clinic-1", Stream: fmt.Sprintf("w%05d", i), Type: typ, ID: fmt.Sprintf("w%05d-%s", i, typ), Time: at,

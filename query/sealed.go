@@ -87,7 +87,7 @@ func (k *keyTail) run(ctx context.Context, opts []kgo.Opt) error {
 		if err == nil {
 			break
 		}
-		if errors.Is(err, topics.ErrWrongKEK) {
+		if errors.Is(err, topics.ErrKEKMismatch) {
 			return fmt.Errorf("query: %w", err)
 		}
 		k.log.Info("waiting for Kafka to verify the KEK", "err", err)

@@ -13,9 +13,11 @@ import (
 	"github.com/rewind/rewind/shred"
 )
 
-// ErrWrongKEK is VerifyKeyring's answer when the keyring opens none of
-// the data keys it read: a setting to fix, not a broker to wait for.
-var ErrWrongKEK = errors.New("the KEK file does not open the data keys")
+// ErrKEKMismatch is VerifyKeyring's answer when the keyring opens none of
+// the data keys it read: a setting to fix, not a broker to wait for. It
+// wraps the keyring's own error for the first key (shred.ErrWrongKEK, or
+// a KEK id the file does not have).
+var ErrKEKMismatch = errors.New("the KEK file does not open the data keys")
 
 // VerifyKeyring checks at start that ring opens the data keys on the key
 // topic, so that a wrong KEK file fails with a clear error instead of as
@@ -80,7 +82,7 @@ func VerifyKeyring(ctx context.Context, opts []kgo.Opt, ring shred.Keyring) erro
 		}
 	}
 	if failed != nil {
-		return fmt.Errorf("topics: %w on %s: %w; start with the KEK file their keys were wrapped with", ErrWrongKEK, Keys, failed)
+		return fmt.Errorf("topics: %w on %s: %w; start with the KEK file their keys were wrapped with", ErrKEKMismatch, Keys, failed)
 	}
 	return nil
 }

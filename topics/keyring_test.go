@@ -15,7 +15,7 @@ import (
 )
 
 // TestVerifyKeyring: the KEK the data keys were wrapped with passes, another
-// is ErrWrongKEK, and a broker that is gone is another error, one a
+// is ErrKEKMismatch, and a broker that is gone is another error, one a
 // service waits out instead of exiting for a setting it cannot fix.
 func TestVerifyKeyring(t *testing.T) {
 	c, brokers := testkit.Cluster(t)
@@ -42,13 +42,13 @@ func TestVerifyKeyring(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = topics.VerifyKeyring(t.Context(), opts, other)
-	if !errors.Is(err, topics.ErrWrongKEK) || !strings.Contains(err.Error(), "does not open the data keys on schedule-keys") {
-		t.Errorf("another KEK: %v, want ErrWrongKEK", err)
+	if !errors.Is(err, topics.ErrKEKMismatch) || !strings.Contains(err.Error(), "does not open the data keys on schedule-keys") {
+		t.Errorf("another KEK: %v, want ErrKEKMismatch", err)
 	}
 	c.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
-	if err := topics.VerifyKeyring(ctx, opts, other); err == nil || errors.Is(err, topics.ErrWrongKEK) {
-		t.Errorf("the broker gone: %v, want an error other than ErrWrongKEK", err)
+	if err := topics.VerifyKeyring(ctx, opts, other); err == nil || errors.Is(err, topics.ErrKEKMismatch) {
+		t.Errorf("the broker gone: %v, want an error other than ErrKEKMismatch", err)
 	}
 }

@@ -20,6 +20,10 @@ func main() {
 	if err := cli.Parse(flag.CommandLine, os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
+	if err := b.Validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	if err := b.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -51,6 +51,9 @@ func Run(ctx context.Context, args []string) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
+	if *visits < 1 || *visits > visitorPool {
+		return fmt.Errorf("-visits must be 1 to %d: each visit of the day has a visitor of its own", visitorPool)
+	}
 	if !up(*ingestURL) {
 		fmt.Println("no Rewind at", *ingestURL, "- starting one on", d.Data, "(as `make run` would)…")
 		d.Ingest, d.Query = hostOf(*ingestURL), hostOf(*queryURL)
@@ -180,10 +183,14 @@ func slotBody(start, end time.Time) string {
 	return fmt.Sprintf(`"start":%q,"end":%q`, start.Format(time.RFC3339), end.Format(time.RFC3339))
 }
 
+// visitorPool is how many visitors the demo's clinic has: the ids
+// v-0000 to v-4999, returning across days.
+const visitorPool = 5000
+
 // planDay plans n visits of day, a tenth of them walk-ins, each by a
 // different visitor.
 func planDay(r *rand.Rand, day time.Time, tag string, n int) []visit {
-	visitors := r.Perm(5000)
+	visitors := r.Perm(visitorPool)
 	out := make([]visit, n)
 	for i := range n {
 		out[i] = visit{id: fmt.Sprintf("visit-%s-%03d", tag, i), visitor: fmt.Sprintf("v-%04d", visitors[i])}

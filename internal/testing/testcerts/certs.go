@@ -110,7 +110,7 @@ func (ca *CA) ClientTLS() *tls.Config {
 
 // writePEM replaces path through a rename, as a rotation does, so a
 // reader never sees half a file. (testkit.WriteFile does the same; this
-// package stays a leaf, free of testkit's processor and broker.)
+// package stays a leaf, free of testkit's broker.)
 func writePEM(t testing.TB, path, typ string, der []byte) {
 	t.Helper()
 	tmp := path + ".tmp"
