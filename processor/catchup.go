@@ -75,6 +75,9 @@ func (p *Processor) catchUp(ctx context.Context, from, ends map[topicPartition]i
 	started, logged := time.Now(), time.Now()
 	for r.remaining > 0 {
 		p.exportProgress(pos, ends)
+		if p.cfg.hooks.RestoreProgress != nil {
+			p.cfg.hooks.RestoreProgress(ctx)
+		}
 		if time.Since(logged) >= progressLogEvery {
 			// A long restore (a fold after a logic change) says how far it
 			// is in the log too, not only in rewind_processor_restore_remaining.

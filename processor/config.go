@@ -131,6 +131,9 @@ type hooks struct {
 	// they are revoked. An error fails the restore, as a failed read
 	// would.
 	BeforeRestore func(ctx context.Context, parts []int32) error
+	// RestoreProgress runs in a restore's read loop each time it has
+	// exported the records left, before it fetches more.
+	RestoreProgress func(ctx context.Context)
 }
 
 // compressions are the codecs of Config.Compression.
