@@ -4,6 +4,12 @@ import (
 	"maps"
 	"slices"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/rewind/rewind/store"
+	"github.com/rewind/rewind/topics"
 )
 
 func TestStandbyParts(t *testing.T) {
@@ -85,4 +91,49 @@ func TestStandbyParts(t *testing.T) {
 			t.Errorf("partition %d (owned in %s): copies in %v, want one in the other process", part, owner, kept[part])
 		}
 	}
+}
+
+// TestTakenCopyExportsNoLag: a copy the member takes over while a tail
+// of it is under way (held after the tail's poll, released after its
+// write) exports no lag afterwards. Its position, left behind, made the
+// failover bench see the new owner's copies fall further behind forever.
+func TestTakenCopyExportsNoLag(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := newStandbys(&Processor{metrics: newMetrics(reg, 1)}, 1)
+	s.tails[3] = newStatePart(store.Checkpoint{State: 10}, true, &restoreStats{})
+	s.pos[3] = 10
+	lso := func(end int64) kadm.ListedOffsets {
+		return kadm.ListedOffsets{topics.State: {3: {Topic: topics.State, Partition: 3, Offset: end}}}
+	}
+	s.exportLag(lso(12))
+	if got := gauges(t, reg, "rewind_processor_standby_lag"); got != 1 {
+		t.Fatalf("a copy 2 records behind exports %d lag series, want 1", got)
+	}
+
+	s.hold([]int32{3})                                // the group gives this member partition 3
+	if failed := s.advance(false); len(failed) != 0 { // the tail that polled before
+		t.Fatalf("no copy failed, advance says %v", failed)
+	}
+	s.work.Lock()
+	s.drop([]int32{3}) // the restore releases the copy
+	s.work.Unlock()
+	s.exportLag(lso(500))
+	if got := gauges(t, reg, "rewind_processor_standby_lag"); got != 0 {
+		t.Fatalf("a partition the member owns exports %d standby lag series, want none", got)
+	}
+}
+
+// gauges counts the series of a metric in reg.
+func gauges(t *testing.T, reg *prometheus.Registry, name string) int {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return len(mf.GetMetric())
+		}
+	}
+	return 0
 }

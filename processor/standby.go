@@ -118,8 +118,8 @@ func (s *standbys) wake() {
 	}
 }
 
-// drop stops tailing parts. The caller holds work, and forgets their keys
-// (forget) unless the member now owns them.
+// drop stops tailing parts and exporting their lag. The caller holds
+// work, and forgets their keys (forget) unless the member now owns them.
 func (s *standbys) drop(parts []int32) {
 	var gone []int32
 	for _, part := range parts {
@@ -131,6 +131,12 @@ func (s *standbys) drop(parts []int32) {
 	}
 	if len(gone) > 0 && s.cl != nil {
 		s.cl.RemoveConsumePartitions(map[string][]int32{topics.State: gone, topics.Keys: gone})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, part := range gone {
+		delete(s.pos, part)
+		s.p.metrics.standbyLag.DeleteLabelValues(strconv.Itoa(int(part)))
 	}
 }
 
@@ -205,12 +211,6 @@ func (s *standbys) update(ctx context.Context, adm *kadm.Client) error {
 	s.drop(stop)
 	s.forget(stop)
 	s.work.Unlock()
-	s.mu.Lock()
-	for _, part := range stop {
-		delete(s.pos, part)
-		s.p.metrics.standbyLag.DeleteLabelValues(strconv.Itoa(int(part)))
-	}
-	s.mu.Unlock()
 	for part := range want {
 		if err := s.start(ctx, adm, part); err != nil {
 			return err
@@ -416,16 +416,7 @@ func (s *standbys) tail(ctx context.Context) bool {
 	if err == nil {
 		err = r.flush(false) // checkpoints the copies that did not fail
 	}
-	var failed []int32
-	s.mu.Lock()
-	for part, sp := range s.tails {
-		if sp.failed || err != nil {
-			failed = append(failed, part)
-		} else {
-			s.pos[part] = sp.cp.State
-		}
-	}
-	s.mu.Unlock()
+	failed := s.advance(err != nil)
 	if err != nil {
 		// The positions moved past records that were not written: no
 		// copy can be trusted to mirror the topic any more.
@@ -443,6 +434,24 @@ func (s *standbys) tail(ctx context.Context) bool {
 	}
 	s.drop(failed)
 	return true
+}
+
+// advance records the copies' positions after a tail and returns the
+// copies that failed: all of them when failedAll. A partition held since
+// the poll is this member's own now: it gets no position, or its lag
+// would be exported, growing, for as long as the member owns it.
+func (s *standbys) advance(failedAll bool) (failed []int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for part, sp := range s.tails {
+		switch {
+		case sp.failed || failedAll:
+			failed = append(failed, part)
+		case !s.held[part]:
+			s.pos[part] = sp.cp.State
+		}
+	}
+	return failed
 }
 
 // exportLag sets each copy's lag behind the state topic's last stable
