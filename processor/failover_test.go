@@ -1,14 +1,22 @@
 package processor_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/rewind/rewind/aggregate/schedule"
 	"github.com/rewind/rewind/internal/testing/logcheck"
@@ -16,6 +24,7 @@ import (
 	"github.com/rewind/rewind/internal/testing/promsample"
 	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/processor"
+	"github.com/rewind/rewind/topics"
 )
 
 // TestLostOwner loses a processor inside an open transaction, twice,
@@ -176,4 +185,104 @@ func frozen(pid int) bool {
 	// pid (comm) state ...: comm may hold spaces, the state follows its ")".
 	_, rest, _ := strings.Cut(string(b), ") ")
 	return strings.HasPrefix(rest, "T")
+}
+
+// TestPendingOffsetsOfALostOwner: a lost owner killed between its offset
+// commit and its commit leaves offsets pending in its open transaction.
+// Kafka answers an offset fetch that requires stable offsets, as every
+// transactional consumer's does (KIP-447), with UNSTABLE_OFFSET_COMMIT
+// until that transaction ends, and franz-go asks again a fixed second
+// later. The new owner fences the lost one in its assignment callback,
+// before franz-go's fetch, so the fetch is asked once and answered.
+func TestPendingOffsetsOfALostOwner(t *testing.T) {
+	c, brokers := testkit.Cluster(t)
+	testkit.Topics(t, brokers, testPartitions)
+	var stableFetches atomic.Int32
+	c.ControlKey(int16(kmsg.OffsetFetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.OffsetFetchRequest)
+		for _, g := range r.Groups {
+			if r.RequireStable && g.Group == processor.DefaultGroup {
+				stableFetches.Add(1)
+			}
+		}
+		return nil, nil, false // counted, not handled
+	})
+	pendingOffsets(t, brokers, processor.TransactionalID(processor.DefaultGroup, "lost"))
+
+	reg := prometheus.NewRegistry()
+	p := start(t, brokers, "p1", filepath.Join(t.TempDir(), "p1"), func(c *processor.Config) { c.Registerer = reg })
+	recs := testkit.Interleave("clinic-1", 40, time.Now().Add(-time.Hour))
+	testkit.Send(t, testkit.Producer(t, brokers), recs)
+	testkit.WaitResults(t, brokers, len(recs), time.Minute, p.Alive(t))
+	if err := p.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if n := testkit.Metric(t, reg, "rewind_processor_fenced_transactions_total"); n != 1 {
+		t.Fatalf("%v transactions fenced, want the lost owner's", n)
+	}
+	if n := stableFetches.Load(); n != 1 {
+		t.Fatalf("the group's committed offsets were fetched %d times, want once: the fetch met the lost owner's pending offsets", n)
+	}
+	logcheck.Invariants(t, logcheck.ReadAll(t, brokers))
+}
+
+// pendingOffsets leaves what a processor killed inside End leaves: an
+// open transaction under txnID with a record on schedule-results and the
+// group's offsets of every commands partition committed in it, but not
+// the commit.
+func pendingOffsets(t *testing.T, brokers, txnID string) {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.TransactionalID(txnID),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.TransactionTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topics.Results, Partition: 0, Value: []byte(`{}`)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	id, epoch, err := cl.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = txnID, id, epoch, processor.DefaultGroup
+	addResp, err := add.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(addResp.ErrorCode)
+	}
+	if err != nil {
+		t.Fatalf("add offsets to the transaction: %v", err)
+	}
+	commit := kmsg.NewPtrTxnOffsetCommitRequest()
+	commit.TransactionalID, commit.Group, commit.ProducerID, commit.ProducerEpoch = txnID, processor.DefaultGroup, id, epoch
+	commit.Generation, commit.MemberID = -1, ""
+	listed, err := kadm.NewClient(cl).ListTopics(ctx, topics.Commands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := kmsg.NewTxnOffsetCommitRequestTopic()
+	topic.Topic, topic.TopicID = topics.Commands, listed[topics.Commands].ID
+	for part := range int32(testPartitions) {
+		p := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		p.Partition, p.Offset = part, 0
+		topic.Partitions = append(topic.Partitions, p)
+	}
+	commit.Topics = append(commit.Topics, topic)
+	commitResp, err := commit.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatalf("commit offsets in the transaction: %v", err)
+	}
+	for _, rt := range commitResp.Topics {
+		for _, rp := range rt.Partitions {
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				t.Fatalf("commit offsets in the transaction: %v", err)
+			}
+		}
+	}
 }

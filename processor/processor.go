@@ -276,9 +276,22 @@ func (p *Processor) assigned(ctx context.Context, cl *kgo.Client, parts []int32)
 	p.metrics.owned.Set(float64(p.parts.ownedCount()))
 	p.metrics.restoring.Set(float64(p.parts.restoringCount()))
 	p.log.Info("partitions assigned", "partitions", parts)
+	// franz-go fetches the new partitions' committed offsets once this
+	// callback returns. A lost owner killed between its offset commit and
+	// its commit left offsets pending in its open transaction: the fetch
+	// is then answered UNSTABLE_OFFSET_COMMIT and asks again a fixed
+	// second later, a second more of write pause. Fencing it here, before
+	// the fetch, spares that second; the restore looks again (endOrphans).
+	fctx, fcancel := context.WithTimeout(ctx, fenceAtAssignment)
+	p.endOrphans(cl, parts)(fctx)
+	fcancel()
 	p.restores.Add(1)
 	go p.runRestore(ctx, rctx, cl, parts, previous, done)
 }
+
+// fenceAtAssignment bounds the fence in the assignment's callback: past
+// it, the offset fetch's own second of waiting costs no more.
+const fenceAtAssignment = time.Second
 
 // runRestore restores parts as the run that closes done, after the
 // earlier runs over any of them have returned.
