@@ -1,6 +1,6 @@
 // Package bench measures Rewind on this machine with devkafka as a
 // separate process, and prints the numbers of `make bench`: raw produce
-// rate, the many-schedules case, restores from the state topic and by
+// rate, the kernel's cost per command, the many-schedules case, restores from the state topic and by
 // folding the events, standby takeover, losing a processor under load,
 // latency at 5k/s and 10k/s,
 // throughput with 1k and 1M streams, RSS, failover, ingest and the read
@@ -82,6 +82,8 @@ func (b *Bench) run() error {
 		defer os.RemoveAll(dir)
 	}
 	switch {
+	case b.onlyKernel:
+		return kernelCase()
 	case b.onlyFailover:
 		return b.failoverCase(dir)
 	case b.onlyErase:
@@ -101,6 +103,9 @@ func (b *Bench) run() error {
 		return err
 	}
 	fmt.Printf("raw produce rate (200 B values)         %9.0f records/s\n", raw)
+	if err := kernelCase(); err != nil {
+		return err
+	}
 	if more, err := b.casesOnTheirOwn(dir, raw); err != nil || !more {
 		return err
 	}

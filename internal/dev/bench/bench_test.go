@@ -83,3 +83,17 @@ func TestMixSmoke(t *testing.T) {
 		}
 	}
 }
+
+// TestKernel: the kernel case's commands are all accepted, each with one
+// event, so its figure is the cost of a decided command.
+func TestKernel(t *testing.T) {
+	k := newKernel()
+	for i := range 200 {
+		if err := k.command(i); err != nil {
+			t.Fatalf("command %d: %v", i, err)
+		}
+	}
+	if k.version != 200 {
+		t.Fatalf("200 commands left the stream at version %d, want 200: not one event each", k.version)
+	}
+}

@@ -40,6 +40,9 @@ type Bench struct {
 	// The erasure case.
 	onlyErase bool
 
+	// The kernel case.
+	onlyKernel bool
+
 	// The latency load generator: a process of its own (bench -loadgen),
 	// so its producing and timing do not share the bench's goroutines or
 	// heap.
@@ -87,6 +90,7 @@ func (b *Bench) Register(fs *flag.FlagSet) {
 	fs.IntVar(&b.mixStreams, "mix-schedules", 400000, "schedules in the many-schedules case (a few interleaved commands each)")
 	fs.BoolVar(&b.onlyFailover, "only-failover", false, "run only the failover case")
 	fs.IntVar(&b.failoverKills, "failover-kills", 10, "kills per setting of the failover case, half inside an open transaction (the crashpoint build), half at random; 0 skips the case")
+	fs.BoolVar(&b.onlyKernel, "only-kernel", false, "run only the kernel case: one command decoded, executed and encoded, in the bench's own process")
 	fs.BoolVar(&b.onlyErase, "only-erase", false, "run only the erasure's latency (10 visitors of 100 schedules each)")
 	fs.BoolVar(&b.loadgen, "loadgen", false, "run as the latency load generator (used by bench itself)")
 	fs.StringVar(&b.loadBrokers, "loadgen-brokers", "", "loadgen: Kafka")
