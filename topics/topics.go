@@ -82,8 +82,10 @@ func Configs(l Layout) map[string]map[string]*string {
 		Events:  {"cleanup.policy": s("compact"), "retention.ms": s("-1"), "retention.bytes": s("-1")},
 		Results: {"cleanup.policy": s("delete"), "retention.ms": s(weekMS)},
 		// One live record per stream: compaction keeps the latest and
-		// nothing is removed by age.
-		State: {"cleanup.policy": s("compact"), "retention.ms": s("-1"), "retention.bytes": s("-1")},
+		// nothing is removed by age. Only Rewind reads it, and it is the
+		// most the processor writes: stored compressed even when the
+		// processor's -compression is none (the broker compresses it).
+		State: {"cleanup.policy": s("compact"), "retention.ms": s("-1"), "retention.bytes": s("-1"), "compression.type": s("gzip")},
 		// One record per subject and partition, kept forever; a key's
 		// record replaced by its destruction must leave the broker's
 		// disks within a bound (docs/privacy.md): segments roll hourly

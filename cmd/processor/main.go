@@ -33,7 +33,7 @@ func run(ctx context.Context, args []string) error {
 	stateCache := fs.Int("state-cache-mib", 64, "MiB of stream records kept in memory between batches (W-TinyLFU); -1 disables")
 	blockCache := fs.Int("block-cache-mib", 64, "MiB of Pebble's block cache")
 	inMemory := fs.Bool("in-memory", false, "keep the state in memory, restored from Kafka at every start (to measure what the data dir saves)")
-	compression := fs.String("compression", "none", "compression of the events and results written: none, gzip, snappy, lz4 or zstd (none: every client reads it)")
+	compression := fs.String("compression", "gzip", "compression of the records written (events, results, state, keys): none, gzip, snappy, lz4 or zstd (gzip: every client reads it)")
 	dedup := fs.Duration("dedup-window", 0, "how long command ids are remembered (default 168h)")
 	members := fs.Int("members", 1, "transactional members in this process, each with its own partitions, like Kafka Streams' stream threads: one commits while another decides")
 	standby := fs.Int("standby-replicas", 0, "how many other members keep a warm copy of each partition, so a failover restores only a short tail (kept in other processes; processes-1 guarantees it)")

@@ -86,7 +86,7 @@ func (b *Bench) Register(fs *flag.FlagSet) {
 	fs.StringVar(&b.phase, "cpuprofile-phase", "drain", "when to profile: mix-durable, mix-memory, mix-members, mix-naive (the many-schedules case's variants), drain (1k streams), hot-naive (the naive map processor on them), hot-members (two members on them), latency, cold, fold (a restore folding the events) or preview (the replay preview of the restore case)")
 	fs.BoolVar(&b.onlyMix, "only-mix", false, "stop after the many-schedules case")
 	fs.BoolVar(&b.onlyHot, "only-hot", false, "run only the 1k-streams drains, Rewind's (one member and two) and the naive map processor's (with the raw rate)")
-	fs.StringVar(&b.mixWhich, "mix-variants", "durable,personal,memory,members,naive", "variants of the many-schedules case to run: durable, personal (durable, with personal data on every reservation, walk-in and consultation), memory (state in memory), members (-members 2), naive (the naive map processor)")
+	fs.StringVar(&b.mixWhich, "mix-variants", "durable,uncompressed,zstd,personal,memory,members,naive", "variants of the many-schedules case to run: durable (the defaults, gzip), uncompressed (-compression none), zstd (-compression zstd), personal (durable, with personal data on every reservation, walk-in and consultation), memory (state in memory), members (-members 2), naive (the naive map processor)")
 	fs.IntVar(&b.mixStreams, "mix-schedules", 400000, "schedules in the many-schedules case (a few interleaved commands each)")
 	fs.BoolVar(&b.onlyFailover, "only-failover", false, "run only the failover case")
 	fs.IntVar(&b.failoverKills, "failover-kills", 10, "kills per setting of the failover case, half inside an open transaction (the crashpoint build), half at random; 0 skips the case")

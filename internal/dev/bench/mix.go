@@ -66,6 +66,10 @@ type mixVariant struct {
 
 var mixVariants = []mixVariant{
 	{"durable", "", false, nil, false},
+	// The codecs besides the default (gzip): the bytes each writes, and
+	// what it costs the processor and the broker.
+	{"uncompressed", "durable, -compression none", false, []string{"-compression", "none"}, false},
+	{"zstd", "durable, -compression zstd", false, []string{"-compression", "zstd"}, false},
 	{"personal", "durable, personal data sealed", false, nil, true},
 	// Pebble's files then live on the Go heap: a heap limit sized for the
 	// durable store would make the GC run back to back.
