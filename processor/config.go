@@ -71,9 +71,9 @@ type Config struct {
 	// Compression of the records the processor writes: none, gzip,
 	// snappy, lz4 or zstd. The default value is "gzip", at its fastest
 	// level: the one codec every Kafka client reads (plain kafkajs reads
-	// no other), and a tenth of the bytes of "none" for about 1 µs of CPU
-	// per command (docs/performance.md). zstd writes two thirds of gzip's
-	// bytes where the consumers have the codec; none spares that CPU.
+	// no other), and a seventh of the bytes of "none" for about 1.3 µs of
+	// CPU per command (docs/performance.md). zstd writes less where the
+	// consumers have the codec; none spares that CPU.
 	Compression string
 	// StandbyReplicas is how many members keep a warm copy of each
 	// partition besides its owner (see standbys), so that a failover

@@ -43,8 +43,8 @@ func kernelCase() error {
 	return nil
 }
 
-// kernel is one stream of the many-schedules case, rescheduled over and
-// over: every command is accepted with one event.
+// kernel is one stream, reserved and then rescheduled over and over, as
+// in the 1k-streams case: every command is accepted with one event.
 type kernel struct {
 	kind    aggregate.Kind
 	state   any
