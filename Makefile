@@ -67,14 +67,19 @@ race: ## run the concurrent packages' tests under the race detector
 
 .PHONY: e2e
 # The AsyncAPI document is checked by the AsyncAPI project's own parser,
-# from npm, installed once under .cache/npm.
-ASYNCAPI_PARSER := .cache/npm/node_modules/@asyncapi/parser
+# and the clients of upstream and downstream teams are the real ones:
+# kcat and confluent-kafka for Python (librdkafka, Debian's packages),
+# kafkajs and the CloudEvents SDK (npm). npm's go under .cache/npm, once.
+NPM_MODULES := .cache/npm/node_modules
+E2E_NPM := @asyncapi/parser@3.6.3 kafkajs@2.2.4 cloudevents@10.0.0
 
-e2e: build ## end to end: a real Prometheus (Debian's package) scrapes the running services; the AsyncAPI parser (npm) reads docs/asyncapi.json
+e2e: build ## end to end: a real Prometheus (Debian's package) scrapes the running services; the AsyncAPI parser (npm) reads docs/asyncapi.json; kcat, confluent-kafka (Python) and kafkajs read the events
 	$(call apt_install,prometheus,prometheus,--no-install-recommends,)
 	$(call apt_install,npm,npm,--no-install-recommends,)
-	@test -d $(ASYNCAPI_PARSER) || npm install --prefix .cache/npm --no-audit --no-fund --loglevel=error @asyncapi/parser@3.6.3
-	$(GO) tool gotestsum --format testname -- -tags e2e -count=1 -timeout 10m -run 'TestPrometheus|TestAsyncAPI' ./e2e/
+	$(call apt_install,kcat,kcat python3-confluent-kafka,--no-install-recommends,)
+	@test -d $(NPM_MODULES)/@asyncapi/parser -a -d $(NPM_MODULES)/kafkajs -a -d $(NPM_MODULES)/cloudevents || \
+		npm install --prefix .cache/npm --no-audit --no-fund --loglevel=error $(E2E_NPM)
+	$(GO) tool gotestsum --format testname -- -tags e2e -count=1 -timeout 10m -run 'TestPrometheus|TestAsyncAPI|TestThirdPartyClients' ./e2e/
 
 .PHONY: fuzz
 fuzz: ## fuzz the command decoder, random command sequences, the token and If-Match parsers, and the remembered-id lookup for a while
