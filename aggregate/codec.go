@@ -2,13 +2,26 @@ package aggregate
 
 import (
 	"bytes"
-	"encoding/json"
+	stdjson "encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
+)
+
+// commandJSON decodes with encoding/json's (v1) semantics: names match
+// case-insensitively, a duplicate name's last value wins, invalid UTF-8
+// becomes U+FFFD. Unlike v1 it refuses unknown members, reports errors
+// with the JSON pointer of the value at fault, and needs no
+// json.Decoder per command: v1's Decoder was 9% of the bytes the
+// processor allocated and a third of a command's decode time.
+var (
+	commandJSON = json.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv1.ReportErrorsWithLegacySemantics(false), json.RejectUnknownMembers(true))
+	eventJSON   = json.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv1.ReportErrorsWithLegacySemantics(false))
 )
 
 // DecodeStrict decodes one JSON value from data into v and refuses unknown
@@ -16,19 +29,14 @@ import (
 // commands without fields need no body. Every error is a [*Rejection] with
 // code malformed, unknown_field or invalid_field.
 //
-// encoding/json matches field names case-insensitively; clients should not
-// rely on that.
+// Field names match case-insensitively, as encoding/json's do; clients
+// should not rely on that.
 func DecodeStrict(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = []byte("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonRejection(data, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Reject(CodeMalformed, "trailing data after the JSON value")
+	if err := json.Unmarshal(data, v, commandJSON); err != nil {
+		return jsonRejection(err)
 	}
 	return nil
 }
@@ -36,72 +44,72 @@ func DecodeStrict(data []byte, v any) error {
 // DecodeLenient decodes JSON like [DecodeStrict] but ignores unknown
 // fields: for events, which older code must be able to read.
 func DecodeLenient(data []byte, v any) error {
-	if err := json.Unmarshal(data, v); err != nil {
-		return jsonRejection(data, err)
+	if err := json.Unmarshal(data, v, eventJSON); err != nil {
+		return jsonRejection(err)
 	}
 	return nil
 }
 
-func jsonRejection(data []byte, err error) error {
-	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		field := te.Field
-		if field == "" {
-			field = "(root)"
-		}
-		return Reject(CodeInvalidField, "field %s: expected %s, got JSON %s", field, te.Type, te.Value)
+func jsonRejection(err error) error {
+	se, ok := errors.AsType[*json.SemanticError](err)
+	if !ok {
+		// A syntactic error, or input that ends inside a value.
+		msg := strings.TrimPrefix(err.Error(), "jsontext: ")
+		return Reject(CodeMalformed, "invalid JSON: %s", msg)
 	}
-	msg := err.Error()
-	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return Reject(CodeUnknownField, "unknown field %s", truncate(name))
+	field := fieldPath(se.JSONPointer)
+	switch {
+	case errors.Is(err, json.ErrUnknownName):
+		return Reject(CodeUnknownField, "unknown field %s", truncate(strconv.Quote(field)))
+	case se.Err == nil && se.GoType != nil:
+		return Reject(CodeInvalidField, "field %s: expected %s, got JSON %s", field, se.GoType, kindName(se.JSONKind))
 	}
-	if _, ok := errors.AsType[*json.SyntaxError](err); ok || errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
-		return Reject(CodeMalformed, "invalid JSON: %s", strings.TrimPrefix(msg, "json: "))
-	}
-	// time.Time and other Unmarshalers report their own parse errors,
-	// without the field: a time's is found by its value.
 	if pe, ok := errors.AsType[*time.ParseError](err); ok {
-		field := "(unknown)"
-		if path, found := findString(data, pe.Value); found {
-			field = path
-		}
 		return Reject(CodeInvalidField, "field %s: %s is not a time; expected RFC 3339, such as \"2026-03-02T10:00:00Z\" or with an offset, \"2026-03-02T11:00:00+01:00\"",
 			field, truncate(strconv.Quote(pe.Value)))
 	}
-	return Reject(CodeInvalidField, "%s", strings.TrimPrefix(msg, "json: "))
+	// An UnmarshalJSON method's own error, such as a list's elements
+	// decoded by encoding/json.
+	if te, ok := errors.AsType[*jsonv1.UnmarshalTypeError](err); ok {
+		return Reject(CodeInvalidField, "field %s: expected %s, got JSON %s", field, te.Type, te.Value)
+	}
+	if se.Err != nil {
+		return Reject(CodeInvalidField, "field %s: %s", field, strings.TrimPrefix(se.Err.Error(), "json: "))
+	}
+	return Reject(CodeInvalidField, "field %s: %s", field, strings.TrimPrefix(se.Error(), "json: "))
 }
 
-// findString returns the dotted path of the first string value equal to
-// s in the JSON document data.
-func findString(data []byte, s string) (string, bool) {
-	var doc any
-	if json.Unmarshal(data, &doc) != nil {
-		return "", false
+// kindName names a JSON kind as encoding/json's errors do.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
 	}
-	var walk func(v any, path string) (string, bool)
-	walk = func(v any, path string) (string, bool) {
-		switch v := v.(type) {
-		case string:
-			return path, v == s
-		case map[string]any:
-			for k, e := range v {
-				p := k
-				if path != "" {
-					p = path + "." + k
-				}
-				if found, ok := walk(e, p); ok {
-					return found, true
-				}
-			}
-		case []any:
-			for i, e := range v {
-				if found, ok := walk(e, fmt.Sprintf("%s[%d]", path, i)); ok {
-					return found, true
-				}
-			}
+	return k.String()
+}
+
+// fieldPath names the value a JSON pointer points at the way the
+// rejections always have: slot.start, procedures[0], or (root).
+func fieldPath(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
 		}
-		return "", false
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
 	}
-	return walk(doc, "")
+	if b.Len() == 0 {
+		return "(root)"
+	}
+	return truncate(b.String())
 }
 
 // AppendJSONString quotes s as encoding/json does: plain printable ASCII
@@ -111,7 +119,7 @@ func findString(data []byte, s string) (string, bool) {
 func AppendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
+			q, _ := stdjson.Marshal(s)
 			return append(b, q...)
 		}
 	}
