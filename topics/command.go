@@ -146,7 +146,7 @@ func DecodeCommand(r *kgo.Record, partitions int32) (Command, error) {
 		return c, aggregate.Reject(CodeInvalidKey, "key must be <tenant>/<scheduleId>, each matching %s", aggregate.IDPattern)
 	}
 	c.Meta.Tenant, c.Meta.Stream = tenant, stream
-	if want := PartitionFor(string(r.Key), partitions); want != r.Partition && string(h[hType]) != TypeErase {
+	if want := partitionOf(r.Key, partitions); want != r.Partition && string(h[hType]) != TypeErase {
 		return c, aggregate.Reject(CodeMisrouted, "the key hashes to partition %d with murmur2, Kafka's default partitioner, "+
 			"but the record is on partition %d: set the producer's partitioner to murmur2 "+
 			"(librdkafka clients: partitioner=murmur2_random; kafkajs: the default, or "+
