@@ -91,9 +91,19 @@ fuzz: ## fuzz the command decoder, random command sequences, the token and If-Ma
 	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 30s ./store
 
 .PHONY: bench
+# BENCH_BEFORE is the commit whose processor the many-schedules case runs
+# as its "before" variant: the build before the per-command CPU and bytes
+# work that docs/performance.md's budget compares with.
+BENCH_BEFORE ?= af1d001
+
 bench: build ## print the performance numbers (devkafka as a separate process); BENCH_FLAGS="-only-mix" passes flags
 	$(GO) build -tags rewind_crashpoints -o $(BIN)/crashpoints/ ./cmd/processor
 	$(GO) build -tags rewind_unlogged -o $(BIN)/unlogged/ ./cmd/query
+	@rm -rf $(BIN)/before $(BIN)/before-src
+	@if git rev-parse -q --verify '$(BENCH_BEFORE)^{commit}' >/dev/null 2>&1; then \
+		mkdir -p $(BIN)/before-src && git archive $(BENCH_BEFORE) | tar -x -C $(BIN)/before-src && \
+		(cd $(BIN)/before-src && $(GO) build -o $(CURDIR)/$(BIN)/before/ ./cmd/processor) && rm -rf $(BIN)/before-src; \
+	else echo "bench: no commit $(BENCH_BEFORE) here; the before variant is skipped"; fi
 	$(BIN)/bench -bin $(BIN) $(BENCH_FLAGS)
 
 .PHONY: lint

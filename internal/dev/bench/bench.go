@@ -220,14 +220,14 @@ func (e *env) hotCase(ctx context.Context, dir string, raw float64) (float64, er
 	hot := func(ctx context.Context, cl *kgo.Client) (int, error) {
 		return e.backlog, (&env{Bench: e.Bench, cl: cl}).produceCommands(ctx, e.backlog, 1000)
 	}
-	naive1k, _, stats, err := e.drainAlone(filepath.Join(dir, "hot-naive"), hot, "hot-naive", true)
+	naive1k, _, stats, err := e.drainAlone(filepath.Join(dir, "hot-naive"), hot, "hot-naive", mixVariant{naive: true})
 	if err != nil {
 		return 0, err
 	}
 	fmt.Printf("  the same, naive map processor         %9.0f commands/s (Rewind ÷ this %.2f, ratio to raw %.3f)\n%s\n", naive1k, tp1k/naive1k, naive1k/raw, stats)
 	// Two members in one process: the commit of one overlaps the work of
 	// the other, where one member waits for its own.
-	members1k, _, stats, err := e.drainAlone(filepath.Join(dir, "hot-members"), hot, "hot-members", false, "-members", "2")
+	members1k, _, stats, err := e.drainAlone(filepath.Join(dir, "hot-members"), hot, "hot-members", mixVariant{flags: []string{"-members", "2"}})
 	if err != nil {
 		return 0, err
 	}

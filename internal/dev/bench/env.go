@@ -99,10 +99,15 @@ func (e *env) produceCommands(ctx context.Context, n, streams int) error {
 	return e.cl.Flush(ctx)
 }
 
-func (e *env) startProcessor(extra ...string) {
+// startProcessor starts the processor of -bin with the bench's flags and
+// extra.
+func (e *env) startProcessor(extra ...string) { e.startBuild("", extra...) }
+
+// startBuild starts the processor in the directory build under -bin.
+func (e *env) startBuild(build string, extra ...string) {
 	e.procHTTP = freeAddr()
 	// Later flags win: extra may name another instance.
-	e.proc = e.start(filepath.Join(e.binDir, "processor"), append([]string{"-brokers", e.kafka, "-instance-id", "bench-1",
+	e.proc = e.start(filepath.Join(e.binDir, build, "processor"), append([]string{"-brokers", e.kafka, "-instance-id", "bench-1",
 		"-data-dir", filepath.Join(e.dir, "processor"), "-http", e.procHTTP, "-log-level", "warn"}, extra...)...)
 }
 

@@ -53,29 +53,36 @@ var visits = [][][2]string{
 
 // mixVariants are the processors of the many-schedules case, by name:
 // durable (the defaults), the same loop with its state in memory,
-// durable with two members in the process, and the naive map processor
-// (runNaive).
+// durable with two members in the process, an earlier build, and the
+// naive map processor (runNaive).
 type mixVariant struct {
 	name, what string
 	naive      bool
 	flags      []string
+	// build is the directory under -bin of the processor to run, "" for
+	// -bin itself.
+	build string
 	// personal puts a visitor's name and phone on every reservation and
 	// walk-in, and notes on every consultation: sealed by the processor.
 	personal bool
 }
 
 var mixVariants = []mixVariant{
-	{"durable", "", false, nil, false},
+	{name: "durable"},
 	// The codecs besides the default (gzip): the bytes each writes, and
 	// what it costs the processor and the broker.
-	{"uncompressed", "durable, -compression none", false, []string{"-compression", "none"}, false},
-	{"zstd", "durable, -compression zstd", false, []string{"-compression", "zstd"}, false},
-	{"personal", "durable, personal data sealed", false, nil, true},
+	{name: "uncompressed", what: "durable, -compression none", flags: []string{"-compression", "none"}},
+	{name: "zstd", what: "durable, -compression zstd", flags: []string{"-compression", "zstd"}},
+	{name: "personal", what: "durable, personal data sealed", personal: true},
 	// Pebble's files then live on the Go heap: a heap limit sized for the
 	// durable store would make the GC run back to back.
-	{"memory", "state in memory", false, []string{"-in-memory", "-memory-limit-mib", "0"}, false},
-	{"members", "durable, -members 2", false, []string{"-members", "2"}, false},
-	{"naive", "naive map processor", true, nil, false},
+	{name: "memory", what: "state in memory", flags: []string{"-in-memory", "-memory-limit-mib", "0"}},
+	{name: "members", what: "durable, -members 2", flags: []string{"-members", "2"}},
+	// The processor of an earlier commit (make bench builds BENCH_BEFORE
+	// into bin/before), with its own defaults: what a change to the
+	// command path gained, measured in the same run.
+	{name: "before", what: "the build of BENCH_BEFORE", build: "before"},
+	{name: "naive", what: "naive map processor", naive: true},
 }
 
 // mixCase prints the many-schedules case, each variant of -mix-variants
@@ -91,7 +98,13 @@ func (b *Bench) mixCase(dir string, raw float64) error {
 		produce := func(ctx context.Context, cl *kgo.Client) (int, error) {
 			return produceMix(ctx, cl, b.mixStreams, v.personal)
 		}
-		rate, n, stats, err := b.drainAlone(filepath.Join(dir, "mix-"+v.name), produce, "mix-"+v.name, v.naive, v.flags...)
+		if v.build != "" {
+			if _, err := os.Stat(filepath.Join(b.binDir, v.build, "processor")); err != nil {
+				fmt.Printf("  (variant %s skipped: %v)\n", v.name, err)
+				continue
+			}
+		}
+		rate, n, stats, err := b.drainAlone(filepath.Join(dir, "mix-"+v.name), produce, "mix-"+v.name, v)
 		if err != nil {
 			return err
 		}
@@ -115,7 +128,7 @@ func (b *Bench) mixCase(dir string, raw float64) error {
 // last, and lines on the processor's GC, CPU and memory and on the bytes
 // written per command. A -cpuprofile-phase of the variant's name
 // profiles it.
-func (b *Bench) drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, error), variant string, naive bool, extra ...string) (rate float64, n int, stats string, err error) {
+func (b *Bench) drainAlone(dir string, produce func(context.Context, *kgo.Client) (int, error), variant string, v mixVariant) (rate float64, n int, stats string, err error) {
 	e, done, err := b.newEnv(dir, nil)
 	if err != nil {
 		return 0, 0, "", err
@@ -126,10 +139,13 @@ func (b *Bench) drainAlone(dir string, produce func(context.Context, *kgo.Client
 	if err != nil {
 		return 0, 0, "", err
 	}
-	if naive {
+	switch {
+	case v.naive:
 		e.startNaive()
-	} else {
-		e.startProcessor(extra...)
+	case v.build != "":
+		e.startBuild(v.build, v.flags...)
+	default:
+		e.startProcessor(v.flags...)
 	}
 	profiled := b.phase == variant
 	if b.profile != "" && profiled {
@@ -151,10 +167,11 @@ func (b *Bench) drainAlone(dir string, produce func(context.Context, *kgo.Client
 		// it run back to back.
 		metrics := "http://" + e.procHTTP + "/metrics"
 		m := promsample.Scrape(metrics)
-		stats = fmt.Sprintf("    (processor: %.0f GC cycles, %.1f CPU seconds, RSS %.0f MiB, %.0f transactions, %.0f%% cache hits; devkafka: %.1f CPU seconds in the drain)",
-			m["go_gc_duration_seconds_count"], m["process_cpu_seconds_total"], rss(e.proc.Pid(), "VmRSS"),
+		cpu := m["process_cpu_seconds_total"]
+		stats = fmt.Sprintf("    (processor: %.0f GC cycles, %.1f CPU seconds (%.1f µs per command), RSS %.0f MiB, %.0f transactions, %.0f%% cache hits; devkafka: %.1f CPU seconds in the drain (%.1f µs per command))",
+			m["go_gc_duration_seconds_count"], cpu, cpu/float64(n)*1e6, rss(e.proc.Pid(), "VmRSS"),
 			m.Sum("rewind_processor_transactions_total"),
-			100*m.Sum(`rewind_processor_state_cache_total{result="hit"}`)/m.Sum("rewind_processor_state_cache_total"), brokerCPU) +
+			100*m.Sum(`rewind_processor_state_cache_total{result="hit"}`)/m.Sum("rewind_processor_state_cache_total"), brokerCPU, brokerCPU/float64(n)*1e6) +
 			"\n    (" + perCommand + ")"
 	}
 	return rate, n, stats, err
