@@ -165,12 +165,14 @@ func PersonalFields(t reflect.Type) []string {
 
 // SealPersonal returns a copy of v with every non-empty personal string
 // replaced by seal(its JSON name, its value), and whether it replaced
-// any. v itself is not changed, nor anything it points to.
+// any. v itself is not changed, nor anything it points to. A value with
+// no personal string is returned as it is, without a copy: most events of
+// a type that may carry personal data carry none.
 func SealPersonal(v any, seal func(field, value string) string) (any, bool) {
-	t := reflect.TypeOf(v)
-	if t == nil || planFor(t) == nil {
+	if !HoldsPersonal(v) {
 		return v, false
 	}
+	t := reflect.TypeOf(v)
 	out := reflect.New(t).Elem()
 	out.Set(reflect.ValueOf(v))
 	sealed := sealValue(out, seal)
@@ -182,10 +184,6 @@ func SealPersonal(v any, seal func(field, value string) string) (any, bool) {
 // so a value with none costs no copy. The processor keeps states this
 // way: its rules never read a personal value, so it keeps none.
 func DropPersonal(v any) (any, bool) {
-	t := reflect.TypeOf(v)
-	if t == nil || planFor(t) == nil || !holdsPersonal(reflect.ValueOf(v)) {
-		return v, false
-	}
 	return SealPersonal(v, func(string, string) string { return "" })
 }
 
