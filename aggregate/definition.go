@@ -174,7 +174,7 @@ func (d *Definition[S]) DecodeCommand(name string, data []byte) (c Command, err 
 		slices.Sort(known)
 		return nil, Reject(CodeUnknownType, "unknown command type %q; the command types are %s", truncate(name), strings.Join(known, ", "))
 	}
-	defer recoverInto(&err, "decoding "+name)
+	defer recoverInto(&err, "decoding", name)
 	return entry.decode(data)
 }
 
@@ -188,7 +188,7 @@ func (d *Definition[S]) DecodeEvent(name string, schema int, data []byte) (e Eve
 	if !ok {
 		return nil, Reject(CodeUnknownType, "unknown event type %q", truncate(name))
 	}
-	defer recoverInto(&err, "decoding "+name)
+	defer recoverInto(&err, "decoding", name)
 	if schema < 1 {
 		schema = 1
 	}
@@ -222,7 +222,7 @@ func (d *Definition[S]) Execute(s S, version uint64, name string, c Command, m M
 			next, events = s, nil
 		}
 	}()
-	defer recoverInto(&err, "executing "+name)
+	defer recoverInto(&err, "executing", name)
 	data, err := entry.execute(s, c, m)
 	if err != nil {
 		return s, nil, err
@@ -235,13 +235,14 @@ func (d *Definition[S]) Execute(s S, version uint64, name string, c Command, m M
 			return s, nil, Reject(CodeUnknownType, "executor for %q returned unregistered event %T", name, e)
 		}
 		entry := d.events[typ]
-		env := Envelope{
+		// The handler gets the envelope in place: a pointer to a local
+		// would move it to the heap, once per event.
+		events = append(events, Envelope{
 			Type: typ, Schema: entry.schema, Version: version + uint64(i) + 1, Time: m.Time,
 			Tenant: m.Tenant, Stream: m.Stream, Initiator: m.Initiator,
 			ProcessID: m.ProcessID, PredecessorID: m.ID, Data: e,
-		}
-		next = entry.apply(next, e, &env)
-		events = append(events, env)
+		})
+		next = entry.apply(next, e, &events[len(events)-1])
 	}
 	return next, events, nil
 }
@@ -286,9 +287,12 @@ func (d *Definition[S]) rehydrate(events []Envelope, keep func(*Envelope) bool) 
 	return s, v
 }
 
-func recoverInto(err *error, what string) {
+// recoverInto turns a panic while doing (decoding or executing) name into
+// a rejection. The words come apart so that the defer, which runs for
+// every command, concatenates nothing until there is a panic.
+func recoverInto(err *error, doing, name string) {
 	if r := recover(); r != nil {
-		*err = Reject(CodeExecutorPanic, "panic while %s", what)
+		*err = Reject(CodeExecutorPanic, "panic while %s %s", doing, name)
 	}
 }
 
