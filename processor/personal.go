@@ -92,9 +92,21 @@ func (b *batch) liveKey(ref slotRef, at time.Time) (shred.Key, error) {
 // seal seals the personal fields of an accepted command's events and
 // drops them from the stream's next state. It returns the events and the
 // state to keep: the given ones when nothing was personal, which costs a
-// type lookup per event. A rejection (an erased subject, no subject)
-// rejects the command.
+// look at each event's personal fields. A rejection (an erased subject,
+// no subject) rejects the command.
 func (b *batch) seal(st *stream, cmd topics.Command, c aggregate.Command, next any, events []aggregate.Envelope) (any, []aggregate.Envelope, error) {
+	for i := range events {
+		if aggregate.HoldsPersonal(events[i].Data) {
+			return b.sealEvents(st, cmd, c, next, events)
+		}
+	}
+	return next, events, nil
+}
+
+// sealEvents is seal for events that hold personal data. It is apart
+// because the closure's variables live on the heap from the start of the
+// function that declares them: every command paid for them.
+func (b *batch) sealEvents(st *stream, cmd topics.Command, c aggregate.Command, next any, events []aggregate.Envelope) (any, []aggregate.Envelope, error) {
 	var stream string
 	var sealer shred.Sealer
 	var keyErr error
