@@ -39,6 +39,7 @@ type batch struct {
 
 	mu       sync.Mutex
 	inflight sync.WaitGroup
+	promise  func(*kgo.Record, error) // b.produced
 	next     map[topicPartition]int64 // next offset after what we produced
 	err      error                    // the first failed produce, under mu
 }
@@ -276,21 +277,28 @@ func setRejection(res *topics.Result, err error) {
 // produce sends a record in the open transaction and tracks its offset.
 func (b *batch) produce(r *kgo.Record) {
 	b.inflight.Add(1)
-	b.sess.Produce(b.ctx, r, func(r *kgo.Record, err error) {
-		defer b.inflight.Done()
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		if err != nil {
-			if b.err == nil {
-				b.err = fmt.Errorf("processor: produce to %s/%d: %w", r.Topic, r.Partition, err)
-			}
-			return
+	if b.promise == nil {
+		// One closure per batch, not one per record.
+		b.promise = b.produced
+	}
+	b.sess.Produce(b.ctx, r, b.promise)
+}
+
+// produced is the promise of every record the batch produces.
+func (b *batch) produced(r *kgo.Record, err error) {
+	defer b.inflight.Done()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		if b.err == nil {
+			b.err = fmt.Errorf("processor: produce to %s/%d: %w", r.Topic, r.Partition, err)
 		}
-		tp := topicPartition{r.Topic, r.Partition}
-		if r.Offset+1 > b.next[tp] {
-			b.next[tp] = r.Offset + 1
-		}
-	})
+		return
+	}
+	tp := topicPartition{r.Topic, r.Partition}
+	if r.Offset+1 > b.next[tp] {
+		b.next[tp] = r.Offset + 1
+	}
 }
 
 // produceErr is the first failed produce (or flush) of the batch.
