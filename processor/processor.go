@@ -225,7 +225,16 @@ func (p *Processor) sessionOpts(ctx context.Context, adm *kadm.Client) []kgo.Opt
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerLinger(0),
+		// A batch's records go when the batch ends (batch.wait flushes),
+		// as one batch per partition and topic: the transaction cannot
+		// commit before its last record anyway. Sent as they came, they
+		// made hundreds of small batches per transaction, which cost the
+		// broker 4× the CPU per command and the processor a fifth more.
+		// Manual flushing refuses a record beyond MaxBufferedRecords, so
+		// that is no limit here: the batch bounds what it produces
+		// (MaxBatch commands' records, a rewrite chunk per partition).
+		kgo.ManualFlushing(),
+		kgo.MaxBufferedRecords(1 << 30),
 		kgo.ProducerBatchCompression(compressions[p.cfg.Compression]),
 		// Within Kafka's default max.message.bytes (1 MiB): a copy of
 		// stored records to the state topic fills batches, and a larger

@@ -88,6 +88,8 @@ func (b *Bench) run() error {
 		return b.failoverCase(dir)
 	case b.onlyErase:
 		return b.eraseCase(dir)
+	case b.onlyLatency:
+		return b.latencyOnMemoryBroker(filepath.Join(dir, "latency"), latencyRates)
 	case b.onlyAudit:
 		return b.auditCase(dir)
 	}
@@ -232,6 +234,14 @@ func (e *env) hotCase(ctx context.Context, dir string, raw float64) (float64, er
 		return 0, err
 	}
 	fmt.Printf("  the same, -members 2                  %9.0f commands/s (÷ the naive processor %.2f, ratio to raw %.3f)\n%s\n", members1k, members1k/naive1k, members1k/raw, stats)
+	// The build make bench built from BENCH_BEFORE, if any.
+	if _, err := os.Stat(filepath.Join(e.binDir, "before", "processor")); err == nil {
+		before1k, _, stats, err := e.drainAlone(filepath.Join(dir, "hot-before"), hot, "hot-before", mixVariant{build: "before"})
+		if err != nil {
+			return 0, err
+		}
+		fmt.Printf("  the same, the build of BENCH_BEFORE   %9.0f commands/s (Rewind ÷ this %.2f, ratio to raw %.3f)\n%s\n", before1k, tp1k/before1k, before1k/raw, stats)
+	}
 	return tp1k, nil
 }
 

@@ -42,6 +42,8 @@ type Bench struct {
 
 	// The kernel case.
 	onlyKernel bool
+	// onlyLatency runs only the latency case on a broker in memory.
+	onlyLatency bool
 
 	// The latency load generator: a process of its own (bench -loadgen),
 	// so its producing and timing do not share the bench's goroutines or
@@ -91,6 +93,7 @@ func (b *Bench) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&b.onlyFailover, "only-failover", false, "run only the failover case")
 	fs.IntVar(&b.failoverKills, "failover-kills", 10, "kills per setting of the failover case, half inside an open transaction (the crashpoint build), half at random; 0 skips the case")
 	fs.BoolVar(&b.onlyKernel, "only-kernel", false, "run only the kernel case: one command decoded, executed and encoded, in the bench's own process")
+	fs.BoolVar(&b.onlyLatency, "only-latency", false, "run only the latency case on a devkafka in memory: one member, two, the build in <-bin>/before if there is one, and the naive map processor, in turns")
 	fs.BoolVar(&b.onlyErase, "only-erase", false, "run only the erasure's latency (10 visitors of 100 schedules each)")
 	fs.BoolVar(&b.loadgen, "loadgen", false, "run as the latency load generator (used by bench itself)")
 	fs.StringVar(&b.loadBrokers, "loadgen-brokers", "", "loadgen: Kafka")

@@ -18,8 +18,8 @@ import (
 )
 
 // latencyOnMemoryBroker prints the latency at each rate on a devkafka
-// that keeps its log in memory, for one member, two members and the
-// naive map processor. devkafka with a data dir stalls its whole request
+// that keeps its log in memory, for one member, two members, an earlier
+// build and the naive map processor. devkafka with a data dir stalls its whole request
 // loop for 100–250 ms a few times a minute (a transaction's End waits
 // that long), which no real Kafka does: its log flushes happen off the
 // request path. mainCases prints the on-disk broker's figures too.
@@ -36,14 +36,24 @@ func (b *Bench) latencyOnMemoryBroker(dir string, rates []float64) error {
 	// either way, so each is measured twice, in turns. Every run has
 	// streams of its own, so the naive processor's empty maps, and the
 	// data dir each run of Rewind starts with, hold none of them.
+	// The build in <-bin>/before, if make bench built one, runs in the
+	// same turns: what a change to the command path did to the tail.
+	runs := []string{"1", "2", "naive"}
+	if _, err := os.Stat(filepath.Join(b.binDir, "before", "processor")); err == nil {
+		runs = []string{"1", "2", "before", "naive"}
+	}
 	for round := range 2 {
-		for _, members := range []string{"1", "2", "naive"} {
+		for _, members := range runs {
 			e.dir = filepath.Join(dir, fmt.Sprintf("round%d-members%s", round, members))
 			what := "broker in memory, -members " + members
-			if members == "naive" {
+			switch members {
+			case "naive":
 				what = "broker in memory, naive map processor"
 				e.startNaive()
-			} else {
+			case "before":
+				what = "broker in memory, the build of BENCH_BEFORE"
+				e.startBuild("before")
+			default:
 				e.startProcessor("-members", members)
 			}
 			err := e.waitReady(time.Minute)
