@@ -39,7 +39,7 @@ type batch struct {
 
 	mu       sync.Mutex
 	inflight sync.WaitGroup
-	promise  func(*kgo.Record, error) // b.produced
+	promise  func(*kgo.Record, error) // b.produced, made once
 	next     map[topicPartition]int64 // next offset after what we produced
 	err      error                    // the first failed produce, under mu
 }
@@ -52,12 +52,14 @@ type topicPartition struct {
 }
 
 func (p *Processor) newBatch(ctx context.Context, sess *kgo.GroupTransactSession) *batch {
-	return &batch{
+	b := &batch{
 		p: p, ctx: ctx, sess: sess, parts: p.parts.snapshot(),
 		streams: map[streamRef]*stream{},
 		outcome: map[outcomeKey]int{}, events: map[string]int{},
 		next: map[topicPartition]int64{},
 	}
+	b.promise = b.produced // one closure per batch, not one per record
+	return b
 }
 
 // handle turns one command record into events and exactly one result. It
@@ -277,10 +279,6 @@ func setRejection(res *topics.Result, err error) {
 // produce sends a record in the open transaction and tracks its offset.
 func (b *batch) produce(r *kgo.Record) {
 	b.inflight.Add(1)
-	if b.promise == nil {
-		// One closure per batch, not one per record.
-		b.promise = b.produced
-	}
 	b.sess.Produce(b.ctx, r, b.promise)
 }
 

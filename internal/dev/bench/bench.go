@@ -235,7 +235,7 @@ func (e *env) hotCase(ctx context.Context, dir string, raw float64) (float64, er
 	}
 	fmt.Printf("  the same, -members 2                  %9.0f commands/s (÷ the naive processor %.2f, ratio to raw %.3f)\n%s\n", members1k, members1k/naive1k, members1k/raw, stats)
 	// The build make bench built from BENCH_BEFORE, if any.
-	if _, err := os.Stat(filepath.Join(e.binDir, "before", "processor")); err == nil {
+	if e.hasBuild("before") {
 		before1k, _, stats, err := e.drainAlone(filepath.Join(dir, "hot-before"), hot, "hot-before", mixVariant{build: "before"})
 		if err != nil {
 			return 0, err

@@ -103,6 +103,13 @@ func (e *env) produceCommands(ctx context.Context, n, streams int) error {
 // extra.
 func (e *env) startProcessor(extra ...string) { e.startBuild("", extra...) }
 
+// hasBuild reports whether the directory build under -bin holds a
+// processor (make bench builds BENCH_BEFORE into "before").
+func (b *Bench) hasBuild(build string) bool {
+	_, err := os.Stat(filepath.Join(b.binDir, build, "processor"))
+	return err == nil
+}
+
 // startBuild starts the processor in the directory build under -bin.
 func (e *env) startBuild(build string, extra ...string) {
 	e.procHTTP = freeAddr()

@@ -39,7 +39,7 @@ func (b *Bench) latencyOnMemoryBroker(dir string, rates []float64) error {
 	// The build in <-bin>/before, if make bench built one, runs in the
 	// same turns: what a change to the command path did to the tail.
 	runs := []string{"1", "2", "naive"}
-	if _, err := os.Stat(filepath.Join(b.binDir, "before", "processor")); err == nil {
+	if b.hasBuild("before") {
 		runs = []string{"1", "2", "before", "naive"}
 	}
 	for round := range 2 {

@@ -98,11 +98,9 @@ func (b *Bench) mixCase(dir string, raw float64) error {
 		produce := func(ctx context.Context, cl *kgo.Client) (int, error) {
 			return produceMix(ctx, cl, b.mixStreams, v.personal)
 		}
-		if v.build != "" {
-			if _, err := os.Stat(filepath.Join(b.binDir, v.build, "processor")); err != nil {
-				fmt.Printf("  (variant %s skipped: %v)\n", v.name, err)
-				continue
-			}
+		if v.build != "" && !b.hasBuild(v.build) {
+			fmt.Printf("  (variant %s skipped: no processor in %s)\n", v.name, filepath.Join(b.binDir, v.build))
+			continue
 		}
 		rate, n, stats, err := b.drainAlone(filepath.Join(dir, "mix-"+v.name), produce, "mix-"+v.name, v)
 		if err != nil {
