@@ -57,7 +57,7 @@ func (p *Processor) updateLag(ctx context.Context, adm *kadm.Client) {
 		p.metrics.lag.WithLabelValues(strconv.Itoa(int(end.Partition))).Set(float64(max(end.Offset-from, 0)))
 	})
 	if p.standby != nil {
-		if lso, err := adm.ListCommittedOffsets(ctx, topics.State); err == nil {
+		if lso, err := adm.ListCommittedOffsets(ctx, topics.State, topics.Keys); err == nil {
 			p.standby.exportLag(lso)
 		}
 	}

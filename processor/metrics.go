@@ -18,7 +18,7 @@ import (
 //	rewind_processor_restoring_partitions           partitions restoring now
 //	rewind_processor_restore_remaining{partition}   records left to read, while the partition restores
 //	rewind_processor_partitions_owned               partitions this instance owns
-//	rewind_processor_standby_lag{partition}         state topic records a standby copy is behind, per partition kept
+//	rewind_processor_standby_lag{partition}         state topic and keys records a standby copy is behind, per partition kept
 //	rewind_processor_state_cache_total{result}      stream lookups by the state cache: hit or miss (a miss reads Pebble)
 //	rewind_processor_state_cache_bytes              bytes the state cache holds
 //	rewind_processor_fenced_transactions_total      open transactions of lost processors this member fenced to take their partitions
@@ -85,7 +85,7 @@ func newMetrics(reg prometheus.Registerer, logic int) *metrics {
 		}),
 		standbyLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "rewind_processor_standby_lag",
-			Help: "Records of the state topic a standby copy has yet to apply, per partition this instance keeps a copy of.",
+			Help: "Records of the state topic and of schedule-keys a standby copy has yet to apply, per partition this instance keeps a copy of.",
 		}, []string{"partition"}),
 		cacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rewind_processor_state_cache_bytes", Help: "Bytes of stream records the state cache holds.",
