@@ -155,3 +155,38 @@ func (p *Processor) endOrphans(cl *kgo.Client, parts []int32) func(context.Conte
 		}
 	}
 }
+
+// awaitStableOffsets waits until no transaction holds the group's
+// offsets of parts pending, asking every few milliseconds, or until ctx
+// ends; then franz-go's own fetch of them, which asks again only a
+// second later, finds them stable. On Kafka, only a transaction that
+// wrote offsets of parts holds them: a lost owner's, fenced just before,
+// or one whose end is under way when the assignment comes, over within a
+// round of markers. kfake answers UNSTABLE_OFFSET_COMMIT for every
+// partition of a group while any transaction holds offsets of the group
+// (the survivors' own batches too), so there this waits for a moment
+// between the others' commits: without it, one takeover in ten or so
+// took a second more.
+func (p *Processor) awaitStableOffsets(ctx context.Context, cl *kgo.Client, parts []int32) {
+	adm := kadm.NewClient(cl)
+	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 40*time.Millisecond) {
+		offsets, err := adm.FetchOffsetsForTopics(kadm.RequireStable(ctx), p.cfg.Group, topics.Commands)
+		if err != nil {
+			return // franz-go's fetch tells the rest
+		}
+		unstable := false
+		for _, part := range parts {
+			if o, ok := offsets.Lookup(topics.Commands, part); ok && errors.Is(o.Err, kerr.UnstableOffsetCommit) {
+				unstable = true
+			}
+		}
+		if !unstable {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
+}

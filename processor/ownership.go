@@ -23,9 +23,37 @@ type ownership struct {
 	// does not yet mirror (after a fold of the events), the last stream
 	// copied to the state topic so far ("" before the first).
 	rewrites map[int32]string
-	// assigned holds when each partition was assigned, until its first
-	// commit (takenOver).
-	assigned map[int32]time.Time
+	// assigned holds the steps of each partition's takeover so far, from
+	// its assignment until its first commit (takenOver).
+	assigned map[int32]*takeover
+}
+
+// takeover is when each step of a partition's takeover ended, for the
+// line its first commit logs: what a slow one waited for. Zero times are
+// steps not reached (a restore restarted after a partial revoke keeps
+// the first assignment's).
+type takeover struct {
+	part int32
+	// assigned is when the group assigned the partition; fenced, when the
+	// assignment's callback had fenced lost owners and found the offsets
+	// stable (franz-go then fetches them); restoring, when its restore began to read
+	// (after earlier restores of it and its standby copy had stopped);
+	// ready, when it was restored and its commands' fetch resumed; done,
+	// its first commit.
+	assigned, fenced, restoring, ready, done time.Time
+}
+
+// steps are the takeover's step durations, for a log line.
+func (t *takeover) steps() []any {
+	since := func(a, b time.Time) time.Duration {
+		if a.IsZero() || b.IsZero() {
+			return 0
+		}
+		return b.Sub(a).Round(time.Millisecond)
+	}
+	return []any{"partition", t.part, "took", since(t.assigned, t.done),
+		"fence", since(t.assigned, t.fenced), "wait", since(t.fenced, t.restoring),
+		"restore", since(t.restoring, t.ready), "first_commit", since(t.ready, t.done)}
 }
 
 type owned struct {
@@ -35,7 +63,7 @@ type owned struct {
 
 func newOwnership() *ownership {
 	return &ownership{restoring: map[int32]context.CancelFunc{}, ready: map[int32]owned{}, runs: map[int32]chan struct{}{}, rewrites: map[int32]string{},
-		assigned: map[int32]time.Time{}}
+		assigned: map[int32]*takeover{}}
 }
 
 // startRestore marks parts as restoring by the run that closes done, and
@@ -47,7 +75,7 @@ func (o *ownership) startRestore(parts []int32, cancel context.CancelFunc, done 
 	now := time.Now()
 	for _, part := range parts {
 		if _, ok := o.assigned[part]; !ok {
-			o.assigned[part] = now
+			o.assigned[part] = &takeover{part: part, assigned: now}
 		}
 		delete(o.ready, part)
 		o.restoring[part] = cancel
@@ -88,6 +116,9 @@ func (o *ownership) finishRestore(cps map[int32]store.Checkpoint, run chan struc
 			delete(o.restoring, part)
 			o.gen++
 			o.ready[part] = owned{cp: cp, gen: o.gen}
+			if t, ok := o.assigned[part]; ok {
+				t.ready = time.Now() // its commands' fetch resumes next
+			}
 			if !cp.Synced {
 				o.rewrites[part] = ""
 			}
@@ -118,19 +149,34 @@ func (o *ownership) drop(parts []int32) {
 	}
 }
 
-// takenOver returns, for each ready partition of parts (nil: every ready
-// partition) not yet taken over, the time since its assignment, and
-// marks it taken over.
-func (o *ownership) takenOver(parts []int32) []time.Duration {
+// step records, for the partitions of parts still taking over, that a
+// step of their takeover ended now.
+func (o *ownership) step(parts []int32, step func(*takeover) *time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := time.Now()
+	for _, part := range parts {
+		if t, ok := o.assigned[part]; ok {
+			*step(t) = now
+		}
+	}
+}
+
+// takenOver returns the takeovers of the ready partitions of parts (nil:
+// every ready partition) not yet taken over, ended now, and marks them
+// taken over.
+func (o *ownership) takenOver(parts []int32) []*takeover {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.assigned) == 0 {
 		return nil // the usual case, once per batch
 	}
-	var took []time.Duration
-	for part, at := range o.assigned {
+	var took []*takeover
+	now := time.Now()
+	for part, t := range o.assigned {
 		if _, ready := o.ready[part]; ready && (parts == nil || slices.Contains(parts, part)) {
-			took = append(took, time.Since(at))
+			t.done = now
+			took = append(took, t)
 			delete(o.assigned, part)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,9 @@ type Processor struct {
 	fatal   chan error
 	joined  chan struct{} // closed at the first assignment
 	once    sync.Once
+	// holdUntil is when this member's offset commits may go on again
+	// after an assignment (UnixNano; holdAfterRebalance).
+	holdUntil atomic.Int64
 	// restores and background count the goroutines that write the
 	// store: Run waits for them, so that Close never closes it under
 	// them.
@@ -272,6 +276,10 @@ func (p *Processor) sessionOpts(ctx context.Context, adm *kadm.Client) []kgo.Opt
 // each is resumed once it has caught up. Heartbeats go on meanwhile.
 func (p *Processor) assigned(ctx context.Context, cl *kgo.Client, parts []int32) {
 	defer p.once.Do(func() { close(p.joined) })
+	// Offset commits wait while the callback runs, and offsetHold after
+	// it returns, when franz-go fetches the new partitions' offsets.
+	p.holdUntil.Store(time.Now().Add(time.Hour).UnixNano())
+	defer func() { p.holdUntil.Store(time.Now().Add(offsetHold).UnixNano()) }()
 	if p.standby != nil {
 		p.standby.wake() // the group changed
 	}
@@ -290,20 +298,25 @@ func (p *Processor) assigned(ctx context.Context, cl *kgo.Client, parts []int32)
 	p.metrics.restoring.Set(float64(p.parts.restoringCount()))
 	p.log.Info("partitions assigned", "partitions", parts)
 	// franz-go fetches the new partitions' committed offsets once this
-	// callback returns. A lost owner killed between its offset commit and
-	// its commit left offsets pending in its open transaction: the fetch
-	// is then answered UNSTABLE_OFFSET_COMMIT and asks again a fixed
-	// second later, a second more of write pause. Fencing it here, before
-	// the fetch, spares that second; the restore looks again (endOrphans).
+	// callback returns. Offsets pending in a transaction get it answered
+	// UNSTABLE_OFFSET_COMMIT, and it asks again a fixed second later: a
+	// second more of write pause. A lost owner killed between its offset
+	// commit and its commit left them: fencing it here, before the fetch,
+	// spares that second (the restore looks again: endOrphans). Then
+	// the callback waits, asking more often, until nothing holds the
+	// offsets (awaitStableOffsets).
 	fctx, fcancel := context.WithTimeout(ctx, fenceAtAssignment)
 	p.endOrphans(cl, parts)(fctx)
+	p.awaitStableOffsets(fctx, cl, parts)
 	fcancel()
+	p.parts.step(parts, func(t *takeover) *time.Time { return &t.fenced })
 	p.restores.Add(1)
 	go p.runRestore(ctx, rctx, cl, parts, previous, done)
 }
 
-// fenceAtAssignment bounds the fence in the assignment's callback: past
-// it, the offset fetch's own second of waiting costs no more.
+// fenceAtAssignment bounds the fence and the wait for stable offsets in
+// the assignment's callback: past it, the offset fetch's own second of
+// waiting costs no more.
 const fenceAtAssignment = time.Second
 
 // runRestore restores parts as the run that closes done, after the
@@ -321,6 +334,7 @@ func (p *Processor) runRestore(ctx, rctx context.Context, cl *kgo.Client, parts 
 		keysFrom = p.standby.release(rctx, parts) // its copies are this restore's start
 	}
 	start := time.Now()
+	p.parts.step(parts, func(t *takeover) *time.Time { return &t.restoring })
 	var cps map[int32]store.Checkpoint
 	var err error
 	if h := p.cfg.hooks.BeforeRestore; h != nil {

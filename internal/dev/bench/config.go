@@ -34,8 +34,9 @@ type Bench struct {
 	mixStreams   int
 
 	// The failover case.
-	onlyFailover  bool
-	failoverKills int
+	onlyFailover     bool
+	failoverKills    int
+	failoverSettings string
 
 	// The erasure case.
 	onlyErase bool
@@ -92,6 +93,7 @@ func (b *Bench) Register(fs *flag.FlagSet) {
 	fs.IntVar(&b.mixStreams, "mix-schedules", 400000, "schedules in the many-schedules case (a few interleaved commands each)")
 	fs.BoolVar(&b.onlyFailover, "only-failover", false, "run only the failover case")
 	fs.IntVar(&b.failoverKills, "failover-kills", 10, "kills per setting of the failover case, half inside an open transaction (the crashpoint build), half at random; 0 skips the case")
+	fs.StringVar(&b.failoverSettings, "failover-settings", "", "run only these settings of the failover case, a comma-separated list of schedules-processors-standbys (20000-3-2); empty runs all eight")
 	fs.BoolVar(&b.onlyKernel, "only-kernel", false, "run only the kernel case: one command decoded, executed and encoded, in the bench's own process")
 	fs.BoolVar(&b.onlyLatency, "only-latency", false, "run only the latency case on a devkafka in memory: one member, two, the build in <-bin>/before if there is one, and the naive map processor, in turns")
 	fs.BoolVar(&b.onlyErase, "only-erase", false, "run only the erasure's latency (10 visitors of 100 schedules each)")

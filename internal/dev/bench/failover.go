@@ -42,7 +42,11 @@ func (b *Bench) failoverCase(dir string) error {
 	for _, schedules := range []int{20000, 200000} {
 		for _, procs := range []int{2, 3} {
 			for _, standby := range []int{procs - 1, 0} {
-				name := fmt.Sprintf("failover-%d-%d-%d", schedules, procs, standby)
+				setting := fmt.Sprintf("%d-%d-%d", schedules, procs, standby)
+				if b.failoverSettings != "" && !slices.Contains(strings.Split(b.failoverSettings, ","), setting) {
+					continue
+				}
+				name := "failover-" + setting
 				r, err := b.failoverSetting(filepath.Join(dir, name), schedules, procs, standby)
 				if err != nil {
 					return fmt.Errorf("%s: %w", name, err)
@@ -91,12 +95,51 @@ type fleet struct {
 	http    []string
 }
 
+// start starts processor i. Its log, at info, is appended to a file of
+// its own: a kill over its bound prints the survivors' lines since.
 func (f *fleet) start(i int) {
 	f.http[i] = freeAddr()
 	name := "f" + strconv.Itoa(i)
-	f.procs[i] = f.e.start(filepath.Join(f.e.binDir, "crashpoints", "processor"), "-brokers", f.e.kafka, "-instance-id", name,
-		"-data-dir", filepath.Join(f.dir, name), "-http", f.http[i], "-log-level", "warn",
-		"-session-timeout", failoverSession.String(), "-standby-replicas", strconv.Itoa(f.standby))
+	p, err := proc.Start(proc.Spec{Path: filepath.Join(f.e.binDir, "crashpoints", "processor"), Env: f.e.childEnv(), Log: f.log(i),
+		Args: []string{"-brokers", f.e.kafka, "-instance-id", name,
+			"-data-dir", filepath.Join(f.dir, name), "-http", f.http[i], "-log-level", "info",
+			"-session-timeout", failoverSession.String(), "-standby-replicas", strconv.Itoa(f.standby)}})
+	if err != nil {
+		panic(err)
+	}
+	f.procs[i] = p
+}
+
+func (f *fleet) log(i int) string { return filepath.Join(f.dir, "f"+strconv.Itoa(i)+".log") }
+
+// logSizes returns the size of each processor's log.
+func (f *fleet) logSizes() []int64 {
+	sizes := make([]int64, len(f.procs))
+	for i := range f.procs {
+		if st, err := os.Stat(f.log(i)); err == nil {
+			sizes[i] = st.Size()
+		}
+	}
+	return sizes
+}
+
+// logSince returns the lines of processor i's log past offset that say
+// something of a takeover: its steps, a fence, a restore, a warning.
+func (f *fleet) logSince(i int, offset int64) []string {
+	b, err := os.ReadFile(f.log(i))
+	if err != nil || int64(len(b)) < offset {
+		return nil
+	}
+	var lines []string
+	for line := range strings.Lines(string(b[offset:])) {
+		for _, what := range []string{`"partition taken over"`, "fenced", `"partition restored"`, `"partitions assigned"`, `"level":"WARN"`, `"level":"ERROR"`} {
+			if strings.Contains(line, what) {
+				lines = append(lines, strings.TrimSpace(line))
+				break
+			}
+		}
+	}
+	return lines
 }
 
 // sum adds a metric over the running processors, all but skip.
@@ -204,7 +247,7 @@ func (f *fleet) kill(i int, inTxn bool, watch *pause.Watch, rnd *rand.Rand) (too
 	fencedBefore := f.sum("rewind_processor_fenced_transactions_total", i)
 	// What had stalled already, and the survivors' takeovers so far: for
 	// a kill over its bound, where the time went.
-	quiet, takeovers := watch.Quiet(), f.takeovers(i)
+	quiet, takeovers, logs := watch.Quiet(), f.takeovers(i), f.logSizes()
 	if inTxn {
 		f.procs[i].Signal(syscall.SIGUSR1)
 	} else {
@@ -232,7 +275,7 @@ func (f *fleet) kill(i int, inTxn bool, watch *pause.Watch, rnd *rand.Rand) (too
 		bound += restore
 	}
 	if took > bound {
-		f.explain(i, inTxn, took, bound, quiet, takeovers)
+		f.explain(i, inTxn, took, bound, quiet, takeovers, logs)
 	}
 	f.start(i)
 	if !waitUntil(5*time.Minute, f.settled) {
@@ -246,8 +289,9 @@ func (f *fleet) kill(i int, inTxn bool, watch *pause.Watch, rnd *rand.Rand) (too
 // owner's partitions alone: it had stalled; all of them: the broker had),
 // and the survivors' mean takeover since, from assignment to first
 // commit: what is left of the pause came before the assignment (the
-// session's expiry and the rebalance).
-func (f *fleet) explain(i int, inTxn bool, took, bound time.Duration, quiet map[int32]time.Duration, before [2]float64) {
+// session's expiry and the rebalance). Then the survivors' log lines
+// since the kill on their takeovers: the steps of each.
+func (f *fleet) explain(i int, inTxn bool, took, bound time.Duration, quiet map[int32]time.Duration, before [2]float64, logs []int64) {
 	parts := make([]string, 0, len(quiet))
 	for p := range int32(len(quiet)) {
 		parts = append(parts, fmt.Sprintf("%d:%d", p, quiet[p].Milliseconds()))
@@ -257,6 +301,13 @@ func (f *fleet) explain(i int, inTxn bool, took, bound time.Duration, quiet map[
 	fmt.Fprintf(os.Stderr, "bench: losing f%d (in a transaction %v) paused %v, over %v; ms each partition had been quiet at the kill: %s; "+
 		"the survivors' %.0f takeovers since took %.3f s on average, assignment to first commit\n",
 		i, inTxn, took.Round(time.Millisecond), bound, strings.Join(parts, " "), n, (after[0]-before[0])/max(n, 1))
+	for j := range f.procs {
+		if j != i {
+			for _, line := range f.logSince(j, logs[j]) {
+				fmt.Fprintf(os.Stderr, "bench:   f%d: %s\n", j, line)
+			}
+		}
+	}
 }
 
 // takeovers is the sum and the count of the takeover histograms of every
