@@ -166,10 +166,14 @@ func (p *Processor) endOrphans(cl *kgo.Client, parts []int32) func(context.Conte
 // partition of a group while any transaction holds offsets of the group
 // (the survivors' own batches too), so there this waits for a moment
 // between the others' commits: without it, one takeover in ten or so
-// took a second more.
+// took a second more. The offsets must look stable twice, settle apart:
+// a member's commit that began just before its own assignment's hold
+// (offsetHold) lands within that, and one in eighty takeovers met it.
 func (p *Processor) awaitStableOffsets(ctx context.Context, cl *kgo.Client, parts []int32) {
+	const settle = 5 * time.Millisecond
 	adm := kadm.NewClient(cl)
-	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 40*time.Millisecond) {
+	stable := false
+	for delay := 5 * time.Millisecond; ; {
 		offsets, err := adm.FetchOffsetsForTopics(kadm.RequireStable(ctx), p.cfg.Group, topics.Commands)
 		if err != nil {
 			return // franz-go's fetch tells the rest
@@ -180,13 +184,19 @@ func (p *Processor) awaitStableOffsets(ctx context.Context, cl *kgo.Client, part
 				unstable = true
 			}
 		}
-		if !unstable {
+		wait := settle
+		switch {
+		case !unstable && stable:
 			return
+		case !unstable:
+			stable = true
+		default:
+			stable, wait, delay = false, delay, min(2*delay, 40*time.Millisecond)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(delay):
+		case <-time.After(wait):
 		}
 	}
 }
