@@ -39,6 +39,7 @@ const failoverRate = 500
 func (b *Bench) failoverCase(dir string) error {
 	fmt.Printf("failover under %d commands/s, SIGKILL of one processor never restarted until the others serve, %v session, %d kills each\n",
 		failoverRate, failoverSession, b.failoverKills)
+	ran := 0
 	for _, schedules := range []int{20000, 200000} {
 		for _, procs := range []int{2, 3} {
 			for _, standby := range []int{procs - 1, 0} {
@@ -52,8 +53,12 @@ func (b *Bench) failoverCase(dir string) error {
 					return fmt.Errorf("%s: %w", name, err)
 				}
 				r.print(schedules, procs, standby)
+				ran++
 			}
 		}
+	}
+	if ran == 0 {
+		return fmt.Errorf("-failover-settings %q names no setting: they are schedules-processors-standbys, 20000 or 200000, 2 or 3, processors-1 or 0", b.failoverSettings)
 	}
 	return nil
 }
