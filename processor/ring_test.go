@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/rewind/rewind/internal/testing/testkit"
 	"github.com/rewind/rewind/store"
 	"github.com/rewind/rewind/topics"
 )
@@ -107,7 +108,7 @@ func TestTakenCopyExportsNoLag(t *testing.T) {
 			topics.Keys: {3: {Topic: topics.Keys, Partition: 3, Offset: 0}}}
 	}
 	s.exportLag(lso(12))
-	if got := gauges(t, reg, "rewind_processor_standby_lag"); got != 1 {
+	if got := testkit.Samples(t, reg).Count("rewind_processor_standby_lag{"); got != 1 {
 		t.Fatalf("a copy 2 records behind exports %d lag series, want 1", got)
 	}
 
@@ -119,7 +120,7 @@ func TestTakenCopyExportsNoLag(t *testing.T) {
 	s.drop([]int32{3}) // the restore releases the copy
 	s.work.Unlock()
 	s.exportLag(lso(500))
-	if got := gauges(t, reg, "rewind_processor_standby_lag"); got != 0 {
+	if got := testkit.Samples(t, reg).Count("rewind_processor_standby_lag{"); got != 0 {
 		t.Fatalf("a partition the member owns exports %d standby lag series, want none", got)
 	}
 }
@@ -138,7 +139,7 @@ func TestCopyLagCountsKeys(t *testing.T) {
 			topics.Keys: {3: {Topic: topics.Keys, Partition: 3, Offset: keys}}}
 	}
 	s.exportLag(lso(10, 18000))
-	if got := gauge(t, reg, "rewind_processor_standby_lag"); got != 18000 {
+	if got := testkit.Metric(t, reg, "rewind_processor_standby_lag"); got != 18000 {
 		t.Fatalf("a copy 18000 key records behind exports lag %v", got)
 	}
 	s.keyPos[3] = 18000 // the tail applied them
@@ -146,38 +147,7 @@ func TestCopyLagCountsKeys(t *testing.T) {
 		t.Fatalf("no copy failed, advance says %v", failed)
 	}
 	s.exportLag(lso(12, 18000))
-	if got := gauge(t, reg, "rewind_processor_standby_lag"); got != 2 {
+	if got := testkit.Metric(t, reg, "rewind_processor_standby_lag"); got != 2 {
 		t.Fatalf("a copy 2 state records behind, keys caught up, exports lag %v", got)
 	}
-}
-
-// gauge returns the value of a metric's one series in reg.
-func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("%s has no single series", name)
-	return 0
-}
-
-// gauges counts the series of a metric in reg.
-func gauges(t *testing.T, reg *prometheus.Registry, name string) int {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return len(mf.GetMetric())
-		}
-	}
-	return 0
 }
